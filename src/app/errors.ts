@@ -1,0 +1,40 @@
+/**
+ * The one JSON shape for every HTTP error: `{ "error": { "code", "message" } }`, built here only.
+ */
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+/** Thrown by handlers and validators; `handleError` turns it into the JSON answer. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
+  const body: ErrorBody = { error: { code, message } };
+  return c.json(body, status);
+}
+
+export const handleError: ErrorHandler = (error, c) => {
+  if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message);
+  // Hono's own middleware throws these (for example a body that is not JSON).
+  if (error instanceof HTTPException) {
+    return errorResponse(c, error.status as ContentfulStatusCode, "bad_request", error.message || "bad request");
+  }
+  console.error("edge-sse: unhandled error", error);
+  return errorResponse(c, 500, "internal", "internal server error");
+};
+
+export const handleNotFound: NotFoundHandler = (c) =>
+  errorResponse(c, 404, "not_found", `no route for ${c.req.method} ${c.req.path}`);

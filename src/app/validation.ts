@@ -1,0 +1,35 @@
+/**
+ * Request validation with zod, reported in the project's error shape (see errors.ts).
+ */
+import { zValidator } from "@hono/zod-validator";
+import type { ValidationTargets } from "hono";
+import type { z } from "zod";
+import { HttpError } from "./errors.ts";
+
+/** Parses `value` or throws a 400 that names the first offending field. */
+export function parseOrThrow<Schema extends z.ZodType>(schema: Schema, value: unknown, what: string): z.output<Schema> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw invalid(result.error, what);
+}
+
+/** Hono middleware: validates one part of the request; handlers read it with `c.req.valid(target)`. */
+export function validated<Target extends keyof ValidationTargets, Schema extends z.ZodType>(
+  target: Target,
+  schema: Schema,
+) {
+  return zValidator(target, schema, (result) => {
+    if (!result.success) throw invalid(result.error, target);
+  });
+}
+
+/** The part of zod's error (classic or core) that the message is built from. */
+interface ValidationFailure {
+  issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>;
+}
+
+function invalid(error: ValidationFailure, what: string): HttpError {
+  const issue = error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${what}.${issue.path.map(String).join(".")}` : what;
+  return new HttpError(400, `invalid_${what}`, `${where}: ${issue?.message ?? "invalid"}`);
+}

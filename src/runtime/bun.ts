@@ -1,0 +1,25 @@
+/** Bun entry: `npm run start:bun`. */
+import { serveStatic } from "hono/bun";
+import { createApp } from "../app/app.ts";
+import { readConfig, readListenAddress } from "../config.ts";
+
+const config = readConfig(process.env);
+const app = createApp(config, { serveAssets: serveStatic({ root: "./static" }) });
+const { port, hostname } = readListenAddress(process.env);
+
+const server = Bun.serve({
+  port,
+  hostname,
+  fetch: app.fetch,
+  // Bun closes a connection after 10 s without traffic; keep-alive comments are sent more often
+  // than that by default, and this leaves room for a longer configured interval (max 255 s).
+  idleTimeout: Math.min(255, Math.max(10, Math.ceil((2 * config.keepAliveMs) / 1000))),
+});
+console.log(`edge-sse on Bun ${Bun.version}: http://${hostname}:${server.port}/`);
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    server.stop(true);
+    process.exit(0);
+  });
+}

@@ -1,0 +1,17 @@
+/** edge-sse's public API: the spec encoder and the SSE response with its lifecycle. */
+export {
+  encodeComment,
+  encodeEvent,
+  encodeRetry,
+  formatComment,
+  formatEvent,
+  type SseEvent,
+} from "./encode.ts";
+export {
+  type CloseReason,
+  type EventSink,
+  type EventSource,
+  type EventStreamOptions,
+  eventStream,
+  STREAM_DEFAULTS,
+} from "./stream.ts";

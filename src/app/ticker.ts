@@ -6,7 +6,7 @@ import { z } from "zod";
 import type { Config } from "../config.ts";
 import { type EventSource, eventStream } from "../sse/index.ts";
 import type { StreamStats } from "./stats.ts";
-import { parseOrThrow } from "./validation.ts";
+import { parseOrThrow, queryOf } from "./validation.ts";
 
 export const TICKER_INTERVAL_LIMITS = { min: 100, max: 60_000 } as const;
 
@@ -42,7 +42,7 @@ export function tickerSource({ label, intervalMs, firstId }: Ticker): EventSourc
 
 /** The ticker response for one request: validates `?interval=`, resumes after `Last-Event-ID`. */
 export function tickerResponse(c: Context, label: string, config: Config, stats: StreamStats): Response {
-  const query = parseOrThrow(tickerQuery, c.req.query(), "query");
+  const query = parseOrThrow(tickerQuery, queryOf(c), "query");
   const ticker: Ticker = {
     label,
     intervalMs: query.interval ?? config.tickerIntervalMs,

@@ -2,7 +2,7 @@
  * Request validation with zod, reported in the project's error shape (see errors.ts).
  */
 import { zValidator } from "@hono/zod-validator";
-import type { ValidationTargets } from "hono";
+import type { Context, ValidationTargets } from "hono";
 import type { z } from "zod";
 import { HttpError } from "./errors.ts";
 
@@ -11,6 +11,18 @@ export function parseOrThrow<Schema extends z.ZodType>(schema: Schema, value: un
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw invalid(result.error, what);
+}
+
+/**
+ * The query string as an object, a repeated parameter as an array (as Hono's validator sees it),
+ * so that `?interval=1&interval=2` fails a schema that wants one string instead of using the first.
+ */
+export function queryOf(c: Context): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = {};
+  for (const [name, values] of Object.entries(c.req.queries())) {
+    query[name] = values.length === 1 ? (values[0] as string) : values;
+  }
+  return query;
 }
 
 /** Hono middleware: validates one part of the request; handlers read it with `c.req.valid(target)`. */

@@ -9,7 +9,10 @@
 
 /** One event as the browser's `EventSource` will see it. */
 export interface SseEvent {
-  /** The `MessageEvent.data`. Any string: line breaks are carried across as separate `data:` lines. */
+  /**
+   * The `MessageEvent.data`. Any string: each line goes in a `data:` line of its own, and the
+   * client joins them with LF, so CR and CRLF arrive as LF (JSON-encode data that must keep them).
+   */
   data: string;
   /** The event type (`addEventListener(type)`); omitted means `message` (`onmessage`). */
   event?: string;

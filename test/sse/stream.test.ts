@@ -1,0 +1,181 @@
+/**
+ * The stream lifecycle: every way a stream can end runs the source's stop exactly once.
+ * The same triggers are exercised against real servers in test/runtimes and test/workers.
+ */
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { describe, expect, it, vi } from "vitest";
+import { type CloseReason, type EventSink, eventStream } from "../../src/sse/index.ts";
+
+/** A source that records its sink and how often it was stopped. */
+function recordingSource() {
+  const state = { sink: undefined as EventSink | undefined, stops: 0 };
+  const source = (sink: EventSink) => {
+    state.sink = sink;
+    return () => {
+      state.stops++;
+    };
+  };
+  return { state, source };
+}
+
+async function readText(response: Response, bytes: number): Promise<string> {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  while (text.length < bytes) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  reader.releaseLock();
+  return text;
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+describe("eventStream", () => {
+  it("answers with the SSE headers and no hop-by-hop headers", () => {
+    const response = eventStream(() => {});
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    expect(response.headers.get("cache-control")).toBe("no-cache, no-transform");
+    expect(response.headers.get("x-accel-buffering")).toBe("no");
+    expect(response.headers.get("connection")).toBeNull();
+    expect(response.headers.get("transfer-encoding")).toBeNull();
+  });
+
+  it("writes the retry hint first, then the source's events", async () => {
+    const response = eventStream(
+      (sink) => {
+        sink.send({ id: 1, data: "hello" });
+      },
+      { retry: 1500, keepAliveMs: 0 },
+    );
+    const events: EventSourceMessage[] = [];
+    const retries: number[] = [];
+    const parser = createParser({ onEvent: (event) => events.push(event), onRetry: (ms) => retries.push(ms) });
+    parser.feed(await readText(response, 30));
+    expect(retries).toEqual([1500]);
+    expect(events).toEqual([{ id: "1", data: "hello", event: undefined }]);
+  });
+
+  it("stops the source once when the client cancels the body", async () => {
+    const { state, source } = recordingSource();
+    const onClose = vi.fn<(reason: CloseReason) => void>();
+    const response = eventStream(source, { onClose });
+    await settle();
+    await response.body!.cancel();
+    await response.body!.cancel().catch(() => {});
+    expect(state.stops).toBe(1);
+    expect(onClose).toHaveBeenCalledExactlyOnceWith("client-cancel");
+    expect(state.sink!.closed).toBe(true);
+    expect(state.sink!.signal.aborted).toBe(true);
+    expect(state.sink!.send({ data: "late" })).toBe(false);
+  });
+
+  it("stops the source once when the request signal aborts, even if cancel follows", async () => {
+    const { state, source } = recordingSource();
+    const request = new AbortController();
+    const onClose = vi.fn<(reason: CloseReason) => void>();
+    const response = eventStream(source, { signal: request.signal, onClose });
+    await settle();
+    request.abort();
+    await response.body!.cancel();
+    expect(state.stops).toBe(1);
+    expect(onClose).toHaveBeenCalledExactlyOnceWith("request-abort");
+  });
+
+  it("never starts a stream whose request was already aborted", async () => {
+    const { state, source } = recordingSource();
+    const onClose = vi.fn();
+    const response = eventStream(source, { signal: AbortSignal.abort(), onClose });
+    await settle();
+    expect(onClose).toHaveBeenCalledExactlyOnceWith("request-abort");
+    expect(state.sink).toBeUndefined();
+    expect(await response.text()).toBe(":\n\n");
+  });
+
+  it("ends the body when the source closes, after what it wrote", async () => {
+    const { state, source } = recordingSource();
+    const response = eventStream(source, { keepAliveMs: 0 });
+    await settle();
+    state.sink!.send({ data: "bye" });
+    state.sink!.close();
+    expect(await response.text()).toBe(":\n\ndata: bye\n\n");
+    expect(state.stops).toBe(1);
+  });
+
+  it("stops a source whose stop function arrives after the stream ended", async () => {
+    let stops = 0;
+    const request = new AbortController();
+    eventStream(
+      async () => {
+        await settle();
+        return () => {
+          stops++;
+        };
+      },
+      { signal: request.signal },
+    );
+    request.abort();
+    await settle();
+    await settle();
+    expect(stops).toBe(1);
+  });
+
+  it("errors the body and reports the reason when the source throws", async () => {
+    const onClose = vi.fn();
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    const response = eventStream(
+      () => {
+        throw new Error("boom");
+      },
+      { onClose },
+    );
+    await expect(response.text()).rejects.toThrow("boom");
+    expect(onClose).toHaveBeenCalledExactlyOnceWith("source-error");
+    error.mockRestore();
+  });
+
+  it("drops a client that leaves more than the buffer limit unread, and frees what was queued", async () => {
+    const { state, source } = recordingSource();
+    const onClose = vi.fn();
+    const response = eventStream(source, { maxBufferedBytes: 1000, keepAliveMs: 0, onClose });
+    await settle();
+    let accepted = 0;
+    while (state.sink!.send({ data: "x".repeat(100) })) accepted++;
+    expect(accepted).toBeGreaterThan(5);
+    expect(accepted).toBeLessThan(10);
+    expect(onClose).toHaveBeenCalledExactlyOnceWith("overflow");
+    expect(state.stops).toBe(1);
+    await expect(response.text()).rejects.toThrow(/unread/);
+  });
+
+  it("keeps a reading client however much is sent", async () => {
+    const { state, source } = recordingSource();
+    const response = eventStream(source, { maxBufferedBytes: 1000, keepAliveMs: 0 });
+    const reader = response.body!.getReader();
+    await settle();
+    for (let i = 0; i < 100; i++) {
+      expect(state.sink!.send({ data: "x".repeat(100) })).toBe(true);
+      await reader.read();
+    }
+    expect(state.sink!.closed).toBe(false);
+    await reader.cancel();
+  });
+
+  it("writes a keep-alive comment on the configured interval", async () => {
+    vi.useFakeTimers();
+    try {
+      const response = eventStream(() => {}, { keepAliveMs: 1000 });
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      expect(decoder.decode((await reader.read()).value)).toBe(":\n\n");
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(decoder.decode((await reader.read()).value)).toBe(": keep-alive\n\n");
+      await reader.cancel();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

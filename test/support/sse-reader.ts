@@ -1,0 +1,71 @@
+/**
+ * Reads an SSE response body with eventsource-parser (a real spec parser), event by event.
+ * Works in Node and inside workerd.
+ */
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+
+export interface SseReader {
+  /** Resolves with the next event, or rejects once `timeoutMs` passes without one. */
+  next(timeoutMs?: number): Promise<EventSourceMessage>;
+  /** Cancels the body, as a client that leaves. */
+  cancel(): Promise<void>;
+  readonly comments: string[];
+  readonly retries: number[];
+}
+
+export function readEvents(response: Response): SseReader {
+  if (!response.body) throw new Error("response has no body");
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  const queue: EventSourceMessage[] = [];
+  const comments: string[] = [];
+  const retries: number[] = [];
+  const parser = createParser({
+    onEvent: (event) => queue.push(event),
+    onComment: (comment) => comments.push(comment),
+    onRetry: (retry) => retries.push(retry),
+  });
+  let pending: Promise<void> | undefined;
+
+  const pump = async () => {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("stream ended");
+    parser.feed(decoder.decode(value, { stream: true }));
+  };
+
+  return {
+    comments,
+    retries,
+    async next(timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (queue.length === 0) {
+        pending ??= pump().finally(() => {
+          pending = undefined;
+        });
+        const left = deadline - Date.now();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no event within ${timeoutMs} ms`)), Math.max(0, left));
+        });
+        try {
+          await Promise.race([pending, timeout]);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+      return queue.shift() as EventSourceMessage;
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
+/** Polls `read` until it returns `want`, or fails after `timeoutMs` with the last value seen. */
+export async function eventually<T>(read: () => Promise<T>, want: T, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await read();
+  while (last !== want && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    last = await read();
+  }
+  return last;
+}

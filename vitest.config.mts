@@ -1,0 +1,27 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Pure code under Node: the encoder against a real spec parser, the stream lifecycle.
+        test: { name: "unit", include: ["test/sse/**/*.test.ts", "test/app/**/*.test.ts"] },
+      },
+      {
+        // The Worker inside workerd (miniflare), with wrangler.toml's flags and bindings.
+        plugins: [cloudflareTest({ main: "./src/runtime/worker.ts", wrangler: { configPath: "./wrangler.toml" } })],
+        test: { name: "workers", include: ["test/workers/**/*.test.ts"] },
+      },
+      {
+        // Real server processes: wrangler dev, Node, Bun and Deno, each on a free loopback port.
+        test: {
+          name: "runtimes",
+          include: ["test/runtimes/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+        },
+      },
+    ],
+  },
+});

@@ -11,8 +11,12 @@ export interface Config {
   keepAliveMs: number;
   /** Reconnection delay the server asks clients to use, sent as `retry:` when a stream opens. */
   retryMs: number;
-  /** Unread bytes per client before it is dropped as too slow. */
+  /** Unread bytes per client before it is dropped as too slow (it resumes with Last-Event-ID). */
   maxBufferedBytes: number;
+  /** Unread events per client before it is dropped as too slow. */
+  maxBufferedEvents: number;
+  /** Messages each channel keeps for replay and listing. */
+  historyLimit: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = {
@@ -20,6 +24,8 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   keepAliveMs: STREAM_DEFAULTS.keepAliveMs,
   retryMs: 3_000,
   maxBufferedBytes: STREAM_DEFAULTS.maxBufferedBytes,
+  maxBufferedEvents: STREAM_DEFAULTS.maxBufferedEvents,
+  historyLimit: 1_000,
 };
 
 /** Environment variable names, one per setting. */
@@ -28,6 +34,8 @@ const ENV_NAMES: Record<keyof Config, string> = {
   keepAliveMs: "KEEP_ALIVE_MS",
   retryMs: "RETRY_MS",
   maxBufferedBytes: "MAX_BUFFERED_BYTES",
+  maxBufferedEvents: "MAX_BUFFERED_EVENTS",
+  historyLimit: "HISTORY_LIMIT",
 };
 
 type Environment = Record<string, unknown>;
@@ -40,7 +48,21 @@ export function readConfig(env: Environment): Config {
     if (raw === undefined || raw === "") continue;
     config[key] = readWholeNumber(ENV_NAMES[key], raw);
   }
+  // Zero is meaningful only for the keep-alive (off) and retry (reconnect at once).
+  for (const key of ["tickerIntervalMs", "maxBufferedBytes", "maxBufferedEvents", "historyLimit"] as const) {
+    if (config[key] < 1) throw new TypeError(`${ENV_NAMES[key]} must be at least 1`);
+  }
   return config;
+}
+
+/** The per-stream part of the config, as the SSE core takes it. */
+export function streamSettings(config: Config) {
+  return {
+    retry: config.retryMs,
+    keepAliveMs: config.keepAliveMs,
+    maxBufferedBytes: config.maxBufferedBytes,
+    maxBufferedEvents: config.maxBufferedEvents,
+  };
 }
 
 /** Where the Node, Bun and Deno servers listen: `PORT` and `HOST`, as `npm start` does for wrangler. */

@@ -3,9 +3,9 @@
  */
 import type { Context } from "hono";
 import { z } from "zod";
-import type { Config } from "../config.ts";
+import { type Config, streamSettings } from "../config.ts";
+import type { StreamStats } from "../sse/index.ts";
 import { type EventSource, eventStream } from "../sse/index.ts";
-import type { StreamStats } from "./stats.ts";
 import { parseOrThrow, queryOf } from "./validation.ts";
 
 export const TICKER_INTERVAL_LIMITS = { min: 100, max: 60_000 } as const;
@@ -49,10 +49,8 @@ export function tickerResponse(c: Context, label: string, config: Config, stats:
     firstId: nextIdAfter(c.req.header("last-event-id")),
   };
   return eventStream(tickerSource(ticker), {
+    ...streamSettings(config),
     signal: c.req.raw.signal,
-    retry: config.retryMs,
-    keepAliveMs: config.keepAliveMs,
-    maxBufferedBytes: config.maxBufferedBytes,
     onClose: stats.open(),
   });
 }

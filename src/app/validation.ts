@@ -1,8 +1,7 @@
 /**
  * Request validation with zod, reported in the project's error shape (see errors.ts).
  */
-import { zValidator } from "@hono/zod-validator";
-import type { Context, ValidationTargets } from "hono";
+import type { Context } from "hono";
 import type { z } from "zod";
 import { HttpError } from "./errors.ts";
 
@@ -23,16 +22,6 @@ export function queryOf(c: Context): Record<string, string | string[]> {
     query[name] = values.length === 1 ? (values[0] as string) : values;
   }
   return query;
-}
-
-/** Hono middleware: validates one part of the request; handlers read it with `c.req.valid(target)`. */
-export function validated<Target extends keyof ValidationTargets, Schema extends z.ZodType>(
-  target: Target,
-  schema: Schema,
-) {
-  return zValidator(target, schema, (result) => {
-    if (!result.success) throw invalid(result.error, target);
-  });
 }
 
 /** The part of zod's error (classic or core) that the message is built from. */

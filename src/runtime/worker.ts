@@ -2,17 +2,25 @@
  * Cloudflare Workers entry (`wrangler dev`, `wrangler deploy`). static/ is served as Workers
  * assets before this runs; settings come from `[vars]` in wrangler.toml or secrets.
  * wrangler.toml sets `enable_request_signal`: without it workerd never tells a stream that its
- * client left (see ../shared/FINDINGS.md).
+ * client left (see ../shared/FINDINGS.md). Channels live in `ChannelObject` Durable Objects.
  */
 import { createApp } from "../app/app.ts";
 import { readConfig } from "../config.ts";
+import { type ChannelObject, DurableObjectHub } from "../hub/durable-object.ts";
+
+export { ChannelObject } from "../hub/durable-object.ts";
+
+interface Env {
+  CHANNELS: DurableObjectNamespace<ChannelObject>;
+  [setting: string]: unknown;
+}
 
 let app: ReturnType<typeof createApp> | undefined;
 
 export default {
   fetch(request, env, ctx) {
     // One app per isolate, built on first use because env is only known inside a request.
-    app ??= createApp(readConfig(env));
+    app ??= createApp(readConfig(env), { hub: new DurableObjectHub(env.CHANNELS) });
     return app.fetch(request, env, ctx);
   },
-} satisfies ExportedHandler<Record<string, unknown>>;
+} satisfies ExportedHandler<Env>;

@@ -7,6 +7,7 @@ export {
   formatEvent,
   type SseEvent,
 } from "./encode.ts";
+export { StreamStats } from "./stats.ts";
 export {
   type CloseReason,
   type EventSink,

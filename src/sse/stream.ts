@@ -20,6 +20,14 @@ export interface EventSink {
   send(event: SseEvent): boolean;
   /** Sends bytes that are already a whole encoded event (encode once, write to many). */
   write(chunk: Uint8Array): boolean;
+  /**
+   * Whether `chunk` fits in what this client may still leave unread. Writing a chunk that does not
+   * fit drops the client as too slow; a source that can wait (a replay) checks first and resumes
+   * in `onPull`.
+   */
+  fits(chunk: Uint8Array): boolean;
+  /** Called when the client has read enough for more to fit. */
+  onPull: (() => void) | undefined;
   /** Sends a comment line, which clients ignore. */
   comment(text?: string): boolean;
   /** Ends the stream; the client will reconnect unless it is closed on its side. */
@@ -53,6 +61,8 @@ export interface EventStreamOptions {
   keepAliveMs?: number;
   /** Bytes a client may leave unread before it is dropped as too slow (it can resume later). */
   maxBufferedBytes?: number;
+  /** Events (writes) a client may leave unread before it is dropped as too slow. */
+  maxBufferedEvents?: number;
   /** Extra response headers. */
   headers?: HeadersInit;
   /** Called once, after the stop function, when the stream has ended. */
@@ -62,6 +72,7 @@ export interface EventStreamOptions {
 export const STREAM_DEFAULTS = {
   keepAliveMs: 5_000,
   maxBufferedBytes: 1024 * 1024,
+  maxBufferedEvents: 1000,
 } as const;
 
 // Encoded once: the same bytes go to every stream.
@@ -82,6 +93,11 @@ const SSE_HEADERS: Record<string, string> = {
 export function eventStream(source: EventSource, options: EventStreamOptions = {}): Response {
   const keepAliveMs = options.keepAliveMs ?? STREAM_DEFAULTS.keepAliveMs;
   const maxBufferedBytes = options.maxBufferedBytes ?? STREAM_DEFAULTS.maxBufferedBytes;
+  const maxBufferedEvents = options.maxBufferedEvents ?? STREAM_DEFAULTS.maxBufferedEvents;
+  // One queue limit enforces both: a chunk weighs its bytes, but never less than an equal share of
+  // the byte limit per allowed event, so neither more bytes nor more events than allowed fit.
+  const minWeight = Math.ceil(maxBufferedBytes / maxBufferedEvents);
+  const weigh = (chunk: Uint8Array | undefined) => Math.max(chunk?.byteLength ?? 0, minWeight);
   const requestSignal = options.signal;
   const ended = new AbortController();
 
@@ -121,9 +137,12 @@ export function eventStream(source: EventSource, options: EventStreamOptions = {
       close("write-failed");
       return false;
     }
-    // desiredSize = high-water mark minus the bytes still queued for this client.
+    // desiredSize = the limit minus the weight still queued for this client.
     if ((controller.desiredSize ?? 0) < 0) {
-      close("overflow", new Error(`client left more than ${maxBufferedBytes} bytes unread`));
+      close(
+        "overflow",
+        new Error(`client left more than ${maxBufferedBytes} bytes or ${maxBufferedEvents} events unread`),
+      );
       return false;
     }
     return true;
@@ -132,6 +151,8 @@ export function eventStream(source: EventSource, options: EventStreamOptions = {
   const sink: EventSink = {
     send: (event) => write(encodeEvent(event)),
     write,
+    fits: (chunk) => !closed && (controller.desiredSize ?? 0) >= weigh(chunk),
+    onPull: undefined,
     comment: (text) => write(encodeComment(text)),
     close: () => close("source-ended"),
     get closed() {
@@ -161,11 +182,14 @@ export function eventStream(source: EventSource, options: EventStreamOptions = {
           },
         );
       },
+      pull() {
+        if (!closed) sink.onPull?.();
+      },
       cancel() {
         close("client-cancel");
       },
     },
-    { highWaterMark: maxBufferedBytes, size: (chunk) => chunk?.byteLength ?? 0 },
+    { highWaterMark: maxBufferedBytes, size: weigh },
   );
 
   const headers = new Headers(options.headers);

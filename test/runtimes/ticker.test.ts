@@ -4,8 +4,8 @@
  */
 import { EventSource } from "eventsource";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, readEvents } from "../support/sse-reader.ts";
 import { RUNTIMES, type RunningServer, startServer } from "../support/server.ts";
+import { eventually, readEvents } from "../support/sse-reader.ts";
 
 interface Received {
   id: string;

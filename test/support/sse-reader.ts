@@ -50,7 +50,7 @@ export function readEvents(response: Response): SseReader {
         try {
           await Promise.race([pending, timeout]);
         } finally {
-          clearTimeout(timer);
+          if (timer !== undefined) clearTimeout(timer);
         }
       }
       return queue.shift() as EventSourceMessage;

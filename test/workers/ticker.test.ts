@@ -47,14 +47,17 @@ describe.each([
     await events.cancel();
   });
 
-  it.each(["99", "60001", "abc", "1.5", "", "-100", "1e3", "0x64"])("rejects ?interval=%s with a JSON 400", async (value) => {
-    const response = await get(`${path}?interval=${encodeURIComponent(value)}`);
-    expect(response.status).toBe(400);
-    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-    const body = (await response.json()) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe("invalid_query");
-    expect(body.error.message).toMatch(/interval/);
-  });
+  it.each(["99", "60001", "abc", "1.5", "", "-100", "1e3", "0x64"])(
+    "rejects ?interval=%s with a JSON 400",
+    async (value) => {
+      const response = await get(`${path}?interval=${encodeURIComponent(value)}`);
+      expect(response.status).toBe(400);
+      expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe("invalid_query");
+      expect(body.error.message).toMatch(/interval/);
+    },
+  );
 
   it("rejects a repeated ?interval= with a JSON 400", async () => {
     const response = await get(`${path}?interval=100&interval=200`);

@@ -2,7 +2,7 @@
  * Counts of live streams in this process (or Workers isolate), served at `/api/stats` so that
  * anyone can see a disconnect free its stream.
  */
-import type { CloseReason } from "../sse/index.ts";
+import type { CloseReason } from "./stream.ts";
 
 export class StreamStats {
   activeStreams = 0;

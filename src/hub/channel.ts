@@ -1,0 +1,130 @@
+/**
+ * One channel's subscribers and history, the same code in the in-process hub and inside the
+ * channel's Durable Object. See docs/architecture.md ("Fan-out", "Resume", "Backpressure").
+ */
+import { type CloseReason, type EventSink, type EventSource, eventStream } from "../sse/index.ts";
+import { encodeMessage, type Message, type NewMessage } from "./message.ts";
+import type { MessageStore } from "./store.ts";
+
+/** How each subscriber's stream behaves (see `EventStreamOptions`). */
+export interface StreamSettings {
+  retry: number;
+  keepAliveMs: number;
+  maxBufferedBytes: number;
+  maxBufferedEvents: number;
+}
+
+export interface ChannelStats {
+  subscribers: number;
+  /** The newest message id (0 before the first message). */
+  latestId: number;
+  /** The oldest message still retained for replay, or null. */
+  oldestId: number | null;
+}
+
+export interface StreamRequest {
+  /** Replay what came after this id first (from Last-Event-ID); undefined means live only. */
+  after: number | undefined;
+  /** The request's signal, the only notice of a departed client on workerd. */
+  signal: AbortSignal;
+  onClose?: (reason: CloseReason) => void;
+}
+
+/** The event sent before a replay that cannot start where the client asked: history was trimmed. */
+export const HISTORY_TRUNCATED_EVENT = "history-truncated";
+
+// Replay reads history in pages of this many messages, so a long replay never holds a big array.
+const REPLAY_PAGE = 64;
+
+export class Channel {
+  private readonly subscribers = new Set<EventSink>();
+  /** Subscribers that have caught up and receive each publish as it happens. */
+  private readonly live = new Set<EventSink>();
+
+  constructor(
+    private readonly store: MessageStore,
+    private readonly streams: StreamSettings,
+  ) {}
+
+  /** Stores the message, then hands the same encoded bytes to every live subscriber. */
+  publish(input: NewMessage): Message {
+    const message = this.store.append(input, new Date().toISOString());
+    const bytes = encodeMessage(message);
+    // A subscriber whose buffer overflows is closed by write() and leaves `live` during the loop,
+    // which a Set allows.
+    for (const sink of this.live) sink.write(bytes);
+    return message;
+  }
+
+  list(after: number, limit: number): Message[] {
+    return this.store.after(after, limit);
+  }
+
+  /** The SSE response for one subscriber: replay after `after`, then live messages. */
+  stream(request: StreamRequest): Response {
+    return eventStream(this.subscribe(request.after), {
+      ...this.streams,
+      signal: request.signal,
+      onClose: request.onClose,
+    });
+  }
+
+  stats(): ChannelStats {
+    return {
+      subscribers: this.subscribers.size,
+      latestId: this.store.latestId(),
+      oldestId: this.store.oldestId() ?? null,
+    };
+  }
+
+  private subscribe(after: number | undefined): EventSource {
+    return (sink) => {
+      this.subscribers.add(sink);
+      if (after === undefined) this.live.add(sink);
+      else this.catchUp(sink, after);
+      return () => {
+        sink.onPull = undefined;
+        this.subscribers.delete(sink);
+        this.live.delete(sink);
+      };
+    };
+  }
+
+  /**
+   * Replays history after `cursor`, as fast as the client reads, then joins `live`. Everything
+   * here is synchronous (the store answers at once), so no publish can fall between the last
+   * replayed message and joining: nothing is missed or sent twice. While the client is still
+   * catching up it is not in `live`; what is published meanwhile is in the store, and the
+   * replay reaches it.
+   */
+  private catchUp(sink: EventSink, cursor: number): void {
+    const step = () => {
+      while (!sink.closed) {
+        const oldest = this.store.oldestId();
+        if (oldest !== undefined && cursor < oldest - 1) {
+          sink.send({
+            event: HISTORY_TRUNCATED_EVENT,
+            data: JSON.stringify({ lastEventId: cursor, oldestId: oldest }),
+          });
+          cursor = oldest - 1;
+        }
+        const page = this.store.after(cursor, REPLAY_PAGE);
+        if (page.length === 0) {
+          sink.onPull = undefined;
+          this.live.add(sink);
+          return;
+        }
+        for (const message of page) {
+          const bytes = encodeMessage(message);
+          if (!sink.fits(bytes)) {
+            sink.onPull = step; // resume when the client has read some
+            return;
+          }
+          sink.write(bytes);
+          cursor = message.id;
+        }
+      }
+    };
+    step();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Channels on Cloudflare Workers: one Durable Object per channel. Every isolate's publishes and
+ * streams for a channel reach the same object, so it can hold all subscribers (a plain Worker
+ * cannot write into another request's stream; see ../shared/FINDINGS.md) and keep the history
+ * in its SQLite storage.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { readConfig, streamSettings } from "../config.ts";
+import { StreamStats } from "../sse/index.ts";
+import { Channel, type ChannelStats } from "./channel.ts";
+import type { Hub, StreamOptions } from "./hub.ts";
+import type { Message, NewMessage } from "./message.ts";
+import { SqlMessageStore } from "./sql-store.ts";
+
+// How the Worker tells the object where a stream resumes (the object sees only this request).
+const AFTER_HEADER = "x-edge-sse-after";
+
+export class ChannelObject extends DurableObject<Record<string, unknown>> {
+  private readonly channel: Channel;
+  private readonly streamStats = new StreamStats();
+
+  constructor(ctx: DurableObjectState, env: Record<string, unknown>) {
+    super(ctx, env);
+    const config = readConfig(env);
+    this.channel = new Channel(new SqlMessageStore(ctx.storage.sql, config.historyLimit), streamSettings(config));
+  }
+
+  /** Streams go through fetch, not RPC: only a request carries the signal that ends them here. */
+  override async fetch(request: Request): Promise<Response> {
+    const after = request.headers.get(AFTER_HEADER);
+    return this.channel.stream({
+      after: after === null ? undefined : Number(after),
+      signal: request.signal,
+      onClose: this.streamStats.open(),
+    });
+  }
+
+  publish(message: NewMessage): Message {
+    return this.channel.publish(message);
+  }
+
+  list(after: number, limit: number): Message[] {
+    return this.channel.list(after, limit);
+  }
+
+  stats(): ChannelStats {
+    return this.channel.stats();
+  }
+}
+
+/** The Hub seen from a Worker: each call goes to the channel's object. */
+export class DurableObjectHub implements Hub {
+  /** Channels this isolate has used, for `stats()`: an object cannot list its siblings. */
+  private readonly used = new Set<string>();
+
+  constructor(private readonly channels: DurableObjectNamespace<ChannelObject>) {}
+
+  publish(channel: string, message: NewMessage) {
+    return this.object(channel).publish(message);
+  }
+
+  list(channel: string, after: number, limit: number) {
+    return this.object(channel).list(after, limit);
+  }
+
+  stream(channel: string, { after, request }: StreamOptions) {
+    const headers = new Headers();
+    if (after !== undefined) headers.set(AFTER_HEADER, String(after));
+    return this.object(channel).fetch(new Request(request.url, { headers, signal: request.signal }));
+  }
+
+  channelStats(channel: string) {
+    return this.object(channel).stats();
+  }
+
+  async stats() {
+    const names = [...this.used];
+    const stats = await Promise.all(names.map((name) => this.channelStats(name)));
+    return Object.fromEntries(names.map((name, i) => [name, stats[i] as ChannelStats]));
+  }
+
+  private object(name: string) {
+    this.used.add(name);
+    return this.channels.get(this.channels.idFromName(name));
+  }
+}

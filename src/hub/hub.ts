@@ -1,0 +1,27 @@
+/**
+ * The hub: named channels of messages, and the streams that follow them. Routes talk only to
+ * this interface, so the backend can change (in-process, Durable Objects, a shared store for
+ * several processes) without touching them.
+ */
+import type { ChannelStats } from "./channel.ts";
+import type { Message, NewMessage } from "./message.ts";
+
+export interface StreamOptions {
+  /** Replay what came after this id first (from Last-Event-ID); undefined means live only. */
+  after: number | undefined;
+  /** The client's request: its signal tells a stream that the client left. */
+  request: Request;
+}
+
+export interface Hub {
+  publish(channel: string, message: NewMessage): Promise<Message>;
+  /** Retained messages with an id above `after`, oldest first. */
+  list(channel: string, after: number, limit: number): Promise<Message[]>;
+  /** The SSE response that follows `channel` for one client. */
+  stream(channel: string, options: StreamOptions): Promise<Response>;
+  channelStats(channel: string): Promise<ChannelStats>;
+  /** Stats of the channels this hub instance knows (for Durable Objects: those it has used). */
+  stats(): Promise<Record<string, ChannelStats>>;
+}
+
+export type { ChannelStats, Message, NewMessage };

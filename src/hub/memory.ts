@@ -1,0 +1,51 @@
+/**
+ * The in-process hub (the default on Node, Bun and Deno): channels live in this process's
+ * memory. History survives nothing: a restart starts empty, with ids that continue upwards.
+ */
+import type { StreamStats } from "../sse/index.ts";
+import { Channel, type StreamSettings } from "./channel.ts";
+import type { Hub, StreamOptions } from "./hub.ts";
+import { MemoryMessageStore } from "./memory-store.ts";
+
+export class MemoryHub implements Hub {
+  private readonly channels = new Map<string, Channel>();
+  // Ids start from the clock in microseconds: a restarted process issues ids above every id the
+  // previous one issued (unless it averaged over a million messages a second), so a client
+  // resuming with its Last-Event-ID is sent what was published after the restart.
+  private readonly firstId = Date.now() * 1000;
+
+  constructor(
+    private readonly historyLimit: number,
+    private readonly streams: StreamSettings,
+    private readonly streamStats: StreamStats,
+  ) {}
+
+  async publish(channel: string, message: Parameters<Channel["publish"]>[0]) {
+    return this.channel(channel).publish(message);
+  }
+
+  async list(channel: string, after: number, limit: number) {
+    return this.channel(channel).list(after, limit);
+  }
+
+  async stream(channel: string, { after, request }: StreamOptions) {
+    return this.channel(channel).stream({ after, signal: request.signal, onClose: this.streamStats.open() });
+  }
+
+  async channelStats(channel: string) {
+    return this.channel(channel).stats();
+  }
+
+  async stats() {
+    return Object.fromEntries([...this.channels].map(([name, channel]) => [name, channel.stats()]));
+  }
+
+  private channel(name: string): Channel {
+    let channel = this.channels.get(name);
+    if (!channel) {
+      channel = new Channel(new MemoryMessageStore(this.historyLimit, this.firstId), this.streams);
+      this.channels.set(name, channel);
+    }
+    return channel;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The channel core with the in-memory store, read through real streams and a real SSE parser:
+ * fan-out, resume, history limits and backpressure.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { Channel, HISTORY_TRUNCATED_EVENT, type StreamSettings } from "../../src/hub/channel.ts";
+import { MemoryMessageStore } from "../../src/hub/memory-store.ts";
+import { readEvents } from "../support/sse-reader.ts";
+
+const SETTINGS: StreamSettings = { retry: 1000, keepAliveMs: 0, maxBufferedBytes: 1 << 20, maxBufferedEvents: 1000 };
+
+function channel(historyLimit = 1000, settings: Partial<StreamSettings> = {}) {
+  return new Channel(new MemoryMessageStore(historyLimit), { ...SETTINGS, ...settings });
+}
+
+const openStreams: AbortController[] = [];
+function subscribe(target: Channel, after?: number) {
+  const request = new AbortController();
+  openStreams.push(request);
+  return readEvents(target.stream({ after, signal: request.signal }));
+}
+afterEach(() => {
+  for (const request of openStreams.splice(0)) request.abort();
+});
+
+describe("Channel", () => {
+  it("delivers each message to every subscriber, as camelCase JSON with the id as event id", async () => {
+    const feed = channel();
+    const readers = [subscribe(feed), subscribe(feed), subscribe(feed)];
+    const sent = feed.publish({ text: "hello", author: "ann" });
+    for (const reader of readers) {
+      const event = await reader.next();
+      expect(event.id).toBe(String(sent.id));
+      expect(JSON.parse(event.data)).toEqual({ id: sent.id, text: "hello", author: "ann", createdAt: sent.createdAt });
+    }
+  });
+
+  it("serialises a message once, however many subscribers there are", () => {
+    const feed = channel();
+    for (let i = 0; i < 50; i++) subscribe(feed);
+    const stringify = vi.spyOn(JSON, "stringify");
+    feed.publish({ text: "once" });
+    expect(stringify).toHaveBeenCalledTimes(1);
+    stringify.mockRestore();
+  });
+
+  it("replays exactly the messages after the client's last id, then continues live", async () => {
+    const feed = channel();
+    const ids = Array.from({ length: 5 }, (_, i) => feed.publish({ text: `m${i}` }).id);
+    const reader = subscribe(feed, ids[1]);
+    const live = feed.publish({ text: "live" }).id;
+    const received = [];
+    for (let i = 0; i < 4; i++) received.push(Number((await reader.next()).id));
+    expect(received).toEqual([ids[2], ids[3], ids[4], live]);
+    await expect(reader.next(50)).rejects.toThrow(/no event/);
+  });
+
+  it("tells a client that asks for trimmed history, then sends what is retained", async () => {
+    const feed = channel(3);
+    const ids = Array.from({ length: 6 }, (_, i) => feed.publish({ text: `m${i}` }).id);
+    const reader = subscribe(feed, ids[0]);
+    const notice = await reader.next();
+    expect(notice.event).toBe(HISTORY_TRUNCATED_EVENT);
+    expect(JSON.parse(notice.data)).toEqual({ lastEventId: ids[0], oldestId: ids[3] });
+    const replayed = [];
+    for (let i = 0; i < 3; i++) replayed.push(Number((await reader.next()).id));
+    expect(replayed).toEqual(ids.slice(3));
+  });
+
+  it("keeps order with no gap or duplicate when messages arrive during a slow replay", async () => {
+    // A buffer of 8 events forces the replay to stop and resume as the client reads.
+    const feed = channel(1000, { maxBufferedEvents: 8, maxBufferedBytes: 8 * 4096 });
+    const before = Array.from({ length: 100 }, (_, i) => feed.publish({ text: `old ${i}` }).id);
+    const reader = subscribe(feed, 0);
+    const received: number[] = [];
+    const after: number[] = [];
+    while (received.length < 150) {
+      received.push(Number((await reader.next()).id));
+      if (after.length < 50 && received.length % 2 === 0) after.push(feed.publish({ text: "new" }).id);
+    }
+    expect(received).toEqual([...before, ...after]);
+    expect(feed.stats().subscribers).toBe(1);
+  });
+
+  it("drops a subscriber that stops reading, without holding back the others", async () => {
+    const feed = channel(1000, { maxBufferedEvents: 10 });
+    const stalled = subscribe(feed);
+    const reading = subscribe(feed);
+    const ids = [];
+    for (let i = 0; i < 30; i++) {
+      ids.push(feed.publish({ text: `m${i}` }).id);
+      expect(Number((await reading.next()).id)).toBe(ids[i]);
+    }
+    expect(feed.stats().subscribers).toBe(1);
+    await expect(stalled.next()).rejects.toThrow(/unread/);
+  });
+
+  it("forgets a subscriber as soon as its client leaves", async () => {
+    const feed = channel();
+    const reader = subscribe(feed);
+    expect(feed.stats().subscribers).toBe(1);
+    await reader.cancel();
+    expect(feed.stats().subscribers).toBe(0);
+  });
+});
+
+describe("MemoryMessageStore", () => {
+  it("keeps the last N messages with increasing ids from the first id", () => {
+    const store = new MemoryMessageStore(100, 500);
+    for (let i = 0; i < 1000; i++) store.append({ text: String(i) }, "2026-01-01T00:00:00.000Z");
+    expect(store.latestId()).toBe(1499);
+    expect(store.oldestId()).toBe(1400);
+    expect(store.after(0, 1000).map((message) => message.id)).toEqual(Array.from({ length: 100 }, (_, i) => 1400 + i));
+    expect(store.after(1450, 3).map((message) => message.text)).toEqual(["951", "952", "953"]);
+    expect(store.after(1499, 10)).toEqual([]);
+  });
+});

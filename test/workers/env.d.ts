@@ -1,0 +1,9 @@
+// What the Worker under test exports and binds, for `cloudflare:workers` in tests.
+declare namespace Cloudflare {
+  interface Exports {
+    default: Fetcher;
+  }
+  interface Env {
+    CHANNELS: DurableObjectNamespace<import("../../src/hub/durable-object.ts").ChannelObject>;
+  }
+}

@@ -16,6 +16,8 @@ export interface StreamSettings {
 
 export interface ChannelStats {
   subscribers: number;
+  /** Subscribers still being sent history before they go live. */
+  catchingUp: number;
   /** The newest message id (0 before the first message). */
   latestId: number;
   /** The oldest message still retained for replay, or null. */
@@ -72,6 +74,7 @@ export class Channel {
   stats(): ChannelStats {
     return {
       subscribers: this.subscribers.size,
+      catchingUp: this.subscribers.size - this.live.size,
       latestId: this.store.latestId(),
       oldestId: this.store.oldestId() ?? null,
     };

@@ -63,10 +63,18 @@ export class DurableObjectHub implements Hub {
     return this.object(channel).list(after, limit);
   }
 
-  stream(channel: string, { after, request }: StreamOptions) {
+  async stream(channel: string, { after, request }: StreamOptions) {
     const headers = new Headers();
     if (after !== undefined) headers.set(AFTER_HEADER, String(after));
-    return this.object(channel).fetch(new Request(request.url, { headers, signal: request.signal }));
+    const response = await this.object(channel).fetch(new Request(request.url, { headers, signal: request.signal }));
+    if (!response.body) return response;
+    // Measured under wrangler dev: returning the object's response as it is, a client that left
+    // while messages were flowing was never noticed inside the object (its signal did not abort,
+    // its writes kept succeeding). Piping through this Worker, which does see its own request's
+    // signal abort, and cancelling the object's body then, ends the stream in the object too.
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    response.body.pipeTo(writable, { signal: request.signal }).catch(() => {});
+    return new Response(readable, response);
   }
 
   channelStats(channel: string) {

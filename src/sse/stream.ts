@@ -11,6 +11,7 @@ export type CloseReason =
   | "request-abort" // request.signal aborted: the client left (workerd needs this one)
   | "write-failed" // enqueue threw: the stream is already gone
   | "overflow" // the client reads too slowly and its buffer is full
+  | "stalled" // the client read nothing for two keep-alive periods while data waited for it
   | "source-ended" // the event source closed the stream itself
   | "source-error"; // the event source threw
 
@@ -56,7 +57,8 @@ export interface EventStreamOptions {
   /**
    * A comment is written this often (ms) to keep proxies and idle timeouts (Bun: 10 s) from
    * closing a quiet stream; on workerd a dead stream is only noticed when it next writes, so this
-   * also bounds how long one lingers. 0 turns it off.
+   * also bounds how long one lingers. A client that reads nothing for two of these periods while
+   * data waits for it is dropped as stalled. 0 turns both off.
    */
   keepAliveMs?: number;
   /** Bytes a client may leave unread before it is dropped as too slow (it can resume later). */
@@ -104,6 +106,10 @@ export function eventStream(source: EventSource, options: EventStreamOptions = {
   let controller: ReadableStreamDefaultController<Uint8Array>;
   let stop: Stop | undefined;
   let keepAlive: ReturnType<typeof setInterval> | undefined;
+  // Stall detection (see keepAliveTick): what was queued after the last tick, and written since.
+  let queuedAtTick = 0;
+  let writtenSinceTick = 0;
+  let stalledTicks = 0;
   let closed = false;
 
   /** The single way a stream ends. Idempotent: on Node, Bun and Deno both cancel and the signal fire. */
@@ -118,7 +124,7 @@ export function eventStream(source: EventSource, options: EventStreamOptions = {
     } catch (stopError) {
       console.error("edge-sse: event source stop failed", stopError);
     }
-    if (reason === "overflow" || reason === "source-error") {
+    if (reason === "overflow" || reason === "stalled" || reason === "source-error") {
       // Drop what is queued at once: a slow client would otherwise keep it in memory.
       tryTo(() => controller.error(error));
     } else if (reason !== "client-cancel") {
@@ -133,6 +139,7 @@ export function eventStream(source: EventSource, options: EventStreamOptions = {
     if (closed) return false;
     try {
       controller.enqueue(chunk);
+      writtenSinceTick += weigh(chunk);
     } catch {
       close("write-failed");
       return false;
@@ -146,6 +153,27 @@ export function eventStream(source: EventSource, options: EventStreamOptions = {
       return false;
     }
     return true;
+  };
+
+  const queued = () => maxBufferedBytes - (controller.desiredSize ?? 0);
+
+  /**
+   * Writes the keep-alive comment, after checking that the client still reads. Measured under
+   * wrangler dev: when a client leaves while a Durable Object is writing to it, nothing reads
+   * the object's stream any more, yet its request.signal never aborts and enqueue never fails,
+   * so the stream would live (and grow) until its buffer overflowed. A queue that did not shrink
+   * at all over two periods, while holding data, is a client that is gone or stuck.
+   */
+  const keepAliveTick = () => {
+    const readNothing = queuedAtTick > 0 && queued() >= queuedAtTick + writtenSinceTick;
+    stalledTicks = readNothing ? stalledTicks + 1 : 0;
+    if (stalledTicks >= 2) {
+      close("stalled", new Error(`client read nothing for ${2 * keepAliveMs} ms`));
+      return;
+    }
+    write(KEEP_ALIVE_COMMENT);
+    queuedAtTick = queued();
+    writtenSinceTick = 0;
   };
 
   const sink: EventSink = {
@@ -170,7 +198,7 @@ export function eventStream(source: EventSource, options: EventStreamOptions = {
         write(options.retry === undefined ? OPEN_COMMENT : encodeRetry(options.retry));
         if (requestSignal?.aborted) return close("request-abort");
         requestSignal?.addEventListener("abort", onRequestAbort);
-        if (keepAliveMs > 0) keepAlive = setInterval(() => write(KEEP_ALIVE_COMMENT), keepAliveMs);
+        if (keepAliveMs > 0) keepAlive = setInterval(keepAliveTick, keepAliveMs);
         startSource(source, sink).then(
           (stopSource) => {
             if (closed) stopSource?.();

@@ -1,0 +1,141 @@
+/**
+ * The feed's HTTP API in-process (Hono's `app.request`): every bad input gets its 4xx JSON answer
+ * and changes nothing. The same routes run under real servers in test/runtimes.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../../src/app/app.ts";
+import { DEFAULT_CONFIG } from "../../src/config.ts";
+
+const json = (body: unknown) => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: typeof body === "string" ? body : JSON.stringify(body),
+});
+
+async function storedCount(app: ReturnType<typeof createApp>, channel = "default"): Promise<number> {
+  const path = channel === "default" ? "/api/messages" : `/api/channels/${channel}/messages`;
+  const response = await app.request(`${path}?limit=1000`);
+  return ((await response.json()) as { messages: unknown[] }).messages.length;
+}
+
+describe("POST /api/messages", () => {
+  it("creates a message and answers 201 with it in camelCase", async () => {
+    const app = createApp(DEFAULT_CONFIG);
+    const response = await app.request("/api/messages", json({ text: "hi", author: "ann" }));
+    expect(response.status).toBe(201);
+    const message = (await response.json()) as Record<string, unknown>;
+    expect(Object.keys(message).sort()).toEqual(["author", "createdAt", "id", "text"]);
+    expect(message).toMatchObject({ text: "hi", author: "ann" });
+    expect(Number.isSafeInteger(message.id) && (message.id as number) > 0).toBe(true);
+    expect(new Date(message.createdAt as string).toISOString()).toBe(message.createdAt);
+  });
+
+  it("gives ids that strictly increase within a channel, and lists messages oldest first", async () => {
+    const app = createApp(DEFAULT_CONFIG);
+    const ids = [];
+    for (let i = 0; i < 5; i++)
+      ids.push(((await (await app.request("/api/messages", json({ text: `m${i}` }))).json()) as { id: number }).id);
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    expect(new Set(ids).size).toBe(5);
+    const listed = (await (await app.request(`/api/messages?after=${ids[1]}&limit=2`)).json()) as {
+      messages: { id: number }[];
+    };
+    expect(listed.messages.map((message) => message.id)).toEqual([ids[2], ids[3]]);
+  });
+
+  it("keeps channels apart", async () => {
+    const app = createApp(DEFAULT_CONFIG);
+    await app.request("/api/channels/news/messages", json({ text: "x" }));
+    expect(await storedCount(app, "news")).toBe(1);
+    expect(await storedCount(app)).toBe(0);
+  });
+
+  it.each([
+    [
+      "another content type",
+      { method: "POST", headers: { "content-type": "text/plain" }, body: '{"text":"x"}' },
+      415,
+      "unsupported_media_type",
+    ],
+    ["no content type", { method: "POST", body: '{"text":"x"}' }, 415, "unsupported_media_type"],
+    ["a body over 16 KiB", json({ text: "x", author: "y".repeat(17_000) }), 413, "body_too_large"],
+    ["invalid JSON", json('{"text":'), 400, "invalid_json"],
+    ["JSON that is not an object", json("[1]"), 400, "invalid_body"],
+    ["a missing text", json({ author: "ann" }), 400, "invalid_body"],
+    ["an empty text", json({ text: "" }), 400, "invalid_body"],
+    ["a blank text", json({ text: " \n\t " }), 400, "invalid_body"],
+    ["a text over 2000 characters", json({ text: "é".repeat(2001) }), 400, "invalid_body"],
+    ["a text that is not a string", json({ text: 42 }), 400, "invalid_body"],
+    ["an author over 64 characters", json({ text: "x", author: "a".repeat(65) }), 400, "invalid_body"],
+    ["an author that is not a string", json({ text: "x", author: ["a"] }), 400, "invalid_body"],
+  ])("rejects %s and stores nothing", async (_name, init, status, code) => {
+    const app = createApp(DEFAULT_CONFIG);
+    const response = await app.request("/api/messages", init as RequestInit);
+    expect(response.status).toBe(status);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe(code);
+    expect(body.error.message.length).toBeGreaterThan(0);
+    expect(await storedCount(app)).toBe(0);
+  });
+
+  it("accepts 2000 characters of astral text (counted as characters, not UTF-16 units)", async () => {
+    const app = createApp(DEFAULT_CONFIG);
+    const response = await app.request("/api/messages", json({ text: "🎉".repeat(2000) }));
+    expect(response.status).toBe(201);
+  });
+
+  it("answers any fuzzed body with a 4xx JSON error or a 201, never a 5xx", async () => {
+    const app = createApp(DEFAULT_CONFIG);
+    const body = fc.oneof(
+      fc.string(),
+      fc.json(),
+      fc.jsonValue().map((value) => JSON.stringify(value)),
+      fc.record({ text: fc.anything(), author: fc.anything() }).map((value) => JSON.stringify(value)),
+    );
+    const contentType = fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", "");
+    let created = 0;
+    await fc.assert(
+      fc.asyncProperty(body, contentType, async (text, type) => {
+        const headers: Record<string, string> = type ? { "content-type": type } : {};
+        const response = await app.request("/api/messages", { method: "POST", headers, body: text });
+        if (response.status === 201) {
+          created++;
+          return;
+        }
+        expect(response.status).toBeGreaterThanOrEqual(400);
+        expect(response.status).toBeLessThan(500);
+        const answer = (await response.json()) as { error: { code: string } };
+        expect(typeof answer.error.code).toBe("string");
+      }),
+      { numRuns: 300 },
+    );
+    // Only the valid bodies were stored.
+    expect(await storedCount(app)).toBe(created);
+  });
+});
+
+describe("GET /api/messages and the stream's parameters", () => {
+  it.each([
+    ["/api/messages?after=abc", "invalid_query"],
+    ["/api/messages?after=-1", "invalid_query"],
+    ["/api/messages?limit=0", "invalid_query"],
+    ["/api/messages?limit=1001", "invalid_query"],
+    ["/api/messages?after=99999999999999999", "invalid_query"],
+    ["/api/channels/a%20b/messages", "invalid_channel"],
+    [`/api/channels/${"c".repeat(65)}/messages`, "invalid_channel"],
+    ["/api/messages/stream?lastEventId=x", "invalid_query"],
+  ])("GET %s is a JSON 400", async (path, code) => {
+    const response = await createApp(DEFAULT_CONFIG).request(path);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(code);
+  });
+
+  it.each(["abc", "1.5", "-3", "9".repeat(40), "1 2"])("rejects Last-Event-ID %j with a JSON 400", async (id) => {
+    const response = await createApp(DEFAULT_CONFIG).request("/api/messages/stream", {
+      headers: { "last-event-id": id },
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("invalid_last_event_id");
+  });
+});

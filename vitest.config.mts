@@ -22,6 +22,15 @@ export default defineConfig({
           hookTimeout: 90_000,
         },
       },
+      {
+        // What users run it with: headless Chromium on the demo page, and nginx in front.
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+        },
+      },
     ],
   },
 });

@@ -24,8 +24,10 @@ export class MemoryHub implements Hub {
     return this.channel(channel).publish(message);
   }
 
+  // Reads do not create channels: only publishing and subscribing do, so a stream of GETs for
+  // made-up names cannot fill memory.
   async list(channel: string, after: number, limit: number) {
-    return this.channel(channel).list(after, limit);
+    return this.channels.get(channel)?.list(after, limit) ?? [];
   }
 
   async stream(channel: string, { after, request }: StreamOptions) {
@@ -33,7 +35,7 @@ export class MemoryHub implements Hub {
   }
 
   async channelStats(channel: string) {
-    return this.channel(channel).stats();
+    return this.channels.get(channel)?.stats() ?? { subscribers: 0, catchingUp: 0, latestId: 0, oldestId: null };
   }
 
   async stats() {

@@ -184,16 +184,11 @@ describe("eventStream stall detection", () => {
   it("drops a client that reads nothing for two keep-alive periods while data waits", async () => {
     vi.useFakeTimers();
     try {
+      const { state, source } = recordingSource();
       const onClose = vi.fn();
-      let sink: EventSink | undefined;
-      const response = eventStream(
-        (s) => {
-          sink = s;
-        },
-        { keepAliveMs: 1000, onClose },
-      );
+      const response = eventStream(source, { keepAliveMs: 1000, onClose });
       await vi.advanceTimersByTimeAsync(0);
-      sink!.send({ data: "never read" });
+      state.sink!.send({ data: "never read" });
       await vi.advanceTimersByTimeAsync(3000);
       expect(onClose).toHaveBeenCalledExactlyOnceWith("stalled");
       await expect(response.text()).rejects.toThrow(/read nothing/);
@@ -205,19 +200,13 @@ describe("eventStream stall detection", () => {
   it("keeps a client that reads, however slowly, and an idle one with nothing pending", async () => {
     vi.useFakeTimers();
     try {
+      const { state, source } = recordingSource();
       const onClose = vi.fn();
-      let sink: EventSink | undefined;
-      const response = eventStream(
-        (s) => {
-          sink = s;
-        },
-        { keepAliveMs: 1000, onClose },
-      );
-      const reader = response.body!.getReader();
+      const reader = eventStream(source, { keepAliveMs: 1000, onClose }).body!.getReader();
       await vi.advanceTimersByTimeAsync(0);
       for (let i = 0; i < 10; i++) {
-        sink!.send({ data: `event ${i}` });
-        sink!.send({ data: `event ${i} again` });
+        state.sink!.send({ data: `event ${i}` });
+        state.sink!.send({ data: `event ${i} again` });
         await vi.advanceTimersByTimeAsync(1000);
         await reader.read(); // one chunk per period: slower than they are written
       }

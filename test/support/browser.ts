@@ -1,0 +1,78 @@
+/**
+ * Headless Chromium for the browser tests: Debian's build (installed by .ci/run), driven by
+ * playwright-core, which brings no browser of its own.
+ */
+import { existsSync } from "node:fs";
+import { type Browser, chromium, type Page } from "playwright-core";
+
+export const CHROMIUM_PATH = "/usr/bin/chromium";
+
+// Nothing but the page under test: no GPU, no QUIC, no background calls to Google, no updates.
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+/** Launches Chromium with a fresh temporary profile (playwright creates and removes it). */
+export async function launchChromium(): Promise<Browser> {
+  // Fail loudly: a skipped browser test would look like a passing one.
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`${CHROMIUM_PATH} is missing: .ci/run must install it (apt-get install chromium)`);
+  }
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
+}
+
+/** Closes the browser, and with it every page and the temporary profile; safe to call twice. */
+export async function closeChromium(browser: Browser | undefined): Promise<void> {
+  if (browser?.isConnected()) await browser.close();
+}
+
+/** What a page reported, in order of arrival. */
+export interface PageConsole {
+  /** The page's own `console.log` lines. */
+  logs: string[];
+  /** `console.error` lines, resources that failed to load (with their URL), uncaught exceptions. */
+  errors: string[];
+}
+
+/**
+ * Records what the page logs, from its first script on. Attach it before `page.goto`: lines
+ * logged earlier are not kept by the browser.
+ */
+export function collectConsole(page: Page): PageConsole {
+  const recorded: PageConsole = { logs: [], errors: [] };
+  page.on("console", (message) => {
+    if (message.type() === "log") recorded.logs.push(message.text());
+    // The browser's own notes (a 404, a refused connection) carry the URL only in their location.
+    else if (message.type() === "error") recorded.errors.push(`${message.text()} (${message.location().url})`);
+  });
+  page.on("pageerror", (error) => {
+    recorded.errors.push(`uncaught: ${error.message}`);
+  });
+  return recorded;
+}
+
+/**
+ * Waits for `condition` to hold, polling. On timeout the error says what was awaited and shows
+ * `seen` (say, the page's live console arrays) as it is then.
+ */
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  seen?: unknown,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; seen: ${JSON.stringify(seen, null, 2)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

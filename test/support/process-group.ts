@@ -1,0 +1,56 @@
+/**
+ * What every test that starts a real process needs: a free loopback port, a wait until the
+ * process answers over HTTP, and a stop that reaches its whole process group.
+ */
+import type { ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+
+/** A free port (any, or checks that `wanted` is free); `once` rejects if listening fails. */
+export async function freePort(host: string, wanted = 0): Promise<number> {
+  const probe = createServer();
+  probe.listen(wanted, host);
+  await once(probe, "listening");
+  const address = probe.address();
+  probe.close();
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+/** Polls `url` until it answers 2xx; fails early if `child` exits. */
+export async function waitUntilServing(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no answer from ${url} within ${timeoutMs} ms`);
+}
+
+/**
+ * Stops a child started with `detached: true` and everything it spawned: SIGTERM to the group,
+ * SIGKILL after 5 s, and SIGKILL again once the leader is gone for children it left behind.
+ */
+export async function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, "exit");
+  signalGroup(child.pid, "SIGTERM");
+  const timer = setTimeout(() => signalGroup(child.pid as number, "SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+  signalGroup(child.pid, "SIGKILL");
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is already gone
+  }
+}

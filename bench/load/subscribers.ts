@@ -1,0 +1,219 @@
+/**
+ * N SSE subscribers on raw sockets in one process, kept cheap: every socket only counts
+ * `data:` fields with Buffer.indexOf (native code, no string per event); a sample of sockets also
+ * reads each event's send time to measure publish-to-receive latency. Every benchmark event has
+ * exactly one one-line `data:` field, and `data:` occurs nowhere else on the wire.
+ */
+import { connect, type Socket } from "node:net";
+import { performance } from "node:perf_hooks";
+
+// Without the space: the spec makes it optional, and better-sse writes `data:<payload>`.
+const DATA = Buffer.from("data:");
+// The payload carries its send time as `t=<ms since the epoch, fractional>`.
+const SEND_TIME = /t=(\d+(?:\.\d+)?)/;
+
+export interface PoolOptions {
+  host: string;
+  port: number;
+  path: string;
+  count: number;
+  /** One socket in this many records latencies. */
+  sampleEvery: number;
+  /** Connections opened at once while ramping up (the server's accept backlog is finite). */
+  connectBatch?: number;
+}
+
+export const now = () => performance.timeOrigin + performance.now();
+
+class Subscriber {
+  headersDone = false;
+  events = 0;
+  private head = "";
+  // Unsampled: the last bytes of the previous read, to catch a "data:" split across two reads.
+  private tail: Buffer = Buffer.alloc(0);
+  // Sampled: the unfinished last line of the previous read.
+  private partialLine = "";
+  // Chunked transfer coding: servers may cut chunks anywhere, even inside "data:" (workerd does).
+  private chunked = false;
+  private sizeLine = "";
+  private chunkLeft = 0;
+  private skip = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly pool: SubscriberPool,
+    private readonly sampled: boolean,
+  ) {
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+  }
+
+  private onData(chunk: Buffer) {
+    if (!this.headersDone) {
+      this.head += chunk.toString("latin1");
+      const end = this.head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      if (!this.head.startsWith("HTTP/1.1 200")) this.pool.failed++;
+      this.chunked = /\r\ntransfer-encoding:\s*chunked/i.test(this.head.slice(0, end));
+      this.headersDone = true;
+      this.pool.onOpen();
+      chunk = Buffer.from(this.head.slice(end + 4), "latin1");
+      this.head = "";
+    }
+    if (this.chunked) this.dechunk(chunk);
+    else this.onBody(chunk);
+  }
+
+  private onBody(body: Buffer) {
+    const count = this.sampled ? this.readLines(body) : this.countMarkers(body);
+    if (count > 0) {
+      this.events += count;
+      this.pool.onEvents(count);
+    }
+  }
+
+  /** Passes the body bytes of a chunked response to onBody, without copying them. */
+  private dechunk(buffer: Buffer) {
+    let i = 0;
+    while (i < buffer.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, buffer.length - i);
+        this.skip -= n;
+        i += n;
+      } else if (this.chunkLeft > 0) {
+        const n = Math.min(this.chunkLeft, buffer.length - i);
+        this.onBody(buffer.subarray(i, i + n));
+        this.chunkLeft -= n;
+        i += n;
+        if (this.chunkLeft === 0) this.skip = 2; // the CRLF after the chunk
+      } else {
+        const lineEnd = buffer.indexOf(10, i);
+        if (lineEnd < 0) {
+          this.sizeLine += buffer.toString("latin1", i);
+          return;
+        }
+        this.sizeLine += buffer.toString("latin1", i, lineEnd);
+        this.chunkLeft = Number.parseInt(this.sizeLine, 16);
+        this.sizeLine = "";
+        i = lineEnd + 1;
+        if (!(this.chunkLeft > 0)) return; // the last chunk: the stream ended
+      }
+    }
+  }
+
+  private countMarkers(chunk: Buffer): number {
+    let count = 0;
+    // "data:" cannot overlap itself, so a marker found across the joint is one not yet counted.
+    if (this.tail.length > 0 && Buffer.concat([this.tail, chunk.subarray(0, DATA.length - 1)]).includes(DATA)) {
+      count++;
+    }
+    let at = chunk.indexOf(DATA);
+    while (at >= 0) {
+      count++;
+      at = chunk.indexOf(DATA, at + DATA.length);
+    }
+    this.tail = chunk.subarray(Math.max(0, chunk.length - (DATA.length - 1)));
+    return count;
+  }
+
+  private readLines(chunk: Buffer): number {
+    const received = now();
+    const lines = (this.partialLine + chunk.toString("latin1")).split("\n");
+    this.partialLine = lines.pop() ?? "";
+    let count = 0;
+    for (const line of lines) {
+      if (!line.startsWith("data:")) continue;
+      count++;
+      const sent = SEND_TIME.exec(line);
+      if (sent) this.pool.latencies.push(received - Number(sent[1]));
+    }
+    return count;
+  }
+}
+
+export class SubscriberPool {
+  readonly subscribers: Subscriber[] = [];
+  readonly latencies: number[] = [];
+  opened = 0;
+  failed = 0;
+  received = 0;
+  lastEventAt = 0;
+  private waitingOpen: (() => void) | undefined;
+
+  constructor(private readonly options: PoolOptions) {}
+
+  onOpen() {
+    this.opened++;
+    if (this.opened === this.options.count) this.waitingOpen?.();
+  }
+
+  onEvents(count: number) {
+    this.received += count;
+    this.lastEventAt = now();
+  }
+
+  /** Opens every connection and resolves when all have their response headers. */
+  async open(timeoutMs = 120_000): Promise<void> {
+    const { host, port, path, count, sampleEvery } = this.options;
+    const batch = this.options.connectBatch ?? 256;
+    const request = Buffer.from(
+      `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`,
+    );
+    const allOpen = new Promise<void>((resolve) => {
+      this.waitingOpen = resolve;
+    });
+    for (let i = 0; i < count; i += batch) {
+      const connecting: Promise<void>[] = [];
+      for (let j = i; j < Math.min(count, i + batch); j++) {
+        connecting.push(
+          new Promise((resolve, reject) => {
+            const socket = connect({ host, port }, () => {
+              socket.write(request);
+              resolve();
+            });
+            socket.setNoDelay(true);
+            socket.on("error", (error) => {
+              this.failed++;
+              reject(error);
+            });
+            this.subscribers.push(new Subscriber(socket, this, j % sampleEvery === 0));
+          }),
+        );
+      }
+      await Promise.all(connecting);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      allOpen,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`only ${this.opened} of ${count} streams opened in ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Resolves when `total` events have arrived, or when none arrived for `idleMs`. */
+  async waitForEvents(total: number, idleMs = 5_000): Promise<void> {
+    let seen = this.received;
+    let lastProgress = now();
+    while (this.received < total) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (this.received !== seen) {
+        seen = this.received;
+        lastProgress = now();
+      } else if (now() - lastProgress > idleMs) {
+        return;
+      }
+    }
+  }
+
+  resetCounters() {
+    this.received = 0;
+    this.latencies.length = 0;
+  }
+
+  close() {
+    for (const subscriber of this.subscribers) subscriber.socket.destroy();
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * `npm run bench`: fan-out throughput, latency, memory and connection ramp of edge-sse and its
+ * peers, side by side in one run on this machine. Writes bench/results/latest.json and
+ * docs/benchmarks.md (with docs/benchmarks-throughput.svg).
+ *
+ *   npm run bench                      full run: N = 1000, 5000, 10000; median of 3 runs
+ *   npm run bench -- --quick           about two minutes: N = 1000, one run each
+ *   npm run bench -- --only=edge-sse   targets whose "stack runtime" contains the text
+ *   npm run bench -- --n=2000 --runs=5
+ *
+ * Everything talks to 127.0.0.1 only; every server is stopped before the next starts.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { freePort, stopGroup, waitUntilServing } from "../test/support/process-group.ts";
+import { Publisher } from "./load/publisher.ts";
+import { now, SubscriberPool } from "./load/subscribers.ts";
+import { cpuSeconds, processTree, rssBytes } from "./process-stats.ts";
+import { writeReport } from "./report.ts";
+import { TARGETS, type Target } from "./targets.ts";
+
+export interface Measurement {
+  stack: string;
+  runtime: string;
+  comparable: boolean;
+  n: number;
+  /** Delivered events per second during the burst. */
+  burstEventsPerSecond: number;
+  /** Server CPU time per delivered event in the burst, microseconds. */
+  burstCpuMicrosPerEvent: number;
+  burstLost: number;
+  steadyLost: number;
+  /** Publish-to-receive latency at a steady publish rate, ms. */
+  steadyP50: number;
+  steadyP99: number;
+  burstP50: number;
+  burstP99: number;
+  rssIdleBase: number;
+  rssWithSubscribers: number;
+  bytesPerConnection: number;
+  rampMs: number;
+  cleanupMs: number;
+}
+
+const HOST = "127.0.0.1";
+
+const args = new Map(
+  process.argv.slice(2).map((arg) => {
+    const [name, value] = arg.replace(/^--/, "").split("=");
+    return [name as string, value ?? "true"];
+  }),
+);
+const quick = args.has("quick");
+const sizes = (args.get("n") ?? (quick ? "1000" : "1000,5000,10000")).split(",").map(Number);
+const runs = Number(args.get("runs") ?? (quick ? 1 : 3));
+const only = args.get("only");
+// Events per burst (N subscribers × M messages): about a million, a fifth of that in quick mode.
+const burstEvents = quick ? 200_000 : 1_000_000;
+const steady = quick ? { messages: 40, perSecond: 20 } : { messages: 100, perSecond: 20 };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function startServer(target: Target, port: number): Promise<ChildProcess> {
+  const { cmd, args: argv, env } = target.command(port);
+  // detached: a group of its own, so stopGroup reaches workerd under wrangler too.
+  const child = spawn(cmd, argv, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+    detached: true,
+  });
+  let errors = "";
+  child.stderr?.on("data", (chunk) => {
+    errors += chunk;
+  });
+  try {
+    await waitUntilServing(`http://${HOST}:${port}${target.statsPath}`, child, 60_000);
+  } catch (error) {
+    await stopGroup(child);
+    throw new Error(`${target.stack} on ${target.runtime} did not start: ${(error as Error).message}\n${errors}`);
+  }
+  return child;
+}
+
+async function activeStreams(target: Target, port: number): Promise<number> {
+  const response = await fetch(`http://${HOST}:${port}${target.statsPath}`);
+  return target.activeStreams(await response.json());
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+async function measureOnce(target: Target, n: number): Promise<Measurement> {
+  const port = await freePort(HOST);
+  const server = await startServer(target, port);
+  const pool = new SubscriberPool({
+    host: HOST,
+    port,
+    path: target.streamPath,
+    count: n,
+    sampleEvery: Math.max(1, Math.floor(n / 50)),
+  });
+  const publisher = new Publisher({ host: HOST, port, path: target.publishPath, body: target.publishBody }, 8);
+  try {
+    const pids = processTree(server.pid as number);
+    await sleep(500);
+    const rssIdleBase = rssBytes(pids);
+
+    const rampStart = now();
+    await pool.open();
+    const rampMs = now() - rampStart;
+    const registered = Date.now() + 10_000;
+    while ((await activeStreams(target, port)) < n && Date.now() < registered) await sleep(50);
+    await sleep(1_000);
+    const rssWithSubscribers = rssBytes(pids);
+
+    // Burst: M messages as fast as 8 publishing connections go.
+    const messages = Math.max(10, Math.round(burstEvents / n));
+    pool.resetCounters();
+    const cpuBefore = cpuSeconds(processTree(server.pid as number));
+    const burstStart = now();
+    await publisher.burst(messages, 8);
+    await pool.waitForEvents(n * messages);
+    const burstSeconds = (pool.lastEventAt - burstStart) / 1000;
+    const cpuUsed = cpuSeconds(processTree(server.pid as number)) - cpuBefore;
+    const burstReceived = pool.received;
+    const burstLatencies = [...pool.latencies];
+
+    // Steady: a fixed publish rate, for latency without queueing.
+    await sleep(500);
+    pool.resetCounters();
+    await publisher.steady(steady.messages, steady.perSecond);
+    await pool.waitForEvents(n * steady.messages);
+    const steadyReceived = pool.received;
+    const steadyLatencies = [...pool.latencies];
+
+    const closedAt = now();
+    pool.close();
+    let cleanupMs = Number.NaN;
+    const cleanupDeadline = Date.now() + 30_000;
+    while (Date.now() < cleanupDeadline) {
+      if ((await activeStreams(target, port)) === 0) {
+        cleanupMs = now() - closedAt;
+        break;
+      }
+      await sleep(20);
+    }
+
+    return {
+      stack: target.stack,
+      runtime: target.runtime,
+      comparable: target.comparable,
+      n,
+      burstEventsPerSecond: burstReceived / burstSeconds,
+      burstCpuMicrosPerEvent: (cpuUsed * 1e6) / burstReceived,
+      burstLost: n * messages - burstReceived,
+      steadyLost: n * steady.messages - steadyReceived,
+      steadyP50: percentile(steadyLatencies, 50),
+      steadyP99: percentile(steadyLatencies, 99),
+      burstP50: percentile(burstLatencies, 50),
+      burstP99: percentile(burstLatencies, 99),
+      rssIdleBase,
+      rssWithSubscribers,
+      bytesPerConnection: (rssWithSubscribers - rssIdleBase) / n,
+      rampMs,
+      cleanupMs,
+    };
+  } finally {
+    pool.close();
+    publisher.close();
+    await stopGroup(server);
+  }
+}
+
+function median(measurements: Measurement[]): Measurement {
+  const first = measurements[0] as Measurement;
+  const result = { ...first };
+  for (const key of Object.keys(first) as (keyof Measurement)[]) {
+    if (typeof first[key] !== "number" || key === "n") continue;
+    const values = measurements.map((m) => m[key] as number).sort((a, b) => a - b);
+    (result[key] as number) = values[Math.floor(values.length / 2)] as number;
+  }
+  return result;
+}
+
+async function main() {
+  const targets = TARGETS.filter((target) => !only || `${target.stack} ${target.runtime}`.includes(only));
+  const results: Measurement[] = [];
+  const started = new Date();
+  for (const n of sizes) {
+    for (const target of targets) {
+      const samples: Measurement[] = [];
+      for (let run = 0; run < runs; run++) {
+        try {
+          samples.push(await measureOnce(target, n));
+        } catch (error) {
+          console.error(`${target.stack} on ${target.runtime}, N=${n}: ${(error as Error).message}`);
+        }
+      }
+      if (samples.length === 0) continue;
+      const result = median(samples);
+      results.push(result);
+      console.log(
+        `${target.stack.padEnd(22)} ${target.runtime.padEnd(8)} N=${String(n).padEnd(6)} ` +
+          `${Math.round(result.burstEventsPerSecond).toLocaleString("en").padStart(10)} ev/s  ` +
+          `${result.burstCpuMicrosPerEvent.toFixed(2).padStart(6)} µs cpu/ev  ` +
+          `p50/p99 ${result.steadyP50.toFixed(1)}/${result.steadyP99.toFixed(1)} ms  ` +
+          `${Math.round(result.bytesPerConnection).toLocaleString("en")} B/conn  lost ${result.burstLost + result.steadyLost}`,
+      );
+    }
+  }
+  const run = {
+    started: started.toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    machine: `${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    runs,
+    burstEvents,
+    steady,
+    results,
+  };
+  const resultsDir = join(import.meta.dirname, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, quick ? "quick.json" : "latest.json"), `${JSON.stringify(run, null, 2)}\n`);
+  if (!quick || args.has("report")) writeReport(run);
+}
+
+await main();

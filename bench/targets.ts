@@ -1,0 +1,132 @@
+/**
+ * What the benchmark runs: edge-sse on each runtime, and the peers of bench/peers/ (see its README).
+ * Every server is started as its runtime binary directly (not through npm), so its CPU and
+ * memory are the process's own.
+ */
+import { join } from "node:path";
+
+export type Runtime = "node" | "bun" | "deno" | "workerd";
+
+export interface Target {
+  /** The stack, as the tables name it. */
+  stack: string;
+  runtime: Runtime;
+  /** Command line that serves on `port` (127.0.0.1). */
+  command(port: number): { cmd: string; args: string[]; env?: Record<string, string> };
+  streamPath: string;
+  publishPath: string;
+  publishBody(payload: string): { type: string; body: string };
+  statsPath: string;
+  activeStreams(stats: unknown): number;
+  /** Comparable with the other runtimes' figures (workerd under wrangler dev is not). */
+  comparable: boolean;
+}
+
+const root = join(import.meta.dirname, "..");
+const bin = (name: string) => join(root, "node_modules", ".bin", name);
+const NODE = process.execPath;
+
+export const EDGE_SSE = "edge-sse";
+
+const onRuntime = (runtime: Exclude<Runtime, "workerd">, file: string) => {
+  switch (runtime) {
+    case "node":
+      return { cmd: NODE, args: ["--import", "tsx", file] };
+    case "bun":
+      return { cmd: bin("bun"), args: [file] };
+    case "deno":
+      return { cmd: bin("deno"), args: ["run", "-A", "--unstable-no-legacy-abort", file] };
+  }
+};
+
+// Long keep-alive and generous buffers: the benchmark measures delivery, not the safety nets.
+const EDGE_SSE_SETTINGS = { KEEP_ALIVE_MS: "30000", HISTORY_LIMIT: "1000" };
+
+function edgeSse(runtime: Runtime): Target {
+  return {
+    stack: EDGE_SSE,
+    runtime,
+    comparable: runtime !== "workerd",
+    command(port) {
+      const env = { ...EDGE_SSE_SETTINGS, PORT: String(port), HOST: "127.0.0.1" };
+      if (runtime === "workerd") {
+        const vars = Object.entries(EDGE_SSE_SETTINGS).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+        return {
+          cmd: bin("wrangler"),
+          args: [
+            "dev",
+            "--port",
+            String(port),
+            "--ip",
+            "127.0.0.1",
+            "--inspector-port",
+            "0",
+            "--log-level",
+            "error",
+            ...vars,
+          ],
+          env: { WRANGLER_SEND_METRICS: "false" },
+        };
+      }
+      return { ...onRuntime(runtime, join(root, `src/runtime/${runtime}.ts`)), env };
+    },
+    streamPath: "/api/channels/bench/messages/stream",
+    publishPath: "/api/channels/bench/messages",
+    publishBody: (payload) => ({ type: "application/json", body: JSON.stringify({ text: payload }) }),
+    statsPath: "/api/channels/bench/messages/stats",
+    activeStreams: (stats) => (stats as { subscribers: number }).subscribers,
+  };
+}
+
+/**
+ * The same event data edge-sse sends (its message JSON), so every stack moves the same bytes:
+ * a peer publishes what it is given as-is.
+ */
+function asMessageJson(payload: string): string {
+  const seq = Number(/seq=(\d+)/.exec(payload)?.[1] ?? 0);
+  return JSON.stringify({ id: seq, text: payload, author: null, createdAt: new Date().toISOString() });
+}
+
+/** A peer following bench/peers/README.md's contract. */
+function peer(stack: string, runtime: Exclude<Runtime, "workerd">, file: string): Target {
+  return {
+    stack,
+    runtime,
+    comparable: true,
+    command(port) {
+      return { ...onRuntime(runtime, join(root, "bench/peers", file)), env: { PORT: String(port), HOST: "127.0.0.1" } };
+    },
+    streamPath: "/stream",
+    publishPath: "/publish",
+    publishBody: (payload) => ({ type: "text/plain", body: asMessageJson(payload) }),
+    statsPath: "/stats",
+    activeStreams: (stats) => (stats as { activeStreams: number }).activeStreams,
+  };
+}
+
+export const PEERS = {
+  seedStyle: "seed style (Hono streamSSE)",
+  betterSseFetch: "better-sse (Fetch)",
+  betterSseNode: "better-sse (node:http)",
+  webStreamFloor: "web-stream floor",
+  nodeHttpFloor: "node:http floor",
+} as const;
+
+/** Grouped by runtime, edge-sse first: the order of the report's tables. */
+export const TARGETS: Target[] = [
+  edgeSse("node"),
+  peer(PEERS.seedStyle, "node", "seed-style.ts"),
+  peer(PEERS.betterSseFetch, "node", "better-sse-fetch.ts"),
+  peer(PEERS.betterSseNode, "node", "better-sse-node.ts"),
+  peer(PEERS.webStreamFloor, "node", "floor-web-stream.ts"),
+  peer(PEERS.nodeHttpFloor, "node", "floor-node-http.ts"),
+  edgeSse("bun"),
+  peer(PEERS.seedStyle, "bun", "seed-style.ts"),
+  peer(PEERS.betterSseFetch, "bun", "better-sse-fetch.ts"),
+  peer(PEERS.webStreamFloor, "bun", "floor-web-stream.ts"),
+  edgeSse("deno"),
+  peer(PEERS.seedStyle, "deno", "seed-style.ts"),
+  peer(PEERS.betterSseFetch, "deno", "better-sse-fetch.ts"),
+  peer(PEERS.webStreamFloor, "deno", "floor-web-stream.ts"),
+  edgeSse("workerd"),
+];

@@ -1,13 +1,27 @@
 /** Node entry: `npm run start:node`. */
-import { serve } from "@hono/node-server";
+import { ServerResponse } from "node:http";
+import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
 import { serveStatic } from "@hono/node-server/serve-static";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { createApp } from "../app/app.ts";
 import { readConfig, readListenAddress } from "../config.ts";
+import { takeOver } from "../sse/index.ts";
+import { startOnServerResponse } from "./node-response-transport.ts";
 
 const app = createApp(readConfig(process.env), { serveAssets: serveStatic({ root: "./static" }) });
 const { port, hostname } = readListenAddress(process.env);
 
-const server = serve({ fetch: app.fetch, port, hostname }, (info) => {
+/** The app, with its SSE responses written straight to Node's ServerResponse. */
+async function fetch(request: Request, env: HttpBindings | Http2Bindings): Promise<Response> {
+  const response = await app.fetch(request, env);
+  if (!(env.outgoing instanceof ServerResponse)) return response;
+  const stream = takeOver(response);
+  if (stream === undefined) return response;
+  startOnServerResponse(stream, response, env.outgoing);
+  return RESPONSE_ALREADY_SENT;
+}
+
+const server = serve({ fetch, port, hostname }, (info) => {
   console.log(`edge-sse on Node ${process.version}: http://${hostname}:${info.port}/`);
 });
 

@@ -14,5 +14,9 @@ export {
   type EventSource,
   type EventStreamOptions,
   eventStream,
+  SSE_HEADERS,
+  SseStream,
   STREAM_DEFAULTS,
+  type StreamTransport,
+  takeOver,
 } from "./stream.ts";

@@ -1,7 +1,9 @@
 /**
- * An SSE `Response` whose body is a web `ReadableStream`, and the one place that decides when a
- * stream ends. See docs/architecture.md ("Stream lifecycle") and ../shared/FINDINGS.md for the
- * measurements behind each trigger.
+ * One client's SSE stream: the one place that decides when a stream ends, whatever carries its
+ * bytes. `eventStream` returns it as a `Response` whose body is a web `ReadableStream`; a server
+ * adapter may take a response over before its body is read and write it by its own means (the
+ * Node entry does, see src/runtime/node-response-transport.ts). See docs/architecture.md ("Stream
+ * lifecycle") and ../shared/FINDINGS.md for the measurements behind each trigger.
  */
 import { encodeComment, encodeEvent, encodeRetry, type SseEvent } from "./encode.ts";
 
@@ -77,11 +79,26 @@ export const STREAM_DEFAULTS = {
   maxBufferedEvents: 1000,
 } as const;
 
+/**
+ * What carries a stream's bytes to its client. It reports back through the stream's `pulled()`
+ * (the client read enough for more to fit) and `clientLeft()`.
+ */
+export interface StreamTransport {
+  /** Queues bytes for the client; false if the client is already gone. */
+  write(chunk: Uint8Array): boolean;
+  /** The weight (see `SseStream.weigh`) of what the client has not read yet. */
+  queued(): number;
+  /** Ends the response after what is queued. */
+  end(): void;
+  /** Ends it at once and drops what is queued, so a slow client's backlog is freed. */
+  abort(error: unknown): void;
+}
+
 // Encoded once: the same bytes go to every stream.
 const OPEN_COMMENT = encodeComment();
 const KEEP_ALIVE_COMMENT = encodeComment("keep-alive");
 
-const SSE_HEADERS: Record<string, string> = {
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
   "content-type": "text/event-stream; charset=utf-8",
   // no-transform: compressing proxies would otherwise hold events back to fill a block.
   "cache-control": "no-cache, no-transform",
@@ -91,71 +108,157 @@ const SSE_HEADERS: Record<string, string> = {
   // choose chunked encoding themselves for a body of unknown length.
 };
 
-/** Returns the SSE response for one client, fed by `source`. */
-export function eventStream(source: EventSource, options: EventStreamOptions = {}): Response {
-  const keepAliveMs = options.keepAliveMs ?? STREAM_DEFAULTS.keepAliveMs;
-  const maxBufferedBytes = options.maxBufferedBytes ?? STREAM_DEFAULTS.maxBufferedBytes;
-  const maxBufferedEvents = options.maxBufferedEvents ?? STREAM_DEFAULTS.maxBufferedEvents;
-  // One queue limit enforces both: a chunk weighs its bytes, but never less than an equal share of
-  // the byte limit per allowed event, so neither more bytes nor more events than allowed fit.
-  const minWeight = Math.ceil(maxBufferedBytes / maxBufferedEvents);
-  const weigh = (chunk: Uint8Array | undefined) => Math.max(chunk?.byteLength ?? 0, minWeight);
-  const requestSignal = options.signal;
-  const ended = new AbortController();
+/**
+ * The lifecycle of one stream, and the sink its source writes to. A class, not closures: a server
+ * holds thousands of these, and methods on the prototype cost nothing per stream.
+ */
+export class SseStream implements EventSink {
+  onPull: (() => void) | undefined = undefined;
+  /**
+   * The least a chunk weighs. One queue limit enforces both: a chunk weighs its bytes, but never
+   * less than an equal share of the byte limit per allowed event, so neither more bytes nor more
+   * events than allowed fit.
+   */
+  readonly minWeight: number;
+  private readonly maxBufferedBytes: number;
+  private transport: StreamTransport | undefined;
+  private stopSource: Stop | undefined;
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
+  // Stall detection (see keepAliveTick): what was queued at the last tick, and written since.
+  private queuedAtTick = 0;
+  private writtenSinceTick = 0;
+  private stalledTicks = 0;
+  private ended: AbortController | undefined;
+  private isClosed = false;
 
-  let controller: ReadableStreamDefaultController<Uint8Array>;
-  let stop: Stop | undefined;
-  let keepAlive: ReturnType<typeof setInterval> | undefined;
-  // Stall detection (see keepAliveTick): what was queued after the last tick, and written since.
-  let queuedAtTick = 0;
-  let writtenSinceTick = 0;
-  let stalledTicks = 0;
-  let closed = false;
+  constructor(
+    private readonly source: EventSource,
+    private readonly options: EventStreamOptions,
+  ) {
+    this.maxBufferedBytes = options.maxBufferedBytes ?? STREAM_DEFAULTS.maxBufferedBytes;
+    this.minWeight = Math.ceil(
+      this.maxBufferedBytes / (options.maxBufferedEvents ?? STREAM_DEFAULTS.maxBufferedEvents),
+    );
+    // Listened to from the start: a client may leave before its body is ever read.
+    const signal = options.signal;
+    if (signal?.aborted) this.close("request-abort");
+    else signal?.addEventListener("abort", this.onRequestAbort);
+  }
 
-  /** The single way a stream ends. Idempotent: on Node, Bun and Deno both cancel and the signal fire. */
-  const close = (reason: CloseReason, error?: unknown): void => {
-    if (closed) return;
-    closed = true;
-    if (keepAlive !== undefined) clearInterval(keepAlive);
-    requestSignal?.removeEventListener("abort", onRequestAbort);
-    ended.abort(reason);
-    try {
-      stop?.();
-    } catch (stopError) {
-      console.error("edge-sse: event source stop failed", stopError);
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Made on first use: most sources never ask for it. */
+  get signal(): AbortSignal {
+    if (this.ended === undefined) {
+      this.ended = new AbortController();
+      if (this.isClosed) this.ended.abort();
     }
-    if (reason === "overflow" || reason === "stalled" || reason === "source-error") {
-      // Drop what is queued at once: a slow client would otherwise keep it in memory.
-      tryTo(() => controller.error(error));
-    } else if (reason !== "client-cancel") {
-      tryTo(() => controller.close());
+    return this.ended.signal;
+  }
+
+  get started(): boolean {
+    return this.transport !== undefined;
+  }
+
+  weigh(chunk: Uint8Array): number {
+    return Math.max(chunk.byteLength, this.minWeight);
+  }
+
+  /** Starts writing to `transport`: the opening line first, then the source. Once only. */
+  start(transport: StreamTransport): void {
+    if (this.transport !== undefined) throw new Error("the stream has already started");
+    this.transport = transport;
+    const { retry, keepAliveMs = STREAM_DEFAULTS.keepAliveMs } = this.options;
+    // Write at once so headers and the client's `open` event do not wait for the first event:
+    // Bun holds the headers back until the body yields something.
+    const opened = this.write(retry === undefined ? OPEN_COMMENT : encodeRetry(retry));
+    if (!opened || this.isClosed) {
+      if (!this.isClosed) this.close("write-failed");
+      transport.end();
+      return;
     }
-    options.onClose?.(reason);
-  };
+    if (keepAliveMs > 0) this.keepAlive = setInterval(this.keepAliveTick, keepAliveMs);
+    startSource(this.source, this).then(
+      (stop) => {
+        if (this.isClosed) stop?.();
+        else this.stopSource = stop || undefined;
+      },
+      (error) => {
+        console.error("edge-sse: event source failed", error);
+        this.close("source-error", error);
+      },
+    );
+  }
 
-  const onRequestAbort = () => close("request-abort");
+  /** The transport's notice that the client has read enough for more to fit. */
+  pulled(): void {
+    if (!this.isClosed) this.onPull?.();
+  }
 
-  const write = (chunk: Uint8Array): boolean => {
-    if (closed) return false;
-    try {
-      controller.enqueue(chunk);
-      writtenSinceTick += weigh(chunk);
-    } catch {
-      close("write-failed");
+  /** The transport's notice that the client went away. */
+  clientLeft(): void {
+    this.close("client-cancel");
+  }
+
+  send(event: SseEvent): boolean {
+    return this.write(encodeEvent(event));
+  }
+
+  write(chunk: Uint8Array): boolean {
+    const transport = this.transport;
+    if (this.isClosed || transport === undefined) return false;
+    if (!transport.write(chunk)) {
+      this.close("write-failed");
       return false;
     }
-    // desiredSize = the limit minus the weight still queued for this client.
-    if ((controller.desiredSize ?? 0) < 0) {
-      close(
+    this.writtenSinceTick += this.weigh(chunk);
+    if (transport.queued() > this.maxBufferedBytes) {
+      const events = this.options.maxBufferedEvents ?? STREAM_DEFAULTS.maxBufferedEvents;
+      this.close(
         "overflow",
-        new Error(`client left more than ${maxBufferedBytes} bytes or ${maxBufferedEvents} events unread`),
+        new Error(`client left more than ${this.maxBufferedBytes} bytes or ${events} events unread`),
       );
       return false;
     }
     return true;
-  };
+  }
 
-  const queued = () => maxBufferedBytes - (controller.desiredSize ?? 0);
+  fits(chunk: Uint8Array): boolean {
+    const transport = this.transport;
+    return !this.isClosed && transport !== undefined && transport.queued() + this.weigh(chunk) <= this.maxBufferedBytes;
+  }
+
+  comment(text?: string): boolean {
+    return this.write(encodeComment(text));
+  }
+
+  /** The source's own end of the stream: the client will reconnect unless closed on its side. */
+  close(reason: CloseReason = "source-ended", error?: unknown): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
+    this.options.signal?.removeEventListener("abort", this.onRequestAbort);
+    this.ended?.abort(reason);
+    try {
+      this.stopSource?.();
+    } catch (stopError) {
+      console.error("edge-sse: event source stop failed", stopError);
+    }
+    const transport = this.transport;
+    if (transport !== undefined) {
+      if (reason === "overflow" || reason === "stalled" || reason === "source-error") {
+        // Drop what is queued at once: a slow client would otherwise keep it in memory.
+        transport.abort(error);
+      } else if (reason !== "client-cancel") {
+        transport.end();
+      }
+    }
+    this.options.onClose?.(reason);
+  }
+
+  private readonly onRequestAbort = () => this.close("request-abort");
 
   /**
    * Writes the keep-alive comment, after checking that the client still reads. Measured under
@@ -164,65 +267,92 @@ export function eventStream(source: EventSource, options: EventStreamOptions = {
    * so the stream would live (and grow) until its buffer overflowed. A queue that did not shrink
    * at all over two periods, while holding data, is a client that is gone or stuck.
    */
-  const keepAliveTick = () => {
-    const readNothing = queuedAtTick > 0 && queued() >= queuedAtTick + writtenSinceTick;
-    stalledTicks = readNothing ? stalledTicks + 1 : 0;
-    if (stalledTicks >= 2) {
-      close("stalled", new Error(`client read nothing for ${2 * keepAliveMs} ms`));
+  private readonly keepAliveTick = () => {
+    const queued = this.transport?.queued() ?? 0;
+    const readNothing = this.queuedAtTick > 0 && queued >= this.queuedAtTick + this.writtenSinceTick;
+    this.stalledTicks = readNothing ? this.stalledTicks + 1 : 0;
+    if (this.stalledTicks >= 2) {
+      const keepAliveMs = this.options.keepAliveMs ?? STREAM_DEFAULTS.keepAliveMs;
+      this.close("stalled", new Error(`client read nothing for ${2 * keepAliveMs} ms`));
       return;
     }
-    write(KEEP_ALIVE_COMMENT);
-    queuedAtTick = queued();
-    writtenSinceTick = 0;
+    this.write(KEEP_ALIVE_COMMENT);
+    this.queuedAtTick = this.transport?.queued() ?? 0;
+    this.writtenSinceTick = 0;
   };
+}
 
-  const sink: EventSink = {
-    send: (event) => write(encodeEvent(event)),
-    write,
-    fits: (chunk) => !closed && (controller.desiredSize ?? 0) >= weigh(chunk),
-    onPull: undefined,
-    comment: (text) => write(encodeComment(text)),
-    close: () => close("source-ended"),
-    get closed() {
-      return closed;
+// Streams not yet started, by their body: a server adapter may take them over (see takeOver).
+// Keyed by the body, not the Response, so a middleware that copies the response keeps it.
+const notStarted = new WeakMap<ReadableStream<Uint8Array>, SseStream>();
+
+/**
+ * Returns the SSE response for one client, fed by `source`. Nothing starts until the body is first
+ * read (or the stream is taken over): a response that is never sent costs no source.
+ */
+export function eventStream(source: EventSource, options: EventStreamOptions = {}): Response {
+  const stream = new SseStream(source, options);
+  const body = readableBody(stream);
+  notStarted.set(body, stream);
+  const headers = new Headers(options.headers);
+  for (const [name, value] of Object.entries(SSE_HEADERS)) headers.set(name, value);
+  return new Response(body, { status: 200, headers });
+}
+
+/**
+ * For server adapters that write responses by their own means: the stream behind an `eventStream`
+ * response whose body nobody has read yet, to `start` on a transport of their own. Undefined for
+ * any other response, which the adapter then sends as usual.
+ */
+export function takeOver(response: Response): SseStream | undefined {
+  const body = response.body;
+  const stream = body ? notStarted.get(body) : undefined;
+  if (body === null || stream === undefined || stream.started) return undefined;
+  notStarted.delete(body);
+  return stream;
+}
+
+/**
+ * The web `ReadableStream` transport, which every runtime can send. highWaterMark 0: the runtime's
+ * first read starts the stream, and `pull` then means the client has read all that was queued.
+ * The queue's size is its unread weight, held against the stream's own limit.
+ */
+function readableBody(stream: SseStream): ReadableStream<Uint8Array> {
+  let controller: ReadableStreamDefaultController<Uint8Array>;
+  const transport: StreamTransport = {
+    write(chunk) {
+      try {
+        controller.enqueue(chunk);
+        return true;
+      } catch {
+        return false;
+      }
     },
-    signal: ended.signal,
+    queued: () => -(controller.desiredSize ?? 0),
+    end: () => tryTo(() => controller.close()),
+    abort: (error) => tryTo(() => controller.error(error)),
   };
-
   const body = new ReadableStream<Uint8Array>(
     {
       start(streamController) {
         controller = streamController;
-        // Write at once so headers and the client's `open` event do not wait for the first
-        // event: Bun holds the headers back until the body yields something.
-        write(options.retry === undefined ? OPEN_COMMENT : encodeRetry(options.retry));
-        if (requestSignal?.aborted) return close("request-abort");
-        requestSignal?.addEventListener("abort", onRequestAbort);
-        if (keepAliveMs > 0) keepAlive = setInterval(keepAliveTick, keepAliveMs);
-        startSource(source, sink).then(
-          (stopSource) => {
-            if (closed) stopSource?.();
-            else stop = stopSource || undefined;
-          },
-          (error) => {
-            console.error("edge-sse: event source failed", error);
-            close("source-error", error);
-          },
-        );
+        if (stream.closed) controller.close();
       },
       pull() {
-        if (!closed) sink.onPull?.();
+        if (!stream.started) {
+          notStarted.delete(body);
+          stream.start(transport);
+        } else {
+          stream.pulled();
+        }
       },
       cancel() {
-        close("client-cancel");
+        stream.clientLeft();
       },
     },
-    { highWaterMark: maxBufferedBytes, size: weigh },
+    { highWaterMark: 0, size: (chunk) => stream.weigh(chunk as Uint8Array) },
   );
-
-  const headers = new Headers(options.headers);
-  for (const [name, value] of Object.entries(SSE_HEADERS)) headers.set(name, value);
-  return new Response(body, { status: 200, headers });
+  return body;
 }
 
 // biome-ignore lint/suspicious/noConfusingVoidType: mirrors EventSource's return type.

@@ -14,10 +14,13 @@ function channel(historyLimit = 1000, settings: Partial<StreamSettings> = {}) {
 }
 
 const openStreams: AbortController[] = [];
-function subscribe(target: Channel, after?: number) {
+/** A subscriber whose stream the server has started: its response came, as for a real client. */
+async function subscribe(target: Channel, after?: number) {
   const request = new AbortController();
   openStreams.push(request);
-  return readEvents(target.stream({ after, signal: request.signal }));
+  const reader = readEvents(target.stream({ after, signal: request.signal }));
+  await reader.opened();
+  return reader;
 }
 afterEach(() => {
   for (const request of openStreams.splice(0)) request.abort();
@@ -26,7 +29,7 @@ afterEach(() => {
 describe("Channel", () => {
   it("delivers each message to every subscriber, as camelCase JSON with the id as event id", async () => {
     const feed = channel();
-    const readers = [subscribe(feed), subscribe(feed), subscribe(feed)];
+    const readers = await Promise.all([subscribe(feed), subscribe(feed), subscribe(feed)]);
     const sent = feed.publish({ text: "hello", author: "ann" });
     for (const reader of readers) {
       const event = await reader.next();
@@ -35,9 +38,10 @@ describe("Channel", () => {
     }
   });
 
-  it("serialises a message once, however many subscribers there are", () => {
+  it("serialises a message once, however many subscribers there are", async () => {
     const feed = channel();
-    for (let i = 0; i < 50; i++) subscribe(feed);
+    await Promise.all(Array.from({ length: 50 }, () => subscribe(feed)));
+    expect(feed.stats().subscribers).toBe(50);
     const stringify = vi.spyOn(JSON, "stringify");
     feed.publish({ text: "once" });
     expect(stringify).toHaveBeenCalledTimes(1);
@@ -47,7 +51,7 @@ describe("Channel", () => {
   it("replays exactly the messages after the client's last id, then continues live", async () => {
     const feed = channel();
     const ids = Array.from({ length: 5 }, (_, i) => feed.publish({ text: `m${i}` }).id);
-    const reader = subscribe(feed, ids[1]);
+    const reader = await subscribe(feed, ids[1]);
     const live = feed.publish({ text: "live" }).id;
     const received = [];
     for (let i = 0; i < 4; i++) received.push(Number((await reader.next()).id));
@@ -58,7 +62,7 @@ describe("Channel", () => {
   it("tells a client that asks for trimmed history, then sends what is retained", async () => {
     const feed = channel(3);
     const ids = Array.from({ length: 6 }, (_, i) => feed.publish({ text: `m${i}` }).id);
-    const reader = subscribe(feed, ids[0]);
+    const reader = await subscribe(feed, ids[0]);
     const notice = await reader.next();
     expect(notice.event).toBe(HISTORY_TRUNCATED_EVENT);
     expect(JSON.parse(notice.data)).toEqual({ lastEventId: ids[0], oldestId: ids[3] });
@@ -71,7 +75,7 @@ describe("Channel", () => {
     // A buffer of 8 events forces the replay to stop and resume as the client reads.
     const feed = channel(1000, { maxBufferedEvents: 8, maxBufferedBytes: 8 * 4096 });
     const before = Array.from({ length: 100 }, (_, i) => feed.publish({ text: `old ${i}` }).id);
-    const reader = subscribe(feed, 0);
+    const reader = await subscribe(feed, 0);
     const received: number[] = [];
     const after: number[] = [];
     while (received.length < 150) {
@@ -84,8 +88,8 @@ describe("Channel", () => {
 
   it("drops a subscriber that stops reading, without holding back the others", async () => {
     const feed = channel(1000, { maxBufferedEvents: 10 });
-    const stalled = subscribe(feed);
-    const reading = subscribe(feed);
+    const stalled = await subscribe(feed);
+    const reading = await subscribe(feed);
     const ids = [];
     for (let i = 0; i < 30; i++) {
       ids.push(feed.publish({ text: `m${i}` }).id);
@@ -97,7 +101,7 @@ describe("Channel", () => {
 
   it("forgets a subscriber as soon as its client leaves", async () => {
     const feed = channel();
-    const reader = subscribe(feed);
+    const reader = await subscribe(feed);
     expect(feed.stats().subscribers).toBe(1);
     await reader.cancel();
     expect(feed.stats().subscribers).toBe(0);

@@ -32,6 +32,26 @@ async function readText(response: Response, bytes: number): Promise<string> {
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+const decoder = new TextDecoder();
+
+/**
+ * Reads the first chunk, as a server does to send the response: that starts the stream (nothing
+ * runs before). Returns the reader, still locked, and what the first chunk said.
+ */
+async function start(response: Response) {
+  const reader = response.body!.getReader();
+  const { value } = await reader.read();
+  return { reader, first: decoder.decode(value) };
+}
+
+/** Everything the reader still gets until the body ends. */
+async function rest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  let text = "";
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    text += decoder.decode(chunk.value, { stream: true });
+  }
+  return text;
+}
 
 describe("eventStream", () => {
   it("answers with the SSE headers and no hop-by-hop headers", () => {
@@ -59,13 +79,23 @@ describe("eventStream", () => {
     expect(events).toEqual([{ id: "1", data: "hello", event: undefined }]);
   });
 
+  it("starts nothing until the body is read", async () => {
+    const { state, source } = recordingSource();
+    const response = eventStream(source);
+    await settle();
+    expect(state.sink).toBeUndefined();
+    const { reader, first } = await start(response);
+    expect(first).toBe(":\n\n");
+    expect(state.sink).toBeDefined();
+    await reader.cancel();
+  });
+
   it("stops the source once when the client cancels the body", async () => {
     const { state, source } = recordingSource();
     const onClose = vi.fn<(reason: CloseReason) => void>();
-    const response = eventStream(source, { onClose });
-    await settle();
-    await response.body!.cancel();
-    await response.body!.cancel().catch(() => {});
+    const { reader } = await start(eventStream(source, { onClose }));
+    await reader.cancel();
+    await reader.cancel().catch(() => {});
     expect(state.stops).toBe(1);
     expect(onClose).toHaveBeenCalledExactlyOnceWith("client-cancel");
     expect(state.sink!.closed).toBe(true);
@@ -77,10 +107,9 @@ describe("eventStream", () => {
     const { state, source } = recordingSource();
     const request = new AbortController();
     const onClose = vi.fn<(reason: CloseReason) => void>();
-    const response = eventStream(source, { signal: request.signal, onClose });
-    await settle();
+    const { reader } = await start(eventStream(source, { signal: request.signal, onClose }));
     request.abort();
-    await response.body!.cancel();
+    await reader.cancel();
     expect(state.stops).toBe(1);
     expect(onClose).toHaveBeenCalledExactlyOnceWith("request-abort");
   });
@@ -89,26 +118,35 @@ describe("eventStream", () => {
     const { state, source } = recordingSource();
     const onClose = vi.fn();
     const response = eventStream(source, { signal: AbortSignal.abort(), onClose });
-    await settle();
     expect(onClose).toHaveBeenCalledExactlyOnceWith("request-abort");
+    expect(await response.text()).toBe("");
     expect(state.sink).toBeUndefined();
-    expect(await response.text()).toBe(":\n\n");
+  });
+
+  it("ends a stream whose client leaves before its body is read, without starting it", async () => {
+    const { state, source } = recordingSource();
+    const request = new AbortController();
+    const onClose = vi.fn();
+    const response = eventStream(source, { signal: request.signal, onClose });
+    request.abort();
+    expect(onClose).toHaveBeenCalledExactlyOnceWith("request-abort");
+    expect(await response.text()).toBe("");
+    expect(state.sink).toBeUndefined();
   });
 
   it("ends the body when the source closes, after what it wrote", async () => {
     const { state, source } = recordingSource();
-    const response = eventStream(source, { keepAliveMs: 0 });
-    await settle();
+    const { reader, first } = await start(eventStream(source, { keepAliveMs: 0 }));
     state.sink!.send({ data: "bye" });
     state.sink!.close();
-    expect(await response.text()).toBe(":\n\ndata: bye\n\n");
+    expect(first + (await rest(reader))).toBe(":\n\ndata: bye\n\n");
     expect(state.stops).toBe(1);
   });
 
   it("stops a source whose stop function arrives after the stream ended", async () => {
     let stops = 0;
     const request = new AbortController();
-    eventStream(
+    const response = eventStream(
       async () => {
         await settle();
         return () => {
@@ -117,6 +155,7 @@ describe("eventStream", () => {
       },
       { signal: request.signal },
     );
+    await start(response);
     request.abort();
     await settle();
     await settle();
@@ -140,22 +179,19 @@ describe("eventStream", () => {
   it("drops a client that leaves more than the buffer limit unread, and frees what was queued", async () => {
     const { state, source } = recordingSource();
     const onClose = vi.fn();
-    const response = eventStream(source, { maxBufferedBytes: 1000, keepAliveMs: 0, onClose });
-    await settle();
+    const { reader } = await start(eventStream(source, { maxBufferedBytes: 1000, keepAliveMs: 0, onClose }));
     let accepted = 0;
     while (state.sink!.send({ data: "x".repeat(100) })) accepted++;
     expect(accepted).toBeGreaterThan(5);
     expect(accepted).toBeLessThan(10);
     expect(onClose).toHaveBeenCalledExactlyOnceWith("overflow");
     expect(state.stops).toBe(1);
-    await expect(response.text()).rejects.toThrow(/unread/);
+    await expect(reader.read()).rejects.toThrow(/unread/);
   });
 
   it("keeps a reading client however much is sent", async () => {
     const { state, source } = recordingSource();
-    const response = eventStream(source, { maxBufferedBytes: 1000, keepAliveMs: 0 });
-    const reader = response.body!.getReader();
-    await settle();
+    const { reader } = await start(eventStream(source, { maxBufferedBytes: 1000, keepAliveMs: 0 }));
     for (let i = 0; i < 100; i++) {
       expect(state.sink!.send({ data: "x".repeat(100) })).toBe(true);
       await reader.read();
@@ -167,10 +203,8 @@ describe("eventStream", () => {
   it("writes a keep-alive comment on the configured interval", async () => {
     vi.useFakeTimers();
     try {
-      const response = eventStream(() => {}, { keepAliveMs: 1000 });
-      const reader = response.body!.getReader();
-      const decoder = new TextDecoder();
-      expect(decoder.decode((await reader.read()).value)).toBe(":\n\n");
+      const { reader, first } = await start(eventStream(() => {}, { keepAliveMs: 1000 }));
+      expect(first).toBe(":\n\n");
       await vi.advanceTimersByTimeAsync(1000);
       expect(decoder.decode((await reader.read()).value)).toBe(": keep-alive\n\n");
       await reader.cancel();
@@ -186,12 +220,11 @@ describe("eventStream stall detection", () => {
     try {
       const { state, source } = recordingSource();
       const onClose = vi.fn();
-      const response = eventStream(source, { keepAliveMs: 1000, onClose });
-      await vi.advanceTimersByTimeAsync(0);
+      const { reader } = await start(eventStream(source, { keepAliveMs: 1000, onClose }));
       state.sink!.send({ data: "never read" });
       await vi.advanceTimersByTimeAsync(3000);
       expect(onClose).toHaveBeenCalledExactlyOnceWith("stalled");
-      await expect(response.text()).rejects.toThrow(/read nothing/);
+      await expect(reader.read()).rejects.toThrow(/read nothing/);
     } finally {
       vi.useRealTimers();
     }
@@ -202,8 +235,7 @@ describe("eventStream stall detection", () => {
     try {
       const { state, source } = recordingSource();
       const onClose = vi.fn();
-      const reader = eventStream(source, { keepAliveMs: 1000, onClose }).body!.getReader();
-      await vi.advanceTimersByTimeAsync(0);
+      const { reader } = await start(eventStream(source, { keepAliveMs: 1000, onClose }));
       for (let i = 0; i < 10; i++) {
         state.sink!.send({ data: `event ${i}` });
         state.sink!.send({ data: `event ${i} again` });

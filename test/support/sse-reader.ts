@@ -7,6 +7,11 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 export interface SseReader {
   /** Resolves with the next event, or rejects once `timeoutMs` passes without one. */
   next(timeoutMs?: number): Promise<EventSourceMessage>;
+  /**
+   * Resolves once the first bytes (the opening comment or `retry:`) arrived: the server has then
+   * started the stream, as it has for any client that saw the response headers.
+   */
+  opened(timeoutMs?: number): Promise<void>;
   /** Cancels the body, as a client that leaves. */
   cancel(): Promise<void>;
   readonly comments: string[];
@@ -26,10 +31,12 @@ export function readEvents(response: Response): SseReader {
     onRetry: (retry) => retries.push(retry),
   });
   let pending: Promise<void> | undefined;
+  let bytesRead = 0;
 
   const pump = async () => {
     const { value, done } = await reader.read();
     if (done) throw new Error("stream ended");
+    bytesRead += value.byteLength;
     parser.feed(decoder.decode(value, { stream: true }));
   };
 
@@ -54,6 +61,16 @@ export function readEvents(response: Response): SseReader {
         }
       }
       return queue.shift() as EventSourceMessage;
+    },
+    async opened(timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (bytesRead === 0) {
+        if (Date.now() > deadline) throw new Error(`no bytes within ${timeoutMs} ms`);
+        pending ??= pump().finally(() => {
+          pending = undefined;
+        });
+        await pending;
+      }
     },
     cancel: () => reader.cancel(),
   };

@@ -1,0 +1,65 @@
+/**
+ * Node only: writes an SSE stream straight to node:http's ServerResponse instead of through a web
+ * ReadableStream. @hono/node-server copies a ReadableStream body chunk by chunk through a reader,
+ * a promise per chunk; a fan-out writes millions of chunks, so the Node entry takes SSE responses
+ * over (see `takeOver`) and sends them with this. Everything else about the stream (limits,
+ * keep-alive, stall detection, when it ends) stays in the runtime-neutral SseStream.
+ */
+import type { ServerResponse } from "node:http";
+import type { SseStream, StreamTransport } from "../sse/index.ts";
+
+/** Sends `response`'s status and headers, then starts `stream` on the ServerResponse. */
+export function startOnServerResponse(stream: SseStream, response: Response, outgoing: ServerResponse): void {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers["set-cookie"] = cookies;
+  outgoing.writeHead(response.status, headers);
+  stream.start(serverResponseTransport(stream, outgoing));
+}
+
+// Node's streams wrap every Uint8Array that is not a Buffer in a new Buffer, per write. A fan-out
+// writes the same chunk to every subscriber in a row, so one remembered view serves them all.
+let lastChunk: Uint8Array | undefined;
+let lastBuffer: Buffer | undefined;
+function asBuffer(chunk: Uint8Array): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk !== lastChunk) {
+    lastChunk = chunk;
+    lastBuffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  }
+  return lastBuffer as Buffer;
+}
+
+function serverResponseTransport(stream: SseStream, outgoing: ServerResponse): StreamTransport {
+  // Writes since the socket last had nothing queued: an upper bound on the events still unread,
+  // which Node does not count (it counts bytes).
+  let writesQueued = 0;
+  outgoing.on("drain", () => {
+    writesQueued = 0;
+    stream.pulled();
+  });
+  // 'close' also follows a normal end; the stream ignores it then, having closed already.
+  outgoing.on("close", () => stream.clientLeft());
+  return {
+    write(chunk) {
+      if (outgoing.destroyed || outgoing.writableEnded) return false;
+      if (outgoing.writableLength === 0) writesQueued = 0;
+      writesQueued++;
+      // Past the socket's high-water mark this returns false; the stream's own limits decide.
+      outgoing.write(asBuffer(chunk));
+      return true;
+    },
+    queued() {
+      const bytes = outgoing.writableLength;
+      if (bytes === 0) writesQueued = 0;
+      return Math.max(bytes, writesQueued * stream.minWeight);
+    },
+    end: () => {
+      if (!outgoing.writableEnded) outgoing.end();
+    },
+    abort: () => outgoing.destroy(),
+  };
+}

@@ -23,10 +23,11 @@ export default defineConfig({
         },
       },
       {
-        // What users run it with: headless Chromium on the demo page, and nginx in front.
+        // What users run it with: headless Chromium on the demo page, and nginx in front; and the
+        // benchmark harness, in short.
         test: {
           name: "e2e",
-          include: ["test/e2e/**/*.test.ts"],
+          include: ["test/e2e/**/*.test.ts", "test/bench/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 90_000,
         },

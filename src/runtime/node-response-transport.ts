@@ -34,32 +34,44 @@ function asBuffer(chunk: Uint8Array): Buffer {
 }
 
 function serverResponseTransport(stream: SseStream, outgoing: ServerResponse): StreamTransport {
-  // Writes since the socket last had nothing queued: an upper bound on the events still unread,
-  // which Node does not count (it counts bytes).
+  let gone = false;
+  // Writes since the socket's buffer was last under its high-water mark: an upper bound on the
+  // events still unread, which Node does not count (it counts bytes).
   let writesQueued = 0;
+  const queued = () => {
+    const bytes = outgoing.writableLength;
+    if (bytes === 0) writesQueued = 0;
+    return Math.max(bytes, writesQueued * stream.minWeight);
+  };
   outgoing.on("drain", () => {
     writesQueued = 0;
     stream.pulled();
   });
   // 'close' also follows a normal end; the stream ignores it then, having closed already.
-  outgoing.on("close", () => stream.clientLeft());
+  outgoing.on("close", () => {
+    gone = true;
+    stream.clientLeft();
+  });
   return {
     write(chunk) {
-      if (outgoing.destroyed || outgoing.writableEnded) return false;
-      if (outgoing.writableLength === 0) writesQueued = 0;
+      if (gone) return -1;
+      // Under the socket's high-water mark (16 KiB) nothing worth holding against the stream's
+      // limits (1 MiB by default) waits: skip the bookkeeping on this path, the common one.
+      if (outgoing.write(asBuffer(chunk))) {
+        writesQueued = 0;
+        return 0;
+      }
       writesQueued++;
-      // Past the socket's high-water mark this returns false; the stream's own limits decide.
-      outgoing.write(asBuffer(chunk));
-      return true;
+      return queued();
     },
-    queued() {
-      const bytes = outgoing.writableLength;
-      if (bytes === 0) writesQueued = 0;
-      return Math.max(bytes, writesQueued * stream.minWeight);
-    },
+    queued,
     end: () => {
-      if (!outgoing.writableEnded) outgoing.end();
+      gone = true;
+      outgoing.end();
     },
-    abort: () => outgoing.destroy(),
+    abort: () => {
+      gone = true;
+      outgoing.destroy();
+    },
   };
 }

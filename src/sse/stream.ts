@@ -84,8 +84,11 @@ export const STREAM_DEFAULTS = {
  * (the client read enough for more to fit) and `clientLeft()`.
  */
 export interface StreamTransport {
-  /** Queues bytes for the client; false if the client is already gone. */
-  write(chunk: Uint8Array): boolean;
+  /**
+   * Queues bytes for the client and returns the weight it has left unread (as `queued()`), or -1
+   * if the client is already gone. One call per event, so the hot path asks nothing else.
+   */
+  write(chunk: Uint8Array): number;
   /** The weight (see `SseStream.weigh`) of what the client has not read yet. */
   queued(): number;
   /** Ends the response after what is queued. */
@@ -209,12 +212,13 @@ export class SseStream implements EventSink {
   write(chunk: Uint8Array): boolean {
     const transport = this.transport;
     if (this.isClosed || transport === undefined) return false;
-    if (!transport.write(chunk)) {
+    const queued = transport.write(chunk);
+    if (queued < 0) {
       this.close("write-failed");
       return false;
     }
     this.writtenSinceTick += this.weigh(chunk);
-    if (transport.queued() > this.maxBufferedBytes) {
+    if (queued > this.maxBufferedBytes) {
       const events = this.options.maxBufferedEvents ?? STREAM_DEFAULTS.maxBufferedEvents;
       this.close(
         "overflow",
@@ -323,9 +327,9 @@ function readableBody(stream: SseStream): ReadableStream<Uint8Array> {
     write(chunk) {
       try {
         controller.enqueue(chunk);
-        return true;
+        return -(controller.desiredSize ?? 0);
       } catch {
-        return false;
+        return -1;
       }
     },
     queued: () => -(controller.desiredSize ?? 0),

@@ -6,13 +6,29 @@ import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 
-/** A free port (any, or checks that `wanted` is free); `once` rejects if listening fails. */
+/**
+ * A free port: any, or `wanted` once it is free. A server just stopped may hold its port for a
+ * moment (its children exit after it), so `wanted` is retried for a few seconds.
+ */
 export async function freePort(host: string, wanted = 0): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await probePort(host, wanted);
+    } catch (error) {
+      if (wanted === 0 || (error as NodeJS.ErrnoException).code !== "EADDRINUSE" || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** Listens on the port and closes again; `once` rejects if listening fails. */
+async function probePort(host: string, wanted: number): Promise<number> {
   const probe = createServer();
   probe.listen(wanted, host);
   await once(probe, "listening");
   const address = probe.address();
-  probe.close();
+  await new Promise((resolve) => probe.close(resolve));
   if (address === null || typeof address === "string") throw new Error("no port");
   return address.port;
 }

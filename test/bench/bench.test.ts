@@ -1,0 +1,56 @@
+/**
+ * `npm run bench` in short: the real harness (load client, servers started as processes, /proc
+ * readings, report) against edge-sse and the node:http floor on Node, with a few subscribers.
+ * It checks that every event is counted and the report is built from what was measured; the
+ * figures themselves are for docs/benchmarks.md, never asserted.
+ */
+import { describe, expect, it } from "vitest";
+import { throughputChart } from "../../bench/chart.ts";
+import { renderReport } from "../../bench/report.ts";
+import { measureOnce, type Plan } from "../../bench/run.ts";
+import { EDGE_SSE, PEERS, TARGETS } from "../../bench/targets.ts";
+
+const N = 40;
+const PLAN: Plan = { burstEvents: 2_000, steadyEventsPerSecond: 400, steadyMessages: 4 };
+
+describe("the benchmark, in short", () => {
+  it("delivers every event to every subscriber on edge-sse and a peer, and reports both", async () => {
+    const targets = TARGETS.filter(
+      (target) => target.runtime === "node" && (target.stack === EDGE_SSE || target.stack === PEERS.nodeHttpFloor),
+    );
+    expect(targets).toHaveLength(2);
+    const results = [];
+    for (const target of targets) results.push(await measureOnce(target, N, PLAN));
+
+    for (const result of results) {
+      expect(result.n).toBe(N);
+      expect(result.burstLost).toBe(0);
+      expect(result.steadyLost).toBe(0);
+      expect(result.burstEventsPerSecond).toBeGreaterThan(0);
+      expect(result.burstCpuMicrosPerEvent).toBeGreaterThan(0);
+      expect(result.rssWithSubscribers).toBeGreaterThan(0);
+      // Every sampled subscriber timed its events.
+      expect(Number.isFinite(result.steadyP99)).toBe(true);
+      // The server's own count reached 0 after the subscribers left.
+      expect(Number.isFinite(result.cleanupMs)).toBe(true);
+    }
+
+    const [ours, floor] = results as [(typeof results)[0], (typeof results)[0]];
+    const report = renderReport({
+      started: new Date().toISOString(),
+      command: "test",
+      machine: "test",
+      runs: 1,
+      ...PLAN,
+      results,
+    });
+    const throughput = Math.round(ours.burstEventsPerSecond).toLocaleString("en");
+    const vsFloor = `${(ours.burstEventsPerSecond / floor.burstEventsPerSecond).toFixed(2)}×`;
+    expect(report).toContain(`| **edge-sse** | ${throughput} |`);
+    expect(report).toContain(`(${vsFloor})`);
+    expect(report).toContain(`Node: ≥ 0.8× ${PEERS.nodeHttpFloor} | ${vsFloor}`);
+    const chart = throughputChart(results);
+    expect(chart).toMatch(/^<svg[^>]+viewBox/);
+    expect(chart.match(/<polyline /g)).toHaveLength(2);
+  });
+});

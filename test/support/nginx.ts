@@ -3,12 +3,11 @@
  * its own process with a generated config in a temporary directory, listening on a free loopback
  * port; stops it (master and workers) and removes the directory afterwards.
  */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { freePort, stopGroup, waitUntilServing } from "./process-group.ts";
+import { freePort, spawnGroup, stopGroup, waitUntilServing } from "./process-group.ts";
 
 export const NGINX_PATH = "/usr/sbin/nginx";
 
@@ -83,24 +82,14 @@ export async function startNginx(upstreamUrl: string, options: NginxOptions): Pr
   const configPath = join(prefix, "nginx.conf");
   await writeFile(configPath, config);
 
-  // detached: nginx runs in a process group of its own, so stop() reaches its workers too.
+  // A process group of its own, so stop() reaches nginx's workers too.
   // -e: the error log before the config is read (Debian's default is stderr, but say so).
-  const child = spawn(NGINX_PATH, ["-p", prefix, "-c", configPath, "-e", join(prefix, "error.log")], {
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout?.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    output += chunk;
-  });
+  const { child, output } = spawnGroup(NGINX_PATH, ["-p", prefix, "-c", configPath, "-e", join(prefix, "error.log")]);
   const url = `http://${host}:${port}`;
   const nginx: RunningNginx = {
     url,
     config,
-    output: () => output,
+    output,
     stop: async () => {
       await stopGroup(child);
       await rm(prefix, { recursive: true, force: true });
@@ -111,7 +100,7 @@ export async function startNginx(upstreamUrl: string, options: NginxOptions): Pr
     await waitUntilServing(`${url}/api/stats`, child, 15_000);
   } catch (error) {
     await nginx.stop();
-    throw new Error(`nginx did not start: ${(error as Error).message}\n${output}\n${config}`);
+    throw new Error(`nginx did not start: ${(error as Error).message}\n${output()}\n${config}`);
   }
   return nginx;
 }

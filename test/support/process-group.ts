@@ -2,7 +2,7 @@
  * What every test that starts a real process needs: a free loopback port, a wait until the
  * process answers over HTTP, and a stop that reaches its whole process group.
  */
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 
@@ -31,6 +31,25 @@ async function probePort(host: string, wanted: number): Promise<number> {
   await new Promise((resolve) => probe.close(resolve));
   if (address === null || typeof address === "string") throw new Error("no port");
   return address.port;
+}
+
+/**
+ * Starts a command in a process group of its own (so `stopGroup` reaches everything it spawns),
+ * recording what it prints for failure messages.
+ */
+export function spawnGroup(
+  command: string,
+  args: string[],
+  options: Pick<SpawnOptions, "env"> = {},
+): { child: ChildProcess; output: () => string } {
+  const child = spawn(command, args, { ...options, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const record = (chunk: Buffer) => {
+    output += chunk;
+  };
+  child.stdout?.on("data", record);
+  child.stderr?.on("data", record);
+  return { child, output: () => output };
 }
 
 /** Polls `url` until it answers 2xx; fails early if `child` exits. */

@@ -3,8 +3,7 @@
  * free loopback port (or a given one, to restart a server where its clients expect it); stops it
  * (and everything it spawned) afterwards.
  */
-import { spawn } from "node:child_process";
-import { freePort, stopGroup, waitUntilServing } from "./process-group.ts";
+import { freePort, spawnGroup, stopGroup, waitUntilServing } from "./process-group.ts";
 
 export type Runtime = "workerd" | "node" | "bun" | "deno";
 export const RUNTIMES: Runtime[] = ["workerd", "node", "bun", "deno"];
@@ -43,22 +42,15 @@ export async function startServer(
     Object.assign(env, settings);
     args = ["run", `start:${runtime}`];
   }
-  // detached: the server runs in a process group of its own, so stop() reaches npm's children too.
-  const child = spawn("npm", ["--silent", ...args], { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout?.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    output += chunk;
-  });
+  // A process group of its own, so stop() reaches npm's children too.
+  const { child, output } = spawnGroup("npm", ["--silent", ...args], { env });
   const url = `http://${host}:${port}`;
-  const server: RunningServer = { runtime, url, output: () => output, stop: () => stopGroup(child) };
+  const server: RunningServer = { runtime, url, output, stop: () => stopGroup(child) };
   try {
     await waitUntilServing(`${url}/api/stats`, child, 60_000);
   } catch (error) {
     await server.stop();
-    throw new Error(`${runtime} did not start: ${(error as Error).message}\n${output}`);
+    throw new Error(`${runtime} did not start: ${(error as Error).message}\n${output()}`);
   }
   return server;
 }

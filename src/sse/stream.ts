@@ -176,9 +176,9 @@ export class SseStream implements EventSink {
     const { retry, keepAliveMs = STREAM_DEFAULTS.keepAliveMs } = this.options;
     // Write at once so headers and the client's `open` event do not wait for the first event:
     // Bun holds the headers back until the body yields something.
-    const opened = this.write(retry === undefined ? OPEN_COMMENT : encodeRetry(retry));
-    if (!opened || this.isClosed) {
-      if (!this.isClosed) this.close("write-failed");
+    // A failed write has closed the stream already; one closed before it started (its client left
+    // first) never reached this transport, so end it here.
+    if (!this.write(retry === undefined ? OPEN_COMMENT : encodeRetry(retry))) {
       transport.end();
       return;
     }

@@ -17,7 +17,27 @@ export interface Config {
   maxBufferedEvents: number;
   /** Messages each channel keeps for replay and listing. */
   historyLimit: number;
+  /**
+   * On SIGTERM or SIGINT (Node, Bun, Deno), how long the server waits for the ended streams to
+   * reach their clients before it exits anyway (a client that stopped reading cannot hold it).
+   */
+  shutdownTimeoutMs: number;
+  /** HMAC key that tokens (JWTs) are signed with; authorization is on when it is set. */
+  authSecret: string;
+  /** The one algorithm a token may be signed with: HS256, HS384 or HS512. */
+  authAlgorithm: AuthAlgorithm;
+  /** Channels that need a token to read: names, a trailing `*` matches any rest, `*` alone every channel. */
+  privateChannels: string[];
+  /** The cookie a browser's EventSource can carry its token in (it cannot set headers). */
+  authCookie: string;
+  /** Origins allowed to call the API from a browser, with credentials; empty sends no CORS headers. */
+  corsOrigins: string[];
+  /** Publishes per minute per token subject, or per client address without one; 0 turns it off. */
+  publishRateLimit: number;
 }
+
+export const AUTH_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
+export type AuthAlgorithm = (typeof AUTH_ALGORITHMS)[number];
 
 export const DEFAULT_CONFIG: Readonly<Config> = {
   tickerIntervalMs: 5_000,
@@ -26,16 +46,27 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   maxBufferedBytes: STREAM_DEFAULTS.maxBufferedBytes,
   maxBufferedEvents: STREAM_DEFAULTS.maxBufferedEvents,
   historyLimit: 1_000,
+  shutdownTimeoutMs: 5_000,
+  authSecret: "",
+  authAlgorithm: "HS256",
+  privateChannels: ["private-*"],
+  authCookie: "edge_sse_token",
+  corsOrigins: [],
+  publishRateLimit: 600,
 };
 
-/** Environment variable names, one per setting. */
-const ENV_NAMES: Record<keyof Config, string> = {
+type WholeNumberSetting = { [K in keyof Config]: Config[K] extends number ? K : never }[keyof Config];
+
+/** Environment variable names, one per whole-number setting (the others are read below). */
+const ENV_NAMES: Record<WholeNumberSetting, string> = {
   tickerIntervalMs: "TICKER_INTERVAL_MS",
   keepAliveMs: "KEEP_ALIVE_MS",
   retryMs: "RETRY_MS",
   maxBufferedBytes: "MAX_BUFFERED_BYTES",
   maxBufferedEvents: "MAX_BUFFERED_EVENTS",
   historyLimit: "HISTORY_LIMIT",
+  shutdownTimeoutMs: "SHUTDOWN_TIMEOUT_MS",
+  publishRateLimit: "PUBLISH_RATE_LIMIT",
 };
 
 type Environment = Record<string, unknown>;
@@ -43,7 +74,7 @@ type Environment = Record<string, unknown>;
 /** Builds the config from the environment; a malformed value stops start-up with its name. */
 export function readConfig(env: Environment): Config {
   const config = { ...DEFAULT_CONFIG };
-  for (const key of Object.keys(ENV_NAMES) as (keyof Config)[]) {
+  for (const key of Object.keys(ENV_NAMES) as WholeNumberSetting[]) {
     const raw = env[ENV_NAMES[key]];
     if (raw === undefined || raw === "") continue;
     config[key] = readWholeNumber(ENV_NAMES[key], raw);
@@ -52,7 +83,77 @@ export function readConfig(env: Environment): Config {
   for (const key of ["tickerIntervalMs", "maxBufferedBytes", "maxBufferedEvents", "historyLimit"] as const) {
     if (config[key] < 1) throw new TypeError(`${ENV_NAMES[key]} must be at least 1`);
   }
+  Object.assign(config, readAccessSettings(env));
   return config;
+}
+
+/** A channel name (see src/app/messages.ts), optionally ending in `*`, or `*` alone. */
+const CHANNEL_PATTERN = /^(?:[A-Za-z0-9_-]{1,64}\*?|\*)$/;
+
+function originOf(text: string): string | undefined {
+  try {
+    return new URL(text).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Authorization and CORS settings: text and lists, each checked so a typo stops start-up. */
+function readAccessSettings(env: Environment) {
+  const text = (name: string) => (env[name] === undefined ? "" : String(env[name]).trim());
+  const list = (name: string) =>
+    text(name)
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
+  const settings: Partial<Config> = {};
+  const algorithm = text("AUTH_ALGORITHM");
+  if (algorithm !== "") {
+    if (!(AUTH_ALGORITHMS as readonly string[]).includes(algorithm)) {
+      throw new TypeError(
+        `AUTH_ALGORITHM must be one of ${AUTH_ALGORITHMS.join(", ")}, got ${JSON.stringify(algorithm)}`,
+      );
+    }
+    settings.authAlgorithm = algorithm as AuthAlgorithm;
+  }
+  // Not trimmed: the key is exactly what the token issuer signs with.
+  const secret = env.AUTH_SECRET === undefined ? "" : String(env.AUTH_SECRET);
+  if (secret !== "") {
+    // RFC 7518 §3.2: the key MUST be at least as long as the hash output (32 bytes for HS256).
+    const minimum = Number((settings.authAlgorithm ?? DEFAULT_CONFIG.authAlgorithm).slice(2)) / 8;
+    if (new TextEncoder().encode(secret).byteLength < minimum) {
+      throw new TypeError(`AUTH_SECRET must be at least ${minimum} bytes long`);
+    }
+    settings.authSecret = secret;
+  }
+  if (env.PRIVATE_CHANNELS !== undefined) {
+    settings.privateChannels = list("PRIVATE_CHANNELS");
+    for (const pattern of settings.privateChannels) {
+      if (!CHANNEL_PATTERN.test(pattern)) {
+        throw new TypeError(
+          `PRIVATE_CHANNELS: ${JSON.stringify(pattern)} is not a channel name, a name ending in '*', or '*'`,
+        );
+      }
+    }
+  }
+  const cookie = text("AUTH_COOKIE");
+  if (cookie !== "") {
+    // RFC 6265 cookie-name: an HTTP token.
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(cookie)) {
+      throw new TypeError(`AUTH_COOKIE must be a cookie name, got ${JSON.stringify(cookie)}`);
+    }
+    settings.authCookie = cookie;
+  }
+  if (env.CORS_ORIGINS !== undefined) {
+    settings.corsOrigins = list("CORS_ORIGINS");
+    for (const origin of settings.corsOrigins) {
+      // Browsers send Origin as scheme://host[:port], nothing more; anything else would never match.
+      if (originOf(origin) !== origin) {
+        throw new TypeError(`CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://example.com`);
+      }
+    }
+  }
+  return settings;
 }
 
 /** The per-stream part of the config, as the SSE core takes it. */

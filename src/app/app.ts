@@ -3,13 +3,16 @@
  * config, choose the hub, add static files where the platform does not serve them, and serve
  * `app.fetch`.
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { cors } from "hono/cors";
 import { type Config, streamSettings } from "../config.ts";
 import type { Hub } from "../hub/hub.ts";
 import { MemoryHub } from "../hub/memory.ts";
-import { StreamStats } from "../sse/index.ts";
-import { handleError, handleNotFound } from "./errors.ts";
+import { OpenStreams, StreamStats } from "../sse/index.ts";
+import { channelAccess } from "./authorization.ts";
+import { errorResponse, handleError, handleNotFound } from "./errors.ts";
 import { DEFAULT_CHANNEL, messageRoutes, streamResponse } from "./messages.ts";
+import { publishRateLimit } from "./publish-rate-limit.ts";
 import { tickerResponse } from "./ticker.ts";
 
 export interface AppOptions {
@@ -17,30 +20,76 @@ export interface AppOptions {
   serveAssets?: MiddlewareHandler;
   /** Where channels live. Default: this process's memory (Node, Bun, Deno). */
   hub?: Hub;
+  /** The client's IP address, as this runtime knows it; limits per client are keyed by it. */
+  clientAddress?: (c: Context) => string | undefined;
+  /**
+   * Where the app keeps its open streams (tickers, and feeds of the in-memory hub), so that the
+   * runtime entry can end them all at shutdown with `openStreams.shutdown()`.
+   */
+  openStreams?: OpenStreams;
 }
 
 export function createApp(config: Config, options: AppOptions = {}) {
   const stats = new StreamStats();
-  const hub = options.hub ?? new MemoryHub(config.historyLimit, streamSettings(config), stats);
+  const openStreams = options.openStreams ?? new OpenStreams();
+  const hub = options.hub ?? new MemoryHub(config.historyLimit, streamSettings(config), stats, openStreams);
   const app = new Hono();
   app.onError(handleError);
   app.notFound(handleNotFound);
 
+  if (config.corsOrigins.length > 0) {
+    // First, so that preflights are answered and every answer (errors too) carries the headers.
+    // `credentials` lets an EventSource opened `withCredentials` send the token cookie.
+    app.use(
+      cors({
+        origin: config.corsOrigins,
+        credentials: true,
+        allowMethods: ["GET", "POST"],
+        allowHeaders: ["authorization", "content-type", "last-event-id"],
+        exposeHeaders: ["retry-after", "www-authenticate"],
+      }),
+    );
+  }
+
+  // Hono answers HEAD with the GET handler's headers and never sends its body: an event stream
+  // made for HEAD would stay counted as open for as long as the process runs (found by
+  // test/app/fuzz.test.ts, then seen on Node and Bun). Cancel it at once.
+  app.use(async (c, next) => {
+    await next();
+    if (c.req.method === "HEAD") await c.res.body?.cancel();
+  });
+
+  if (options.hub === undefined) {
+    // Once the feeds have ended for shutdown, an in-memory publish would reach no subscriber and
+    // die with the process: refuse it, so the publisher sends it to the next instance instead.
+    app.use(async (c, next) => {
+      if (c.req.method !== "POST" || !openStreams.shuttingDown) return next();
+      return errorResponse(c, 503, "shutting_down", "the server is shutting down: try again shortly", {
+        "retry-after": "1",
+      });
+    });
+  }
+
   // The seed's "Alternative #1": middleware that answers one path and passes everything else on.
   app.use(async (c, next) => {
     if (c.req.path !== "/sse" || c.req.method !== "GET") return next();
-    return tickerResponse(c, "Middleware", config, stats);
+    return tickerResponse(c, "Middleware", config, stats, openStreams);
   });
 
   // "Alternative #2": a route on a sub-app, as the seed's controller at /api/sse.
   const api = new Hono();
-  api.get("/sse", (c) => tickerResponse(c, "Controller", config, stats));
+  api.get("/sse", (c) => tickerResponse(c, "Controller", config, stats, openStreams));
 
-  const messages = messageRoutes(hub);
+  const access = channelAccess(config);
+  const messages = messageRoutes(hub, access, publishRateLimit(config, options.clientAddress));
   api.route("/messages", messages);
   api.route("/channels/:channel/messages", messages);
   // The seed's own path for the message stream.
-  api.get("/ssemessages", (c) => streamResponse(c, hub, DEFAULT_CHANNEL));
+  api.get(
+    "/ssemessages",
+    access.read(() => DEFAULT_CHANNEL),
+    (c) => streamResponse(c, hub, DEFAULT_CHANNEL),
+  );
 
   api.get("/stats", async (c) => {
     const channels = await hub.stats();

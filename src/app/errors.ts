@@ -15,19 +15,27 @@ export class HttpError extends Error {
     readonly status: ContentfulStatusCode,
     readonly code: string,
     message: string,
+    /** Sent with the answer: `WWW-Authenticate` on a 401, for example. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = "HttpError";
   }
 }
 
-export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
+export function errorResponse(
+  c: Context,
+  status: ContentfulStatusCode,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
   const body: ErrorBody = { error: { code, message } };
-  return c.json(body, status);
+  return c.json(body, status, headers);
 }
 
 export const handleError: ErrorHandler = (error, c) => {
-  if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message);
+  if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message, error.headers);
   // Hono's own middleware throws these (for example a body that is not JSON).
   if (error instanceof HTTPException) {
     return errorResponse(c, error.status as ContentfulStatusCode, "bad_request", error.message || "bad request");

@@ -8,6 +8,7 @@ import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Hub } from "../hub/hub.ts";
 import { MESSAGE_LIMITS, newMessageSchema } from "../hub/message.ts";
+import { type ChannelAccess, TOKEN_PARAMETER } from "./authorization.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { parseOrThrow, queryOf } from "./validation.ts";
 
@@ -30,25 +31,32 @@ const listQuery = z.object({
     .transform(Number)
     .pipe(z.number().min(1).max(1000))
     .optional(),
+  // Read by the authorization middleware (a token for a private channel); one at most.
+  [TOKEN_PARAMETER]: z.string().optional(),
 });
 
-const streamQuery = z.object({ lastEventId: messageId.optional() });
+const streamQuery = z.object({ lastEventId: messageId.optional(), [TOKEN_PARAMETER]: z.string().optional() });
 
-export function messageRoutes(hub: Hub) {
+/**
+ * `access` decides who may publish and read (see authorization.ts); `publishLimit` counts publishes
+ * after that, so a refused token uses up nobody's allowance.
+ */
+export function messageRoutes(hub: Hub, access: ChannelAccess, publishLimit: MiddlewareHandler) {
   const routes = new Hono();
+  const mayRead = access.read(channelOf);
 
-  routes.post("/", requireJson, limitBody, async (c) => {
+  routes.post("/", access.publish(channelOf), publishLimit, requireJson, limitBody, async (c) => {
     const input = parseOrThrow(newMessageSchema, await readJson(c), "body");
     return c.json(await hub.publish(channelOf(c), input), 201);
   });
 
-  routes.get("/", async (c) => {
+  routes.get("/", mayRead, async (c) => {
     const query = parseOrThrow(listQuery, queryOf(c), "query");
     return c.json({ messages: await hub.list(channelOf(c), query.after ?? 0, query.limit ?? 100) });
   });
 
-  routes.get("/stream", (c) => streamResponse(c, hub));
-  routes.get("/stats", async (c) => c.json(await hub.channelStats(channelOf(c))));
+  routes.get("/stream", mayRead, (c) => streamResponse(c, hub));
+  routes.get("/stats", mayRead, async (c) => c.json(await hub.channelStats(channelOf(c))));
   return routes;
 }
 

@@ -66,7 +66,10 @@ export class DurableObjectHub implements Hub {
   async stream(channel: string, { after, request }: StreamOptions) {
     const headers = new Headers();
     if (after !== undefined) headers.set(AFTER_HEADER, String(after));
-    const response = await this.object(channel).fetch(new Request(request.url, { headers, signal: request.signal }));
+    // The object reads nothing from the URL; without its query, a token passed as ?authorization= goes no further.
+    const url = new URL(request.url);
+    url.search = "";
+    const response = await this.object(channel).fetch(new Request(url, { headers, signal: request.signal }));
     if (!response.body) return response;
     // Measured under wrangler dev: returning the object's response as it is, a client that left
     // while messages were flowing was never noticed inside the object (its signal did not abort,

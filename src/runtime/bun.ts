@@ -1,10 +1,13 @@
 /** Bun entry: `npm run start:bun`. */
-import { serveStatic } from "hono/bun";
+import { getConnInfo, serveStatic } from "hono/bun";
 import { createApp } from "../app/app.ts";
 import { readConfig, readListenAddress } from "../config.ts";
 
 const config = readConfig(process.env);
-const app = createApp(config, { serveAssets: serveStatic({ root: "./static" }) });
+const app = createApp(config, {
+  serveAssets: serveStatic({ root: "./static" }),
+  clientAddress: (c) => getConnInfo(c).remote.address,
+});
 const { port, hostname } = readListenAddress(process.env);
 
 const server = Bun.serve({

@@ -1,10 +1,13 @@
 /** Deno entry: `npm run start:deno`. */
-import { serveStatic } from "hono/deno";
+import { getConnInfo, serveStatic } from "hono/deno";
 import { createApp } from "../app/app.ts";
 import { readConfig, readListenAddress } from "../config.ts";
 
 const env = Deno.env.toObject();
-const app = createApp(readConfig(env), { serveAssets: serveStatic({ root: "./static" }) });
+const app = createApp(readConfig(env), {
+  serveAssets: serveStatic({ root: "./static" }),
+  clientAddress: (c) => getConnInfo(c).remote.address,
+});
 const { port, hostname } = readListenAddress(env);
 
 const server = Deno.serve(

@@ -1,14 +1,22 @@
 /** Node entry: `npm run start:node`. */
 import { ServerResponse } from "node:http";
 import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { createApp } from "../app/app.ts";
+import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readConfig, readListenAddress } from "../config.ts";
-import { takeOver } from "../sse/index.ts";
+import { OpenStreams, takeOver } from "../sse/index.ts";
 import { startOnServerResponse } from "./node-response-transport.ts";
 
-const app = createApp(readConfig(process.env), { serveAssets: serveStatic({ root: "./static" }) });
+const config = readConfig(process.env);
+const openStreams = new OpenStreams();
+const app = createApp(config, {
+  serveAssets: serveStatic({ root: "./static" }),
+  clientAddress: (c) => getConnInfo(c).remote.address,
+  openStreams,
+});
 const { port, hostname } = readListenAddress(process.env);
 
 /** The app, with its SSE responses written straight to Node's ServerResponse. */
@@ -25,9 +33,11 @@ const server = serve({ fetch, port, hostname }, (info) => {
   console.log(`edge-sse on Node ${process.version}: http://${hostname}:${info.port}/`);
 });
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    server.close();
-    process.exit(0);
-  });
-}
+const shutdown = shutdownOnSignal({
+  openStreams,
+  timeoutMs: config.shutdownTimeoutMs,
+  // The callback runs once every connection has closed, so every ended stream was written out.
+  stopServer: () => new Promise((resolve) => server.close(resolve)),
+  exit: (code) => process.exit(code),
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, shutdown);

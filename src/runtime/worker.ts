@@ -20,7 +20,11 @@ let app: ReturnType<typeof createApp> | undefined;
 export default {
   fetch(request, env, ctx) {
     // One app per isolate, built on first use because env is only known inside a request.
-    app ??= createApp(readConfig(env), { hub: new DurableObjectHub(env.CHANNELS) });
+    app ??= createApp(readConfig(env), {
+      hub: new DurableObjectHub(env.CHANNELS),
+      // Set by Cloudflare's edge (and by wrangler dev) to the visitor's address.
+      clientAddress: (c) => c.req.header("cf-connecting-ip"),
+    });
     return app.fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

@@ -37,6 +37,14 @@ export function createApp(config: Config, options: AppOptions = {}) {
   app.onError(handleError);
   app.notFound(handleNotFound);
 
+  // Hono answers HEAD with the GET handler's headers and never sends its body: an event stream
+  // made for HEAD would stay counted as open for as long as the process runs (found by
+  // test/app/fuzz.test.ts, then seen on Node and Bun). Cancel it at once.
+  app.use(async (c, next) => {
+    await next();
+    if (c.req.method === "HEAD") await c.res.body?.cancel();
+  });
+
   if (config.corsOrigins.length > 0) {
     // First, so that preflights are answered and every answer (errors too) carries the headers.
     // `credentials` lets an EventSource opened `withCredentials` send the token cookie.

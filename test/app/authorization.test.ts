@@ -273,7 +273,9 @@ describe("authorization off (the default)", () => {
     const app = createApp(DEFAULT_CONFIG);
     const response = await app.request("/api/messages", { headers: { origin: "https://app.example" } });
     const names: string[] = [];
-    response.headers.forEach((_, name) => names.push(name));
+    response.headers.forEach((_, name) => {
+      names.push(name);
+    });
     expect(names.filter((name) => name.startsWith("access-control-"))).toEqual([]);
   });
 });

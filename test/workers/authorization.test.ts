@@ -1,0 +1,92 @@
+/**
+ * Authorization inside workerd: the app built here with AUTH_SECRET set, over the real Durable
+ * Object hub, verifies tokens with workerd's WebCrypto (hono/jwt). The Worker's own app, which the
+ * other workers tests use, stays with authorization off.
+ */
+import { env } from "cloudflare:workers";
+import { sign } from "hono/jwt";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../../src/app/app.ts";
+import { readConfig } from "../../src/config.ts";
+import { DurableObjectHub } from "../../src/hub/durable-object.ts";
+import { readEvents } from "../support/sse-reader.ts";
+
+const SECRET = "a-workers-test-secret-of-32-bytes!!";
+const app = createApp(readConfig({ AUTH_SECRET: SECRET, PUBLISH_RATE_LIMIT: "2" }), {
+  hub: new DurableObjectHub(env.CHANNELS),
+  clientAddress: (c) => c.req.header("cf-connecting-ip"),
+});
+const request = (path: string, init?: RequestInit) => app.request(`http://edge-sse.test${path}`, init, env);
+
+const token = (sse: { publish?: string[]; subscribe?: string[] }, sub = "worker-test") =>
+  sign({ sub, exp: Math.floor(Date.now() / 1000) + 60, sse }, SECRET);
+
+let channels = 0;
+const privateChannel = () => `/api/channels/private-w${++channels}-${Date.now()}/messages`;
+
+const post = (channel: string, headers: Record<string, string> = {}) =>
+  request(channel, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ text: "secret" }),
+  });
+
+describe("authorization in workerd", () => {
+  it("refuses a private channel's stream without a token or with one for another channel", async () => {
+    const channel = privateChannel();
+    const none = await request(`${channel}/stream`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get("www-authenticate")).toBe("Bearer");
+    expect(await none.json()).toEqual({ error: { code: "unauthorized", message: expect.any(String) } });
+    const other = await request(`${channel}/stream?authorization=${await token({ subscribe: ["private-else"] })}`);
+    expect(other.status).toBe(403);
+    expect(await other.json()).toEqual({ error: { code: "forbidden", message: expect.any(String) } });
+  });
+
+  it("refuses a publish without the right token and stores nothing", async () => {
+    const channel = privateChannel();
+    expect((await post(channel)).status).toBe(401);
+    const wrong = await post(channel, { authorization: `Bearer ${await token({ publish: ["news"] })}` });
+    expect(wrong.status).toBe(403);
+    const tampered = `${await token({ publish: ["*"] })}x`;
+    expect((await post(channel, { authorization: `Bearer ${tampered}` })).status).toBe(401);
+    const reader = await token({ subscribe: ["private-*"] });
+    const listed = await request(channel, { headers: { authorization: `Bearer ${reader}` } });
+    expect(listed.status).toBe(200);
+    expect(await listed.json()).toEqual({ messages: [] });
+  });
+
+  it("streams a private channel to its token (query and cookie) and delivers an authorized publish", async () => {
+    const channel = privateChannel();
+    const name = channel.split("/")[3] as string;
+    const reader = await token({ subscribe: [name] });
+    const byQuery = readEvents(await request(`${channel}/stream?authorization=${reader}`));
+    const byCookie = readEvents(
+      await request(`${channel}/stream`, { headers: { cookie: `edge_sse_token=${reader}` } }),
+    );
+    await byQuery.opened();
+    await byCookie.opened();
+    const sent = await post(channel, { authorization: `Bearer ${await token({ publish: ["private-*"] })}` });
+    expect(sent.status).toBe(201);
+    const { id } = (await sent.json()) as { id: number };
+    for (const events of [byQuery, byCookie]) {
+      const event = await events.next();
+      expect(Number(event.id)).toBe(id);
+      expect(JSON.parse(event.data)).toMatchObject({ text: "secret" });
+      await events.cancel();
+    }
+  });
+
+  it("limits publishes per token subject with 429 and Retry-After", async () => {
+    const channel = privateChannel();
+    const publisher = { authorization: `Bearer ${await token({ publish: ["*"] }, "busy")}` };
+    expect((await post(channel, publisher)).status).toBe(201);
+    expect((await post(channel, publisher)).status).toBe(201);
+    const limited = await post(channel, publisher);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await limited.json()).toEqual({ error: { code: "rate_limited", message: expect.any(String) } });
+    const other = { authorization: `Bearer ${await token({ publish: ["*"] }, "calm")}` };
+    expect((await post(channel, other)).status).toBe(201);
+  });
+});

@@ -8,7 +8,7 @@ import { sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
 import { readConfig } from "../../src/config.ts";
-import { DurableObjectHub } from "../../src/hub/durable-object.ts";
+import { type ChannelObject, DurableObjectHub } from "../../src/hub/durable-object.ts";
 import { readEvents } from "../support/sse-reader.ts";
 
 const SECRET = "a-workers-test-secret-of-32-bytes!!";
@@ -75,6 +75,24 @@ describe("authorization in workerd", () => {
       expect(JSON.parse(event.data)).toMatchObject({ text: "secret" });
       await events.cancel();
     }
+  });
+
+  it("passes a stream's ?authorization= token no further than the Worker: the object sees no query", async () => {
+    const urls: string[] = [];
+    const recording = {
+      idFromName: (name: string) => env.CHANNELS.idFromName(name),
+      get: () => ({
+        fetch: async (forwarded: Request) => {
+          urls.push(forwarded.url);
+          return new Response(null, { status: 204 });
+        },
+      }),
+    } as unknown as DurableObjectNamespace<ChannelObject>;
+    const recorded = createApp(readConfig({ AUTH_SECRET: SECRET }), { hub: new DurableObjectHub(recording) });
+    const reader = await token({ subscribe: ["private-*"] });
+    const url = `http://edge-sse.test/api/channels/private-x/messages/stream?authorization=${reader}&lastEventId=1`;
+    expect((await recorded.request(url, {}, env)).status).toBe(204);
+    expect(urls).toEqual(["http://edge-sse.test/api/channels/private-x/messages/stream"]);
   });
 
   it("limits publishes per token subject with 429 and Retry-After", async () => {

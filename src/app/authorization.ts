@@ -81,7 +81,10 @@ export function channelAccess(config: Config): ChannelAccess {
       if (!matchesChannel(grants.sse.subscribe, channel)) {
         throw forbidden(`the token does not allow reading channel ${channel}`);
       }
-      return next();
+      await next();
+      // A token from the query or a cookie leaves no Authorization header to stop a shared cache
+      // (RFC 9111 §3.5) from serving this history to the next caller. Streams bring their own.
+      if (!c.res.headers.has("cache-control")) c.header("cache-control", "private, no-store");
     },
   };
 }

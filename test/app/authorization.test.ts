@@ -223,6 +223,19 @@ describe("reading private channels with authorization on", () => {
     await events.cancel();
   });
 
+  it("keeps a private channel's history and stats out of shared caches, and a stream's own header", async () => {
+    const app = authApp();
+    const granted = await reader();
+    for (const url of [path("private-team"), `${path("private-team")}/stats`]) {
+      const response = await app.request(`${url}?authorization=${granted}`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("cache-control")).toBe("private, no-store");
+    }
+    const stream = await app.request(`${path("private-team")}/stream?authorization=${granted}`);
+    expect(stream.headers.get("cache-control")).toBe("no-cache, no-transform");
+    await stream.body?.cancel();
+  });
+
   it("takes the cookie named by AUTH_COOKIE", async () => {
     const app = authApp({ AUTH_COOKIE: "sse_jwt" });
     const granted = await reader();

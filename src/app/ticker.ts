@@ -4,7 +4,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { type Config, streamSettings } from "../config.ts";
-import type { StreamStats } from "../sse/index.ts";
+import type { OpenStreams, StreamStats } from "../sse/index.ts";
 import { type EventSource, eventStream } from "../sse/index.ts";
 import { parseOrThrow, queryOf } from "./validation.ts";
 
@@ -41,14 +41,21 @@ export function tickerSource({ label, intervalMs, firstId }: Ticker): EventSourc
 }
 
 /** The ticker response for one request: validates `?interval=`, resumes after `Last-Event-ID`. */
-export function tickerResponse(c: Context, label: string, config: Config, stats: StreamStats): Response {
+export function tickerResponse(
+  c: Context,
+  label: string,
+  config: Config,
+  stats: StreamStats,
+  openStreams?: OpenStreams,
+): Response {
   const query = parseOrThrow(tickerQuery, queryOf(c), "query");
   const ticker: Ticker = {
     label,
     intervalMs: query.interval ?? config.tickerIntervalMs,
     firstId: nextIdAfter(c.req.header("last-event-id")),
   };
-  return eventStream(tickerSource(ticker), {
+  const source = tickerSource(ticker);
+  return eventStream(openStreams?.track(source) ?? source, {
     ...streamSettings(config),
     signal: c.req.raw.signal,
     onClose: stats.open(),

@@ -2,7 +2,7 @@
  * One channel's subscribers and history, the same code in the in-process hub and inside the
  * channel's Durable Object. See docs/architecture.md ("Fan-out", "Resume", "Backpressure").
  */
-import { type CloseReason, type EventSink, type EventSource, eventStream } from "../sse/index.ts";
+import { type CloseReason, type EventSink, type EventSource, eventStream, type OpenStreams } from "../sse/index.ts";
 import { encodeMessage, type Message, type NewMessage } from "./message.ts";
 import type { MessageStore } from "./store.ts";
 
@@ -30,6 +30,8 @@ export interface StreamRequest {
   /** The request's signal, the only notice of a departed client on workerd. */
   signal: AbortSignal;
   onClose?: (reason: CloseReason) => void;
+  /** Where the process keeps its open streams, to end them at shutdown (Node, Bun, Deno). */
+  openStreams?: OpenStreams;
 }
 
 /** The event sent before a replay that cannot start where the client asked: history was trimmed. */
@@ -64,7 +66,8 @@ export class Channel {
 
   /** The SSE response for one subscriber: replay after `after`, then live messages. */
   stream(request: StreamRequest): Response {
-    return eventStream(this.subscribe(request.after), {
+    const source = this.subscribe(request.after);
+    return eventStream(request.openStreams?.track(source) ?? source, {
       ...this.streams,
       signal: request.signal,
       onClose: request.onClose,

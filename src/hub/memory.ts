@@ -2,7 +2,7 @@
  * The in-process hub (the default on Node, Bun and Deno): channels live in this process's
  * memory. History survives nothing: a restart starts empty, with ids that continue upwards.
  */
-import type { StreamStats } from "../sse/index.ts";
+import type { OpenStreams, StreamStats } from "../sse/index.ts";
 import { Channel, type StreamSettings } from "./channel.ts";
 import type { Hub, StreamOptions } from "./hub.ts";
 import { MemoryMessageStore } from "./memory-store.ts";
@@ -18,6 +18,7 @@ export class MemoryHub implements Hub {
     private readonly historyLimit: number,
     private readonly streams: StreamSettings,
     private readonly streamStats: StreamStats,
+    private readonly openStreams?: OpenStreams,
   ) {}
 
   async publish(channel: string, message: Parameters<Channel["publish"]>[0]) {
@@ -31,7 +32,12 @@ export class MemoryHub implements Hub {
   }
 
   async stream(channel: string, { after, request }: StreamOptions) {
-    return this.channel(channel).stream({ after, signal: request.signal, onClose: this.streamStats.open() });
+    return this.channel(channel).stream({
+      after,
+      signal: request.signal,
+      onClose: this.streamStats.open(),
+      openStreams: this.openStreams,
+    });
   }
 
   async channelStats(channel: string) {

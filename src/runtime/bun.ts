@@ -1,12 +1,16 @@
 /** Bun entry: `npm run start:bun`. */
 import { getConnInfo, serveStatic } from "hono/bun";
 import { createApp } from "../app/app.ts";
+import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readConfig, readListenAddress } from "../config.ts";
+import { OpenStreams } from "../sse/index.ts";
 
 const config = readConfig(process.env);
+const openStreams = new OpenStreams();
 const app = createApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,
+  openStreams,
 });
 const { port, hostname } = readListenAddress(process.env);
 
@@ -20,9 +24,12 @@ const server = Bun.serve({
 });
 console.log(`edge-sse on Bun ${Bun.version}: http://${hostname}:${server.port}/`);
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    server.stop(true);
-    process.exit(0);
-  });
-}
+const shutdown = shutdownOnSignal({
+  openStreams,
+  timeoutMs: config.shutdownTimeoutMs,
+  // Not stop(true), which would cut the streams before their last bytes are sent: this one
+  // resolves once the responses in flight have finished.
+  stopServer: () => server.stop(),
+  exit: (code) => process.exit(code),
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, shutdown);

@@ -1,12 +1,17 @@
 /** Deno entry: `npm run start:deno`. */
 import { getConnInfo, serveStatic } from "hono/deno";
 import { createApp } from "../app/app.ts";
+import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readConfig, readListenAddress } from "../config.ts";
+import { OpenStreams } from "../sse/index.ts";
 
 const env = Deno.env.toObject();
-const app = createApp(readConfig(env), {
+const config = readConfig(env);
+const openStreams = new OpenStreams();
+const app = createApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,
+  openStreams,
 });
 const { port, hostname } = readListenAddress(env);
 
@@ -19,10 +24,11 @@ const server = Deno.serve(
   app.fetch,
 );
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, () => {
-    // Not `await server.shutdown()`: it waits for every open stream, which never ends by itself.
-    void server.shutdown();
-    Deno.exit(0);
-  });
-}
+const shutdown = shutdownOnSignal({
+  openStreams,
+  timeoutMs: config.shutdownTimeoutMs,
+  // Resolves once the responses in flight have finished: the streams, once they were ended.
+  stopServer: () => server.shutdown(),
+  exit: (code) => Deno.exit(code),
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => shutdown(signal));

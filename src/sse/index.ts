@@ -7,6 +7,7 @@ export {
   formatEvent,
   type SseEvent,
 } from "./encode.ts";
+export { OpenStreams, SHUTDOWN_RETRY_MS } from "./open-streams.ts";
 export { StreamStats } from "./stats.ts";
 export {
   type CloseReason,

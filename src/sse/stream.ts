@@ -15,7 +15,8 @@ export type CloseReason =
   | "overflow" // the client reads too slowly and its buffer is full
   | "stalled" // the client read nothing for two keep-alive periods while data waited for it
   | "source-ended" // the event source closed the stream itself
-  | "source-error"; // the event source threw
+  | "source-error" // the event source threw
+  | "shutdown"; // the server is going away: the client was asked to come back soon (see OpenStreams)
 
 /** What an event source gets to write to one client. */
 export interface EventSink {
@@ -35,6 +36,12 @@ export interface EventSink {
   comment(text?: string): boolean;
   /** Ends the stream; the client will reconnect unless it is closed on its side. */
   close(): void;
+  /**
+   * Ends the stream because this server is going away: asks the client to reconnect after
+   * `retry` ms (to the next instance) and says why in a final comment. What is already queued is
+   * still delivered first, unlike an overflow, which drops it.
+   */
+  shutdown(retry: number): void;
   readonly closed: boolean;
   /** Aborted when the stream ends, for whatever reason: handy for async loops. */
   readonly signal: AbortSignal;
@@ -100,6 +107,7 @@ export interface StreamTransport {
 // Encoded once: the same bytes go to every stream.
 const OPEN_COMMENT = encodeComment();
 const KEEP_ALIVE_COMMENT = encodeComment("keep-alive");
+const SHUTDOWN_COMMENT = encodeComment("server shutting down");
 
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -260,6 +268,16 @@ export class SseStream implements EventSink {
       }
     }
     this.options.onClose?.(reason);
+  }
+
+  shutdown(retry: number): void {
+    if (this.isClosed) return;
+    const transport = this.transport;
+    // Straight to the transport, past the queue limit: through write() a client with a nearly
+    // full queue would be dropped as overflow, losing the acknowledged messages queued for it,
+    // which a restarted in-memory hub cannot replay.
+    if (transport !== undefined && transport.write(encodeRetry(retry)) >= 0) transport.write(SHUTDOWN_COMMENT);
+    this.close("shutdown");
   }
 
   private readonly onRequestAbort = () => this.close("request-abort");

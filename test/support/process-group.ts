@@ -82,7 +82,29 @@ export async function stopGroup(child: ChildProcess): Promise<void> {
   signalGroup(child.pid, "SIGKILL");
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/**
+ * Resolves true once no process of the group started by `child` is left, false if one still is
+ * after `timeoutMs`. Sends nothing: for a test that signals the group once and watches it go.
+ */
+export async function groupExited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (child.pid !== undefined && groupAlive(child.pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch {

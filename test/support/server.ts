@@ -3,7 +3,7 @@
  * free loopback port (or a given one, to restart a server where its clients expect it); stops it
  * (and everything it spawned) afterwards.
  */
-import { freePort, spawnGroup, stopGroup, waitUntilServing } from "./process-group.ts";
+import { freePort, groupExited, signalGroup, spawnGroup, stopGroup, waitUntilServing } from "./process-group.ts";
 
 export type Runtime = "workerd" | "node" | "bun" | "deno";
 export const RUNTIMES: Runtime[] = ["workerd", "node", "bun", "deno"];
@@ -14,6 +14,10 @@ export interface RunningServer {
   /** Everything the process printed so far, for failure messages. */
   output(): string;
   stop(): Promise<void>;
+  /** Sends `signal` once to the server's whole process group (npm and the runtime), as a supervisor does. */
+  signal(signal: NodeJS.Signals): void;
+  /** Resolves true once every process of the server has exited by itself, false if any is left after `timeoutMs`. */
+  exited(timeoutMs: number): Promise<boolean>;
 }
 
 /** Settings passed the way each runtime reads them: env vars, or `--var` for wrangler dev. */
@@ -22,6 +26,8 @@ export type Settings = Record<string, string>;
 export interface StartOptions {
   /** Listen here instead of on a free port: a restarted server is found where its clients left it. */
   port?: number;
+  /** workerd only: more `wrangler dev` flags, such as `--persist-to <dir>`. */
+  args?: string[];
 }
 
 export async function startServer(
@@ -37,7 +43,16 @@ export async function startServer(
   if (runtime === "workerd") {
     const inspector = await freePort(host);
     const vars = Object.entries(settings).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
-    args = ["start", "--", "--inspector-port", String(inspector), "--log-level", "warn", ...vars];
+    args = [
+      "start",
+      "--",
+      "--inspector-port",
+      String(inspector),
+      "--log-level",
+      "warn",
+      ...vars,
+      ...(options.args ?? []),
+    ];
   } else {
     Object.assign(env, settings);
     args = ["run", `start:${runtime}`];
@@ -45,7 +60,16 @@ export async function startServer(
   // A process group of its own, so stop() reaches npm's children too.
   const { child, output } = spawnGroup("npm", ["--silent", ...args], { env });
   const url = `http://${host}:${port}`;
-  const server: RunningServer = { runtime, url, output, stop: () => stopGroup(child) };
+  const server: RunningServer = {
+    runtime,
+    url,
+    output,
+    stop: () => stopGroup(child),
+    signal: (signal) => {
+      if (child.pid !== undefined) signalGroup(child.pid, signal);
+    },
+    exited: (timeoutMs) => groupExited(child, timeoutMs),
+  };
   try {
     await waitUntilServing(`${url}/api/stats`, child, 60_000);
   } catch (error) {

@@ -32,6 +32,10 @@ export default defineConfig({
           hookTimeout: 90_000,
         },
       },
+      {
+        // Steady publishing with churn for 60 s on Node and Bun: `npm run soak` in short.
+        test: { name: "soak", include: ["test/soak/**/*.test.ts"], testTimeout: 240_000 },
+      },
     ],
   },
 });

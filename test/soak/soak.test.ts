@@ -1,0 +1,33 @@
+/**
+ * The soak test in short, as `npm test` runs it: 60 s of steady publishing with churn, on Node and
+ * Bun at the same time, with 300 subscribers each instead of `npm run soak`'s 2000 (it runs next to
+ * the rest of the suite on a small machine). The same checks as the full run (bench/soak.ts).
+ */
+import { describe, expect, it } from "vitest";
+import { type SoakRuntime, soak } from "../../bench/soak.ts";
+
+const RUNTIMES: SoakRuntime[] = ["node", "bun"];
+
+describe("soak, 60 s", () => {
+  it("on Node and Bun: every id once and in order, resumes catch up, RSS steady, streams back to 0", async () => {
+    const results = await Promise.all(
+      RUNTIMES.map((runtime) =>
+        soak({
+          runtime,
+          durationSeconds: 60,
+          subscribers: 300,
+          messagesPerSecond: 50,
+          churnPerSecond: 0.02,
+          warmupSeconds: 20,
+        }),
+      ),
+    );
+    for (const result of results) {
+      const failed = result.checks.filter((check) => !check.passed).map((check) => `${check.name}: ${check.detail}`);
+      expect(failed, result.version).toEqual([]);
+      // The checks passed on real traffic: messages flowed and subscribers did resume.
+      expect(result.published).toBeGreaterThan(2_900);
+      expect(result.reconnections).toBeGreaterThan(100);
+    }
+  });
+});

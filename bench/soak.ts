@@ -72,8 +72,8 @@ export interface SoakResult {
   rssAfterWarmup: number;
   rssAtEnd: number;
   rssPeak: number;
-  /** [seconds since the load started, RSS bytes] every few seconds. */
-  rssSamples: [number, number][];
+  /** RSS every few seconds, from when the load started. */
+  rssSamples: { seconds: number; rss: number }[];
   activeStreamsAfterClose: number;
   checks: Check[];
   passed: boolean;
@@ -122,7 +122,7 @@ function runtimeVersion(runtime: SoakRuntime): string {
 }
 
 async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
   return (await response.json()) as T;
 }
 
@@ -133,7 +133,7 @@ async function publish(base: string, seq: number): Promise<number | string> {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ text: `soak message ${seq}` }),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(30_000),
     });
     if (response.status !== 201) return `${response.status} ${await response.text()}`;
     return ((await response.json()) as { id: number }).id;
@@ -229,7 +229,8 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     const stayers = subscribers.filter((_, i) => i % 2 === 0);
     const churners = subscribers.filter((_, i) => i % 2 === 1);
     await openAll(subscribers);
-    const subscribed = async () => (await getJson<{ subscribers: number }>(`${base}/stats`)).subscribers;
+    const subscribed = async () =>
+      (await getJson<{ subscribers: number }>(`${base}/stats`).catch(() => ({ subscribers: -1 }))).subscribers;
     const registered = Date.now() + 30_000;
     while ((await subscribed()) < options.subscribers && Date.now() < registered) await sleep(100);
     log(`${options.subscribers} subscribers connected`);
@@ -242,11 +243,18 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     const acknowledged: number[] = [firstId];
     const publishErrors: string[] = [];
     const stored: number[] = [firstId];
-    let reading: Promise<void> = Promise.resolve();
-    const readHistory = () => {
-      reading = reading.then(async () => {
-        stored.push(...(await storedAfter(base, stored.at(-1) as number)));
-      });
+    // One read at a time; a read that fails (a loaded machine) is retried at the next tick.
+    let reading: Promise<boolean> | undefined;
+    const readHistory = (): Promise<boolean> => {
+      reading ??= storedAfter(base, stored.at(-1) as number)
+        .then((ids) => {
+          stored.push(...ids);
+          return true;
+        })
+        .catch(() => false)
+        .finally(() => {
+          reading = undefined;
+        });
       return reading;
     };
     const sampleRss = () => rssSamples.push([elapsed(), rssBytes(pids)]);
@@ -290,7 +298,8 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     await Promise.all(sends);
     for (const timer of intervals) clearInterval(timer);
     sampleRss();
-    await readHistory();
+    while (reading !== undefined) await reading;
+    for (let attempt = 0; attempt < 5 && !(await readHistory()); attempt++) await sleep(1_000);
     const published = stored;
     const storedSet = new Set(stored);
     const unlisted = acknowledged.filter((id) => !storedSet.has(id)).length;
@@ -317,7 +326,9 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     const closed = Date.now() + 30_000;
     do {
       await sleep(200);
-      activeStreams = (await getJson<{ activeStreams: number }>(`${url}/api/stats`)).activeStreams;
+      activeStreams = (
+        await getJson<{ activeStreams: number }>(`${url}/api/stats`).catch(() => ({ activeStreams: -1 }))
+      ).activeStreams;
     } while (activeStreams !== 0 && Date.now() < closed);
 
     const rssAfterWarmup = median(afterWarmup);
@@ -344,7 +355,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
       rssAfterWarmup,
       rssAtEnd,
       rssPeak: Math.max(...rssSamples.map(([, rss]) => rss)),
-      rssSamples,
+      rssSamples: rssSamples.map(([t, rss]) => ({ seconds: Math.round(t * 10) / 10, rss })),
       activeStreamsAfterClose: activeStreams,
       checks: [],
       passed: false,

@@ -40,7 +40,13 @@ const onRuntime = (runtime: Exclude<Runtime, "workerd">, file: string) => {
 };
 
 // Long keep-alive and generous buffers: the benchmark measures delivery, not the safety nets.
-const EDGE_SSE_SETTINGS = { KEEP_ALIVE_MS: "30000", HISTORY_LIMIT: "1000" };
+const EDGE_SSE_SETTINGS = {
+  KEEP_ALIVE_MS: "30000",
+  HISTORY_LIMIT: "1000",
+  // Every subscriber of the load client comes from 127.0.0.1, and N goes up to 10000.
+  MAX_STREAMS: "0",
+  MAX_STREAMS_PER_CLIENT: "0",
+};
 
 function edgeSse(runtime: Runtime): Target {
   return {

@@ -34,6 +34,16 @@ export interface Config {
   corsOrigins: string[];
   /** Publishes per minute per token subject, or per client address without one; 0 turns it off. */
   publishRateLimit: number;
+  /**
+   * Streams open at once per process (per isolate on Workers, and per channel object for feeds
+   * there); beyond it a new stream gets 503 with Retry-After. 0: no cap.
+   */
+  maxStreams: number;
+  /**
+   * Streams open at once from one client address, where the runtime knows it; beyond it 429 with
+   * Retry-After. Behind a proxy every client has the proxy's address: raise it or set 0 there.
+   */
+  maxStreamsPerClient: number;
 }
 
 export const AUTH_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
@@ -53,6 +63,8 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   authCookie: "edge_sse_token",
   corsOrigins: [],
   publishRateLimit: 600,
+  maxStreams: 10_000,
+  maxStreamsPerClient: 100,
 };
 
 type WholeNumberSetting = { [K in keyof Config]: Config[K] extends number ? K : never }[keyof Config];
@@ -67,6 +79,8 @@ const ENV_NAMES: Record<WholeNumberSetting, string> = {
   historyLimit: "HISTORY_LIMIT",
   shutdownTimeoutMs: "SHUTDOWN_TIMEOUT_MS",
   publishRateLimit: "PUBLISH_RATE_LIMIT",
+  maxStreams: "MAX_STREAMS",
+  maxStreamsPerClient: "MAX_STREAMS_PER_CLIENT",
 };
 
 type Environment = Record<string, unknown>;

@@ -15,6 +15,13 @@ import { DEFAULT_CHANNEL, messageRoutes, streamResponse } from "./messages.ts";
 import { publishRateLimit } from "./publish-rate-limit.ts";
 import { tickerResponse } from "./ticker.ts";
 
+declare module "hono" {
+  interface ContextVariableMap {
+    /** The client's IP address where the runtime knows it (see AppOptions.clientAddress). */
+    clientAddress: string | undefined;
+  }
+}
+
 export interface AppOptions {
   /** Serves static/ (the demo page). Workers serve it as assets before the app runs. */
   serveAssets?: MiddlewareHandler;
@@ -30,19 +37,15 @@ export interface AppOptions {
 }
 
 export function createApp(config: Config, options: AppOptions = {}) {
-  const stats = new StreamStats();
+  const stats = new StreamStats(config);
   const openStreams = options.openStreams ?? new OpenStreams();
   const hub = options.hub ?? new MemoryHub(config.historyLimit, streamSettings(config), stats, openStreams);
   const app = new Hono();
   app.onError(handleError);
   app.notFound(handleNotFound);
-
-  // Hono answers HEAD with the GET handler's headers and never sends its body: an event stream
-  // made for HEAD would stay counted as open for as long as the process runs (found by
-  // test/app/fuzz.test.ts, then seen on Node and Bun). Cancel it at once.
   app.use(async (c, next) => {
-    await next();
-    if (c.req.method === "HEAD") await c.res.body?.cancel();
+    c.set("clientAddress", options.clientAddress?.(c));
+    return next();
   });
 
   if (config.corsOrigins.length > 0) {

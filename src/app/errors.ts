@@ -4,6 +4,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { StreamCapError } from "../sse/index.ts";
 
 export interface ErrorBody {
   error: { code: string; message: string };
@@ -34,8 +35,17 @@ export function errorResponse(
   return c.json(body, status, headers);
 }
 
+// A full server frees places only as clients leave: ask again in a while, not at once.
+const STREAM_CAP_RETRY_AFTER_SECONDS = "10";
+
 export const handleError: ErrorHandler = (error, c) => {
   if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message, error.headers);
+  if (error instanceof StreamCapError) {
+    const headers = { "retry-after": STREAM_CAP_RETRY_AFTER_SECONDS };
+    return error.cap === "streams"
+      ? errorResponse(c, 503, "too_many_streams", "the server holds as many streams as it may", headers)
+      : errorResponse(c, 429, "too_many_client_streams", "this client holds as many streams as it may", headers);
+  }
   // Hono's own middleware throws these (for example a body that is not JSON).
   if (error instanceof HTTPException) {
     return errorResponse(c, error.status as ContentfulStatusCode, "bad_request", error.message || "bad request");

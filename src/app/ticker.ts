@@ -58,7 +58,7 @@ export function tickerResponse(
   return eventStream(openStreams?.track(source) ?? source, {
     ...streamSettings(config),
     signal: c.req.raw.signal,
-    onClose: stats.open(),
+    onClose: stats.open(c.get("clientAddress")),
   });
 }
 

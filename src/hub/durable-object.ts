@@ -6,33 +6,41 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { readConfig, streamSettings } from "../config.ts";
-import { StreamStats } from "../sse/index.ts";
+import { type StreamCap, StreamCapError, StreamStats } from "../sse/index.ts";
 import { Channel, type ChannelStats } from "./channel.ts";
 import type { Hub, StreamOptions } from "./hub.ts";
 import type { Message, NewMessage } from "./message.ts";
 import { SqlMessageStore } from "./sql-store.ts";
 
-// How the Worker tells the object where a stream resumes (the object sees only this request).
+// How the Worker tells the object where a stream resumes and whose it is (the object sees only
+// this request), and how the object answers that a cap refused it.
 const AFTER_HEADER = "x-edge-sse-after";
+const CLIENT_HEADER = "x-edge-sse-client";
+const REFUSED_HEADER = "x-edge-sse-refused";
 
 export class ChannelObject extends DurableObject<Record<string, unknown>> {
   private readonly channel: Channel;
-  private readonly streamStats = new StreamStats();
+  private readonly streamStats: StreamStats;
 
   constructor(ctx: DurableObjectState, env: Record<string, unknown>) {
     super(ctx, env);
     const config = readConfig(env);
+    // The caps count this channel's streams: every isolate's subscribers of it are here.
+    this.streamStats = new StreamStats(config);
     this.channel = new Channel(new SqlMessageStore(ctx.storage.sql, config.historyLimit), streamSettings(config));
   }
 
   /** Streams go through fetch, not RPC: only a request carries the signal that ends them here. */
   override async fetch(request: Request): Promise<Response> {
     const after = request.headers.get(AFTER_HEADER);
-    return this.channel.stream({
-      after: after === null ? undefined : Number(after),
-      signal: request.signal,
-      onClose: this.streamStats.open(),
-    });
+    let onClose: ReturnType<StreamStats["open"]>;
+    try {
+      onClose = this.streamStats.open(request.headers.get(CLIENT_HEADER) ?? undefined);
+    } catch (error) {
+      if (!(error instanceof StreamCapError)) throw error;
+      return new Response(null, { status: 503, headers: { [REFUSED_HEADER]: error.cap } });
+    }
+    return this.channel.stream({ after: after === null ? undefined : Number(after), signal: request.signal, onClose });
   }
 
   publish(message: NewMessage): Message {
@@ -63,13 +71,16 @@ export class DurableObjectHub implements Hub {
     return this.object(channel).list(after, limit);
   }
 
-  async stream(channel: string, { after, request }: StreamOptions) {
+  async stream(channel: string, { after, request, client }: StreamOptions) {
     const headers = new Headers();
     if (after !== undefined) headers.set(AFTER_HEADER, String(after));
+    if (client !== undefined) headers.set(CLIENT_HEADER, client);
     // The object reads nothing from the URL; without its query, a token passed as ?authorization= goes no further.
     const url = new URL(request.url);
     url.search = "";
     const response = await this.object(channel).fetch(new Request(url, { headers, signal: request.signal }));
+    const refused = response.headers.get(REFUSED_HEADER);
+    if (refused !== null) throw new StreamCapError(refused as StreamCap);
     if (!response.body) return response;
     // Measured under wrangler dev: returning the object's response as it is, a client that left
     // while messages were flowing was never noticed inside the object (its signal did not abort,

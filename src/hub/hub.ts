@@ -11,6 +11,8 @@ export interface StreamOptions {
   after: number | undefined;
   /** The client's request: its signal tells a stream that the client left. */
   request: Request;
+  /** The client's address, where known: streams per client are capped by it. */
+  client?: string | undefined;
 }
 
 export interface Hub {

@@ -31,11 +31,11 @@ export class MemoryHub implements Hub {
     return this.channels.get(channel)?.list(after, limit) ?? [];
   }
 
-  async stream(channel: string, { after, request }: StreamOptions) {
+  async stream(channel: string, { after, request, client }: StreamOptions) {
     return this.channel(channel).stream({
       after,
       signal: request.signal,
-      onClose: this.streamStats.open(),
+      onClose: this.streamStats.open(client),
       openStreams: this.openStreams,
     });
   }

@@ -8,7 +8,7 @@ export {
   type SseEvent,
 } from "./encode.ts";
 export { OpenStreams, SHUTDOWN_RETRY_MS } from "./open-streams.ts";
-export { StreamStats } from "./stats.ts";
+export { type StreamCap, StreamCapError, type StreamCaps, StreamStats } from "./stats.ts";
 export {
   type CloseReason,
   type EventSink,

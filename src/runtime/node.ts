@@ -1,5 +1,5 @@
 /** Node entry: `npm run start:node`. */
-import { ServerResponse } from "node:http";
+import { type IncomingMessage, ServerResponse } from "node:http";
 import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
@@ -33,16 +33,25 @@ const server = serve({ fetch, port, hostname }, (info) => {
   console.log(`edge-sse on Node ${process.version}: http://${hostname}:${info.port}/`);
 });
 
+// Even after close(), Node keeps a connection open for keepAliveTimeout (5 s) after its last
+// response (measured: an ended stream's connection held the exit). So once closing, end each
+// connection when its response has been sent ('finish'). Not closeIdleConnections(): it counts a
+// response as done once end() was called, and would cut a stream whose last bytes still wait.
+let closing = false;
+server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+  response.on("finish", () => {
+    if (closing) request.socket.end();
+  });
+});
+
 const shutdown = shutdownOnSignal({
   openStreams,
   timeoutMs: config.shutdownTimeoutMs,
   // The callback runs once every connection has closed, so every ended stream was written out.
   stopServer: () =>
     new Promise((resolve) => {
+      closing = true;
       server.close(resolve);
-      // Even after close(), Node keeps a connection open for keepAliveTimeout (5 s) after its last
-      // response (measured: an ended stream's connection held the exit): close each once it is idle.
-      if ("closeIdleConnections" in server) setInterval(() => server.closeIdleConnections(), 50).unref();
     }),
   exit: (code) => process.exit(code),
 });

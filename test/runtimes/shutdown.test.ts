@@ -127,11 +127,8 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime) => {
     for (const client of clients) expect(client.ids).toEqual(all);
   });
 
-  /**
-   * A server with one client that stopped reading while about 12 MB (far more than loopback's
-   * socket buffers hold) waits for it. Neither the queue limit nor the stall rule may drop it first.
-   */
-  async function serverWithStuckClient(shutdownTimeoutMs: number) {
+  /** A server on which neither the queue limit nor the stall rule drops a client that does not read. */
+  async function serverForBacklogs(shutdownTimeoutMs: number) {
     const server = await startServer(runtime, {
       PUBLISH_RATE_LIMIT: "0",
       SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
@@ -140,6 +137,34 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime) => {
       KEEP_ALIVE_MS: "60000",
     });
     servers.push(server);
+    return server;
+  }
+
+  // About 12 MB in all: far more than loopback's socket buffers hold.
+  const BACKLOG = 1_500;
+  const bigText = (i: number) => `${i} ${"😀".repeat(1_990)}`;
+
+  it("sends a client that reads late its whole backlog, then the retry and the comment, before exiting", async () => {
+    const server = await serverForBacklogs(30_000);
+    const feed = `${server.url}/api/channels/late/messages`;
+    const response = await fetch(`${feed}/stream`); // its body is read only after the signal
+    expect(await eventually(() => subscribers(feed), 1, 5_000)).toBe(1);
+    const ids = await publish(feed, BACKLOG, 8, bigText);
+    server.signal("SIGTERM");
+    expect(await eventually(async () => server.output().includes("SIGTERM: stopped accepting"), true, 10_000)).toBe(
+      true,
+    );
+
+    const items = parseBody(await response.text());
+    expect(items.filter((item) => "event" in item).map((item) => (item as { id: number }).id)).toEqual(ids);
+    expect(items.slice(-2)).toEqual([{ retry: expect.any(Number) }, { comment: "server shutting down" }]);
+    expect(await server.exited(30_000)).toBe(true);
+    expect(server.output()).not.toContain("exiting anyway");
+  });
+
+  /** A server with one client that stopped reading while the backlog waits for it. */
+  async function serverWithStuckClient(shutdownTimeoutMs: number) {
+    const server = await serverForBacklogs(shutdownTimeoutMs);
     const { hostname, port } = new URL(server.url);
     const socket = connect(Number(port), hostname);
     sockets.push(socket);
@@ -149,7 +174,7 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime) => {
     socket.pause(); // reads nothing more: the kernel's buffers fill, then the server's queue grows
     const feed = `${server.url}/api/channels/stuck/messages`;
     expect(await eventually(() => subscribers(feed), 1, 5_000)).toBe(1);
-    await publish(feed, 1_500, 8, (i) => `${i} ${"😀".repeat(1_990)}`);
+    await publish(feed, BACKLOG, 8, bigText);
     return { server, socket };
   }
 

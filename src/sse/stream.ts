@@ -102,6 +102,11 @@ export interface StreamTransport {
   end(): void;
   /** Ends it at once and drops what is queued, so a slow client's backlog is freed. */
   abort(error: unknown): void;
+  /**
+   * Asks for one `pulled()` once the client has read what is queued. A transport that reports
+   * every read anyway (Node's drain) needs nothing here.
+   */
+  awaitRead?(): void;
 }
 
 // Encoded once: the same bytes go to every stream.
@@ -124,7 +129,6 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
  * holds thousands of these, and methods on the prototype cost nothing per stream.
  */
 export class SseStream implements EventSink {
-  onPull: (() => void) | undefined = undefined;
   /**
    * The least a chunk weighs. One queue limit enforces both: a chunk weighs its bytes, but never
    * less than an equal share of the byte limit per allowed event, so neither more bytes nor more
@@ -141,6 +145,7 @@ export class SseStream implements EventSink {
   private stalledTicks = 0;
   private ended: AbortController | undefined;
   private isClosed = false;
+  private pullListener: (() => void) | undefined;
 
   constructor(
     private readonly source: EventSource,
@@ -153,7 +158,7 @@ export class SseStream implements EventSink {
     // Listened to from the start: a client may leave before its body is ever read.
     const signal = options.signal;
     if (signal?.aborted) this.close("request-abort");
-    else signal?.addEventListener("abort", this.onRequestAbort);
+    else signal?.addEventListener("abort", this);
   }
 
   get closed(): boolean {
@@ -173,6 +178,16 @@ export class SseStream implements EventSink {
     return this.transport !== undefined;
   }
 
+  get onPull(): (() => void) | undefined {
+    return this.pullListener;
+  }
+
+  /** Listening costs the transport a notice per read, so it is only asked for while someone listens. */
+  set onPull(listener: (() => void) | undefined) {
+    this.pullListener = listener;
+    if (listener !== undefined) this.transport?.awaitRead?.();
+  }
+
   weigh(chunk: Uint8Array): number {
     return Math.max(chunk.byteLength, this.minWeight);
   }
@@ -190,7 +205,7 @@ export class SseStream implements EventSink {
       transport.end();
       return;
     }
-    if (keepAliveMs > 0) this.keepAlive = setInterval(this.keepAliveTick, keepAliveMs);
+    if (keepAliveMs > 0) this.keepAlive = setInterval(SseStream.keepAliveTick, keepAliveMs, this);
     startSource(this.source, this).then(
       (stop) => {
         if (this.isClosed) stop?.();
@@ -205,7 +220,7 @@ export class SseStream implements EventSink {
 
   /** The transport's notice that the client has read enough for more to fit. */
   pulled(): void {
-    if (!this.isClosed) this.onPull?.();
+    if (!this.isClosed) this.pullListener?.();
   }
 
   /** The transport's notice that the client went away. */
@@ -239,7 +254,11 @@ export class SseStream implements EventSink {
 
   fits(chunk: Uint8Array): boolean {
     const transport = this.transport;
-    return !this.isClosed && transport !== undefined && transport.queued() + this.weigh(chunk) <= this.maxBufferedBytes;
+    if (this.isClosed || transport === undefined) return false;
+    if (transport.queued() + this.weigh(chunk) <= this.maxBufferedBytes) return true;
+    // The caller waits for room (onPull): make sure the transport will say when there is some.
+    transport.awaitRead?.();
+    return false;
   }
 
   comment(text?: string): boolean {
@@ -251,7 +270,7 @@ export class SseStream implements EventSink {
     if (this.isClosed) return;
     this.isClosed = true;
     if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
-    this.options.signal?.removeEventListener("abort", this.onRequestAbort);
+    this.options.signal?.removeEventListener("abort", this);
     this.ended?.abort(reason);
     try {
       this.stopSource?.();
@@ -280,7 +299,13 @@ export class SseStream implements EventSink {
     this.close("shutdown");
   }
 
-  private readonly onRequestAbort = () => this.close("request-abort");
+  /**
+   * The request signal's abort: the stream is its own listener (an EventListener object), so that
+   * thousands of streams need no closure each.
+   */
+  handleEvent(): void {
+    this.close("request-abort");
+  }
 
   /**
    * Writes the keep-alive comment, after checking that the client still reads. Measured under
@@ -289,7 +314,7 @@ export class SseStream implements EventSink {
    * so the stream would live (and grow) until its buffer overflowed. A queue that did not shrink
    * at all over two periods, while holding data, is a client that is gone or stuck.
    */
-  private readonly keepAliveTick = () => {
+  private keepAliveTick(): void {
     const queued = this.transport?.queued() ?? 0;
     const readNothing = this.queuedAtTick > 0 && queued >= this.queuedAtTick + this.writtenSinceTick;
     this.stalledTicks = readNothing ? this.stalledTicks + 1 : 0;
@@ -301,7 +326,12 @@ export class SseStream implements EventSink {
     this.write(KEEP_ALIVE_COMMENT);
     this.queuedAtTick = this.transport?.queued() ?? 0;
     this.writtenSinceTick = 0;
-  };
+  }
+
+  // Static, given the stream as the timer's argument: a timer per stream, but no closure per stream.
+  private static keepAliveTick(stream: SseStream): void {
+    stream.keepAliveTick();
+  }
 }
 
 // Streams not yet started, by their body: a server adapter may take them over (see takeOver).
@@ -314,7 +344,7 @@ const notStarted = new WeakMap<ReadableStream<Uint8Array>, SseStream>();
  */
 export function eventStream(source: EventSource, options: EventStreamOptions = {}): Response {
   const stream = new SseStream(source, options);
-  const body = readableBody(stream);
+  const { body } = new WebStreamTransport(stream);
   notStarted.set(body, stream);
   const headers = new Headers(options.headers);
   for (const [name, value] of Object.entries(SSE_HEADERS)) headers.set(name, value);
@@ -336,56 +366,99 @@ export function takeOver(response: Response): SseStream | undefined {
 
 /**
  * The web `ReadableStream` transport, which every runtime can send. highWaterMark 0: the runtime's
- * first read starts the stream, and `pull` then means the client has read all that was queued.
+ * first read starts the stream, and a later `pull` means the client has read all that was queued.
  * The queue's size is its unread weight, held against the stream's own limit.
+ *
+ * `pull` is parked: it returns a promise that stays pending until someone waits for room
+ * (`awaitRead`), and while it is pending the stream does not call it again. Live fan-out, the hot
+ * path, then costs one `enqueue` per event and no call back into JavaScript per read. Measured
+ * with 5000 clients on Deno 2.9, a `pull` run at every read cost about 0.4 µs of CPU per event,
+ * a fifth of a bare stream's whole cost.
+ *
+ * One object is both the underlying source and the transport, with its methods on the prototype:
+ * a server holds thousands, and closures per stream were most of edge-sse's memory per idle
+ * connection beyond a bare stream's (measured on Bun 1.4: 14 functions per connection).
  */
-function readableBody(stream: SseStream): ReadableStream<Uint8Array> {
-  let controller: ReadableStreamDefaultController<Uint8Array>;
-  const transport: StreamTransport = {
-    write(chunk) {
-      try {
-        controller.enqueue(chunk);
-        return -(controller.desiredSize ?? 0);
-      } catch {
-        return -1;
-      }
-    },
-    queued: () => -(controller.desiredSize ?? 0),
-    end: () => tryTo(() => controller.close()),
-    abort: (error) => tryTo(() => controller.error(error)),
-  };
-  const body = new ReadableStream<Uint8Array>(
-    {
-      start(streamController) {
-        controller = streamController;
-        if (stream.closed) controller.close();
-      },
-      pull() {
-        if (!stream.started) {
-          notStarted.delete(body);
-          stream.start(transport);
-        } else {
-          stream.pulled();
-        }
-      },
-      cancel() {
-        stream.clientLeft();
-      },
-    },
-    { highWaterMark: 0, size: (chunk) => stream.weigh(chunk as Uint8Array) },
-  );
-  return body;
+class WebStreamTransport implements StreamTransport {
+  readonly body: ReadableStream<Uint8Array>;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private wake: (() => void) | undefined = undefined;
+
+  constructor(private readonly stream: SseStream) {
+    this.body = new ReadableStream<Uint8Array>(this, queuingStrategy(stream.minWeight));
+  }
+
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.controller = controller;
+    if (this.stream.closed) controller.close();
+  }
+
+  pull(): Promise<void> | undefined {
+    const stream = this.stream;
+    if (!stream.started) {
+      notStarted.delete(this.body);
+      stream.start(this);
+    } else {
+      stream.pulled();
+    }
+    // A listener still waiting for room gets the next read too; otherwise park.
+    if (stream.onPull !== undefined) return undefined;
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  cancel(): void {
+    this.stream.clientLeft();
+  }
+
+  write(chunk: Uint8Array): number {
+    try {
+      this.controller.enqueue(chunk);
+      return -(this.controller.desiredSize ?? 0);
+    } catch {
+      return -1;
+    }
+  }
+
+  queued(): number {
+    return -(this.controller.desiredSize ?? 0);
+  }
+
+  end(): void {
+    try {
+      this.controller.close();
+    } catch {
+      // Already closed or errored: nothing left to do.
+    }
+  }
+
+  abort(error: unknown): void {
+    try {
+      this.controller.error(error);
+    } catch {
+      // Already closed or errored.
+    }
+  }
+
+  awaitRead(): void {
+    this.wake?.();
+    this.wake = undefined;
+  }
+}
+
+// One strategy per chunk weight floor (one per configuration in practice), shared by its streams.
+const queuingStrategies = new Map<number, QueuingStrategy<Uint8Array>>();
+function queuingStrategy(minWeight: number): QueuingStrategy<Uint8Array> {
+  let strategy = queuingStrategies.get(minWeight);
+  if (strategy === undefined) {
+    strategy = { highWaterMark: 0, size: (chunk) => Math.max((chunk as Uint8Array).byteLength, minWeight) };
+    queuingStrategies.set(minWeight, strategy);
+  }
+  return strategy;
 }
 
 // biome-ignore lint/suspicious/noConfusingVoidType: mirrors EventSource's return type.
 async function startSource(source: EventSource, sink: EventSink): Promise<void | Stop> {
   return source(sink);
-}
-
-function tryTo(action: () => void): void {
-  try {
-    action();
-  } catch {
-    // The stream is already closed or errored: nothing left to do.
-  }
 }

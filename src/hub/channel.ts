@@ -41,9 +41,10 @@ export const HISTORY_TRUNCATED_EVENT = "history-truncated";
 const REPLAY_PAGE = 64;
 
 export class Channel {
-  private readonly subscribers = new Set<EventSink>();
   /** Subscribers that have caught up and receive each publish as it happens. */
   private readonly live = new Set<EventSink>();
+  /** Subscribers still being sent history; they join `live` when it is done. */
+  private readonly catchingUp = new Set<EventSink>();
 
   constructor(
     private readonly store: MessageStore,
@@ -66,7 +67,7 @@ export class Channel {
 
   /** The SSE response for one subscriber: replay after `after`, then live messages. */
   stream(request: StreamRequest): Response {
-    const source = this.subscribe(request.after);
+    const source = request.after === undefined ? this.joinLive : this.replayThenJoin(request.after);
     return eventStream(request.openStreams?.track(source) ?? source, {
       ...this.streams,
       signal: request.signal,
@@ -76,23 +77,31 @@ export class Channel {
 
   stats(): ChannelStats {
     return {
-      subscribers: this.subscribers.size,
-      catchingUp: this.subscribers.size - this.live.size,
+      subscribers: this.live.size + this.catchingUp.size,
+      catchingUp: this.catchingUp.size,
       latestId: this.store.latestId(),
       oldestId: this.store.oldestId() ?? null,
     };
   }
 
-  private subscribe(after: number | undefined): EventSource {
+  // Shared by every subscriber (the sink is their argument): a channel with thousands of live
+  // subscribers holds no closure per subscriber.
+  private readonly joinLive: EventSource = (sink) => {
+    this.live.add(sink);
+    return this.leave;
+  };
+
+  private readonly leave = (sink: EventSink) => {
+    sink.onPull = undefined;
+    this.catchingUp.delete(sink);
+    this.live.delete(sink);
+  };
+
+  private replayThenJoin(after: number): EventSource {
     return (sink) => {
-      this.subscribers.add(sink);
-      if (after === undefined) this.live.add(sink);
-      else this.catchUp(sink, after);
-      return () => {
-        sink.onPull = undefined;
-        this.subscribers.delete(sink);
-        this.live.delete(sink);
-      };
+      this.catchingUp.add(sink);
+      this.catchUp(sink, after);
+      return this.leave;
     };
   }
 
@@ -117,6 +126,7 @@ export class Channel {
         const page = this.store.after(cursor, REPLAY_PAGE);
         if (page.length === 0) {
           sink.onPull = undefined;
+          this.catchingUp.delete(sink);
           this.live.add(sink);
           return;
         }

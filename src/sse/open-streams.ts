@@ -40,7 +40,7 @@ export class OpenStreams {
         const stop = await source(sink);
         return () => {
           this.sinks.delete(sink);
-          stop?.();
+          stop?.(sink);
         };
       } catch (error) {
         this.sinks.delete(sink);

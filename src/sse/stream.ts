@@ -53,7 +53,8 @@ export interface EventSink {
  */
 // biome-ignore lint/suspicious/noConfusingVoidType: a source with no cleanup simply returns nothing.
 export type EventSource = (sink: EventSink) => void | Stop | Promise<void | Stop>;
-type Stop = () => void;
+/** Runs once when the stream ends; it is given the stream's sink, so one function can serve many. */
+type Stop = (sink: EventSink) => void;
 
 export interface EventStreamOptions {
   /**
@@ -208,7 +209,7 @@ export class SseStream implements EventSink {
     if (keepAliveMs > 0) this.keepAlive = setInterval(SseStream.keepAliveTick, keepAliveMs, this);
     startSource(this.source, this).then(
       (stop) => {
-        if (this.isClosed) stop?.();
+        if (this.isClosed) stop?.(this);
         else this.stopSource = stop || undefined;
       },
       (error) => {
@@ -273,7 +274,7 @@ export class SseStream implements EventSink {
     this.options.signal?.removeEventListener("abort", this);
     this.ended?.abort(reason);
     try {
-      this.stopSource?.();
+      this.stopSource?.(this);
     } catch (stopError) {
       console.error("edge-sse: event source stop failed", stopError);
     }

@@ -91,6 +91,19 @@ const AWAY_MS = { min: 200, max: 3_000 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * The server's settings: its defaults, but for the limits a single load client would run into.
+ * One publisher posts every message (the publish rate limit), and every subscriber comes from one
+ * address, as behind a proxy (the per-client stream cap; the total cap only if N nears it).
+ */
+function serverSettings(subscribers: number): Record<string, string> {
+  return {
+    PUBLISH_RATE_LIMIT: "0",
+    MAX_STREAMS_PER_CLIENT: "0",
+    ...(subscribers * 1.5 > 10_000 ? { MAX_STREAMS: "0" } : {}),
+  };
+}
+
+/**
  * The heap limit the Node server gets unless told otherwise: about 4× the live heap measured at
  * 2000 subscribers, and more for more subscribers.
  */
@@ -186,10 +199,8 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
   const port = await freePort(HOST);
   const nodeHeapMb = options.nodeHeapMb ?? defaultNodeHeapMb(options.subscribers);
   const { cmd, args } = serverCommand(runtime, nodeHeapMb);
-  // Settings at their defaults but for the publish rate limit: one publisher posts all the messages.
-  const { child, output } = spawnGroup(cmd, args, {
-    env: { ...process.env, PORT: String(port), HOST, PUBLISH_RATE_LIMIT: "0" },
-  });
+  const settings = serverSettings(options.subscribers);
+  const { child, output } = spawnGroup(cmd, args, { env: { ...process.env, PORT: String(port), HOST, ...settings } });
   const url = `http://${HOST}:${port}`;
   const base = `${url}/api/channels/${CHANNEL}/messages`;
   const subscribers: SoakSubscriber[] = [];
@@ -337,7 +348,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
       runtime,
       version: runtimeVersion(runtime),
       serverFlags: [
-        "PUBLISH_RATE_LIMIT=0",
+        ...Object.entries(settings).map(([name, value]) => `${name}=${value}`),
         ...(runtime === "node" && nodeHeapMb > 0 ? [`--max-old-space-size=${nodeHeapMb}`] : []),
       ].join(" "),
       durationSeconds,

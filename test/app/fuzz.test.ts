@@ -122,7 +122,7 @@ const idLike = fc.oneof(
 );
 const queryValue = fc.oneof(idLike, fc.constantFrom("1", "50", "1000", "1001", "100", "99"));
 const queryPair = fc.tuple(
-  fc.oneof(fc.constantFrom("after", "limit", "lastEventId", "interval"), junk(6)),
+  fc.oneof(fc.constantFrom("after", "limit", "lastEventId", "interval", "authorization"), junk(6)),
   queryValue,
   fc.boolean(),
 );
@@ -161,6 +161,11 @@ const headers = fc.record(
     "last-event-id": lastEventId,
     "content-length": fc.oneof(fc.nat(40_000).map(String), fc.constantFrom("-1", "abc", "1e9", "")),
     accept: fc.constantFrom("text/event-stream", "application/json", "*/*", "\u00ff"),
+    authorization: fc.oneof(
+      junk(40),
+      junk(40).map((token) => `Bearer ${token}`),
+    ),
+    cookie: junk(40).map((value) => `edge_sse_token=${value}`),
   },
   { requiredKeys: [] },
 );

@@ -60,6 +60,8 @@ export interface SoakResult {
   stayers: number;
   churners: number;
   messagesPerSecond: number;
+  /** From the first publish to the last answer: over the duration if the load client fell behind. */
+  publishedInSeconds: number;
   /** Messages the server stored (from its history), the first one included. */
   published: number;
   /** POSTs that did not get their 201, and why. */
@@ -307,6 +309,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
       );
     }
     await Promise.all(sends);
+    const publishedInSeconds = elapsed();
     for (const timer of intervals) clearInterval(timer);
     sampleRss();
     while (reading !== undefined) await reading;
@@ -357,6 +360,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
       stayers: stayers.length,
       churners: churners.length,
       messagesPerSecond,
+      publishedInSeconds,
       published: published.length,
       publishErrors,
       acknowledgedButNotListed: unlisted,

@@ -30,7 +30,13 @@ function runtimeSection(result: SoakResult): string {
       ["server settings beyond the defaults", `\`${result.serverFlags}\``],
       ["subscribers (stay / churn)", `${int(result.subscribers)} (${int(result.stayers)} / ${int(result.churners)})`],
       ["duration, warm-up", `${result.durationSeconds} s, ${result.warmupSeconds} s`],
-      ["messages published", `${int(result.published)} at ${result.messagesPerSecond}/s`],
+      [
+        "messages published",
+        `${int(result.published)} at ${result.messagesPerSecond}/s` +
+          (result.publishedInSeconds === undefined
+            ? ""
+            : ` (all answered in ${result.publishedInSeconds.toFixed(1)} s)`),
+      ],
       ["events delivered", int(result.deliveredEvents)],
       ["drops and resumptions (churn)", int(result.reconnections)],
       [

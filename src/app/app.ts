@@ -8,7 +8,7 @@ import { cors } from "hono/cors";
 import { type Config, streamSettings } from "../config.ts";
 import type { Hub } from "../hub/hub.ts";
 import { MemoryHub } from "../hub/memory.ts";
-import { OpenStreams, StreamStats } from "../sse/index.ts";
+import { OpenStreams } from "../sse/index.ts";
 import { channelAccess } from "./authorization.ts";
 import { errorResponse, handleError, handleNotFound } from "./errors.ts";
 import { DEFAULT_CHANNEL, messageRoutes, streamResponse } from "./messages.ts";
@@ -30,16 +30,16 @@ export interface AppOptions {
   /** The client's IP address, as this runtime knows it; limits per client are keyed by it. */
   clientAddress?: (c: Context) => string | undefined;
   /**
-   * Where the app keeps its open streams (tickers, and feeds of the in-memory hub), so that the
-   * runtime entry can end them all at shutdown with `openStreams.shutdown()`.
+   * Where the app counts, caps and keeps its open streams (tickers, and feeds of the in-memory
+   * hub), so that the runtime entry can end them all at shutdown with `openStreams.shutdown()`.
+   * Default: one made from the config's caps.
    */
   openStreams?: OpenStreams;
 }
 
 export function createApp(config: Config, options: AppOptions = {}) {
-  const stats = new StreamStats(config);
-  const openStreams = options.openStreams ?? new OpenStreams();
-  const hub = options.hub ?? new MemoryHub(config.historyLimit, streamSettings(config), stats, openStreams);
+  const openStreams = options.openStreams ?? new OpenStreams(config);
+  const hub = options.hub ?? new MemoryHub(config.historyLimit, streamSettings(config), openStreams);
   const app = new Hono();
   app.onError(handleError);
   app.notFound(handleNotFound);
@@ -84,12 +84,12 @@ export function createApp(config: Config, options: AppOptions = {}) {
   // The seed's "Alternative #1": middleware that answers one path and passes everything else on.
   app.use(async (c, next) => {
     if (c.req.path !== "/sse" || c.req.method !== "GET") return next();
-    return tickerResponse(c, "Middleware", config, stats, openStreams);
+    return tickerResponse(c, "Middleware", config, openStreams);
   });
 
   // "Alternative #2": a route on a sub-app, as the seed's controller at /api/sse.
   const api = new Hono();
-  api.get("/sse", (c) => tickerResponse(c, "Controller", config, stats, openStreams));
+  api.get("/sse", (c) => tickerResponse(c, "Controller", config, openStreams));
 
   const access = channelAccess(config);
   const messages = messageRoutes(hub, access, publishRateLimit(config, options.clientAddress));
@@ -105,7 +105,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   api.get("/stats", async (c) => {
     const channels = await hub.stats();
     const subscribers = Object.values(channels).reduce((sum, channel) => sum + channel.subscribers, 0);
-    return c.json({ ...stats.toJSON(), subscribers, channels });
+    return c.json({ ...openStreams.toJSON(), subscribers, channels });
   });
   app.route("/api", api);
 

@@ -4,7 +4,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { type Config, streamSettings } from "../config.ts";
-import type { OpenStreams, StreamStats } from "../sse/index.ts";
+import type { OpenStreams } from "../sse/index.ts";
 import { type EventSource, eventStream } from "../sse/index.ts";
 import { parseOrThrow, queryOf } from "./validation.ts";
 
@@ -41,24 +41,18 @@ export function tickerSource({ label, intervalMs, firstId }: Ticker): EventSourc
 }
 
 /** The ticker response for one request: validates `?interval=`, resumes after `Last-Event-ID`. */
-export function tickerResponse(
-  c: Context,
-  label: string,
-  config: Config,
-  stats: StreamStats,
-  openStreams?: OpenStreams,
-): Response {
+export function tickerResponse(c: Context, label: string, config: Config, openStreams: OpenStreams): Response {
   const query = parseOrThrow(tickerQuery, queryOf(c), "query");
   const ticker: Ticker = {
     label,
     intervalMs: query.interval ?? config.tickerIntervalMs,
     firstId: nextIdAfter(c.req.header("last-event-id")),
   };
-  const source = tickerSource(ticker);
-  return eventStream(openStreams?.track(source) ?? source, {
+  return eventStream(tickerSource(ticker), {
     ...streamSettings(config),
     signal: c.req.raw.signal,
-    onClose: stats.open(c.get("clientAddress")),
+    openStreams,
+    client: c.get("clientAddress"),
   });
 }
 

@@ -30,8 +30,10 @@ export interface StreamRequest {
   /** The request's signal, the only notice of a departed client on workerd. */
   signal: AbortSignal;
   onClose?: (reason: CloseReason) => void;
-  /** Where the process keeps its open streams, to end them at shutdown (Node, Bun, Deno). */
+  /** Where the stream is counted and capped, and ended at shutdown (see OpenStreams). */
   openStreams?: OpenStreams;
+  /** The client's address, where known: streams per client are capped by it. */
+  client?: string | undefined;
 }
 
 /** The event sent before a replay that cannot start where the client asked: history was trimmed. */
@@ -68,10 +70,12 @@ export class Channel {
   /** The SSE response for one subscriber: replay after `after`, then live messages. */
   stream(request: StreamRequest): Response {
     const source = request.after === undefined ? this.joinLive : this.replayThenJoin(request.after);
-    return eventStream(request.openStreams?.track(source) ?? source, {
+    return eventStream(source, {
       ...this.streams,
       signal: request.signal,
       onClose: request.onClose,
+      openStreams: request.openStreams,
+      client: request.client,
     });
   }
 

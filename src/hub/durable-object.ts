@@ -6,7 +6,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { readConfig, streamSettings } from "../config.ts";
-import { type StreamCap, StreamCapError, StreamStats } from "../sse/index.ts";
+import { OpenStreams, type StreamCap, StreamCapError } from "../sse/index.ts";
 import { Channel, type ChannelStats } from "./channel.ts";
 import type { Hub, StreamOptions } from "./hub.ts";
 import type { Message, NewMessage } from "./message.ts";
@@ -20,27 +20,30 @@ const REFUSED_HEADER = "x-edge-sse-refused";
 
 export class ChannelObject extends DurableObject<Record<string, unknown>> {
   private readonly channel: Channel;
-  private readonly streamStats: StreamStats;
+  private readonly openStreams: OpenStreams;
 
   constructor(ctx: DurableObjectState, env: Record<string, unknown>) {
     super(ctx, env);
     const config = readConfig(env);
     // The caps count this channel's streams: every isolate's subscribers of it are here.
-    this.streamStats = new StreamStats(config);
+    this.openStreams = new OpenStreams(config);
     this.channel = new Channel(new SqlMessageStore(ctx.storage.sql, config.historyLimit), streamSettings(config));
   }
 
   /** Streams go through fetch, not RPC: only a request carries the signal that ends them here. */
   override async fetch(request: Request): Promise<Response> {
     const after = request.headers.get(AFTER_HEADER);
-    let onClose: ReturnType<StreamStats["open"]>;
     try {
-      onClose = this.streamStats.open(request.headers.get(CLIENT_HEADER) ?? undefined);
+      return this.channel.stream({
+        after: after === null ? undefined : Number(after),
+        signal: request.signal,
+        openStreams: this.openStreams,
+        client: request.headers.get(CLIENT_HEADER) ?? undefined,
+      });
     } catch (error) {
       if (!(error instanceof StreamCapError)) throw error;
       return new Response(null, { status: 503, headers: { [REFUSED_HEADER]: error.cap } });
     }
-    return this.channel.stream({ after: after === null ? undefined : Number(after), signal: request.signal, onClose });
   }
 
   publish(message: NewMessage): Message {

@@ -2,7 +2,7 @@
  * The in-process hub (the default on Node, Bun and Deno): channels live in this process's
  * memory. History survives nothing: a restart starts empty, with ids that continue upwards.
  */
-import type { OpenStreams, StreamStats } from "../sse/index.ts";
+import type { OpenStreams } from "../sse/index.ts";
 import { Channel, type StreamSettings } from "./channel.ts";
 import type { Hub, StreamOptions } from "./hub.ts";
 import { MemoryMessageStore } from "./memory-store.ts";
@@ -17,8 +17,7 @@ export class MemoryHub implements Hub {
   constructor(
     private readonly historyLimit: number,
     private readonly streams: StreamSettings,
-    private readonly streamStats: StreamStats,
-    private readonly openStreams?: OpenStreams,
+    private readonly openStreams: OpenStreams,
   ) {}
 
   async publish(channel: string, message: Parameters<Channel["publish"]>[0]) {
@@ -32,12 +31,7 @@ export class MemoryHub implements Hub {
   }
 
   async stream(channel: string, { after, request, client }: StreamOptions) {
-    return this.channel(channel).stream({
-      after,
-      signal: request.signal,
-      onClose: this.streamStats.open(client),
-      openStreams: this.openStreams,
-    });
+    return this.channel(channel).stream({ after, signal: request.signal, openStreams: this.openStreams, client });
   }
 
   async channelStats(channel: string) {

@@ -6,7 +6,7 @@ import { readConfig, readListenAddress } from "../config.ts";
 import { OpenStreams } from "../sse/index.ts";
 
 const config = readConfig(process.env);
-const openStreams = new OpenStreams();
+const openStreams = new OpenStreams(config);
 const app = createApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,

@@ -7,7 +7,7 @@ import { OpenStreams } from "../sse/index.ts";
 
 const env = Deno.env.toObject();
 const config = readConfig(env);
-const openStreams = new OpenStreams();
+const openStreams = new OpenStreams(config);
 const app = createApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,

@@ -11,7 +11,7 @@ import { OpenStreams, takeOver } from "../sse/index.ts";
 import { startOnServerResponse } from "./node-response-transport.ts";
 
 const config = readConfig(process.env);
-const openStreams = new OpenStreams();
+const openStreams = new OpenStreams(config);
 const app = createApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,

@@ -7,8 +7,13 @@ export {
   formatEvent,
   type SseEvent,
 } from "./encode.ts";
-export { OpenStreams, SHUTDOWN_RETRY_MS } from "./open-streams.ts";
-export { type StreamCap, StreamCapError, type StreamCaps, StreamStats } from "./stats.ts";
+export {
+  OpenStreams,
+  SHUTDOWN_RETRY_MS,
+  type StreamCap,
+  StreamCapError,
+  type StreamCaps,
+} from "./open-streams.ts";
 export {
   type CloseReason,
   type EventSink,

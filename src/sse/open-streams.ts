@@ -1,9 +1,33 @@
 /**
- * The streams open in this process, so that a server going away can end every one of them well:
- * each client gets what is already queued for it, then a `retry:` that brings it back soon (to the
- * next instance, with its Last-Event-ID), then the end of its stream. See docs/reliability.md.
+ * The streams open in this process (or Workers isolate, or channel Durable Object): counted, for
+ * `/api/stats`, so that anyone can see a disconnect free its stream; capped, so that no crowd of
+ * clients, and no single client, holds more streams than the server was sized for; and known one
+ * by one, so that a server going away can end every one of them well: each client gets what is
+ * already queued for it, then a `retry:` that brings it back soon (to the next instance, with its
+ * Last-Event-ID), then the end of its stream. See docs/reliability.md.
+ *
+ * A stream joins through its options (`eventStream(source, { openStreams, client })`) and reports
+ * to this object itself: no closure per stream, which a server holding thousands pays for.
  */
-import type { EventSink, EventSource } from "./stream.ts";
+import type { CloseReason, SseStream } from "./stream.ts";
+
+export interface StreamCaps {
+  /** Streams open at once in all; 0: no cap. */
+  maxStreams: number;
+  /** Streams open at once from one client address (where the runtime knows it); 0: no cap. */
+  maxStreamsPerClient: number;
+}
+
+/** Which cap refused a stream. */
+export type StreamCap = "streams" | "client-streams";
+
+/** Thrown by `eventStream` when a cap is reached; the app answers 503 or 429 (see errors.ts). */
+export class StreamCapError extends Error {
+  constructor(readonly cap: StreamCap) {
+    super(cap === "streams" ? "too many open streams" : "too many open streams from this client");
+    this.name = "StreamCapError";
+  }
+}
 
 /**
  * The reconnection delay sent at shutdown: short, so clients come back as soon as the next
@@ -11,13 +35,23 @@ import type { EventSink, EventSource } from "./stream.ts";
  */
 export const SHUTDOWN_RETRY_MS = 1_000;
 
+const NO_CAPS: StreamCaps = { maxStreams: 0, maxStreamsPerClient: 0 };
+
 export class OpenStreams {
-  private readonly sinks = new Set<EventSink>();
+  activeStreams = 0;
+  openedStreams = 0;
+  readonly closedBy: Partial<Record<CloseReason, number>> = {};
+  // Open streams per client address; an address leaves the map with its last stream.
+  private readonly perClient = new Map<string, number>();
+  // Started streams, for shutdown.
+  private readonly started = new Set<SseStream>();
   private shutdownRetryMs: number | undefined;
 
-  /** Streams open now. */
+  constructor(private readonly caps: StreamCaps = NO_CAPS) {}
+
+  /** Started streams open now. */
   get size(): number {
-    return this.sinks.size;
+    return this.started.size;
   }
 
   /** True once `shutdown()` was called: new streams end as soon as they start. */
@@ -25,41 +59,59 @@ export class OpenStreams {
     return this.shutdownRetryMs !== undefined;
   }
 
-  /**
-   * Wraps `source` so that its stream is known while it runs. A stream that starts after
-   * `shutdown()` (its request was already in flight) is ended at once, the same way.
-   */
-  track(source: EventSource): EventSource {
-    return async (sink) => {
-      if (this.shutdownRetryMs !== undefined) {
-        sink.shutdown(this.spread(this.shutdownRetryMs));
-        return;
-      }
-      this.sinks.add(sink);
-      try {
-        const stop = await source(sink);
-        return () => {
-          this.sinks.delete(sink);
-          stop?.(sink);
-        };
-      } catch (error) {
-        this.sinks.delete(sink);
-        throw error;
-      }
-    };
+  /** A new stream from `client` is counted open, or refused with `StreamCapError` if a cap is reached. */
+  admit(client: string | undefined): void {
+    const { maxStreams, maxStreamsPerClient } = this.caps;
+    if (maxStreams > 0 && this.activeStreams >= maxStreams) throw new StreamCapError("streams");
+    const fromClient = client === undefined ? 0 : (this.perClient.get(client) ?? 0);
+    if (client !== undefined && maxStreamsPerClient > 0 && fromClient >= maxStreamsPerClient) {
+      throw new StreamCapError("client-streams");
+    }
+    this.activeStreams++;
+    this.openedStreams++;
+    if (client !== undefined) this.perClient.set(client, fromClient + 1);
   }
 
   /**
-   * Ends every open stream with `sink.shutdown()`, and every stream that starts from now on.
-   * Returns how many were open. Each client is asked to come back after between `retryMs` and
-   * twice that, spread so that thousands of clients do not all reconnect at the same moment.
+   * A stream began writing. One that starts after `shutdown()` (its request was already in flight)
+   * is ended at once, the same way.
+   */
+  start(stream: SseStream): void {
+    if (this.shutdownRetryMs === undefined) this.started.add(stream);
+    else stream.shutdown(this.spread(this.shutdownRetryMs));
+  }
+
+  /** An admitted stream ended, once (SseStream.close runs once). */
+  closed(stream: SseStream, client: string | undefined, reason: CloseReason): void {
+    this.started.delete(stream);
+    this.activeStreams--;
+    this.closedBy[reason] = (this.closedBy[reason] ?? 0) + 1;
+    if (client === undefined) return;
+    const left = (this.perClient.get(client) ?? 1) - 1;
+    if (left > 0) this.perClient.set(client, left);
+    else this.perClient.delete(client);
+  }
+
+  /**
+   * Ends every open stream with `shutdown()`, and every stream that starts from now on. Returns how
+   * many were open. Each client is asked to come back after between `retryMs` and twice that,
+   * spread so that thousands of clients do not all reconnect at the same moment.
    */
   shutdown(retryMs = SHUTDOWN_RETRY_MS): number {
     this.shutdownRetryMs ??= retryMs;
-    const sinks = [...this.sinks];
-    this.sinks.clear();
-    for (const sink of sinks) sink.shutdown(this.spread(this.shutdownRetryMs));
-    return sinks.length;
+    const streams = [...this.started];
+    this.started.clear();
+    for (const stream of streams) stream.shutdown(this.spread(this.shutdownRetryMs));
+    return streams.length;
+  }
+
+  toJSON() {
+    return {
+      activeStreams: this.activeStreams,
+      openedStreams: this.openedStreams,
+      clients: this.perClient.size,
+      closedBy: this.closedBy,
+    };
   }
 
   private spread(retryMs: number): number {

@@ -6,6 +6,7 @@
  * lifecycle") and ../shared/FINDINGS.md for the measurements behind each trigger.
  */
 import { encodeComment, encodeEvent, encodeRetry, type SseEvent } from "./encode.ts";
+import type { OpenStreams } from "./open-streams.ts";
 
 /** Why a stream ended, for stats and logs. */
 export type CloseReason =
@@ -79,6 +80,13 @@ export interface EventStreamOptions {
   headers?: HeadersInit;
   /** Called once, after the stop function, when the stream has ended. */
   onClose?: (reason: CloseReason) => void;
+  /**
+   * Where the stream is counted and capped, and ended at shutdown. `eventStream` throws
+   * `StreamCapError` when a cap refuses it.
+   */
+  openStreams?: OpenStreams;
+  /** The client's address, where known: streams per client are capped by it. */
+  client?: string | undefined;
 }
 
 export const STREAM_DEFAULTS = {
@@ -156,6 +164,7 @@ export class SseStream implements EventSink {
     this.minWeight = Math.ceil(
       this.maxBufferedBytes / (options.maxBufferedEvents ?? STREAM_DEFAULTS.maxBufferedEvents),
     );
+    options.openStreams?.admit(options.client);
     // Listened to from the start: a client may leave before its body is ever read.
     const signal = options.signal;
     if (signal?.aborted) this.close("request-abort");
@@ -206,6 +215,9 @@ export class SseStream implements EventSink {
       transport.end();
       return;
     }
+    // Ended at once if the server is shutting down.
+    this.options.openStreams?.start(this);
+    if (this.isClosed) return;
     if (keepAliveMs > 0) this.keepAlive = setInterval(SseStream.keepAliveTick, keepAliveMs, this);
     startSource(this.source, this).then(
       (stop) => {
@@ -287,6 +299,7 @@ export class SseStream implements EventSink {
         transport.end();
       }
     }
+    this.options.openStreams?.closed(this, this.options.client, reason);
     this.options.onClose?.(reason);
   }
 

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
 import { DEFAULT_CONFIG } from "../../src/config.ts";
-import { StreamCapError, StreamStats } from "../../src/sse/index.ts";
+import { eventStream, OpenStreams, StreamCapError } from "../../src/sse/index.ts";
 import { readEvents, type SseReader } from "../support/sse-reader.ts";
 
 function appWithCaps(maxStreams: number, maxStreamsPerClient: number) {
@@ -84,21 +84,22 @@ describe("stream caps", () => {
   });
 });
 
-describe("StreamStats", () => {
-  it("counts a stream closed once however often its close runs, and forgets an address with its last stream", () => {
-    const stats = new StreamStats({ maxStreams: 2, maxStreamsPerClient: 1 });
-    const close = stats.open("a");
-    expect(() => stats.open("a")).toThrow(StreamCapError);
-    const other = stats.open("b");
-    expect(() => stats.open("c")).toThrow(expect.objectContaining({ cap: "streams" }));
-    close("client-cancel");
-    close("client-cancel");
-    expect(stats.toJSON()).toMatchObject({ activeStreams: 1, clients: 1 });
-    other("overflow");
-    expect(stats.toJSON()).toMatchObject({
-      activeStreams: 0,
-      clients: 0,
-      closedBy: { "client-cancel": 1, overflow: 1 },
-    });
+describe("OpenStreams caps", () => {
+  it("refuses at eventStream, counts a stream closed once however often it is closed, and forgets an address with its last stream", async () => {
+    const openStreams = new OpenStreams({ maxStreams: 2, maxStreamsPerClient: 1 });
+    const open = (client: string) => eventStream(() => {}, { openStreams, client, keepAliveMs: 0 });
+    const first = open("a");
+    expect(() => open("a")).toThrow(StreamCapError);
+    const other = open("b");
+    expect(() => open("c")).toThrow(expect.objectContaining({ cap: "streams" }));
+    const firstReader = first.body?.getReader();
+    await firstReader?.read();
+    await firstReader?.cancel();
+    await firstReader?.cancel();
+    expect(openStreams.toJSON()).toMatchObject({ activeStreams: 1, clients: 1 });
+    const reader = other.body?.getReader();
+    await reader?.read();
+    await reader?.cancel();
+    expect(openStreams.toJSON()).toMatchObject({ activeStreams: 0, clients: 0, closedBy: { "client-cancel": 2 } });
   });
 });

@@ -29,13 +29,13 @@ async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>, first?: 
 async function openStream(openStreams: OpenStreams, options: { maxBufferedBytes?: number } = {}) {
   const state = { sink: undefined as EventSink | undefined, stops: 0, reasons: [] as CloseReason[] };
   const response = eventStream(
-    openStreams.track((sink) => {
+    (sink) => {
       state.sink = sink;
       return () => {
         state.stops++;
       };
-    }),
-    { retry: 3000, keepAliveMs: 0, onClose: (reason) => state.reasons.push(reason), ...options },
+    },
+    { retry: 3000, keepAliveMs: 0, onClose: (reason) => state.reasons.push(reason), openStreams, ...options },
   );
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const { value: first } = await reader.read();
@@ -97,10 +97,10 @@ describe("OpenStreams", () => {
     const reasons: CloseReason[] = [];
     // Made before the shutdown (its request was in flight), read after it.
     const response = eventStream(
-      openStreams.track(() => {
+      () => {
         sourceRan = true;
-      }),
-      { retry: 3000, onClose: (reason) => reasons.push(reason) },
+      },
+      { retry: 3000, onClose: (reason) => reasons.push(reason), openStreams },
     );
     openStreams.shutdown();
     expect(openStreams.shuttingDown).toBe(true);

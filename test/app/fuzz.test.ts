@@ -205,15 +205,18 @@ const request: fc.Arbitrary<FuzzedRequest> = fc
 
 /**
  * The Request a client could send. What no HTTP client can send is moved to where it can be: a
- * header value with CR, LF or NUL inside (the Headers class refuses it, as servers' HTTP parsers do)
- * goes into `?lastEventId=` instead, which reaches the same validation; GET and HEAD carry no body.
+ * header value beyond Latin-1 arrives as its UTF-8 bytes, one character each (as Node's HTTP
+ * parser hands them over); a header value with CR, LF or NUL inside (the Headers class refuses it,
+ * as servers' HTTP parsers do) goes into `?lastEventId=` instead, which reaches the same
+ * validation; GET and HEAD carry no body.
  */
 function toRequest(input: FuzzedRequest): Request | undefined {
   let url = `http://localhost${input.path}${input.query}`;
   const headers = new Headers();
   for (const [name, value] of Object.entries(input.headers)) {
+    const bytes = Buffer.from(value, "utf8").toString("latin1");
     try {
-      headers.set(name, value);
+      headers.set(name, bytes);
     } catch {
       if (name !== "last-event-id") continue;
       url += `${url.includes("?") ? "&" : "?"}lastEventId=${encodeURIComponent(value)}`;

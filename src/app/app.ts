@@ -19,6 +19,8 @@ declare module "hono" {
   interface ContextVariableMap {
     /** The client's IP address where the runtime knows it (see AppOptions.clientAddress). */
     clientAddress: string | undefined;
+    /** Whether streams end on the request's abort signal (see AppOptions.useRequestSignal). */
+    useRequestSignal: boolean;
   }
 }
 
@@ -35,6 +37,13 @@ export interface AppOptions {
    * Default: one made from the config's caps.
    */
   openStreams?: OpenStreams;
+  /**
+   * Whether a stream also ends when its request's signal aborts. workerd needs it: it never calls
+   * a body's cancel when the client leaves (../shared/FINDINGS.md). Node, Bun and Deno do call
+   * cancel, and there the signal only costs memory (measured on Bun: about 500 bytes per idle
+   * connection), so their entries turn it off. Default: on.
+   */
+  useRequestSignal?: boolean;
 }
 
 export function createApp(config: Config, options: AppOptions = {}) {
@@ -45,6 +54,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   app.notFound(handleNotFound);
   app.use(async (c, next) => {
     c.set("clientAddress", options.clientAddress?.(c));
+    c.set("useRequestSignal", options.useRequestSignal ?? true);
     return next();
   });
 

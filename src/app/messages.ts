@@ -68,7 +68,8 @@ export function streamResponse(c: Context, hub: Hub, channel = channelOf(c)): Pr
   const query = parseOrThrow(streamQuery, queryOf(c), "query");
   const header = c.req.header("last-event-id");
   const after = header ? parseOrThrow(messageId, header, "last_event_id") : query.lastEventId;
-  return hub.stream(channel, { after, request: c.req.raw, client: c.get("clientAddress") });
+  const signal = c.get("useRequestSignal") ? c.req.raw.signal : undefined;
+  return hub.stream(channel, { after, request: c.req.raw, signal, client: c.get("clientAddress") });
 }
 
 function channelOf(c: Context): string {

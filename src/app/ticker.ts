@@ -50,7 +50,7 @@ export function tickerResponse(c: Context, label: string, config: Config, openSt
   };
   return eventStream(tickerSource(ticker), {
     ...streamSettings(config),
-    signal: c.req.raw.signal,
+    signal: c.get("useRequestSignal") ? c.req.raw.signal : undefined,
     openStreams,
     client: c.get("clientAddress"),
   });

@@ -28,7 +28,7 @@ export interface StreamRequest {
   /** Replay what came after this id first (from Last-Event-ID); undefined means live only. */
   after: number | undefined;
   /** The request's signal, the only notice of a departed client on workerd. */
-  signal: AbortSignal;
+  signal?: AbortSignal | undefined;
   onClose?: (reason: CloseReason) => void;
   /** Where the stream is counted and capped, and ended at shutdown (see OpenStreams). */
   openStreams?: OpenStreams;

@@ -9,8 +9,13 @@ import type { Message, NewMessage } from "./message.ts";
 export interface StreamOptions {
   /** Replay what came after this id first (from Last-Event-ID); undefined means live only. */
   after: number | undefined;
-  /** The client's request: its signal tells a stream that the client left. */
+  /** The client's request. */
   request: Request;
+  /**
+   * Ends the stream when it aborts: the only notice of a departed client on workerd. Undefined
+   * where the runtime cancels the body instead (Node, Bun, Deno).
+   */
+  signal: AbortSignal | undefined;
   /** The client's address, where known: streams per client are capped by it. */
   client?: string | undefined;
 }

@@ -11,6 +11,8 @@ const app = createApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,
   openStreams,
+  // Every stream ends on its body's cancel here; the request signal would only cost memory.
+  useRequestSignal: false,
 });
 const { port, hostname } = readListenAddress(process.env);
 

@@ -26,7 +26,8 @@ export class ChannelObject extends DurableObject<Record<string, unknown>> {
     super(ctx, env);
     const config = readConfig(env);
     // The caps count this channel's streams: every isolate's subscribers of it are here.
-    this.openStreams = new OpenStreams(config);
+    // One keep-alive timer for all: the object is one I/O context for all its requests.
+    this.openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true });
     this.channel = new Channel(new SqlMessageStore(ctx.storage.sql, config.historyLimit), streamSettings(config));
   }
 

@@ -6,7 +6,8 @@ import { readConfig, readListenAddress } from "../config.ts";
 import { OpenStreams } from "../sse/index.ts";
 
 const config = readConfig(process.env);
-const openStreams = new OpenStreams(config);
+// One keep-alive timer for all streams: this process is one I/O context.
+const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true });
 const app = createApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,

@@ -7,7 +7,8 @@ import { OpenStreams } from "../sse/index.ts";
 
 const env = Deno.env.toObject();
 const config = readConfig(env);
-const openStreams = new OpenStreams(config);
+// One keep-alive timer for all streams: this process is one I/O context.
+const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true });
 const app = createApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,

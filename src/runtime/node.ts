@@ -11,7 +11,8 @@ import { OpenStreams, takeOver } from "../sse/index.ts";
 import { startOnServerResponse } from "./node-response-transport.ts";
 
 const config = readConfig(process.env);
-const openStreams = new OpenStreams(config);
+// One keep-alive timer for all streams: this process is one I/O context.
+const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true });
 const app = createApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,

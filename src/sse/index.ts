@@ -9,6 +9,7 @@ export {
 } from "./encode.ts";
 export {
   OpenStreams,
+  type OpenStreamsOptions,
   SHUTDOWN_RETRY_MS,
   type StreamCap,
   StreamCapError,

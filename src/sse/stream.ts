@@ -218,7 +218,11 @@ export class SseStream implements EventSink {
     // Ended at once if the server is shutting down.
     this.options.openStreams?.start(this);
     if (this.isClosed) return;
-    if (keepAliveMs > 0) this.keepAlive = setInterval(SseStream.keepAliveTick, keepAliveMs, this);
+    if (keepAliveMs > 0) {
+      const openStreams = this.options.openStreams;
+      if (openStreams?.sharesKeepAliveTimers) openStreams.keepAlive(this, keepAliveMs);
+      else this.keepAlive = setInterval(SseStream.keepAliveTick, keepAliveMs, this);
+    }
     startSource(this.source, this).then(
       (stop) => {
         if (this.isClosed) stop?.(this);
@@ -327,8 +331,9 @@ export class SseStream implements EventSink {
    * the object's stream any more, yet its request.signal never aborts and enqueue never fails,
    * so the stream would live (and grow) until its buffer overflowed. A queue that did not shrink
    * at all over two periods, while holding data, is a client that is gone or stuck.
+   * Called every keep-alive period by the stream's own timer or its OpenStreams' shared one.
    */
-  private keepAliveTick(): void {
+  keepAliveTick(): void {
     const queued = this.transport?.queued() ?? 0;
     const readNothing = this.queuedAtTick > 0 && queued >= this.queuedAtTick + this.writtenSinceTick;
     this.stalledTicks = readNothing ? this.stalledTicks + 1 : 0;

@@ -4,7 +4,7 @@
  * real Node, Bun and Deno servers in test/runtimes/shutdown.test.ts.
  */
 import { createParser } from "eventsource-parser";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type CloseReason, type EventSink, eventStream, OpenStreams } from "../../src/sse/index.ts";
 
 type Item = { data: string } | { retry: number } | { comment: string };
@@ -118,5 +118,35 @@ describe("OpenStreams", () => {
     expect(openStreams.size).toBe(0);
     expect(openStreams.shutdown()).toBe(0);
     expect(state.reasons).toEqual(["source-ended"]);
+  });
+});
+
+describe("OpenStreams with shared keep-alive timers", () => {
+  it("keeps every stream alive from one timer, and drops the timer with the last stream", async () => {
+    vi.useFakeTimers();
+    try {
+      const openStreams = new OpenStreams(undefined, { sharedKeepAliveTimers: true });
+      const readers = [0, 1].map(() => {
+        const response = eventStream(() => {}, { openStreams, keepAliveMs: 1_000 });
+        return (response.body as ReadableStream<Uint8Array>).getReader();
+      });
+      for (const reader of readers) await reader.read(); // the opening comment starts each stream
+      await vi.advanceTimersByTimeAsync(0);
+      expect(vi.getTimerCount()).toBe(1);
+
+      await vi.advanceTimersByTimeAsync(1_000);
+      for (const reader of readers) {
+        const { value } = await reader.read();
+        expect(new TextDecoder().decode(value)).toBe(": keep-alive\n\n");
+      }
+
+      await readers[0]?.cancel();
+      expect(vi.getTimerCount()).toBe(1);
+      await readers[1]?.cancel();
+      expect(vi.getTimerCount()).toBe(0);
+      expect(openStreams.toJSON()).toMatchObject({ activeStreams: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

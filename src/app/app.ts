@@ -93,7 +93,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
 
   // The seed's "Alternative #1": middleware that answers one path and passes everything else on.
   app.use(async (c, next) => {
-    if (c.req.path !== "/sse" || c.req.method !== "GET") return next();
+    // HEAD too, as Hono's routes answer it (the HEAD middleware above cancels the body).
+    if (c.req.path !== "/sse" || (c.req.method !== "GET" && c.req.method !== "HEAD")) return next();
     return tickerResponse(c, "Middleware", config, openStreams);
   });
 

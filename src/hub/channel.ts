@@ -51,6 +51,8 @@ export class Channel {
   constructor(
     private readonly store: MessageStore,
     private readonly streams: StreamSettings,
+    /** Called when the last subscriber leaves a channel that holds no message. */
+    private readonly onEmpty?: () => void,
   ) {}
 
   /** Stores the message, then hands the same encoded bytes to every live subscriber. */
@@ -99,6 +101,7 @@ export class Channel {
     sink.onPull = undefined;
     this.catchingUp.delete(sink);
     this.live.delete(sink);
+    if (this.live.size + this.catchingUp.size === 0 && this.store.oldestId() === undefined) this.onEmpty?.();
   };
 
   private replayThenJoin(after: number): EventSource {

@@ -45,7 +45,11 @@ export class MemoryHub implements Hub {
   private channel(name: string): Channel {
     let channel = this.channels.get(name);
     if (!channel) {
-      channel = new Channel(new MemoryMessageStore(this.historyLimit, this.firstId), this.streams);
+      // A channel only subscribed to, never published on, goes when its last subscriber does:
+      // subscriptions to made-up names must not fill memory.
+      channel = new Channel(new MemoryMessageStore(this.historyLimit, this.firstId), this.streams, () =>
+        this.channels.delete(name),
+      );
       this.channels.set(name, channel);
     }
     return channel;

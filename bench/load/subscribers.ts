@@ -6,6 +6,7 @@
  */
 import { connect, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
+import { ChunkedBody } from "./chunked-body.ts";
 
 // Without the space: the spec makes it optional, and better-sse writes `data:<payload>`.
 const DATA = Buffer.from("data:");
@@ -33,11 +34,8 @@ class Subscriber {
   private tail: Buffer = Buffer.alloc(0);
   // Sampled: the unfinished last line of the previous read.
   private partialLine = "";
-  // Chunked transfer coding: servers may cut chunks anywhere, even inside "data:" (workerd does).
-  private chunked = false;
-  private sizeLine = "";
-  private chunkLeft = 0;
-  private skip = 0;
+  // Set when the response uses chunked transfer coding.
+  private chunked: ChunkedBody | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -53,13 +51,14 @@ class Subscriber {
       const end = this.head.indexOf("\r\n\r\n");
       if (end < 0) return;
       if (!this.head.startsWith("HTTP/1.1 200")) this.pool.failed++;
-      this.chunked = /\r\ntransfer-encoding:\s*chunked/i.test(this.head.slice(0, end));
+      const chunked = /\r\ntransfer-encoding:\s*chunked/i.test(this.head.slice(0, end));
+      this.chunked = chunked ? new ChunkedBody((piece) => this.onBody(piece)) : undefined;
       this.headersDone = true;
       this.pool.onOpen();
       chunk = Buffer.from(this.head.slice(end + 4), "latin1");
       this.head = "";
     }
-    if (this.chunked) this.dechunk(chunk);
+    if (this.chunked) this.chunked.feed(chunk);
     else this.onBody(chunk);
   }
 
@@ -68,35 +67,6 @@ class Subscriber {
     if (count > 0) {
       this.events += count;
       this.pool.onEvents(count);
-    }
-  }
-
-  /** Passes the body bytes of a chunked response to onBody, without copying them. */
-  private dechunk(buffer: Buffer) {
-    let i = 0;
-    while (i < buffer.length) {
-      if (this.skip > 0) {
-        const n = Math.min(this.skip, buffer.length - i);
-        this.skip -= n;
-        i += n;
-      } else if (this.chunkLeft > 0) {
-        const n = Math.min(this.chunkLeft, buffer.length - i);
-        this.onBody(buffer.subarray(i, i + n));
-        this.chunkLeft -= n;
-        i += n;
-        if (this.chunkLeft === 0) this.skip = 2; // the CRLF after the chunk
-      } else {
-        const lineEnd = buffer.indexOf(10, i);
-        if (lineEnd < 0) {
-          this.sizeLine += buffer.toString("latin1", i);
-          return;
-        }
-        this.sizeLine += buffer.toString("latin1", i, lineEnd);
-        this.chunkLeft = Number.parseInt(this.sizeLine, 16);
-        this.sizeLine = "";
-        i = lineEnd + 1;
-        if (!(this.chunkLeft > 0)) return; // the last chunk: the stream ended
-      }
     }
   }
 

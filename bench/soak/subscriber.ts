@@ -9,6 +9,7 @@
  * looked at (the data is one line of message JSON, whose `"id":` never starts a line).
  */
 import { connect, type Socket } from "node:net";
+import { ChunkedBody } from "../load/chunked-body.ts";
 
 const EVENT_END = Buffer.from("\n\n");
 const ID_LINE = Buffer.from("\nid:");
@@ -47,10 +48,8 @@ export class SoakSubscriber {
   private socket: Socket | undefined;
   private headersDone = false;
   private head = "";
-  private chunked = false;
-  private sizeLine = "";
-  private chunkLeft = 0;
-  private skip = 0;
+  // Set when the response uses chunked transfer coding.
+  private chunked: ChunkedBody | undefined;
   private partial: Buffer = Buffer.alloc(0);
   private resume: Resume | undefined;
 
@@ -65,10 +64,7 @@ export class SoakSubscriber {
     const { host, port, path } = this.address;
     this.headersDone = false;
     this.head = "";
-    this.chunked = false;
-    this.sizeLine = "";
-    this.chunkLeft = 0;
-    this.skip = 0;
+    this.chunked = undefined;
     this.partial = Buffer.alloc(0);
     const resumeHeader = this.last === undefined ? "" : `Last-Event-ID: ${this.last}\r\n`;
     if (this.last !== undefined) {
@@ -102,7 +98,8 @@ export class SoakSubscriber {
         const end = this.head.indexOf("\r\n\r\n");
         if (end < 0) return;
         if (!this.head.startsWith("HTTP/1.1 200")) return settle(new Error(this.head.split("\r\n")[0]));
-        this.chunked = /\r\ntransfer-encoding:\s*chunked/i.test(this.head.slice(0, end));
+        const chunked = /\r\ntransfer-encoding:\s*chunked/i.test(this.head.slice(0, end));
+        this.chunked = chunked ? new ChunkedBody((piece) => this.onBody(piece)) : undefined;
         this.headersDone = true;
         const rest = Buffer.from(this.head.slice(end + 4), "latin1");
         this.head = "";
@@ -135,37 +132,8 @@ export class SoakSubscriber {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.chunked) this.dechunk(chunk);
+    if (this.chunked) this.chunked.feed(chunk);
     else this.onBody(chunk);
-  }
-
-  /** Passes the body bytes of a chunked response on; servers may cut chunks anywhere. */
-  private dechunk(buffer: Buffer): void {
-    let i = 0;
-    while (i < buffer.length) {
-      if (this.skip > 0) {
-        const n = Math.min(this.skip, buffer.length - i);
-        this.skip -= n;
-        i += n;
-      } else if (this.chunkLeft > 0) {
-        const n = Math.min(this.chunkLeft, buffer.length - i);
-        this.onBody(buffer.subarray(i, i + n));
-        this.chunkLeft -= n;
-        i += n;
-        if (this.chunkLeft === 0) this.skip = 2; // the CRLF after the chunk
-      } else {
-        const lineEnd = buffer.indexOf(10, i);
-        if (lineEnd < 0) {
-          this.sizeLine += buffer.toString("latin1", i);
-          return;
-        }
-        this.sizeLine += buffer.toString("latin1", i, lineEnd);
-        this.chunkLeft = Number.parseInt(this.sizeLine, 16);
-        this.sizeLine = "";
-        i = lineEnd + 1;
-        if (!(this.chunkLeft > 0)) return; // the last chunk: the stream ended
-      }
-    }
   }
 
   /** Handles every whole event in `piece` (and what was left of the previous one). */

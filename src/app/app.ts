@@ -123,3 +123,15 @@ export function createApp(config: Config, options: AppOptions = {}) {
   if (options.serveAssets) app.use(options.serveAssets);
   return app;
 }
+
+/**
+ * The app as a Node, Bun or Deno server process runs it. The process is one I/O context, so one
+ * keep-alive timer serves all its streams; and those runtimes cancel a stream's body when its
+ * client leaves, so streams need no request signal (it cost about 500 bytes per idle connection
+ * on Bun). Returns the open streams too, for the entry's shutdown.
+ */
+export function createServerApp(config: Config, options: Pick<AppOptions, "serveAssets" | "clientAddress">) {
+  const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true });
+  const app = createApp(config, { ...options, openStreams, useRequestSignal: false });
+  return { app, openStreams };
+}

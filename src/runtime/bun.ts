@@ -1,19 +1,13 @@
 /** Bun entry: `npm run start:bun`. */
 import { getConnInfo, serveStatic } from "hono/bun";
-import { createApp } from "../app/app.ts";
+import { createServerApp } from "../app/app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readConfig, readListenAddress } from "../config.ts";
-import { OpenStreams } from "../sse/index.ts";
 
 const config = readConfig(process.env);
-// One keep-alive timer for all streams: this process is one I/O context.
-const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true });
-const app = createApp(config, {
+const { app, openStreams } = createServerApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,
-  openStreams,
-  // Every stream ends on its body's cancel here; the request signal would only cost memory.
-  useRequestSignal: false,
 });
 const { port, hostname } = readListenAddress(process.env);
 

@@ -1,20 +1,14 @@
 /** Deno entry: `npm run start:deno`. */
 import { getConnInfo, serveStatic } from "hono/deno";
-import { createApp } from "../app/app.ts";
+import { createServerApp } from "../app/app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readConfig, readListenAddress } from "../config.ts";
-import { OpenStreams } from "../sse/index.ts";
 
 const env = Deno.env.toObject();
 const config = readConfig(env);
-// One keep-alive timer for all streams: this process is one I/O context.
-const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true });
-const app = createApp(config, {
+const { app, openStreams } = createServerApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,
-  openStreams,
-  // Every stream ends on its body's cancel here; the request signal would only cost memory.
-  useRequestSignal: false,
 });
 const { port, hostname } = readListenAddress(env);
 

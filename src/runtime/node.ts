@@ -4,21 +4,16 @@ import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server"
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { createApp } from "../app/app.ts";
+import { createServerApp } from "../app/app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readConfig, readListenAddress } from "../config.ts";
-import { OpenStreams, takeOver } from "../sse/index.ts";
+import { takeOver } from "../sse/index.ts";
 import { startOnServerResponse } from "./node-response-transport.ts";
 
 const config = readConfig(process.env);
-// One keep-alive timer for all streams: this process is one I/O context.
-const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true });
-const app = createApp(config, {
+const { app, openStreams } = createServerApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,
-  openStreams,
-  // Every stream ends on its body's cancel here; the request signal would only cost memory.
-  useRequestSignal: false,
 });
 const { port, hostname } = readListenAddress(process.env);
 

@@ -199,7 +199,7 @@ export class SseStream implements EventSink {
   }
 
   weigh(chunk: Uint8Array): number {
-    return Math.max(chunk.byteLength, this.minWeight);
+    return weightOf(chunk, this.minWeight);
   }
 
   /** Starts writing to `transport`: the opening line first, then the source. Once only. */
@@ -271,11 +271,7 @@ export class SseStream implements EventSink {
 
   fits(chunk: Uint8Array): boolean {
     const transport = this.transport;
-    if (this.isClosed || transport === undefined) return false;
-    if (transport.queued() + this.weigh(chunk) <= this.maxBufferedBytes) return true;
-    // The caller waits for room (onPull): make sure the transport will say when there is some.
-    transport.awaitRead?.();
-    return false;
+    return !this.isClosed && transport !== undefined && transport.queued() + this.weigh(chunk) <= this.maxBufferedBytes;
   }
 
   comment(text?: string): boolean {
@@ -466,12 +462,17 @@ class WebStreamTransport implements StreamTransport {
   }
 }
 
+/** What a chunk counts against a client's queue limit (see `SseStream.minWeight`). */
+function weightOf(chunk: Uint8Array, minWeight: number): number {
+  return Math.max(chunk.byteLength, minWeight);
+}
+
 // One strategy per chunk weight floor (one per configuration in practice), shared by its streams.
 const queuingStrategies = new Map<number, QueuingStrategy<Uint8Array>>();
 function queuingStrategy(minWeight: number): QueuingStrategy<Uint8Array> {
   let strategy = queuingStrategies.get(minWeight);
   if (strategy === undefined) {
-    strategy = { highWaterMark: 0, size: (chunk) => Math.max((chunk as Uint8Array).byteLength, minWeight) };
+    strategy = { highWaterMark: 0, size: (chunk) => weightOf(chunk as Uint8Array, minWeight) };
     queuingStrategies.set(minWeight, strategy);
   }
   return strategy;

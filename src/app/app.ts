@@ -103,7 +103,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   api.get("/sse", (c) => tickerResponse(c, "Controller", config, openStreams));
 
   const access = channelAccess(config);
-  const messages = messageRoutes(hub, access, publishRateLimit(config, options.clientAddress));
+  const messages = messageRoutes(hub, access, publishRateLimit(config));
   api.route("/messages", messages);
   api.route("/channels/:channel/messages", messages);
   // The seed's own path for the message stream.

@@ -4,17 +4,14 @@
  * count is per process, and on Workers per isolate: a publisher whose requests reach several
  * isolates gets that many allowances. A limit to stop a runaway client, not an exact quota.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { rateLimiter } from "hono-rate-limiter";
 import type { Config } from "../config.ts";
 import { errorResponse } from "./errors.ts";
 
 const WINDOW_MS = 60_000;
 
-export function publishRateLimit(
-  config: Config,
-  clientAddress?: (c: Context) => string | undefined,
-): MiddlewareHandler {
+export function publishRateLimit(config: Config): MiddlewareHandler {
   const limit = config.publishRateLimit;
   if (limit === 0) return (_c, next) => next();
   return rateLimiter({
@@ -27,7 +24,7 @@ export function publishRateLimit(
       // Prefixed, so that a token's subject can never share a count with an address.
       if (subject !== undefined) return `subject:${subject}`;
       // Without an address (an entry that cannot tell) every such publisher shares one count.
-      return `address:${clientAddress?.(c) ?? "unknown"}`;
+      return `address:${c.get("clientAddress") ?? "unknown"}`;
     },
     handler: (c) =>
       errorResponse(c, 429, "rate_limited", `at most ${limit} messages a minute; try again after Retry-After seconds`),

@@ -44,6 +44,13 @@ export interface Config {
    * Retry-After. Behind a proxy every client has the proxy's address: raise it or set 0 there.
    */
   maxStreamsPerClient: number;
+  /**
+   * Node, Bun and Deno: channels live in this Redis (`redis://[user:password@]host:port[/db]`, or
+   * `rediss://` for TLS), shared by every process on it. Empty: in this process's memory.
+   */
+  redisUrl: string;
+  /** How long a Redis command may take before the request answers 503 (and a connection attempt). */
+  redisTimeoutMs: number;
 }
 
 export const AUTH_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
@@ -65,6 +72,8 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   publishRateLimit: 600,
   maxStreams: 10_000,
   maxStreamsPerClient: 100,
+  redisUrl: "",
+  redisTimeoutMs: 2_000,
 };
 
 type WholeNumberSetting = { [K in keyof Config]: Config[K] extends number ? K : never }[keyof Config];
@@ -81,6 +90,7 @@ const ENV_NAMES: Record<WholeNumberSetting, string> = {
   publishRateLimit: "PUBLISH_RATE_LIMIT",
   maxStreams: "MAX_STREAMS",
   maxStreamsPerClient: "MAX_STREAMS_PER_CLIENT",
+  redisTimeoutMs: "REDIS_TIMEOUT_MS",
 };
 
 type Environment = Record<string, unknown>;
@@ -94,11 +104,35 @@ export function readConfig(env: Environment): Config {
     config[key] = readWholeNumber(ENV_NAMES[key], raw);
   }
   // Zero is meaningful only for the keep-alive (off) and retry (reconnect at once).
-  for (const key of ["tickerIntervalMs", "maxBufferedBytes", "maxBufferedEvents", "historyLimit"] as const) {
+  for (const key of [
+    "tickerIntervalMs",
+    "maxBufferedBytes",
+    "maxBufferedEvents",
+    "historyLimit",
+    "redisTimeoutMs",
+  ] as const) {
     if (config[key] < 1) throw new TypeError(`${ENV_NAMES[key]} must be at least 1`);
   }
   Object.assign(config, readAccessSettings(env));
+  const redisUrl = env.REDIS_URL === undefined ? "" : String(env.REDIS_URL).trim();
+  if (redisUrl !== "") config.redisUrl = checkRedisUrl(redisUrl);
   return config;
+}
+
+/** A `redis://` or `rediss://` URL with a host, and a database number as its path if any. */
+function checkRedisUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  // The message never repeats the URL: it may hold a password.
+  if (url === undefined || (url.protocol !== "redis:" && url.protocol !== "rediss:") || url.hostname === "") {
+    throw new TypeError("REDIS_URL must look like redis://[user:password@]host:port[/db] (or rediss:// for TLS)");
+  }
+  if (!/^\/?\d*$/.test(url.pathname)) throw new TypeError("REDIS_URL: the path must be a database number, as in /0");
+  return text;
 }
 
 /** A channel name (see src/app/messages.ts), optionally ending in `*`, or `*` alone. */

@@ -5,6 +5,7 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
+import type { Store } from "hono-rate-limiter";
 import { type Config, streamSettings } from "../config.ts";
 import type { Hub } from "../hub/hub.ts";
 import { MemoryHub } from "../hub/memory.ts";
@@ -44,6 +45,8 @@ export interface AppOptions {
    * connection), so their entries turn it off. Default: on.
    */
   useRequestSignal?: boolean;
+  /** Where the publish rate limit keeps its counts (Redis, when the hub is there). Default: memory. */
+  publishRateLimitStore?: Store;
 }
 
 export function createApp(config: Config, options: AppOptions = {}) {
@@ -103,7 +106,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   api.get("/sse", (c) => tickerResponse(c, "Controller", config, openStreams));
 
   const access = channelAccess(config);
-  const messages = messageRoutes(hub, access, publishRateLimit(config));
+  const messages = messageRoutes(hub, access, publishRateLimit(config, options.publishRateLimitStore));
   api.route("/messages", messages);
   api.route("/channels/:channel/messages", messages);
   // The seed's own path for the message stream.
@@ -122,16 +125,4 @@ export function createApp(config: Config, options: AppOptions = {}) {
 
   if (options.serveAssets) app.use(options.serveAssets);
   return app;
-}
-
-/**
- * The app as a Node, Bun or Deno server process runs it. The process is one I/O context, so one
- * keep-alive timer serves all its streams; and those runtimes cancel a stream's body when its
- * client leaves, so streams need no request signal (it cost about 500 bytes per idle connection
- * on Bun). Returns the open streams too, for the entry's shutdown.
- */
-export function createServerApp(config: Config, options: Pick<AppOptions, "serveAssets" | "clientAddress">) {
-  const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true });
-  const app = createApp(config, { ...options, openStreams, useRequestSignal: false });
-  return { app, openStreams };
 }

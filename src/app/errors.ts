@@ -4,6 +4,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { BackendUnavailableError } from "../hub/backend-unavailable.ts";
 import { StreamCapError } from "../sse/index.ts";
 
 export interface ErrorBody {
@@ -37,6 +38,8 @@ export function errorResponse(
 
 // A full server frees places only as clients leave: ask again in a while, not at once.
 const STREAM_CAP_RETRY_AFTER_SECONDS = "10";
+// A backend that cannot be reached is usually back within seconds (a restart, a failover).
+const BACKEND_RETRY_AFTER_SECONDS = "2";
 
 export const handleError: ErrorHandler = (error, c) => {
   if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message, error.headers);
@@ -45,6 +48,12 @@ export const handleError: ErrorHandler = (error, c) => {
     return error.cap === "streams"
       ? errorResponse(c, 503, "too_many_streams", "the server holds as many streams as it may", headers)
       : errorResponse(c, 429, "too_many_client_streams", "this client holds as many streams as it may", headers);
+  }
+  if (error instanceof BackendUnavailableError) {
+    // Nothing was done: the request may be sent again as it is.
+    return errorResponse(c, 503, "backend_unavailable", `${error.backend} cannot be reached: try again shortly`, {
+      "retry-after": BACKEND_RETRY_AFTER_SECONDS,
+    });
   }
   // Hono's own middleware throws these (for example a body that is not JSON).
   if (error instanceof HTTPException) {

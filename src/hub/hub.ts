@@ -29,6 +29,18 @@ export interface Hub {
   channelStats(channel: string): Promise<ChannelStats>;
   /** Stats of the channels this hub instance knows (for Durable Objects: those it has used). */
   stats(): Promise<Record<string, ChannelStats>>;
+  /**
+   * Whether a shared backend (Redis) can take traffic now, for health checks. Hubs without a
+   * remote backend leave it out.
+   */
+  backendStatus?(): BackendStatus;
+  /** Lets go of the backend's connections (shutdown, tests). */
+  close?(): Promise<void>;
+}
+
+export interface BackendStatus {
+  backend: string;
+  connected: boolean;
 }
 
 export type { ChannelStats, Message, NewMessage };

@@ -1,11 +1,11 @@
 /** Bun entry: `npm run start:bun`. */
 import { getConnInfo, serveStatic } from "hono/bun";
-import { createServerApp } from "../app/app.ts";
+import { createServerApp } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readConfig, readListenAddress } from "../config.ts";
 
 const config = readConfig(process.env);
-const { app, openStreams } = createServerApp(config, {
+const { app, openStreams } = await createServerApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,
 });

@@ -1,12 +1,12 @@
 /** Deno entry: `npm run start:deno`. */
 import { getConnInfo, serveStatic } from "hono/deno";
-import { createServerApp } from "../app/app.ts";
+import { createServerApp } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readConfig, readListenAddress } from "../config.ts";
 
 const env = Deno.env.toObject();
 const config = readConfig(env);
-const { app, openStreams } = createServerApp(config, {
+const { app, openStreams } = await createServerApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,
 });

@@ -1,0 +1,70 @@
+/**
+ * Makes a RedisHub from a `redis://` or `rediss://` URL. The `redis` package is imported here, on
+ * demand: a process without `REDIS_URL` never loads it.
+ */
+import type { OpenStreams } from "../../sse/index.ts";
+import type { StreamSettings } from "../channel.ts";
+import type { RedisHub } from "./hub.ts";
+import { PUBLISH_SCRIPT } from "./publish-script.ts";
+
+export interface RedisConnectOptions {
+  url: string;
+  historyLimit: number;
+  streams: StreamSettings;
+  openStreams: OpenStreams;
+  /** How long a command, and a connection attempt, may take. */
+  timeoutMs: number;
+  /** Told when the connection to Redis is lost or back (not on every retry). */
+  onConnectionChange?: (connected: boolean, error?: unknown) => void;
+}
+
+// Reconnect soon after a drop, then every second at most, for ever: an outage ends by itself, and
+// publishes answer 503 meanwhile instead of waiting.
+const reconnectDelay = (retries: number) => Math.min(50 * 2 ** retries, 1_000);
+
+/**
+ * Connects both connections (commands and pub/sub). Resolves once both are ready, or after
+ * `timeoutMs` with the hub still connecting in the background: a server may start while Redis is
+ * away, and its publishes answer 503 until Redis is back.
+ */
+export async function connectRedisHub(options: RedisConnectOptions): Promise<RedisHub> {
+  const [{ createClient }, { RedisHub }] = await Promise.all([import("redis"), import("./hub.ts")]);
+  const socket = { connectTimeout: options.timeoutMs, reconnectStrategy: reconnectDelay };
+  // createClient reads the URL: a malformed one throws here, before anything listens.
+  const commands = createClient({ url: options.url, socket, disableOfflineQueue: true });
+  const subscriber = createClient({ url: options.url, socket });
+  let connected = false;
+  const report = (error?: unknown) => {
+    const now = commands.isReady && subscriber.isReady;
+    if (now !== connected) {
+      connected = now;
+      options.onConnectionChange?.(now, error);
+    }
+  };
+  for (const client of [commands, subscriber]) {
+    // Without a listener an error event would end the process; the client reconnects by itself.
+    client.on("error", (error: unknown) => report(error));
+    client.on("ready", () => report());
+    client.on("end", () => report());
+  }
+  const hub = new RedisHub({
+    commands,
+    subscriber,
+    publishScriptSha: await sha1(PUBLISH_SCRIPT),
+    historyLimit: options.historyLimit,
+    streams: options.streams,
+    openStreams: options.openStreams,
+    timeoutMs: options.timeoutMs,
+  });
+  const ready = Promise.all([commands.connect(), subscriber.connect()]);
+  ready.catch(() => {
+    // Reported through the error events; the clients keep trying.
+  });
+  await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, options.timeoutMs))]);
+  return hub;
+}
+
+async function sha1(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}

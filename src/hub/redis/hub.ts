@@ -1,0 +1,213 @@
+/**
+ * The Redis hub: channels shared by every Node, Bun and Deno process on one Redis. Redis holds each
+ * channel's counter, history and pub/sub (keys.ts); publishing is one script (publish-script.ts);
+ * each process keeps only its own subscribers and delivers to them in order (redis-channel.ts).
+ * Per process: one connection for commands and one for pub/sub, whatever the number of channels
+ * and subscribers. Loaded only when `REDIS_URL` is set (see connect.ts). See docs/architecture.md
+ * ("Redis").
+ */
+import { ErrorReply } from "redis";
+import { eventStream, type OpenStreams } from "../../sse/index.ts";
+import { BackendUnavailableError } from "../backend-unavailable.ts";
+import type { ChannelStats, StreamSettings } from "../channel.ts";
+import type { BackendStatus, Hub, StreamOptions } from "../hub.ts";
+import type { Message, NewMessage } from "../message.ts";
+import { type ChannelKeys, channelKeys } from "./keys.ts";
+import { PUBLISH_SCRIPT } from "./publish-script.ts";
+import { type ChannelHistory, idOf, RedisChannel, type StoredMessage } from "./redis-channel.ts";
+
+/** What the hub uses of a node-redis client (`createClient`'s, whatever its type parameters). */
+export interface RedisConnection {
+  readonly isReady: boolean;
+  on(event: "ready", listener: () => void): unknown;
+  sendCommand(args: string[], options: { timeout: number }): Promise<unknown>;
+  sSubscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  sUnsubscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+export interface RedisHubOptions {
+  /** For commands; created with `disableOfflineQueue`, so a command fails at once while Redis is away. */
+  commands: RedisConnection;
+  /** For pub/sub only (a subscribed connection can send nothing else); it resubscribes on reconnect. */
+  subscriber: RedisConnection;
+  /** SHA-1 of PUBLISH_SCRIPT, for EVALSHA. */
+  publishScriptSha: string;
+  historyLimit: number;
+  streams: StreamSettings;
+  openStreams: OpenStreams;
+  /** How long a command may take before the request answers 503. */
+  timeoutMs: number;
+  /** What every key starts with (default `edge-sse`). */
+  prefix?: string;
+}
+
+/** A stream entry as RESP2 returns it: `[id, [field, value, ...]]`. */
+type StreamEntry = [string, string[]];
+
+export class RedisHub implements Hub {
+  /** Channels with subscribers in this process, each subscribed once on the pub/sub connection. */
+  private readonly channels = new Map<string, RedisChannel>();
+  private readonly commandOptions: { timeout: number };
+  private readonly prefix: string;
+
+  constructor(private readonly options: RedisHubOptions) {
+    this.commandOptions = { timeout: options.timeoutMs };
+    this.prefix = options.prefix ?? "edge-sse";
+    // node-redis resubscribes before it reports `ready`: each channel then reads what it missed.
+    options.subscriber.on("ready", () => this.reconnected());
+    options.commands.on("ready", () => this.reconnected());
+  }
+
+  async publish(channel: string, input: NewMessage): Promise<Message> {
+    const keys = channelKeys(this.prefix, channel);
+    const author = input.author ?? null;
+    const createdAt = new Date().toISOString();
+    // The JSON after its id: the script prepends `{"id":N,` (see publish-script.ts).
+    const rest = JSON.stringify({ text: input.text, author, createdAt }).slice(1);
+    const seen = String(this.channels.get(channel)?.highestId ?? 0);
+    const args = [keys.counter, keys.history, keys.pubsub, rest, String(this.options.historyLimit), seen];
+    let id: number;
+    try {
+      id = await this.command<number>(["EVALSHA", this.options.publishScriptSha, "3", ...args]);
+    } catch (error) {
+      // Redis forgot the script (restarted, or SCRIPT FLUSH): nothing ran, so sending it whole is
+      // not a second publish.
+      if (!(error instanceof ErrorReply && error.message.startsWith("NOSCRIPT"))) throw error;
+      id = await this.command<number>(["EVAL", PUBLISH_SCRIPT, "3", ...args]);
+    }
+    return { id, text: input.text, author, createdAt };
+  }
+
+  async list(channel: string, after: number, limit: number): Promise<Message[]> {
+    const stored = await this.readHistory(channelKeys(this.prefix, channel), after, limit);
+    return stored.map((message) => JSON.parse(message.json) as Message);
+  }
+
+  async stream(channel: string, { after, signal, client }: StreamOptions): Promise<Response> {
+    const state = this.channel(channel);
+    // Opened once this process is in step with the channel, so a client that saw the stream open
+    // gets every message published after that.
+    await state.whenSynced(this.options.timeoutMs);
+    return eventStream(after === undefined ? state.joinLive : state.replayThenJoin(after), {
+      ...this.options.streams,
+      signal,
+      openStreams: this.options.openStreams,
+      client,
+      // One function per channel, not per stream: forgets the channel if this was its last stream,
+      // including one that never started (a HEAD, a client gone before the first read).
+      onClose: state.release,
+    });
+  }
+
+  async channelStats(channel: string): Promise<ChannelStats> {
+    const keys = channelKeys(this.prefix, channel);
+    const [latest, oldest] = await Promise.all([
+      this.latestId(keys),
+      this.command<StreamEntry[]>(["XRANGE", keys.history, "-", "+", "COUNT", "1"]),
+    ]);
+    const local = this.channels.get(channel);
+    return {
+      subscribers: local?.subscribers ?? 0,
+      catchingUp: local?.catchingUpCount ?? 0,
+      latestId: latest,
+      oldestId: oldest[0] === undefined ? null : idOfEntry(oldest[0]),
+    };
+  }
+
+  /** The channels with subscribers in this process, with the shared figures from Redis. */
+  async stats(): Promise<Record<string, ChannelStats>> {
+    const names = [...this.channels.keys()];
+    const stats = await Promise.all(names.map((name) => this.channelStats(name)));
+    return Object.fromEntries(names.map((name, i) => [name, stats[i] as ChannelStats]));
+  }
+
+  backendStatus(): BackendStatus {
+    return { backend: "redis", connected: this.options.commands.isReady && this.options.subscriber.isReady };
+  }
+
+  /** Closes both connections (shutdown, tests). Streams stay as they are. */
+  async close(): Promise<void> {
+    for (const channel of this.channels.values()) channel.end();
+    this.channels.clear();
+    await Promise.allSettled([this.options.commands.close(), this.options.subscriber.close()]);
+  }
+
+  private channel(name: string): RedisChannel {
+    const existing = this.channels.get(name);
+    if (existing) return existing;
+    const keys = channelKeys(this.prefix, name);
+    const history: ChannelHistory = {
+      after: (after, count) => this.readHistory(keys, after, count),
+      latestId: () => this.latestId(keys),
+    };
+    const channel = new RedisChannel(history, (empty) => {
+      if (this.channels.get(name) !== empty) return;
+      empty.end();
+      this.channels.delete(name);
+      this.options.subscriber.sUnsubscribe(keys.pubsub, listener).catch(() => {
+        // Gone with the connection anyway: a lost connection holds no subscription.
+      });
+    });
+    const listener = (json: string) => channel.onAnnounced(json);
+    this.channels.set(name, channel);
+    // Offline queue on this connection: while Redis is away the subscription waits for it.
+    this.options.subscriber.sSubscribe(keys.pubsub, listener).then(
+      () => channel.onSubscribed(),
+      () => {
+        // The client was closed: nothing more will arrive.
+      },
+    );
+    return channel;
+  }
+
+  private reconnected(): void {
+    for (const channel of this.channels.values()) channel.onReconnected();
+  }
+
+  private async readHistory(keys: ChannelKeys, after: number, count: number): Promise<StoredMessage[]> {
+    const entries = await this.command<StreamEntry[]>([
+      "XRANGE",
+      keys.history,
+      `(${after}-0`,
+      "+",
+      "COUNT",
+      String(count),
+    ]);
+    return entries.map(([, fields]) => {
+      const json = fields[1] as string;
+      return { id: idOf(json), json };
+    });
+  }
+
+  private async latestId(keys: ChannelKeys): Promise<number> {
+    const counter = await this.command<string | null>(["GET", keys.counter]);
+    if (counter !== null) return Number(counter);
+    // The counter is gone but the history may not be (an evicted key).
+    const top = await this.command<StreamEntry[]>(["XREVRANGE", keys.history, "+", "-", "COUNT", "1"]);
+    return top[0] === undefined ? 0 : idOfEntry(top[0]);
+  }
+
+  /**
+   * One command on the command connection, answered within the timeout; a Redis that cannot
+   * answer throws BackendUnavailableError (a 503). For the app's other uses of Redis (the shared
+   * publish rate limit).
+   */
+  sendCommand(args: string[]): Promise<unknown> {
+    return this.command(args);
+  }
+
+  private async command<T>(args: string[]): Promise<T> {
+    try {
+      return (await this.options.commands.sendCommand(args, this.commandOptions)) as T;
+    } catch (error) {
+      // An error reply is Redis answering: a bug here, not an outage.
+      if (error instanceof ErrorReply) throw error;
+      throw new BackendUnavailableError("redis", error);
+    }
+  }
+}
+
+function idOfEntry([id]: StreamEntry): number {
+  return Number(id.slice(0, id.indexOf("-")));
+}

@@ -1,0 +1,19 @@
+/**
+ * Where one channel lives in Redis. Every name of a channel carries the same hash tag (`{name}`),
+ * so on Redis Cluster its counter, history and sharded pub/sub channel sit in one slot: the publish
+ * script may touch them together, and SPUBLISH reaches only that shard. Channel names are
+ * `[A-Za-z0-9_-]{1,64}` (src/app/messages.ts), so they never contain a brace.
+ */
+export interface ChannelKeys {
+  /** The last id issued (a string holding an integer). */
+  counter: string;
+  /** The history: a stream whose entry ids are `<message id>-0`, trimmed to the history limit. */
+  history: string;
+  /** The sharded pub/sub channel each message is announced on, as its JSON. */
+  pubsub: string;
+}
+
+export function channelKeys(prefix: string, channel: string): ChannelKeys {
+  const tag = `${prefix}:{${channel}}`;
+  return { counter: `${tag}:id`, history: `${tag}:history`, pubsub: `${tag}:messages` };
+}

@@ -1,0 +1,42 @@
+/**
+ * Publishing is one Lua script, so that numbering, storing and announcing a message are one step
+ * that no other process can interleave with: ids are strictly increasing and gap-free per channel
+ * across every process, and a message is announced only once it is stored (a 201 means stored).
+ *
+ * The id is the counter's next value, raised where it would not be above everything issued:
+ * - above the newest entry in the history: a counter restored older than the history (or lost
+ *   while the history stayed) must not reuse ids, and XADD refuses an id that is not above the top;
+ * - above the highest id the publishing process has seen (ARGV[3]): after a Redis restart that lost
+ *   the last second of an append-only file, clients may hold ids the new Redis never stored;
+ * - when the counter was missing (a new, flushed or non-persistent Redis, or an evicted key): at
+ *   least the clock in microseconds, as the in-memory hub seeds its ids, so a client holding a
+ *   `Last-Event-ID` from before the loss is sent everything published after it (unless the lost
+ *   counter had averaged over a million messages a second since it was seeded).
+ * Lua numbers are doubles: exact for ids below 2^53, which microseconds since 1970 stay under
+ * until the year 2255. `%d` formats them without an exponent.
+ *
+ * The message JSON is built by the caller without its id (`"text":...,"createdAt":...}`), so the
+ * script only prepends `{"id":N,` and the field order stays what the in-memory hub sends.
+ *
+ * KEYS: counter, history, pub/sub channel (a key too, so Cluster checks it shares their slot).
+ * ARGV: the JSON after the id, the history limit, the highest id the caller has seen (or 0).
+ * Returns the id.
+ */
+export const PUBLISH_SCRIPT = `
+local existed = redis.call('EXISTS', KEYS[1]) == 1
+local counted = redis.call('INCR', KEYS[1])
+local id = counted
+if not existed then
+  local now = redis.call('TIME')
+  id = math.max(id, tonumber(now[1]) * 1000000 + tonumber(now[2]))
+end
+local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+if top then id = math.max(id, tonumber(string.match(top[1], '^%d+')) + 1) end
+id = math.max(id, tonumber(ARGV[3]) + 1)
+local text = string.format('%d', id)
+if id ~= counted then redis.call('SET', KEYS[1], text) end
+local json = '{"id":' .. text .. ',' .. ARGV[1]
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], text .. '-0', 'm', json)
+redis.call('SPUBLISH', KEYS[3], json)
+return id
+`;

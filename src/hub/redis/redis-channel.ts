@@ -1,0 +1,336 @@
+/**
+ * One channel's local subscribers in one process of a Redis-backed deployment, and the order in
+ * which they get its messages. Every process numbers nothing itself: Redis does (publish-script.ts).
+ * A process only delivers, and delivers each id once, in order, with no gap:
+ *
+ * - It remembers the last id it handed to its live subscribers (`delivered`), read from Redis once
+ *   it has subscribed to the channel's pub/sub, so nothing announced after that point is missed.
+ * - An announced id right after `delivered` goes out at once (the hot path: one write per
+ *   subscriber of bytes encoded once). An id at or below it is a duplicate and is dropped. An id
+ *   further on means announcements were lost (a dropped pub/sub connection, a reconnect): the
+ *   missing range is read from the history first, so the order holds.
+ * - After the pub/sub connection comes back, or when Redis could not be reached, the process reads
+ *   everything after `delivered` from the history: what was published meanwhile arrives late, but
+ *   arrives. What fell out of the history meanwhile is announced with `history-truncated`.
+ * - A subscriber that resumes (Last-Event-ID) replays from the history, paced by how fast it reads,
+ *   until it reaches `delivered`, and joins the live set in the same synchronous step that checks
+ *   that: the next live id is the next one it needs. One that resumes ahead of `delivered` (it came
+ *   from a process whose pub/sub was quicker) waits until this process catches up with it.
+ * See docs/architecture.md ("Redis").
+ */
+import { type EventSink, type EventSource, encodeEvent } from "../../sse/index.ts";
+import { HISTORY_TRUNCATED_EVENT } from "../channel.ts";
+
+/** A message as Redis holds it: its id and its JSON (the SSE data, exactly as sent). */
+export interface StoredMessage {
+  id: number;
+  json: string;
+}
+
+/** What the channel reads from Redis. Each call fails fast while Redis is unreachable. */
+export interface ChannelHistory {
+  /** Up to `count` stored messages with an id above `after`, oldest first. */
+  after(after: number, count: number): Promise<StoredMessage[]>;
+  /** The newest id issued on the channel (0 before the first). */
+  latestId(): Promise<number>;
+}
+
+// Replay and gap fill read the history in pages of this many messages.
+const PAGE = 100;
+// Announcements held while a gap is filled or Redis is away. Past this the process stops holding
+// them and reads them back from the history instead, so a long outage cannot grow memory.
+const MAX_HELD = 10_000;
+// How often a channel retries Redis while it cannot reach it (each try fails at once while the
+// connection is down; a reconnect also retries at once).
+const RETRY_MS = 500;
+
+/** A message's id, from the start of its JSON (`{"id":N,`), without parsing the rest. */
+export function idOf(json: string): number {
+  const end = json.indexOf(",", 6);
+  return Number(json.slice(6, end));
+}
+
+export class RedisChannel {
+  /** Subscribers that receive each message as this process delivers it. */
+  private readonly live = new Set<EventSink>();
+  /** Subscribers still replaying history (or waiting for this process to catch up with them). */
+  private readonly catchingUp = new Set<EventSink>();
+  /** Resumed subscribers ahead of `delivered`, with the id they hold: live once it is reached. */
+  private readonly ahead = new Map<EventSink, number>();
+  /** The last id handed to live subscribers; undefined until read from Redis after subscribing. */
+  private delivered: number | undefined;
+  private subscribed = false;
+  private readonly held: StoredMessage[] = [];
+  private mustReread = false;
+  private pumping = false;
+  private retry: ReturnType<typeof setTimeout> | undefined;
+  private waitingForSync: Array<() => void> = [];
+  private ended = false;
+
+  constructor(
+    private readonly history: ChannelHistory,
+    /** Called when the last local subscriber has left: unsubscribe and forget this channel. */
+    private readonly onEmpty: (channel: RedisChannel) => void,
+  ) {}
+
+  get subscribers(): number {
+    return this.live.size + this.catchingUp.size;
+  }
+
+  get catchingUpCount(): number {
+    return this.catchingUp.size;
+  }
+
+  /** The highest id this process knows was issued on the channel (0 if none yet). */
+  get highestId(): number {
+    return this.delivered ?? 0;
+  }
+
+  /** The pub/sub subscription is confirmed: from here on no announcement is missed. */
+  onSubscribed(): void {
+    this.subscribed = true;
+    void this.pump();
+  }
+
+  /**
+   * The connection to Redis came back (the client resubscribed before saying so): read what was
+   * published while it was away.
+   */
+  onReconnected(): void {
+    if (this.delivered !== undefined) this.mustReread = true;
+    void this.pump();
+  }
+
+  /** A message announced on the channel's pub/sub. */
+  onAnnounced(json: string): void {
+    if (this.ended) return;
+    const id = idOf(json);
+    if (!this.pumping && this.held.length === 0 && this.delivered !== undefined && id === this.delivered + 1) {
+      this.deliver(id, json);
+      return;
+    }
+    if (this.held.length >= MAX_HELD) {
+      this.held.length = 0;
+      if (this.delivered !== undefined) this.mustReread = true;
+    }
+    this.held.push({ id, json });
+    void this.pump();
+  }
+
+  /** The source of a subscriber without Last-Event-ID: live messages from now on. */
+  readonly joinLive: EventSource = (sink) => {
+    this.live.add(sink);
+    return this.leave;
+  };
+
+  /** The source of a subscriber that resumes after `after`: replay, then live. */
+  replayThenJoin(after: number): EventSource {
+    return (sink) => {
+      this.catchingUp.add(sink);
+      this.catchUp(sink, after);
+      return this.leave;
+    };
+  }
+
+  /** Stops everything (the hub is closing, or the channel has no subscriber left). */
+  end(): void {
+    this.ended = true;
+    if (this.retry !== undefined) clearTimeout(this.retry);
+    this.retry = undefined;
+  }
+
+  /**
+   * Resolves once this process knows where the channel stands (subscribed, and the latest id read),
+   * or after `timeoutMs` if Redis cannot be reached: a stream then opens anyway and catches up later.
+   */
+  whenSynced(timeoutMs: number): Promise<void> {
+    if (this.delivered !== undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.waitingForSync.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Let go of the channel if no subscriber is left (also for a stream that never started). */
+  readonly release = () => {
+    if (this.subscribers === 0) this.onEmpty(this);
+  };
+
+  private readonly leave = (sink: EventSink) => {
+    sink.onPull = undefined;
+    this.live.delete(sink);
+    this.catchingUp.delete(sink);
+    this.ahead.delete(sink);
+    this.release();
+  };
+
+  /** Hands one message to every live subscriber: the same bytes, encoded once. */
+  private deliver(id: number, json: string): void {
+    const bytes = encodeEvent({ id, data: json });
+    // Those waiting for an earlier id get this one (a gap skipped theirs); those waiting for this
+    // one hold it already and go live after it.
+    if (this.ahead.size > 0) this.admitAhead(id - 1);
+    // A subscriber whose buffer overflows is closed by write() and leaves `live` during the loop,
+    // which a Set allows.
+    for (const sink of this.live) sink.write(bytes);
+    this.delivered = id;
+    if (this.ahead.size > 0) this.admitAhead(id);
+  }
+
+  /** Moves the subscribers parked ahead that hold no more than `upTo` to the live set. */
+  private admitAhead(upTo: number): void {
+    for (const [sink, holds] of this.ahead) {
+      if (holds > upTo) continue;
+      this.ahead.delete(sink);
+      this.catchingUp.delete(sink);
+      this.live.add(sink);
+    }
+  }
+
+  /** Delivers a message that may not follow `delivered`: ids in between are no longer stored. */
+  private deliverAfterGap(message: StoredMessage): void {
+    const delivered = this.delivered ?? 0;
+    // Before the first message there is nothing a live subscriber could have missed.
+    if (delivered > 0 && message.id > delivered + 1) {
+      const notice = encodeEvent({
+        event: HISTORY_TRUNCATED_EVENT,
+        data: JSON.stringify({ lastEventId: delivered, oldestId: message.id }),
+      });
+      for (const sink of this.live) sink.write(notice);
+    }
+    this.deliver(message.id, message.json);
+  }
+
+  /**
+   * The one loop that reads Redis on behalf of live subscribers: first sync, re-reads after a
+   * reconnect, and gap fills. One at a time per channel, so deliveries stay in order.
+   */
+  private async pump(): Promise<void> {
+    if (this.pumping || this.ended || !this.subscribed) return;
+    this.pumping = true;
+    try {
+      while (!this.ended) {
+        if (this.delivered === undefined) {
+          this.delivered = await this.history.latestId();
+          for (const resolve of this.waitingForSync.splice(0)) resolve();
+          continue;
+        }
+        if (this.mustReread) {
+          this.mustReread = false;
+          await this.readAfterDelivered(undefined);
+          continue;
+        }
+        const next = this.held.shift();
+        if (next === undefined) break;
+        if (next.id <= this.delivered) continue;
+        if (next.id > this.delivered + 1) await this.readAfterDelivered(next.id);
+        if (next.id > (this.delivered as number)) this.deliverAfterGap(next);
+      }
+    } catch {
+      // Redis is unreachable. What was announced is stored there: read it again once it answers.
+      if (this.delivered !== undefined) this.mustReread = true;
+      if (!this.ended && this.retry === undefined) {
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          void this.pump();
+        }, RETRY_MS);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Delivers the stored messages after `delivered` and below `before` (or all of them). */
+  private async readAfterDelivered(before: number | undefined): Promise<void> {
+    for (;;) {
+      const page = await this.history.after(this.delivered as number, PAGE);
+      if (this.ended) return;
+      for (const message of page) {
+        if (before !== undefined && message.id >= before) return;
+        if (message.id > (this.delivered as number)) this.deliverAfterGap(message);
+      }
+      if (page.length < PAGE) return;
+    }
+  }
+
+  private synced(): Promise<void> {
+    if (this.delivered !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.waitingForSync.push(resolve));
+  }
+
+  /**
+   * Replays the history after `cursor` to one subscriber, as fast as it reads, then joins it to
+   * the live set. Replay reads are awaited; the check that the replay has reached `delivered` and
+   * the join are one synchronous step, so no delivery can fall between them.
+   */
+  private catchUp(sink: EventSink, cursor: number): void {
+    let running = false;
+    const step = async () => {
+      if (running) return;
+      running = true;
+      try {
+        await this.synced();
+        while (!sink.closed) {
+          const delivered = this.delivered as number;
+          if (cursor >= delivered) {
+            this.joinFrom(sink, cursor);
+            return;
+          }
+          const page = await this.history.after(cursor, PAGE);
+          if (sink.closed) return;
+          const first = page[0];
+          if (first === undefined) {
+            // Nothing stored after the cursor, yet ids up to `delivered` were issued: trimmed.
+            this.joinFrom(sink, this.delivered as number);
+            return;
+          }
+          if (first.id > cursor + 1) {
+            sink.send({
+              event: HISTORY_TRUNCATED_EVENT,
+              data: JSON.stringify({ lastEventId: cursor, oldestId: first.id }),
+            });
+          }
+          for (const message of page) {
+            // Stored but not yet delivered here: it comes live, once this subscriber has joined.
+            if (message.id > (this.delivered as number)) {
+              this.joinFrom(sink, message.id - 1);
+              return;
+            }
+            const bytes = encodeEvent({ id: message.id, data: message.json });
+            if (!sink.fits(bytes)) {
+              // Resume when the client has read some.
+              sink.onPull = () => {
+                sink.onPull = undefined;
+                void step();
+              };
+              return;
+            }
+            sink.write(bytes);
+            cursor = message.id;
+          }
+        }
+      } catch {
+        // Redis is unreachable: the subscriber stays connected and the replay goes on later.
+        if (!sink.closed) setTimeout(() => void step(), RETRY_MS);
+      } finally {
+        running = false;
+      }
+    };
+    void step();
+  }
+
+  /** Joins a subscriber that holds every id up to `holds` to the live set, or parks it until then. */
+  private joinFrom(sink: EventSink, holds: number): void {
+    if (sink.closed) return;
+    sink.onPull = undefined;
+    if (holds > (this.delivered as number)) {
+      this.ahead.set(sink, holds);
+      return;
+    }
+    this.catchingUp.delete(sink);
+    this.live.add(sink);
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The Redis hub against a real redis-server. Two hubs on one Redis stand for two processes: each
+ * has its own two connections, exactly as two servers would.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../src/app/app.ts";
+import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
+import type { Message } from "../../src/hub/message.ts";
+import { connectRedisHub } from "../../src/hub/redis/connect.ts";
+import type { RedisHub } from "../../src/hub/redis/hub.ts";
+import { channelKeys } from "../../src/hub/redis/keys.ts";
+import { PUBLISH_SCRIPT } from "../../src/hub/redis/publish-script.ts";
+import { OpenStreams } from "../../src/sse/index.ts";
+import { type RunningRedis, startRedis } from "../support/redis.ts";
+import { readEvents, type SseReader } from "../support/sse-reader.ts";
+
+let redis: RunningRedis;
+const hubs: RedisHub[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterEach(async () => {
+  await Promise.all(hubs.splice(0).map((hub) => hub.close()));
+});
+afterAll(async () => {
+  await redis?.dispose();
+});
+
+const config = { ...DEFAULT_CONFIG, historyLimit: 50, publishRateLimit: 0, maxStreamsPerClient: 0 };
+
+async function hub(historyLimit = config.historyLimit): Promise<RedisHub> {
+  const made = await connectRedisHub({
+    url: redis.url,
+    historyLimit,
+    streams: streamSettings(config),
+    openStreams: new OpenStreams(config),
+    timeoutMs: 1_000,
+  });
+  hubs.push(made);
+  return made;
+}
+
+let channelCount = 0;
+const freshChannel = () => `c${++channelCount}-${Date.now()}`;
+
+async function follow(on: RedisHub, channel: string, after?: number): Promise<SseReader> {
+  const reader = readEvents(
+    await on.stream(channel, { after, request: new Request("http://test/"), signal: undefined }),
+  );
+  await reader.opened();
+  return reader;
+}
+
+/** Reads `count` message events (and any other events met on the way, returned separately). */
+async function take(reader: SseReader, count: number) {
+  const ids: number[] = [];
+  const others: { event: string | undefined; data: string }[] = [];
+  while (ids.length < count) {
+    const event = await reader.next(10_000);
+    if (event.event === undefined) {
+      const message = JSON.parse(event.data) as Message;
+      expect(Number(event.id)).toBe(message.id);
+      ids.push(message.id);
+    } else others.push({ event: event.event, data: event.data });
+  }
+  return { ids, others };
+}
+
+const increasingByOne = (ids: number[]) => ids.every((id, i) => i === 0 || id === (ids[i - 1] as number) + 1);
+
+describe("RedisHub", () => {
+  it("numbers messages gap-free across two processes and lists them in order, as camelCase JSON", async () => {
+    const [a, b] = await Promise.all([hub(), hub()]);
+    const channel = freshChannel();
+    const published = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).publish(channel, { text: `m${i}`, author: "ann" })),
+    );
+    const ids = published.map((message) => message.id).sort((x, y) => x - y);
+    expect(increasingByOne(ids)).toBe(true);
+    const listed = await b.list(channel, 0, 100);
+    expect(listed.map((message) => message.id)).toEqual(ids);
+    expect(Object.keys(listed[0] as Message)).toEqual(["id", "text", "author", "createdAt"]);
+    expect(await a.list(channel, ids[29] as number, 5)).toEqual(listed.slice(30, 35));
+    expect(await a.channelStats(channel)).toMatchObject({ latestId: ids.at(-1), oldestId: ids[0] });
+  });
+
+  it("delivers each message once, in order, to subscribers on every process", async () => {
+    const [a, b] = await Promise.all([hub(), hub()]);
+    const channel = freshChannel();
+    const readers = [await follow(a, channel), await follow(b, channel), await follow(b, channel)];
+    const published = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).publish(channel, { text: `m${i}` })),
+    );
+    const ids = published.map((message) => message.id).sort((x, y) => x - y);
+    for (const reader of readers) expect((await take(reader, 60)).ids).toEqual(ids);
+    expect((await b.channelStats(channel)).subscribers).toBe(2);
+  });
+
+  it("replays after Last-Event-ID then goes live with no gap and no duplicate while others publish", async () => {
+    const [a, b] = await Promise.all([hub(), hub()]);
+    const channel = freshChannel();
+    const first = await a.publish(channel, { text: "first" });
+    for (let i = 0; i < 20; i++) await a.publish(channel, { text: `before ${i}` });
+    let publishing = true;
+    const during = (async () => {
+      let n = 0;
+      while (publishing) await (n++ % 2 ? a : b).publish(channel, { text: `during ${n}` });
+    })();
+    const resumed = await follow(b, channel, first.id);
+    const { ids: early } = await take(resumed, 30);
+    publishing = false;
+    await during;
+    const latest = (await a.channelStats(channel)).latestId;
+    const { ids: rest } = await take(resumed, latest - (early.at(-1) as number));
+    const ids = [...early, ...rest];
+    expect(ids[0]).toBe(first.id + 1);
+    expect(increasingByOne(ids)).toBe(true);
+    expect(ids.at(-1)).toBe(latest);
+  });
+
+  it("reads announcements it never received from the history, in order", async () => {
+    const [a] = await Promise.all([hub()]);
+    const channel = freshChannel();
+    const reader = await follow(a, channel);
+    const keys = channelKeys("edge-sse", channel);
+    const before = await a.publish(channel, { text: "announced" });
+    // Stored, but announced on a pub/sub channel nobody listens to: as if the announcement was lost.
+    const rest = JSON.stringify({ text: "lost", author: null, createdAt: new Date().toISOString() }).slice(1);
+    for (let i = 0; i < 3; i++) {
+      await redis.command(
+        "EVAL",
+        PUBLISH_SCRIPT,
+        "3",
+        keys.counter,
+        keys.history,
+        `${keys.pubsub}:nowhere`,
+        rest,
+        "50",
+        "0",
+      );
+    }
+    const after = await a.publish(channel, { text: "announced again" });
+    const { ids, others } = await take(reader, 5);
+    expect(ids).toEqual([before.id, before.id + 1, before.id + 2, before.id + 3, after.id]);
+    expect(after.id).toBe(before.id + 4);
+    expect(others).toEqual([]);
+  });
+
+  it("sends history-truncated when a resume asks for what the history no longer holds", async () => {
+    const a = await hub(5);
+    const channel = freshChannel();
+    const published: Message[] = [];
+    for (let i = 0; i < 12; i++) published.push(await a.publish(channel, { text: `m${i}` }));
+    const reader = await follow(a, channel, (published[0] as Message).id);
+    const truncated = await reader.next();
+    expect(truncated.event).toBe("history-truncated");
+    expect(JSON.parse(truncated.data)).toEqual({ lastEventId: published[0]?.id, oldestId: published[7]?.id });
+    expect((await take(reader, 5)).ids).toEqual(published.slice(7).map((message) => message.id));
+  });
+
+  it("never issues an id again after Redis lost its counter, nor after it lost everything", async () => {
+    const a = await hub();
+    const channel = freshChannel();
+    const keys = channelKeys("edge-sse", channel);
+    const first = await a.publish(channel, { text: "one" });
+    await redis.command("DEL", keys.counter);
+    const second = await a.publish(channel, { text: "two" });
+    expect(second.id).toBeGreaterThan(first.id);
+    const reader = await follow(a, channel);
+    await redis.command("FLUSHALL");
+    const third = await a.publish(channel, { text: "three" });
+    expect(third.id).toBeGreaterThan(second.id);
+    expect((await take(reader, 1)).ids).toEqual([third.id]);
+    expect((await a.list(channel, 0, 10)).map((message) => message.id)).toEqual([third.id]);
+  });
+
+  it("answers a publish with 503 backend_unavailable while Redis is down, stores nothing, and recovers", async () => {
+    const a = await hub();
+    const app = createApp(config, { hub: a, openStreams: new OpenStreams(config) });
+    const channel = freshChannel();
+    const post = (text: string) =>
+      app.request(`/api/channels/${channel}/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text }),
+      });
+    const stored = (await (await post("before")).json()) as Message;
+    const reader = readEvents(await app.request(`/api/channels/${channel}/messages/stream`));
+    await reader.opened();
+    await redis.stop();
+    try {
+      const refused = await post("while down");
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("2");
+      expect(await refused.json()).toEqual({
+        error: { code: "backend_unavailable", message: "redis cannot be reached: try again shortly" },
+      });
+      expect((await app.request(`/api/channels/${channel}/messages`)).status).toBe(503);
+      expect((await app.request(`/api/channels/${channel}/messages/stats`)).status).toBe(503);
+      expect(a.backendStatus()).toEqual({ backend: "redis", connected: false });
+    } finally {
+      await redis.restart();
+    }
+    // The subscriber stayed connected; once the hub has reconnected, publishing works again.
+    let after: Response;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      after = await post("after");
+    } while (after.status === 503);
+    expect(after.status).toBe(201);
+    const next = (await after.json()) as Message;
+    expect(next.id).toBe(stored.id + 1);
+    expect((await take(reader, 1)).ids).toEqual([next.id]);
+    const listed = (await (await app.request(`/api/channels/${channel}/messages`)).json()) as { messages: Message[] };
+    expect(listed.messages.map((message) => message.text)).toEqual(["before", "after"]);
+  });
+
+  it("catches a subscriber up on what was published while its pub/sub connection was down", async () => {
+    const [a, b] = await Promise.all([hub(), hub()]);
+    const channel = freshChannel();
+    const reader = await follow(a, channel);
+    const ids: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 10; i++) ids.push((await b.publish(channel, { text: `m${round}.${i}` })).id);
+      await redis.command("CLIENT", "KILL", "TYPE", "pubsub");
+      for (let i = 0; i < 10; i++) ids.push((await b.publish(channel, { text: `n${round}.${i}` })).id);
+    }
+    const { ids: received, others } = await take(reader, ids.length);
+    expect(received).toEqual(ids);
+    expect(others).toEqual([]);
+  });
+});

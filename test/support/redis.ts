@@ -1,0 +1,94 @@
+/**
+ * A real redis-server of the test's own: on a free loopback port, with its data in a fresh
+ * temporary folder (an append-only file fsynced on every write, so a restart keeps everything
+ * acknowledged), stopped and removed afterwards. Never a shared Redis.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "redis";
+import { freePort } from "./process-group.ts";
+
+export interface RunningRedis {
+  url: string;
+  port: number;
+  /** Runs one command on a connection of the test's own. */
+  command(...args: string[]): Promise<unknown>;
+  /** Stops redis-server (SIGTERM: it writes its files and exits). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and folder, with what it had written. */
+  restart(): Promise<void>;
+  /** Stops it for good and removes its folder. */
+  dispose(): Promise<void>;
+}
+
+export async function startRedis(): Promise<RunningRedis> {
+  const dir = mkdtempSync(join(tmpdir(), "edge-sse-redis-"));
+  const port = await freePort("127.0.0.1");
+  let child: ChildProcess | undefined;
+  let output = "";
+  const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: 100 } });
+  client.on("error", () => {
+    // Expected while the server is stopped; commands fail and the test sees that.
+  });
+
+  const launch = async () => {
+    const wanted = await freePort("127.0.0.1", port);
+    child = spawn(
+      "redis-server",
+      [
+        "--port",
+        String(wanted),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--maxmemory-policy",
+        "noeviction",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk;
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk;
+    });
+    const deadline = Date.now() + 10_000;
+    while (!output.includes("Ready to accept connections")) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  const stop = async () => {
+    const running = child;
+    child = undefined;
+    if (running === undefined || running.exitCode !== null) return;
+    running.kill("SIGTERM");
+    await once(running, "exit");
+  };
+
+  await launch();
+  await client.connect();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    command: (...args) => client.sendCommand(args),
+    stop,
+    restart: launch,
+    async dispose() {
+      client.destroy();
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -11,8 +11,13 @@
  * - the server's RSS at the end is within 10% of its RSS after the warm-up;
  * - `activeStreams` returns to 0 once every subscriber has gone.
  *
- *   npm run soak                                           2000 subscribers, 50 messages/s, 10 min, Node then Bun
- *   npm run soak -- --duration=60 --subscribers=500 --runtimes=node
+ * The Redis variant runs several server processes on one redis-server of its own: subscribers are
+ * spread over them, the publisher posts to each in turn, and a subscriber that comes back resumes
+ * on the next process, not the one it left. RSS is then the sum over the server processes.
+ *
+ *   npm run soak                                           2000 subscribers, 50 messages/s, 10 min, Node then Bun,
+ *                                                          then a Node and a Bun process on one Redis
+ *   npm run soak -- --duration=60 --subscribers=500 --runtimes=node --backends=memory
  *   npm run soak -- --node-heap-mb=0                       Node with V8's own heap sizing (see serverCommand)
  *
  * Writes bench/results/soak.json and the "Soak" section of docs/reliability.md; exits 1 if a check
@@ -22,6 +27,7 @@ import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { freePort, spawnGroup, stopGroup, waitUntilServing } from "../test/support/process-group.ts";
+import { type RunningRedis, startRedis } from "../test/support/redis.ts";
 import { processTree, rssBytes } from "./process-stats.ts";
 import { writeSoakReport } from "./soak/report.ts";
 import { SoakSubscriber } from "./soak/subscriber.ts";
@@ -30,6 +36,11 @@ export type SoakRuntime = "node" | "bun";
 
 export interface SoakOptions {
   runtime: SoakRuntime;
+  /**
+   * The server processes, all on one Redis started for the run (the Redis variant); without it,
+   * one process of `runtime` with the in-memory hub.
+   */
+  redisServers?: SoakRuntime[];
   durationSeconds: number;
   subscribers: number;
   messagesPerSecond: number;
@@ -51,6 +62,9 @@ export interface Check {
 
 export interface SoakResult {
   runtime: SoakRuntime;
+  /** `memory`: one process; `redis`: `processes` on one Redis. */
+  backend?: "memory" | "redis";
+  processes?: number;
   version: string;
   /** How the server was started, beyond its defaults. */
   serverFlags: string;
@@ -97,8 +111,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * One publisher posts every message (the publish rate limit), and every subscriber comes from one
  * address, as behind a proxy (the per-client stream cap; the total cap only if N nears it).
  */
-function serverSettings(subscribers: number): Record<string, string> {
+function serverSettings(subscribers: number, redisUrl?: string): Record<string, string> {
   return {
+    ...(redisUrl === undefined ? {} : { REDIS_URL: redisUrl }),
     PUBLISH_RATE_LIMIT: "0",
     MAX_STREAMS_PER_CLIENT: "0",
     ...(subscribers * 1.5 > 10_000 ? { MAX_STREAMS: "0" } : {}),
@@ -197,24 +212,37 @@ function median(values: number[]): number {
 
 export async function soak(options: SoakOptions): Promise<SoakResult> {
   const { runtime, durationSeconds, messagesPerSecond, warmupSeconds } = options;
-  const log = (text: string) => options.progressEverySeconds && console.log(`[soak ${runtime}] ${text}`);
-  const port = await freePort(HOST);
+  const kinds = options.redisServers ?? [runtime];
+  const label = kinds.join("+") + (options.redisServers ? " on Redis" : "");
+  const log = (text: string) => options.progressEverySeconds && console.log(`[soak ${label}] ${text}`);
   const nodeHeapMb = options.nodeHeapMb ?? defaultNodeHeapMb(options.subscribers);
-  const { cmd, args } = serverCommand(runtime, nodeHeapMb);
-  const settings = serverSettings(options.subscribers);
-  const { child, output } = spawnGroup(cmd, args, { env: { ...process.env, PORT: String(port), HOST, ...settings } });
-  const url = `http://${HOST}:${port}`;
-  const base = `${url}/api/channels/${CHANNEL}/messages`;
   const subscribers: SoakSubscriber[] = [];
   const intervals: NodeJS.Timeout[] = [];
   const comebacks: NodeJS.Timeout[] = [];
+  const children: ReturnType<typeof spawnGroup>[] = [];
+  let redis: RunningRedis | undefined;
   try {
-    try {
-      await waitUntilServing(`${url}/api/stats`, child, 60_000);
-    } catch (error) {
-      throw new Error(`${runtime} did not start: ${(error as Error).message}\n${output()}`);
+    if (options.redisServers) redis = await startRedis();
+    const settings = serverSettings(options.subscribers, redis?.url);
+    const ports: number[] = [];
+    for (const kind of kinds) {
+      const port = await freePort(HOST);
+      const { cmd, args } = serverCommand(kind, nodeHeapMb);
+      children.push(spawnGroup(cmd, args, { env: { ...process.env, PORT: String(port), HOST, ...settings } }));
+      ports.push(port);
     }
-    const pids = processTree(child.pid as number);
+    const urls = ports.map((port) => `http://${HOST}:${port}`);
+    const bases = urls.map((url) => `${url}/api/channels/${CHANNEL}/messages`);
+    const base = bases[0] as string;
+    for (const [i, { child, output }] of children.entries()) {
+      try {
+        await waitUntilServing(`${urls[i]}/api/stats`, child, 60_000);
+      } catch (error) {
+        throw new Error(`${kinds[i]} did not start: ${(error as Error).message}\n${output()}`);
+      }
+    }
+    const output = () => children.map((child) => child.output()).join("\n");
+    const pids = children.flatMap(({ child }) => processTree(child.pid as number));
 
     // A first message fixes where ids start, before anyone subscribes.
     const firstId = await publish(base, 0);
@@ -224,6 +252,8 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     const reconnectQueue = new Set<SoakSubscriber>();
     const comeBack = (subscriber: SoakSubscriber) => {
       reconnectQueue.add(subscriber);
+      // With several processes, resume on the next one: resume works on any process.
+      subscriber.address.port = ports[(ports.indexOf(subscriber.address.port) + 1) % ports.length] as number;
       const away = AWAY_MS.min + Math.random() * (AWAY_MS.max - AWAY_MS.min);
       const timer = setTimeout(async () => {
         try {
@@ -236,14 +266,24 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
       comebacks.push(timer);
     };
     for (let i = 0; i < options.subscribers; i++) {
-      const address = { host: HOST, port, path: `/api/channels/${CHANNEL}/messages/stream` };
+      const address = {
+        host: HOST,
+        port: ports[i % ports.length] as number,
+        path: `/api/channels/${CHANNEL}/messages/stream`,
+      };
       subscribers.push(new SoakSubscriber(address, firstId, comeBack));
     }
     const stayers = subscribers.filter((_, i) => i % 2 === 0);
     const churners = subscribers.filter((_, i) => i % 2 === 1);
     await openAll(subscribers);
-    const subscribed = async () =>
-      (await getJson<{ subscribers: number }>(`${base}/stats`).catch(() => ({ subscribers: -1 }))).subscribers;
+    // Each process counts its own subscribers.
+    const subscribed = async () => {
+      let sum = 0;
+      for (const each of bases) {
+        sum += (await getJson<{ subscribers: number }>(`${each}/stats`).catch(() => ({ subscribers: -1 }))).subscribers;
+      }
+      return sum;
+    };
     const registered = Date.now() + 30_000;
     while ((await subscribed()) < options.subscribers && Date.now() < registered) await sleep(100);
     log(`${options.subscribers} subscribers connected`);
@@ -302,7 +342,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
       const wait = (seq * 1000) / messagesPerSecond - (performance.now() - started);
       if (wait > 0) await sleep(wait);
       sends.push(
-        publish(base, seq).then((id) => {
+        publish(bases[seq % bases.length] as string, seq).then((id) => {
           if (typeof id === "string") publishErrors.push(id);
           else acknowledged.push(id);
         }),
@@ -340,19 +380,24 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     const closed = Date.now() + 30_000;
     do {
       await sleep(200);
-      activeStreams = (
-        await getJson<{ activeStreams: number }>(`${url}/api/stats`).catch(() => ({ activeStreams: -1 }))
-      ).activeStreams;
+      activeStreams = 0;
+      for (const url of urls) {
+        activeStreams += (
+          await getJson<{ activeStreams: number }>(`${url}/api/stats`).catch(() => ({ activeStreams: -1 }))
+        ).activeStreams;
+      }
     } while (activeStreams !== 0 && Date.now() < closed);
 
     const rssAfterWarmup = median(afterWarmup);
     const rssAtEnd = median(atEnd);
     const result: SoakResult = {
       runtime,
-      version: runtimeVersion(runtime),
+      backend: redis === undefined ? "memory" : "redis",
+      processes: kinds.length,
+      version: kinds.map(runtimeVersion).join(" + ") + (redis === undefined ? "" : ` on ${await redisVersion(redis)}`),
       serverFlags: [
         ...Object.entries(settings).map(([name, value]) => `${name}=${value}`),
-        ...(runtime === "node" && nodeHeapMb > 0 ? [`--max-old-space-size=${nodeHeapMb}`] : []),
+        ...(kinds.includes("node") && nodeHeapMb > 0 ? [`--max-old-space-size=${nodeHeapMb}`] : []),
       ].join(" "),
       durationSeconds,
       warmupSeconds,
@@ -382,8 +427,14 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     for (const timer of intervals) clearInterval(timer);
     for (const timer of comebacks) clearTimeout(timer);
     for (const subscriber of subscribers) subscriber.drop();
-    await stopGroup(child);
+    await Promise.all(children.map(({ child }) => stopGroup(child)));
+    await redis?.dispose();
   }
+}
+
+async function redisVersion(redis: RunningRedis): Promise<string> {
+  const info = String(await redis.command("INFO", "server"));
+  return `Redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? "?"}`;
 }
 
 /**
@@ -497,6 +548,11 @@ async function main() {
   const subscribers = Number(args.get("subscribers") ?? 2000);
   const runtimes = (args.get("runtimes") ?? "node,bun").split(",") as SoakRuntime[];
   const messagesPerSecond = Number(args.get("rate") ?? 50);
+  const backends = (args.get("backends") ?? "memory,redis").split(",");
+  for (const backend of backends) {
+    if (backend !== "memory" && backend !== "redis")
+      throw new Error(`--backends: memory and redis only, not ${backend}`);
+  }
   for (const runtime of runtimes) {
     if (runtime !== "node" && runtime !== "bun") throw new Error(`--runtimes: node and bun only, not ${runtime}`);
   }
@@ -509,9 +565,14 @@ async function main() {
     machine: machine(),
     results: [],
   };
-  for (const runtime of runtimes) {
+  // One run per runtime on its own (in memory), then one with a process of each runtime on Redis.
+  const plans: { runtime: SoakRuntime; redisServers?: SoakRuntime[] }[] = [
+    ...(backends.includes("memory") ? runtimes.map((runtime) => ({ runtime })) : []),
+    ...(backends.includes("redis") ? [{ runtime: runtimes[0] as SoakRuntime, redisServers: runtimes }] : []),
+  ];
+  for (const plan of plans) {
     const result = await soak({
-      runtime,
+      ...plan,
       durationSeconds,
       subscribers,
       messagesPerSecond,
@@ -523,7 +584,7 @@ async function main() {
     });
     run.results.push(result);
     for (const check of result.checks) {
-      console.log(`${check.passed ? "pass" : "FAIL"}  ${runtime}  ${check.name}: ${check.detail}`);
+      console.log(`${check.passed ? "pass" : "FAIL"}  ${result.version}  ${check.name}: ${check.detail}`);
     }
     writeSoakReport(run);
   }

@@ -54,7 +54,8 @@ export class SoakSubscriber {
   private resume: Resume | undefined;
 
   constructor(
-    private readonly address: StreamAddress,
+    /** Where the next open() connects: a soak over several processes moves a subscriber between them. */
+    public address: StreamAddress,
     private readonly base: number,
     private readonly onServerClose: (subscriber: SoakSubscriber) => void,
   ) {}

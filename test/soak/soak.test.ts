@@ -1,19 +1,24 @@
 /**
  * The soak test in short, as `npm test` runs it: 60 s of steady publishing with churn, on Node and
- * Bun at the same time, with 300 subscribers each instead of `npm run soak`'s 2000 (it runs next to
- * the rest of the suite on a small machine). The same checks as the full run (bench/soak.ts).
+ * Bun at the same time, and a Node and a Bun process on one Redis, with 300 subscribers each instead
+ * of `npm run soak`'s 2000 (it runs next to the rest of the suite on a small machine). The same
+ * checks as the full run (bench/soak.ts).
  */
 import { describe, expect, it } from "vitest";
-import { type SoakRuntime, soak } from "../../bench/soak.ts";
+import { type SoakOptions, type SoakRuntime, soak } from "../../bench/soak.ts";
 
 const RUNTIMES: SoakRuntime[] = ["node", "bun"];
+const PLANS: Pick<SoakOptions, "runtime" | "redisServers">[] = [
+  ...RUNTIMES.map((runtime) => ({ runtime })),
+  { runtime: "node", redisServers: RUNTIMES },
+];
 
 describe("soak, 60 s", () => {
-  it("on Node and Bun: every id once and in order, resumes catch up, RSS steady, streams back to 0", async () => {
+  it("on Node, Bun, and both on Redis: every id once and in order, resumes catch up, RSS steady, streams back to 0", async () => {
     const results = await Promise.all(
-      RUNTIMES.map((runtime) =>
+      PLANS.map((plan) =>
         soak({
-          runtime,
+          ...plan,
           durationSeconds: 60,
           subscribers: 300,
           messagesPerSecond: 50,

@@ -7,7 +7,7 @@
  * Worker bundle holds it.
  */
 import { RedisStore, type Store } from "hono-rate-limiter";
-import { type Config, streamSettings } from "../config.ts";
+import { type Config, readConfig, streamSettings } from "../config.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { RedisHub } from "../hub/redis/hub.ts";
 import { OpenStreams } from "../sse/index.ts";
@@ -19,6 +19,20 @@ export interface ServerApp {
   openStreams: OpenStreams;
   /** The hub the app uses: in memory, or Redis. */
   hub: Hub | undefined;
+}
+
+/**
+ * The config from the environment. A bad setting ends the process with one line that names it
+ * (a person reads it; a stack trace would bury it), and exit code 1.
+ */
+export function readServerConfig(env: Record<string, unknown>, exit: (code: number) => never): Config {
+  try {
+    return readConfig(env);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    console.error(`edge-sse: ${error.message}`);
+    return exit(1);
+  }
 }
 
 export async function createServerApp(

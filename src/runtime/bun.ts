@@ -1,10 +1,10 @@
 /** Bun entry: `npm run start:bun`. */
 import { getConnInfo, serveStatic } from "hono/bun";
-import { createServerApp } from "../app/server-app.ts";
+import { createServerApp, readServerConfig } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
-import { readConfig, readListenAddress } from "../config.ts";
+import { readListenAddress } from "../config.ts";
 
-const config = readConfig(process.env);
+const config = readServerConfig(process.env, (code) => process.exit(code));
 const { app, openStreams } = await createServerApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,

@@ -1,11 +1,11 @@
 /** Deno entry: `npm run start:deno`. */
 import { getConnInfo, serveStatic } from "hono/deno";
-import { createServerApp } from "../app/server-app.ts";
+import { createServerApp, readServerConfig } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
-import { readConfig, readListenAddress } from "../config.ts";
+import { readListenAddress } from "../config.ts";
 
 const env = Deno.env.toObject();
-const config = readConfig(env);
+const config = readServerConfig(env, (code) => Deno.exit(code));
 const { app, openStreams } = await createServerApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,

@@ -4,13 +4,13 @@ import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server"
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { createServerApp } from "../app/server-app.ts";
+import { createServerApp, readServerConfig } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
-import { readConfig, readListenAddress } from "../config.ts";
+import { readListenAddress } from "../config.ts";
 import { takeOver } from "../sse/index.ts";
 import { startOnServerResponse } from "./node-response-transport.ts";
 
-const config = readConfig(process.env);
+const config = readServerConfig(process.env, (code) => process.exit(code));
 const { app, openStreams } = await createServerApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,

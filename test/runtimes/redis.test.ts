@@ -6,6 +6,7 @@
  */
 import { EventSource } from "eventsource";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnGroup } from "../support/process-group.ts";
 import { type RunningRedis, startRedis } from "../support/redis.ts";
 import { type RunningServer, type Runtime, startServer } from "../support/server.ts";
 import { eventually } from "../support/sse-reader.ts";
@@ -253,6 +254,19 @@ describe("the publish rate limit on Redis", () => {
     expect(statuses.slice(10)).toEqual([429, 429, 429, 429]);
     expect(await eventually(async () => (await history(servers[1] as RunningServer, channel)).length, 10, 2_000)).toBe(
       10,
+    );
+  });
+});
+
+describe.each(RUNTIMES)("start-up with a bad REDIS_URL on %s", (runtime) => {
+  it("stops at once with one line that names the setting, and exit code 1", async () => {
+    const { child, output } = spawnGroup("npm", ["--silent", "run", `start:${runtime}`], {
+      env: { ...process.env, REDIS_URL: "redis://:hunter2@127.0.0.1:99999", PORT: "0" },
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code).toBe(1);
+    expect(output().trim()).toBe(
+      "edge-sse: REDIS_URL must look like redis://[user:password@]host:port[/db] (or rediss:// for TLS)",
     );
   });
 });

@@ -33,10 +33,11 @@ export async function connectRedisHub(options: RedisConnectOptions): Promise<Red
   // createClient reads the URL: a malformed one throws here, before anything listens.
   const commands = createClient({ url: options.url, socket, disableOfflineQueue: true });
   const subscriber = createClient({ url: options.url, socket });
-  let connected = false;
+  // Undefined until the first attempt has answered: a Redis unreachable from the start is reported too.
+  let connected: boolean | undefined;
   const report = (error?: unknown) => {
     const now = commands.isReady && subscriber.isReady;
-    if (now !== connected) {
+    if (now !== connected && (now || error !== undefined || connected !== undefined)) {
       connected = now;
       options.onConnectionChange?.(now, error);
     }

@@ -4,6 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
+import { createServerApp } from "../../src/app/server-app.ts";
 import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
 import type { Message } from "../../src/hub/message.ts";
 import { connectRedisHub } from "../../src/hub/redis/connect.ts";
@@ -234,5 +235,31 @@ describe("RedisHub", () => {
     const { ids: received, others } = await take(reader, ids.length);
     expect(received).toEqual(ids);
     expect(others).toEqual([]);
+  });
+
+  it("answers 503, not 500, when the shared publish rate limit cannot reach Redis", async () => {
+    const { app, hub: made } = await createServerApp(
+      { ...config, redisUrl: redis.url, redisTimeoutMs: 1_000, publishRateLimit: 100 },
+      {},
+    );
+    hubs.push(made as RedisHub);
+    const channel = freshChannel();
+    const post = () =>
+      app.request(`/api/channels/${channel}/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text: "counted" }),
+      });
+    const counted = await post();
+    expect(counted.status).toBe(201);
+    expect(counted.headers.get("ratelimit-remaining")).toBe("99");
+    await redis.stop();
+    try {
+      const refused = await post();
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("backend_unavailable");
+    } finally {
+      await redis.restart();
+    }
   });
 });

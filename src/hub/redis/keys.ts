@@ -14,6 +14,10 @@ export interface ChannelKeys {
 }
 
 export function channelKeys(prefix: string, channel: string): ChannelKeys {
+  // A brace would move the hash tag and split the channel over slots (the app's names cannot hold one).
+  if (channel.includes("{") || channel.includes("}")) {
+    throw new TypeError(`a Redis channel name cannot contain braces, got ${JSON.stringify(channel)}`);
+  }
   const tag = `${prefix}:{${channel}}`;
   return { counter: `${tag}:id`, history: `${tag}:history`, pubsub: `${tag}:messages` };
 }

@@ -324,4 +324,34 @@ describe.each<Runtime>(["workerd", "node"])("the demo page in Chromium, served b
     expect(await page.getAttribute("#rate-chart", "aria-label")).toMatch(/^6 messages in the last minute/);
     expect(errors).toEqual([]);
   });
+
+  it("fits a phone-sized screen, follows dark mode, and names every control for screen readers", async () => {
+    const background = async (colorScheme: "light" | "dark") => {
+      const each = await browser!.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, colorScheme });
+      try {
+        const { page, errors } = await openDemo(each, `${url()}/?channel=phone-${Date.now()}`);
+        // Nothing wider than the screen: no sideways scrolling.
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+        for (const name of ["Follow channel", "Message", "Your name"])
+          await expect(page.getByLabel(name, { exact: true }).count()).resolves.toBe(1);
+        for (const name of ["Follow", "Send"])
+          await expect(page.getByRole("button", { name, exact: true }).count()).resolves.toBe(1);
+        // The count and the feed are live regions: a screen reader hears them change.
+        expect(await page.getAttribute("#presence", "role")).toBe("status");
+        expect(await page.getAttribute("#feed", "aria-live")).toBe("polite");
+        expect(errors).toEqual([]);
+        return await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      } finally {
+        await each.close();
+      }
+    };
+    const [light, dark] = [await background("light"), await background("dark")];
+    const luminance = (rgb: string) =>
+      rgb
+        .match(/\d+/g)!
+        .slice(0, 3)
+        .reduce((sum, part) => sum + Number(part), 0);
+    expect(luminance(light)).toBeGreaterThan(600);
+    expect(luminance(dark)).toBeLessThan(150);
+  });
 });

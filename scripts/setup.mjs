@@ -30,6 +30,10 @@ const SYSTEM_PACKAGES = [
   { binary: "promtool", package: "prometheus" }, // the metrics tests: promtool check metrics
 ];
 
+// The tests start servers with `npm start` (test/support/server.ts): inside a test run, whoever started
+// it has set up already, and an `npm ci` there would pull node_modules from under the running tests.
+if (process.env.VITEST) process.exit(0);
+
 ensureNodeModules();
 if (task === "test") ensureSystemPackages();
 

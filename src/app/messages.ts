@@ -35,7 +35,12 @@ const listQuery = z.object({
   [TOKEN_PARAMETER]: z.string().optional(),
 });
 
-const streamQuery = z.object({ lastEventId: messageId.optional(), [TOKEN_PARAMETER]: z.string().optional() });
+const streamQuery = z.object({
+  lastEventId: messageId.optional(),
+  // ?presence=1: also send the channel's subscriber count as it changes (see PRESENCE_EVENT).
+  presence: z.enum(["0", "1"], "must be 1 (send presence events) or 0").optional(),
+  [TOKEN_PARAMETER]: z.string().optional(),
+});
 
 /**
  * `access` decides who may publish and read (see authorization.ts); `publishLimit` counts publishes
@@ -69,7 +74,8 @@ export function streamResponse(c: Context, hub: Hub, channel = channelOf(c)): Pr
   const header = c.req.header("last-event-id");
   const after = header ? parseOrThrow(messageId, header, "last_event_id") : query.lastEventId;
   const signal = c.get("useRequestSignal") ? c.req.raw.signal : undefined;
-  return hub.stream(channel, { after, request: c.req.raw, signal, client: c.get("clientAddress") });
+  const presence = query.presence === "1";
+  return hub.stream(channel, { after, request: c.req.raw, signal, client: c.get("clientAddress"), presence });
 }
 
 function channelOf(c: Context): string {

@@ -2,7 +2,14 @@
  * One channel's subscribers and history, the same code in the in-process hub and inside the
  * channel's Durable Object. See docs/architecture.md ("Fan-out", "Resume", "Backpressure").
  */
-import { type CloseReason, type EventSink, type EventSource, eventStream, type OpenStreams } from "../sse/index.ts";
+import {
+  type CloseReason,
+  type EventSink,
+  type EventSource,
+  encodeEvent,
+  eventStream,
+  type OpenStreams,
+} from "../sse/index.ts";
 import { encodeMessage, type Message, type NewMessage } from "./message.ts";
 import type { MessageStore } from "./store.ts";
 
@@ -34,10 +41,22 @@ export interface StreamRequest {
   openStreams?: OpenStreams;
   /** The client's address, where known: streams per client are capped by it. */
   client?: string | undefined;
+  /** Also send this client `presence` events: the channel's subscriber count as it changes. */
+  presence?: boolean | undefined;
 }
 
 /** The event sent before a replay that cannot start where the client asked: history was trimmed. */
 export const HISTORY_TRUNCATED_EVENT = "history-truncated";
+
+/**
+ * The event that tells a subscriber who asked for it (`presence: true`) how many subscribers the
+ * channel has: `event: presence`, `data: {"subscribers":N}`, no id (so a client's Last-Event-ID
+ * stays that of the last message). Sent after subscribers join or leave, at most once per
+ * PRESENCE_INTERVAL_MS, encoded once for all: a channel with many subscribers coming and going
+ * costs one event per interval per watcher, and nobody polls.
+ */
+export const PRESENCE_EVENT = "presence";
+export const PRESENCE_INTERVAL_MS = 1000;
 
 // Replay reads history in pages of this many messages, so a long replay never holds a big array.
 const REPLAY_PAGE = 64;
@@ -47,6 +66,10 @@ export class Channel {
   private readonly live = new Set<EventSink>();
   /** Subscribers still being sent history; they join `live` when it is done. */
   private readonly catchingUp = new Set<EventSink>();
+  /** Subscribers (in `live` or `catchingUp`) that asked for presence events. */
+  private readonly presence = new Set<EventSink>();
+  private presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  private presenceSentAt = 0;
 
   constructor(
     private readonly store: MessageStore,
@@ -71,7 +94,13 @@ export class Channel {
 
   /** The SSE response for one subscriber: replay after `after`, then live messages. */
   stream(request: StreamRequest): Response {
-    const source = request.after === undefined ? this.joinLive : this.replayThenJoin(request.after);
+    const presence = request.presence === true;
+    const source =
+      request.after !== undefined
+        ? this.replayThenJoin(request.after, presence)
+        : presence
+          ? this.joinLiveWithPresence
+          : this.joinLive;
     return eventStream(source, {
       ...this.streams,
       signal: request.signal,
@@ -94,23 +123,62 @@ export class Channel {
   // subscribers holds no closure per subscriber.
   private readonly joinLive: EventSource = (sink) => {
     this.live.add(sink);
+    this.subscribersChanged();
     return this.leave;
+  };
+
+  private readonly joinLiveWithPresence: EventSource = (sink) => {
+    this.presence.add(sink);
+    return this.joinLive(sink);
   };
 
   private readonly leave = (sink: EventSink) => {
     sink.onPull = undefined;
     this.catchingUp.delete(sink);
     this.live.delete(sink);
+    this.presence.delete(sink);
+    this.subscribersChanged();
     if (this.live.size + this.catchingUp.size === 0 && this.store.oldestId() === undefined) this.onEmpty?.();
   };
 
-  private replayThenJoin(after: number): EventSource {
+  private replayThenJoin(after: number, presence: boolean): EventSource {
     return (sink) => {
       this.catchingUp.add(sink);
+      if (presence) this.presence.add(sink);
+      this.subscribersChanged();
       this.catchUp(sink, after);
       return this.leave;
     };
   }
+
+  /**
+   * Schedules one presence event for everyone watching: at once (after the current burst of joins
+   * and leaves) if none went out in the last interval, else when the interval is up. A new watcher
+   * gets its first count this way too, at most one interval after it joined.
+   */
+  private subscribersChanged(): void {
+    if (this.presence.size === 0) {
+      if (this.presenceTimer !== undefined) clearTimeout(this.presenceTimer);
+      this.presenceTimer = undefined;
+      return;
+    }
+    if (this.presenceTimer !== undefined) return;
+    const wait = Math.max(0, this.presenceSentAt + PRESENCE_INTERVAL_MS - Date.now());
+    this.presenceTimer = setTimeout(this.sendPresence, wait);
+  }
+
+  private readonly sendPresence = () => {
+    this.presenceTimer = undefined;
+    if (this.presence.size === 0) return;
+    this.presenceSentAt = Date.now();
+    const bytes = encodeEvent({
+      event: PRESENCE_EVENT,
+      data: JSON.stringify({ subscribers: this.live.size + this.catchingUp.size }),
+    });
+    // A count is only a snapshot and the next one replaces it: a client with no room for it
+    // skips it rather than being dropped as too slow.
+    for (const sink of this.presence) if (sink.fits(bytes)) sink.write(bytes);
+  };
 
   /**
    * Replays history after `cursor`, as fast as the client reads, then joins `live`. Everything

@@ -16,6 +16,7 @@ import { SqlMessageStore } from "./sql-store.ts";
 // this request), and how the object answers that a cap refused it.
 const AFTER_HEADER = "x-edge-sse-after";
 const CLIENT_HEADER = "x-edge-sse-client";
+const PRESENCE_HEADER = "x-edge-sse-presence";
 const REFUSED_HEADER = "x-edge-sse-refused";
 
 export class ChannelObject extends DurableObject<Record<string, unknown>> {
@@ -40,6 +41,7 @@ export class ChannelObject extends DurableObject<Record<string, unknown>> {
         signal: request.signal,
         openStreams: this.openStreams,
         client: request.headers.get(CLIENT_HEADER) ?? undefined,
+        presence: request.headers.has(PRESENCE_HEADER),
       });
     } catch (error) {
       if (!(error instanceof StreamCapError)) throw error;
@@ -75,10 +77,11 @@ export class DurableObjectHub implements Hub {
     return this.object(channel).list(after, limit);
   }
 
-  async stream(channel: string, { after, request, client }: StreamOptions) {
+  async stream(channel: string, { after, request, client, presence }: StreamOptions) {
     const headers = new Headers();
     if (after !== undefined) headers.set(AFTER_HEADER, String(after));
     if (client !== undefined) headers.set(CLIENT_HEADER, client);
+    if (presence) headers.set(PRESENCE_HEADER, "1");
     // The object reads nothing from the URL; without its query, a token passed as ?authorization= goes no further.
     const url = new URL(request.url);
     url.search = "";

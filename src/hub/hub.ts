@@ -18,6 +18,12 @@ export interface StreamOptions {
   signal: AbortSignal | undefined;
   /** The client's address, where known: streams per client are capped by it. */
   client?: string | undefined;
+  /**
+   * Also send `event: presence` with `data: {"subscribers":N}` (the channel's subscriber count) when
+   * subscribers join or leave, at most about once a second (see PRESENCE_EVENT in channel.ts). Off
+   * unless asked for, so other clients' streams do not change.
+   */
+  presence?: boolean | undefined;
 }
 
 export interface Hub {

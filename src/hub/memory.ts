@@ -30,8 +30,8 @@ export class MemoryHub implements Hub {
     return this.channels.get(channel)?.list(after, limit) ?? [];
   }
 
-  async stream(channel: string, { after, signal, client }: StreamOptions) {
-    return this.channel(channel).stream({ after, signal, openStreams: this.openStreams, client });
+  async stream(channel: string, { after, signal, client, presence }: StreamOptions) {
+    return this.channel(channel).stream({ after, signal, openStreams: this.openStreams, client, presence });
   }
 
   async channelStats(channel: string) {

@@ -1,7 +1,8 @@
 /**
  * The demo page (static/index.html) in headless Chromium, against wrangler dev and Node: the
  * ticker's console lines, the live feed across tabs, and a feed that survives a server restart
- * through the browser's own reconnect and Last-Event-ID.
+ * through the browser's own reconnect and Last-Event-ID; a channel's history on open, ?channel=
+ * and the channel switch, the live subscriber count, and the messages-per-second chart.
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +15,8 @@ const tick = (i: number) => new RegExp(`^onmessage: Middleware ${i} at (${ISO})$
 const SETTINGS = { RETRY_MS: "2000" };
 
 // A stopped server cuts the open streams, and is not there for a moment: expected in a restart.
-const STREAM_CUT = /^Failed to load resource: net::ERR_\w+ \(http:\/\/[^/]+\/(sse|api\/messages\/stream)\)$/;
+const STREAM_CUT =
+  /^Failed to load resource: net::ERR_\w+ \(http:\/\/[^/]+\/(sse|api\/(channels\/[\w-]+\/)?messages\/stream)(\?[^)]*)?\)$/;
 
 // What Chromium logs for the error page above.
 const BAD_GATEWAY =
@@ -31,8 +33,8 @@ interface Demo extends PageConsole {
   page: Page;
 }
 
-async function post(url: string, text: string): Promise<Message> {
-  const response = await fetch(`${url}/api/messages`, {
+async function post(url: string, text: string, channel = "default"): Promise<Message> {
+  const response = await fetch(`${url}/api/channels/${channel}/messages`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ text }),
@@ -48,6 +50,12 @@ async function openDemo(context: BrowserContext, url: string): Promise<Demo> {
   await page.goto(url);
   await waitFor("feed: onopen", () => recorded.logs.includes("feed: onopen"), 15_000, recorded);
   return { page, ...recorded };
+}
+
+/** The subscriber count the page shows (`#subscriber-count`), or undefined before the first. */
+async function countOf(page: Page): Promise<number | undefined> {
+  const count = await page.getAttribute("#subscriber-count", "data-count");
+  return count ? Number(count) : undefined;
 }
 
 /** The feed as the page shows it: one entry per `#feed li[data-id]`, in page order. */
@@ -141,20 +149,22 @@ describe.each<Runtime>(["workerd", "node"])("the demo page in Chromium, served b
 
   it("resumes the feed by itself after a server restart, with what was posted meanwhile", async () => {
     context = await browser!.newContext();
-    const { page, logs, errors } = await openDemo(context, `${url()}/`);
+    const channel = `restart-${Date.now()}`;
+    const { page, logs, errors } = await openDemo(context, `${url()}/?channel=${channel}`);
     const run = Date.now();
-    const a = await post(url(), `A ${run}`);
+    const a = await post(url(), `A ${run}`, channel);
     await waitFor("A in the feed", async () => (await feedOf(page)).length === 1, 10_000, logs);
 
     const port = Number(new URL(url()).port);
     await server!.stop();
     server = undefined;
     await waitFor("feed: onerror", () => logs.includes("feed: onerror"), 10_000, logs);
+    expect(await page.textContent("#feed-note")).toMatch(/^Connection lost at /);
     server = await startServer(runtime, SETTINGS, { port });
     // Posted at once, so normally before the page's next try (RETRY_MS after the drop): they come
     // back as a replay after its Last-Event-ID. Had the page been quicker, they would come live.
-    const b = await post(url(), `B ${run}`);
-    const c = await post(url(), `C ${run}`);
+    const b = await post(url(), `B ${run}`, channel);
+    const c = await post(url(), `C ${run}`, channel);
 
     await waitFor("B and C in the feed", async () => (await feedOf(page)).length >= 3, 20_000, logs);
     await pause(500); // time for a duplicate to show up, if there were one
@@ -164,18 +174,23 @@ describe.each<Runtime>(["workerd", "node"])("the demo page in Chromium, served b
     expect(logs).toContain("feed: onerror");
     expect(logs.filter((line) => line === "feed: onopen").length).toBeGreaterThanOrEqual(2);
     expect(await page.getAttribute("#feed-status", "data-state")).toBe("open");
+    // The page says it came back, and from where.
+    expect(await page.textContent("#feed-note")).toContain(`resumed after id ${a.id} (the browser sent Last-Event-ID)`);
+    expect(await page.isVisible("#feed-note")).toBe(true);
     expect(errors.filter((error) => !STREAM_CUT.test(error))).toEqual([]);
   });
 
   it("opens a new feed stream from its last id when an answer is not a stream and the browser gives up", async () => {
     context = await browser!.newContext();
-    const { page, logs, errors } = await openDemo(context, `${url()}/`);
+    const channel = `gives-up-${Date.now()}`;
+    const { page, logs, errors } = await openDemo(context, `${url()}/?channel=${channel}`);
     const run = Date.now();
-    const a = await post(url(), `A ${run}`);
+    const a = await post(url(), `A ${run}`, channel);
     await waitFor("A in the feed", async () => (await feedOf(page)).length === 1, 10_000, logs);
 
     // From now on a stream request gets a proxy's error page: EventSource fails for good on that.
-    await page.route("**/api/messages/stream*", (route) =>
+    const streams = `**/api/channels/${channel}/messages/stream*`;
+    await page.route(streams, (route) =>
       route.fulfill({ status: 502, contentType: "text/html", body: "<h1>502 Bad Gateway</h1>" }),
     );
     const port = Number(new URL(url()).port);
@@ -184,14 +199,159 @@ describe.each<Runtime>(["workerd", "node"])("the demo page in Chromium, served b
     server = await startServer(runtime, SETTINGS, { port });
     const closed = async () => (await page.getAttribute("#feed-status", "data-state")) === "closed";
     await waitFor("the feed closed", closed, 20_000, logs);
-    await page.unroute("**/api/messages/stream*");
+    await page.unroute(streams);
     // Posted while the page has no stream: only a resume from A's id can bring it.
-    const b = await post(url(), `B ${run}`);
+    const b = await post(url(), `B ${run}`, channel);
 
     await waitFor("B in the feed", async () => (await feedOf(page)).length >= 2, 20_000, logs);
     await pause(500); // time for a duplicate to show up, if there were one
     expect(await feedOf(page)).toEqual([a, b].map((message) => ({ id: String(message.id), text: message.text })));
     expect(await page.getAttribute("#feed-status", "data-state")).toBe("open");
+    expect(await page.textContent("#feed-note")).toContain(
+      `resumed after id ${a.id} (opened a new stream with ?lastEventId=)`,
+    );
     expect(errors.filter((error) => !STREAM_CUT.test(error) && !BAD_GATEWAY.test(error))).toEqual([]);
+  });
+
+  it("shows the channel's last 20 messages at once on open, then live ones, each once and with its id", async () => {
+    const channel = `history-${Date.now()}`;
+    const posted = [];
+    for (let i = 0; i < 25; i++) posted.push(await post(url(), `old ${i}`, channel));
+    context = await browser!.newContext();
+    const { page, logs, errors } = await openDemo(context, `${url()}/?channel=${channel}`);
+
+    await waitFor("the history", async () => (await feedOf(page)).length >= 20, 10_000, logs);
+    const live = await post(url(), "live", channel);
+    await waitFor("the live message", async () => (await feedOf(page)).length >= 21, 10_000, logs);
+    await pause(300); // time for a duplicate to show up, if there were one
+    const expected = [...posted.slice(-20), live].map((message) => ({ id: String(message.id), text: message.text }));
+    expect(await feedOf(page)).toEqual(expected);
+    expect(await page.textContent(`#feed li[data-id="${live.id}"] .meta`)).toContain(`id ${live.id}`);
+    expect(errors).toEqual([]);
+  });
+
+  it("follows ?channel=, and switches channel from the keyboard, updating the URL and back again", async () => {
+    const run = Date.now();
+    const [first, second] = [`first-${run}`, `second-${run}`];
+    const waiting = await post(url(), "waiting in the second channel", second);
+    context = await browser!.newContext();
+    const { page, logs, errors } = await openDemo(context, `${url()}/?channel=${first}`);
+    expect(await page.textContent("#channel-name")).toBe(first);
+    const inFirst = await post(url(), "in the first channel", first);
+    await waitFor("the first channel's message", async () => (await feedOf(page)).length === 1, 10_000, logs);
+
+    // Keyboard only: focus the channel field, type, Enter.
+    await page.focus("#channel");
+    await page.fill("#channel", second);
+    await page.keyboard.press("Enter");
+    await waitFor("the second channel's history", async () => (await feedOf(page)).length === 1, 10_000, logs);
+    expect(new URL(page.url()).searchParams.get("channel")).toBe(second);
+    expect(await page.textContent("#channel-name")).toBe(second);
+    expect(await feedOf(page)).toEqual([{ id: String(waiting.id), text: waiting.text }]);
+
+    // The form posts to the channel followed; the one left behind no longer shows.
+    await post(url(), "not followed any more", first);
+    await page.fill("#feed-form input[name=text]", "sent from the page");
+    await page.press("#feed-form input[name=text]", "Enter");
+    await waitFor("the page's own message", async () => (await feedOf(page)).length === 2, 10_000, logs);
+    await pause(300);
+    expect((await feedOf(page)).map((entry) => entry.text)).toEqual([waiting.text, "sent from the page"]);
+    const listed = await (await fetch(`${url()}/api/channels/${second}/messages`)).json();
+    expect((listed as { messages: Message[] }).messages.map((message) => message.text)).toEqual([
+      waiting.text,
+      "sent from the page",
+    ]);
+
+    // Back goes back to the first channel, with its history.
+    await page.goBack();
+    await waitFor("the first channel again", async () => (await page.textContent("#channel-name")) === first, 10_000);
+    await waitFor("its history", async () => (await feedOf(page)).length === 2, 10_000, logs);
+    expect((await feedOf(page)).map((entry) => entry.text)).toEqual([inFirst.text, "not followed any more"]);
+    expect(errors).toEqual([]);
+  });
+
+  it("shows how many pages follow the channel, live, as four pages come and one goes", async () => {
+    const channel = `crowd-${Date.now()}`;
+    // A context each: Chromium opens at most 6 connections per host and profile, and each page holds two streams.
+    const contexts = await Promise.all([1, 2, 3, 4].map(() => browser!.newContext()));
+    try {
+      const pages: Demo[] = [];
+      for (const each of contexts) pages.push(await openDemo(each, `${url()}/?channel=${channel}`));
+      for (const [i, demo] of pages.entries()) {
+        await waitFor(`4 on page ${i + 1}`, async () => (await countOf(demo.page)) === 4, 15_000, demo.logs);
+      }
+      expect(await pages[0]!.page.textContent("#presence")).toMatch(/4\s+subscribers on this channel right now/);
+      // The server's own count agrees.
+      const stats = (await (await fetch(`${url()}/api/channels/${channel}/messages/stats`)).json()) as {
+        subscribers: number;
+      };
+      expect(stats.subscribers).toBe(4);
+
+      await contexts[3]!.close();
+      for (const [i, demo] of pages.slice(0, 3).entries()) {
+        // On workerd the channel notices a closed page at its next write (a keep-alive at the latest).
+        await waitFor(`3 on page ${i + 1}`, async () => (await countOf(demo.page)) === 3, 20_000, demo.logs);
+      }
+      for (const demo of pages.slice(0, 3)) expect(demo.errors).toEqual([]);
+    } finally {
+      await Promise.allSettled(contexts.map((each) => each.close()));
+    }
+  });
+
+  it("draws the channel's messages per second in the chart as they arrive, leaving out the history", async () => {
+    const channel = `chart-${Date.now()}`;
+    for (let i = 0; i < 3; i++) await post(url(), `history ${i}`, channel);
+    context = await browser!.newContext();
+    const { page, logs, errors } = await openDemo(context, `${url()}/?channel=${channel}`);
+    await waitFor("the history", async () => (await feedOf(page)).length === 3, 10_000, logs);
+    expect(await page.getAttribute("#rate-chart", "data-total")).toBe("0");
+
+    for (let i = 0; i < 6; i++) await post(url(), `live ${i}`, channel);
+    const total = async () => Number(await page.getAttribute("#rate-chart", "data-total"));
+    await waitFor("six in the chart", async () => (await total()) === 6, 10_000, logs);
+    const bars = await page.$$eval("#rate-chart rect", (rects) =>
+      rects.map((rect) => ({
+        count: Number((rect as SVGElement).dataset.count),
+        height: Number(rect.getAttribute("height")),
+      })),
+    );
+    expect(bars).toHaveLength(60);
+    expect(bars.reduce((sum, bar) => sum + bar.count, 0)).toBe(6);
+    // A bar is drawn for each second that had messages, and only for those.
+    for (const bar of bars) expect(bar.height > 0).toBe(bar.count > 0);
+    expect(await page.textContent("#rate-total")).toBe("6");
+    expect(Number(await page.textContent("#rate-peak"))).toBeGreaterThanOrEqual(1);
+    expect(await page.getAttribute("#rate-chart", "aria-label")).toMatch(/^6 messages in the last minute/);
+    expect(errors).toEqual([]);
+  });
+
+  it("fits a phone-sized screen, follows dark mode, and names every control for screen readers", async () => {
+    const background = async (colorScheme: "light" | "dark") => {
+      const each = await browser!.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, colorScheme });
+      try {
+        const { page, errors } = await openDemo(each, `${url()}/?channel=phone-${Date.now()}`);
+        // Nothing wider than the screen: no sideways scrolling.
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+        for (const name of ["Follow channel", "Message", "Your name"])
+          await expect(page.getByLabel(name, { exact: true }).count()).resolves.toBe(1);
+        for (const name of ["Follow", "Send"])
+          await expect(page.getByRole("button", { name, exact: true }).count()).resolves.toBe(1);
+        // The count and the feed are live regions: a screen reader hears them change.
+        expect(await page.getAttribute("#presence", "role")).toBe("status");
+        expect(await page.getAttribute("#feed", "aria-live")).toBe("polite");
+        expect(errors).toEqual([]);
+        return await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      } finally {
+        await each.close();
+      }
+    };
+    const [light, dark] = [await background("light"), await background("dark")];
+    const luminance = (rgb: string) =>
+      rgb
+        .match(/\d+/g)!
+        .slice(0, 3)
+        .reduce((sum, part) => sum + Number(part), 0);
+    expect(luminance(light)).toBeGreaterThan(600);
+    expect(luminance(dark)).toBeLessThan(150);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Headless Chromium for the browser tests: Debian's build (installed by .ci/run), driven by
- * playwright-core, which brings no browser of its own.
+ * Headless Chromium for the browser tests: Debian's build (installed by `npm test`'s setup step,
+ * scripts/setup.mjs), driven by playwright-core, which brings no browser of its own.
  */
 import { existsSync } from "node:fs";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -23,7 +23,9 @@ const CHROMIUM_ARGS = [
 export async function launchChromium(): Promise<Browser> {
   // Fail loudly: a skipped browser test would look like a passing one.
   if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`${CHROMIUM_PATH} is missing: .ci/run must install it (apt-get install chromium)`);
+    throw new Error(
+      `${CHROMIUM_PATH} is missing: run npm test (its setup step installs it) or apt-get install -y chromium`,
+    );
   }
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
 }

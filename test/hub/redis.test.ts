@@ -45,10 +45,9 @@ async function hub(historyLimit = config.historyLimit): Promise<RedisHub> {
 let channelCount = 0;
 const freshChannel = () => `c${++channelCount}-${Date.now()}`;
 
-async function follow(on: RedisHub, channel: string, after?: number): Promise<SseReader> {
-  const reader = readEvents(
-    await on.stream(channel, { after, request: new Request("http://test/"), signal: undefined }),
-  );
+async function follow(on: RedisHub, channel: string, after?: number, presence = false): Promise<SseReader> {
+  const request = new Request("http://test/");
+  const reader = readEvents(await on.stream(channel, { after, request, signal: undefined, presence }));
   await reader.opened();
   return reader;
 }
@@ -262,4 +261,23 @@ describe("RedisHub", () => {
       await redis.restart();
     }
   });
+
+  it("counts presence over every process: a watcher sees subscribers of the other process come and go", async () => {
+    const [a, b] = await Promise.all([hub(), hub()]);
+    const channel = freshChannel();
+    const watcher = await follow(a, channel, undefined, true);
+    const presence = async (want: number) => {
+      for (;;) {
+        const event = await watcher.next(10_000);
+        expect(event.event).toBe("presence");
+        expect(event.id).toBeUndefined();
+        if ((JSON.parse(event.data) as { subscribers: number }).subscribers === want) return;
+      }
+    };
+    await presence(1);
+    const others = await Promise.all([follow(b, channel), follow(b, channel), follow(a, channel)]);
+    await presence(4);
+    for (const other of others.slice(0, 2)) await other.cancel();
+    await presence(2);
+  }, 30_000);
 });

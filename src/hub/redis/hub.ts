@@ -14,7 +14,19 @@ import type { BackendStatus, Hub, StreamOptions } from "../hub.ts";
 import type { Message, NewMessage } from "../message.ts";
 import { type ChannelKeys, channelKeys } from "./keys.ts";
 import { PUBLISH_SCRIPT } from "./publish-script.ts";
-import { type ChannelHistory, idOf, RedisChannel, type StoredMessage } from "./redis-channel.ts";
+import {
+  type ChannelHistory,
+  type ChannelPresence,
+  idOf,
+  PRESENCE_NOTICE,
+  RedisChannel,
+  type StoredMessage,
+} from "./redis-channel.ts";
+
+// A process refreshes its subscriber counts this often; a count not refreshed for PRESENCE_TTL_MS
+// (a process that crashed) no longer counts.
+const PRESENCE_HEARTBEAT_MS = 10_000;
+const PRESENCE_TTL_MS = 30_000;
 
 /** What the hub uses of a node-redis client (`createClient`'s, whatever its type parameters). */
 export interface RedisConnection {
@@ -50,10 +62,16 @@ export class RedisHub implements Hub {
   private readonly channels = new Map<string, RedisChannel>();
   private readonly commandOptions: { timeout: number };
   private readonly prefix: string;
+  /** This process, in the channels' presence hashes. */
+  private readonly processId = crypto.randomUUID();
+  private readonly heartbeat: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: RedisHubOptions) {
     this.commandOptions = { timeout: options.timeoutMs };
     this.prefix = options.prefix ?? "edge-sse";
+    this.heartbeat = setInterval(() => {
+      for (const channel of this.channels.values()) channel.heartbeat();
+    }, PRESENCE_HEARTBEAT_MS);
     // node-redis resubscribes before it reports `ready`: each channel then reads what it missed.
     options.subscriber.on("ready", () => this.reconnected());
     options.commands.on("ready", () => this.reconnected());
@@ -84,12 +102,18 @@ export class RedisHub implements Hub {
     return stored.map((message) => JSON.parse(message.json) as Message);
   }
 
-  async stream(channel: string, { after, signal, client }: StreamOptions): Promise<Response> {
+  async stream(channel: string, { after, signal, client, presence }: StreamOptions): Promise<Response> {
     const state = this.channel(channel);
     // Opened once this process is in step with the channel, so a client that saw the stream open
     // gets every message published after that.
     await state.whenSynced(this.options.timeoutMs);
-    return eventStream(after === undefined ? state.joinLive : state.replayThenJoin(after), {
+    const source =
+      after !== undefined
+        ? state.replayThenJoin(after, presence === true)
+        : presence
+          ? state.joinLiveWithPresence
+          : state.joinLive;
+    return eventStream(source, {
       ...this.options.streams,
       signal,
       openStreams: this.options.openStreams,
@@ -128,6 +152,7 @@ export class RedisHub implements Hub {
 
   /** Closes both connections (shutdown, tests). Streams stay as they are. */
   async close(): Promise<void> {
+    clearInterval(this.heartbeat);
     for (const channel of this.channels.values()) channel.end();
     this.channels.clear();
     await Promise.allSettled([this.options.commands.close(), this.options.subscriber.close()]);
@@ -141,10 +166,14 @@ export class RedisHub implements Hub {
       after: (after, count) => this.readHistory(keys, after, count),
       latestId: () => this.latestId(keys),
     };
-    const channel = new RedisChannel(history, (empty) => {
+    const presence = this.presenceOf(keys);
+    const channel = new RedisChannel(history, presence, (empty) => {
       if (this.channels.get(name) !== empty) return;
       empty.end();
       this.channels.delete(name);
+      presence.report(0).catch(() => {
+        // Unreported, the count expires by itself.
+      });
       this.options.subscriber.sUnsubscribe(keys.pubsub, listener).catch(() => {
         // Gone with the connection anyway: a lost connection holds no subscription.
       });
@@ -163,6 +192,32 @@ export class RedisHub implements Hub {
 
   private reconnected(): void {
     for (const channel of this.channels.values()) channel.onReconnected();
+  }
+
+  private presenceOf(keys: ChannelKeys): ChannelPresence {
+    return {
+      report: async (count) => {
+        if (count === 0) await this.command(["HDEL", keys.presence, this.processId]);
+        else {
+          await Promise.all([
+            this.command(["HSET", keys.presence, this.processId, `${count} ${Date.now() + PRESENCE_TTL_MS}`]),
+            // The whole hash goes once no process refreshes it.
+            this.command(["PEXPIRE", keys.presence, String(2 * PRESENCE_TTL_MS)]),
+          ]);
+        }
+        await this.command(["SPUBLISH", keys.pubsub, PRESENCE_NOTICE]);
+      },
+      total: async () => {
+        const reply = await this.command<unknown>(["HGETALL", keys.presence]);
+        const now = Date.now();
+        let total = 0;
+        for (const [, value] of hashEntries(reply)) {
+          const [count, expiresAt] = String(value).split(" ").map(Number);
+          if ((expiresAt as number) > now) total += count as number;
+        }
+        return total;
+      },
+    };
   }
 
   private async readHistory(keys: ChannelKeys, after: number, count: number): Promise<StoredMessage[]> {
@@ -210,4 +265,15 @@ export class RedisHub implements Hub {
 
 function idOfEntry([id]: StreamEntry): number {
   return Number(id.slice(0, id.indexOf("-")));
+}
+
+/** HGETALL's reply as entries: a flat array in RESP2, a map (or an object) in RESP3. */
+function hashEntries(reply: unknown): [unknown, unknown][] {
+  if (reply instanceof Map) return [...reply.entries()];
+  if (Array.isArray(reply)) {
+    const entries: [unknown, unknown][] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) entries.push([reply[i], reply[i + 1]]);
+    return entries;
+  }
+  return Object.entries((reply ?? {}) as Record<string, unknown>);
 }

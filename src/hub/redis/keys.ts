@@ -11,6 +11,8 @@ export interface ChannelKeys {
   history: string;
   /** The sharded pub/sub channel each message is announced on, as its JSON. */
   pubsub: string;
+  /** Subscribers per process: a hash of process id to `"<count> <expires at, ms>"`. */
+  presence: string;
 }
 
 export function channelKeys(prefix: string, channel: string): ChannelKeys {
@@ -19,5 +21,5 @@ export function channelKeys(prefix: string, channel: string): ChannelKeys {
     throw new TypeError(`a Redis channel name cannot contain braces, got ${JSON.stringify(channel)}`);
   }
   const tag = `${prefix}:{${channel}}`;
-  return { counter: `${tag}:id`, history: `${tag}:history`, pubsub: `${tag}:messages` };
+  return { counter: `${tag}:id`, history: `${tag}:history`, pubsub: `${tag}:messages`, presence: `${tag}:presence` };
 }

@@ -16,10 +16,13 @@
  *   until it reaches `delivered`, and joins the live set in the same synchronous step that checks
  *   that: the next live id is the next one it needs. One that resumes ahead of `delivered` (it came
  *   from a process whose pub/sub was quicker) waits until this process catches up with it.
+ * - Presence (the channel's subscriber count, for subscribers that asked): each process reports its
+ *   own count to Redis when it changes (at most once per PRESENCE_INTERVAL_MS) and announces that it
+ *   did; a process with watchers then reads the total, at most as often, and sends it if it moved.
  * See docs/architecture.md ("Redis").
  */
 import { type EventSink, type EventSource, encodeEvent } from "../../sse/index.ts";
-import { HISTORY_TRUNCATED_EVENT } from "../channel.ts";
+import { HISTORY_TRUNCATED_EVENT, PRESENCE_EVENT, PRESENCE_INTERVAL_MS } from "../channel.ts";
 
 /** A message as Redis holds it: its id and its JSON (the SSE data, exactly as sent). */
 export interface StoredMessage {
@@ -34,6 +37,17 @@ export interface ChannelHistory {
   /** The newest id issued on the channel (0 before the first). */
   latestId(): Promise<number>;
 }
+
+/** The channel's subscriber count across processes, kept in Redis (see hub.ts). */
+export interface ChannelPresence {
+  /** Records this process's count (0: none left) and tells the other processes. */
+  report(count: number): Promise<void>;
+  /** The sum of every live process's count. */
+  total(): Promise<number>;
+}
+
+/** What a presence announcement on the channel's pub/sub looks like (messages start with `{"id":`). */
+export const PRESENCE_NOTICE = '{"presence":true}';
 
 // Replay and gap fill read the history in pages of this many messages.
 const PAGE = 100;
@@ -66,9 +80,16 @@ export class RedisChannel {
   private retry: ReturnType<typeof setTimeout> | undefined;
   private waitingForSync: Array<() => void> = [];
   private ended = false;
+  /** Subscribers that asked for presence events. */
+  private readonly watchers = new Set<EventSink>();
+  private readonly reporting = new Coalesced(() => this.reportCount());
+  private readonly refreshing = new Coalesced(() => this.sendTotal());
+  private reportedCount = -1;
+  private sentTotal = -1;
 
   constructor(
     private readonly history: ChannelHistory,
+    private readonly presence: ChannelPresence,
     /** Called when the last local subscriber has left: unsubscribe and forget this channel. */
     private readonly onEmpty: (channel: RedisChannel) => void,
   ) {}
@@ -101,9 +122,13 @@ export class RedisChannel {
     void this.pump();
   }
 
-  /** A message announced on the channel's pub/sub. */
+  /** A message, or a presence notice, announced on the channel's pub/sub. */
   onAnnounced(json: string): void {
     if (this.ended) return;
+    if (json === PRESENCE_NOTICE) {
+      if (this.watchers.size > 0) this.refreshing.soon();
+      return;
+    }
     const id = idOf(json);
     if (!this.pumping && this.held.length === 0 && this.delivered !== undefined && id === this.delivered + 1) {
       this.deliver(id, json);
@@ -120,16 +145,31 @@ export class RedisChannel {
   /** The source of a subscriber without Last-Event-ID: live messages from now on. */
   readonly joinLive: EventSource = (sink) => {
     this.live.add(sink);
+    this.reporting.soon();
     return this.leave;
   };
 
+  /** The same, with presence events. */
+  readonly joinLiveWithPresence: EventSource = (sink) => {
+    this.watch(sink);
+    return this.joinLive(sink);
+  };
+
   /** The source of a subscriber that resumes after `after`: replay, then live. */
-  replayThenJoin(after: number): EventSource {
+  replayThenJoin(after: number, presence = false): EventSource {
     return (sink) => {
       this.catchingUp.add(sink);
+      if (presence) this.watch(sink);
+      this.reporting.soon();
       this.catchUp(sink, after);
       return this.leave;
     };
+  }
+
+  /** Refreshes this process's count in Redis, which expires it unless refreshed (a crashed process). */
+  heartbeat(): void {
+    this.reportedCount = -1;
+    this.reporting.soon();
   }
 
   /** Stops everything (the hub is closing, or the channel has no subscriber left). */
@@ -137,6 +177,41 @@ export class RedisChannel {
     this.ended = true;
     if (this.retry !== undefined) clearTimeout(this.retry);
     this.retry = undefined;
+    this.reporting.cancel();
+    this.refreshing.cancel();
+  }
+
+  private watch(sink: EventSink): void {
+    this.watchers.add(sink);
+    // A new watcher gets the count even if it did not change.
+    this.sentTotal = -1;
+    this.refreshing.soon();
+  }
+
+  private async reportCount(): Promise<void> {
+    const count = this.subscribers;
+    if (count === this.reportedCount || this.ended) return;
+    try {
+      await this.presence.report(count);
+      this.reportedCount = count;
+    } catch {
+      // Redis is away: the next change, or the heartbeat, reports again.
+    }
+  }
+
+  private async sendTotal(): Promise<void> {
+    if (this.watchers.size === 0 || this.ended) return;
+    let total: number;
+    try {
+      total = await this.presence.total();
+    } catch {
+      return;
+    }
+    if (total === this.sentTotal) return;
+    this.sentTotal = total;
+    const bytes = encodeEvent({ event: PRESENCE_EVENT, data: JSON.stringify({ subscribers: total }) });
+    // A count is only a snapshot and the next one replaces it: a client with no room skips it.
+    for (const sink of this.watchers) if (sink.fits(bytes)) sink.write(bytes);
   }
 
   /**
@@ -164,6 +239,8 @@ export class RedisChannel {
     this.live.delete(sink);
     this.catchingUp.delete(sink);
     this.ahead.delete(sink);
+    this.watchers.delete(sink);
+    this.reporting.soon();
     this.release();
   };
 
@@ -332,5 +409,31 @@ export class RedisChannel {
     }
     this.catchingUp.delete(sink);
     this.live.add(sink);
+  }
+}
+
+/**
+ * Runs `task` soon, at most once per PRESENCE_INTERVAL_MS however often it is asked for: a burst of
+ * joins and leaves costs one report, and one read of the total.
+ */
+class Coalesced {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private lastRun = 0;
+
+  constructor(private readonly task: () => Promise<void>) {}
+
+  soon(): void {
+    if (this.timer !== undefined) return;
+    const wait = Math.max(0, this.lastRun + PRESENCE_INTERVAL_MS - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.lastRun = Date.now();
+      void this.task();
+    }, wait);
+  }
+
+  cancel(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }

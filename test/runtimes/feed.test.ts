@@ -2,44 +2,14 @@
  * The live feed under every runtime, read by `eventsource` clients: many subscribers, concurrent
  * publishers, a subscriber that drops and resumes, and cleanup afterwards.
  */
-import { EventSource } from "eventsource";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IdSubscriber as Subscriber } from "../support/id-subscriber.ts";
 import { RUNTIMES, type RunningServer, startServer } from "../support/server.ts";
 import { eventually } from "../support/sse-reader.ts";
 
 const SUBSCRIBERS = 20;
 const MESSAGES = 200;
 const PUBLISHERS = 8;
-
-/** An EventSource that records message ids, and can be dropped and resumed from its last id. */
-class Subscriber {
-  readonly ids: number[] = [];
-  private source!: EventSource;
-  opened!: Promise<void>;
-
-  constructor(private readonly url: string) {
-    this.connect(url);
-  }
-
-  private connect(url: string) {
-    const source = new EventSource(url);
-    this.source = source;
-    this.opened = new Promise((resolve) => {
-      source.onopen = () => resolve();
-    });
-    source.onmessage = (event) => this.ids.push(Number(event.lastEventId));
-  }
-
-  /** Drops the connection and opens a new one that resumes after the last id seen. */
-  reconnect() {
-    this.source.close();
-    this.connect(`${this.url}?lastEventId=${this.ids.at(-1)}`);
-  }
-
-  close() {
-    this.source.close();
-  }
-}
 
 async function publish(url: string, count: number, publishers: number): Promise<number[]> {
   const ids: number[] = [];
@@ -86,7 +56,7 @@ describe.each(RUNTIMES)("the feed on %s", (runtime) => {
     const watch = setInterval(() => {
       if (!dropped && dropper.ids.length >= MESSAGES / 4) {
         dropped = true;
-        dropper.reconnect();
+        dropper.resume();
       }
     }, 5);
 

@@ -4,8 +4,8 @@
  * whichever process it was posted to or read from, through pub/sub connections killed mid-burst,
  * a Redis restart, and a process killed with SIGKILL.
  */
-import { EventSource } from "eventsource";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IdSubscriber } from "../support/id-subscriber.ts";
 import { spawnGroup } from "../support/process-group.ts";
 import { type RunningRedis, startRedis } from "../support/redis.ts";
 import { type RunningServer, type Runtime, startServer } from "../support/server.ts";
@@ -13,38 +13,18 @@ import { eventually } from "../support/sse-reader.ts";
 
 const RUNTIMES: Runtime[] = ["node", "bun", "deno"];
 
-/** An EventSource that records ids and can move to another server with its last id. */
-class Subscriber {
-  readonly ids: number[] = [];
-  private source!: EventSource;
-  opened!: Promise<void>;
-
+/** A subscriber that knows which server it follows, and can move to another with its last id. */
+class Subscriber extends IdSubscriber {
   constructor(
     private readonly path: string,
     public server: RunningServer,
   ) {
-    this.connect(`${server.url}${path}`);
+    super(`${server.url}${path}`);
   }
 
-  private connect(url: string) {
-    const source = new EventSource(url);
-    this.source = source;
-    this.opened = new Promise((resolve) => {
-      source.onopen = () => resolve();
-    });
-    source.onmessage = (event) => this.ids.push(Number(event.lastEventId));
-  }
-
-  /** Leaves its server and resumes on `server` after the last id it saw. */
   moveTo(server: RunningServer) {
-    this.source.close();
     this.server = server;
-    const last = this.ids.at(-1);
-    this.connect(`${server.url}${this.path}${last === undefined ? "" : `?lastEventId=${last}`}`);
-  }
-
-  close() {
-    this.source.close();
+    this.resume(`${server.url}${this.path}`);
   }
 }
 

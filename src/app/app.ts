@@ -8,10 +8,14 @@ import { cors } from "hono/cors";
 import { type Config, streamSettings } from "../config.ts";
 import type { Hub } from "../hub/hub.ts";
 import { MemoryHub } from "../hub/memory.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
 import { channelAccess } from "./authorization.ts";
-import { errorResponse, handleError, handleNotFound } from "./errors.ts";
+import { errorHandler, errorResponse, handleNotFound } from "./errors.ts";
+import { healthRoutes, type Readiness } from "./health.ts";
 import { DEFAULT_CHANNEL, messageRoutes, streamResponse } from "./messages.ts";
+import type { AppMetrics } from "./metrics.ts";
 import { publishRateLimit } from "./publish-rate-limit.ts";
 import { tickerResponse } from "./ticker.ts";
 
@@ -44,19 +48,38 @@ export interface AppOptions {
    * connection), so their entries turn it off. Default: on.
    */
   useRequestSignal?: boolean;
+  /** Where the app logs (src/log/logger.ts). Default: JSON lines on stderr at the config's LOG_LEVEL. */
+  logger?: Logger;
+  /**
+   * Serves `GET /metrics` and counts into it (src/app/metrics.ts); the runtime entry loads it when
+   * `METRICS` is on. Default: none, and no route.
+   */
+  metrics?: AppMetrics;
+  /** Turned to draining by the shutdown, so that `/readyz` fails before the server stops accepting. */
+  readiness?: Readiness;
 }
 
 export function createApp(config: Config, options: AppOptions = {}) {
-  const openStreams = options.openStreams ?? new OpenStreams(config);
-  const hub = options.hub ?? new MemoryHub(config.historyLimit, streamSettings(config), openStreams);
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = options.metrics;
+  const openStreams = options.openStreams ?? new OpenStreams(config, { onClosed: logStreamClosed(logger) });
+  const hub = options.hub ?? new MemoryHub(config.historyLimit, streamSettings(config), openStreams, metrics?.hub);
+  metrics?.watch(openStreams);
   const app = new Hono();
-  app.onError(handleError);
+  app.onError(errorHandler(logger));
   app.notFound(handleNotFound);
   app.use(async (c, next) => {
     c.set("clientAddress", options.clientAddress?.(c));
     c.set("useRequestSignal", options.useRequestSignal ?? true);
     return next();
   });
+  // Only when asked for: at the default level a request costs no extra middleware.
+  if (config.logLevel === "debug") app.use(logRequest(logger));
+  if (metrics) app.use(timePublishes(metrics));
+
+  // Probes first: no authorization, CORS or rate limit applies to them.
+  app.route("/", healthRoutes(hub, openStreams, options.readiness));
+  if (metrics) app.get("/metrics", metrics.handler(config.metricsToken));
 
   if (config.corsOrigins.length > 0) {
     // First, so that preflights are answered and every answer (errors too) carries the headers.
@@ -124,14 +147,51 @@ export function createApp(config: Config, options: AppOptions = {}) {
   return app;
 }
 
+/** One debug line per request, once answered (a stream's line says when its response began). */
+function logRequest(logger: Logger): MiddlewareHandler {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    // The path only: a query may carry a token (?authorization=).
+    logger.debug("request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 1000) / 1000,
+      client: c.get("clientAddress"),
+    });
+  };
+}
+
+/**
+ * Times each accepted publish, from its request's arrival to its answer: the hub answers once
+ * every local subscriber was written (the in-memory hub writes them all before it returns).
+ */
+function timePublishes(metrics: AppMetrics): MiddlewareHandler {
+  return async (c, next) => {
+    // Every POST the app answers with 201 is a publish.
+    if (c.req.method !== "POST") return next();
+    const started = performance.now();
+    await next();
+    if (c.res.status === 201) metrics.publishTook((performance.now() - started) / 1000);
+  };
+}
+
 /**
  * The app as a Node, Bun or Deno server process runs it. The process is one I/O context, so one
  * keep-alive timer serves all its streams; and those runtimes cancel a stream's body when its
  * client leaves, so streams need no request signal (it cost about 500 bytes per idle connection
- * on Bun). Returns the open streams too, for the entry's shutdown.
+ * on Bun). Returns the open streams and the readiness too, for the entry's shutdown.
  */
-export function createServerApp(config: Config, options: Pick<AppOptions, "serveAssets" | "clientAddress">) {
-  const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true });
-  const app = createApp(config, { ...options, openStreams, useRequestSignal: false });
-  return { app, openStreams };
+export function createServerApp(
+  config: Config,
+  options: Pick<AppOptions, "serveAssets" | "clientAddress" | "logger" | "metrics"> & { logger: Logger },
+) {
+  const openStreams = new OpenStreams(config, {
+    sharedKeepAliveTimers: true,
+    onClosed: logStreamClosed(options.logger),
+  });
+  const readiness: Readiness = { draining: false };
+  const app = createApp(config, { ...options, openStreams, readiness, useRequestSignal: false });
+  return { app, openStreams, readiness };
 }

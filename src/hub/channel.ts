@@ -3,6 +3,7 @@
  * channel's Durable Object. See docs/architecture.md ("Fan-out", "Resume", "Backpressure").
  */
 import { type CloseReason, type EventSink, type EventSource, eventStream, type OpenStreams } from "../sse/index.ts";
+import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
 import { encodeMessage, type Message, type NewMessage } from "./message.ts";
 import type { MessageStore } from "./store.ts";
 
@@ -34,6 +35,8 @@ export interface StreamRequest {
   openStreams?: OpenStreams;
   /** The client's address, where known: streams per client are capped by it. */
   client?: string | undefined;
+  /** The channel's name, for logs about the stream. */
+  channel?: string | undefined;
 }
 
 /** The event sent before a replay that cannot start where the client asked: history was trimmed. */
@@ -53,6 +56,8 @@ export class Channel {
     private readonly streams: StreamSettings,
     /** Called when the last subscriber leaves a channel that holds no message. */
     private readonly onEmpty?: () => void,
+    /** Counts deliveries: one call per publish and per replayed message, none per subscriber. */
+    private readonly metrics: HubMetrics = NO_HUB_METRICS,
   ) {}
 
   /** Stores the message, then hands the same encoded bytes to every live subscriber. */
@@ -61,7 +66,9 @@ export class Channel {
     const bytes = encodeMessage(message);
     // A subscriber whose buffer overflows is closed by write() and leaves `live` during the loop,
     // which a Set allows.
-    for (const sink of this.live) sink.write(bytes);
+    let written = 0;
+    for (const sink of this.live) if (sink.write(bytes)) written++;
+    this.metrics.delivered(written);
     return message;
   }
 
@@ -78,6 +85,8 @@ export class Channel {
       onClose: request.onClose,
       openStreams: request.openStreams,
       client: request.client,
+      kind: "feed",
+      channel: request.channel,
     });
   }
 
@@ -143,7 +152,7 @@ export class Channel {
             sink.onPull = step; // resume when the client has read some
             return;
           }
-          sink.write(bytes);
+          if (sink.write(bytes)) this.metrics.delivered(1);
           cursor = message.id;
         }
       }

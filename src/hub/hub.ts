@@ -29,6 +29,17 @@ export interface Hub {
   channelStats(channel: string): Promise<ChannelStats>;
   /** Stats of the channels this hub instance knows (for Durable Objects: those it has used). */
   stats(): Promise<Record<string, ChannelStats>>;
+  /**
+   * Whether the hub's backend (a Redis server, say) is reachable, for `/readyz`. Hubs that keep
+   * everything in this process or platform (memory, Durable Objects) leave it out: always ready.
+   */
+  backendStatus?(): BackendStatus;
+}
+
+export interface BackendStatus {
+  /** What the backend is, as operators know it: "redis". */
+  backend: string;
+  connected: boolean;
 }
 
 export type { ChannelStats, Message, NewMessage };

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
 import { channelAccess } from "./authorization.ts";
-import { errorHandler, errorResponse, handleNotFound } from "./errors.ts";
+import { errorResponse, handleError, handleNotFound } from "./errors.ts";
 import { healthRoutes, type Readiness } from "./health.ts";
 import { DEFAULT_CHANNEL, messageRoutes, streamResponse } from "./messages.ts";
 import type { AppMetrics } from "./metrics.ts";
@@ -25,6 +25,8 @@ declare module "hono" {
     clientAddress: string | undefined;
     /** Whether streams end on the request's abort signal (see AppOptions.useRequestSignal). */
     useRequestSignal: boolean;
+    /** The app's logger (AppOptions.logger), for the error handler. */
+    logger: Logger;
   }
 }
 
@@ -66,11 +68,12 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const hub = options.hub ?? new MemoryHub(config.historyLimit, streamSettings(config), openStreams, metrics?.hub);
   metrics?.watch(openStreams);
   const app = new Hono();
-  app.onError(errorHandler(logger));
+  app.onError(handleError);
   app.notFound(handleNotFound);
   app.use(async (c, next) => {
     c.set("clientAddress", options.clientAddress?.(c));
     c.set("useRequestSignal", options.useRequestSignal ?? true);
+    c.set("logger", logger);
     return next();
   });
   // Only when asked for: at the default level a request costs no extra middleware.

@@ -4,7 +4,6 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Logger } from "../log/logger.ts";
 import { StreamCapError } from "../sse/index.ts";
 
 export interface ErrorBody {
@@ -39,25 +38,22 @@ export function errorResponse(
 // A full server frees places only as clients leave: ask again in a while, not at once.
 const STREAM_CAP_RETRY_AFTER_SECONDS = "10";
 
-/** The app's error handler: every error answered in the one shape; unexpected ones are logged. */
-export const errorHandler =
-  (logger: Logger): ErrorHandler =>
-  (error, c) => {
-    if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message, error.headers);
-    if (error instanceof StreamCapError) {
-      const headers = { "retry-after": STREAM_CAP_RETRY_AFTER_SECONDS };
-      return error.cap === "streams"
-        ? errorResponse(c, 503, "too_many_streams", "the server holds as many streams as it may", headers)
-        : errorResponse(c, 429, "too_many_client_streams", "this client holds as many streams as it may", headers);
-    }
-    // Hono's own middleware throws these (for example a body that is not JSON).
-    if (error instanceof HTTPException) {
-      return errorResponse(c, error.status as ContentfulStatusCode, "bad_request", error.message || "bad request");
-    }
-    // The path only: a query may carry a token (?authorization=).
-    logger.error("unhandled error", { method: c.req.method, path: c.req.path, error });
-    return errorResponse(c, 500, "internal", "internal server error");
-  };
+export const handleError: ErrorHandler = (error, c) => {
+  if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message, error.headers);
+  if (error instanceof StreamCapError) {
+    const headers = { "retry-after": STREAM_CAP_RETRY_AFTER_SECONDS };
+    return error.cap === "streams"
+      ? errorResponse(c, 503, "too_many_streams", "the server holds as many streams as it may", headers)
+      : errorResponse(c, 429, "too_many_client_streams", "this client holds as many streams as it may", headers);
+  }
+  // Hono's own middleware throws these (for example a body that is not JSON).
+  if (error instanceof HTTPException) {
+    return errorResponse(c, error.status as ContentfulStatusCode, "bad_request", error.message || "bad request");
+  }
+  // The path only: a query may carry a token (?authorization=). The app's logger is in the context.
+  c.get("logger").error("unhandled error", { method: c.req.method, path: c.req.path, error });
+  return errorResponse(c, 500, "internal", "internal server error");
+};
 
 export const handleNotFound: NotFoundHandler = (c) =>
   errorResponse(c, 404, "not_found", `no route for ${c.req.method} ${c.req.path}`);

@@ -11,7 +11,7 @@ import { createMetrics } from "../../src/app/metrics.ts";
 import { DEFAULT_CONFIG, readConfig } from "../../src/config.ts";
 import type { Hub } from "../../src/hub/hub.ts";
 import { MemoryHub } from "../../src/hub/memory.ts";
-import { SILENT_LOGGER } from "../../src/log/logger.ts";
+import { createLogger, SILENT_LOGGER } from "../../src/log/logger.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
 import { promtoolCheck, sample } from "../support/metrics.ts";
 import { readEvents, type SseReader } from "../support/sse-reader.ts";
@@ -183,6 +183,30 @@ describe("/metrics", () => {
       expect(await refused.json()).toEqual({ error: { code: "unauthorized", message: expect.any(String) } });
     }
     expect(await scrape()).toContain("edge_sse_streams_open");
+  });
+});
+
+describe("the app's log", () => {
+  it("writes an unhandled error as one error line with method and path (never the query), and answers 500", async () => {
+    const lines: string[] = [];
+    const logger = createLogger("info", (_level, line) => lines.push(line));
+    const openStreams = new OpenStreams();
+    const hub: Hub = Object.assign(new MemoryHub(10, streamSettings(), openStreams), {
+      publish: () => Promise.reject(new Error("disk on fire")),
+    });
+    const app = createApp(DEFAULT_CONFIG, { hub, openStreams, logger });
+    const response = await app.request("/api/channels/news/messages?authorization=not-for-logs", post("x"));
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ error: { code: "internal", message: "internal server error" } });
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({
+      level: "error",
+      message: "unhandled error",
+      method: "POST",
+      path: "/api/channels/news/messages",
+      error: { name: "Error", message: "disk on fire" },
+    });
+    expect(lines[0]).not.toContain("not-for-logs");
   });
 });
 

@@ -2,6 +2,7 @@
  * Every setting in one typed object. The runtime entry reads it from its environment (env vars,
  * or Workers `vars`/secrets) and passes it in; nothing else reads the environment.
  */
+import { LOG_LEVELS, type LogLevel } from "./log/logger.ts";
 import { STREAM_DEFAULTS } from "./sse/index.ts";
 
 export interface Config {
@@ -22,6 +23,11 @@ export interface Config {
    * reach their clients before it exits anyway (a client that stopped reading cannot hold it).
    */
   shutdownTimeoutMs: number;
+  /**
+   * On SIGTERM, how long `/readyz` answers 503 while the server still serves, before it stops
+   * accepting: the time a load balancer or Kubernetes needs to stop sending it new clients. 0: stop at once.
+   */
+  shutdownDelayMs: number;
   /** HMAC key that tokens (JWTs) are signed with; authorization is on when it is set. */
   authSecret: string;
   /** The one algorithm a token may be signed with: HS256, HS384 or HS512. */
@@ -51,6 +57,15 @@ export interface Config {
   redisUrl: string;
   /** How long a Redis command may take before the request answers 503 (and a connection attempt). */
   redisTimeoutMs: number;
+  /**
+   * `GET /metrics` in the Prometheus text format, on the main port (Node, Bun and Deno; Workers
+   * have their own tools, see docs/operations.md). Off by default: prom-client is not even loaded.
+   */
+  metrics: boolean;
+  /** If set, `/metrics` wants `Authorization: Bearer <this>`; empty: open to whoever reaches it. */
+  metricsToken: string;
+  /** The least severe log lines written: error, warn, info or debug (per request and per stream). */
+  logLevel: LogLevel;
 }
 
 export const AUTH_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
@@ -64,6 +79,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   maxBufferedEvents: STREAM_DEFAULTS.maxBufferedEvents,
   historyLimit: 1_000,
   shutdownTimeoutMs: 5_000,
+  shutdownDelayMs: 0,
   authSecret: "",
   authAlgorithm: "HS256",
   privateChannels: ["private-*"],
@@ -74,6 +90,9 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   maxStreamsPerClient: 100,
   redisUrl: "",
   redisTimeoutMs: 2_000,
+  metrics: false,
+  metricsToken: "",
+  logLevel: "info",
 };
 
 type WholeNumberSetting = { [K in keyof Config]: Config[K] extends number ? K : never }[keyof Config];
@@ -87,6 +106,7 @@ const ENV_NAMES: Record<WholeNumberSetting, string> = {
   maxBufferedEvents: "MAX_BUFFERED_EVENTS",
   historyLimit: "HISTORY_LIMIT",
   shutdownTimeoutMs: "SHUTDOWN_TIMEOUT_MS",
+  shutdownDelayMs: "SHUTDOWN_DELAY_MS",
   publishRateLimit: "PUBLISH_RATE_LIMIT",
   maxStreams: "MAX_STREAMS",
   maxStreamsPerClient: "MAX_STREAMS_PER_CLIENT",
@@ -113,7 +133,7 @@ export function readConfig(env: Environment): Config {
   ] as const) {
     if (config[key] < 1) throw new TypeError(`${ENV_NAMES[key]} must be at least 1`);
   }
-  Object.assign(config, readAccessSettings(env));
+  Object.assign(config, readAccessSettings(env), readOperationsSettings(env));
   const redisUrl = env.REDIS_URL === undefined ? "" : String(env.REDIS_URL).trim();
   if (redisUrl !== "") config.redisUrl = checkRedisUrl(redisUrl);
   return config;
@@ -133,6 +153,42 @@ function checkRedisUrl(text: string): string {
   }
   if (!/^\/?\d*$/.test(url.pathname)) throw new TypeError("REDIS_URL: the path must be a database number, as in /0");
   return text;
+}
+
+/** Metrics and logs (docs/operations.md). */
+function readOperationsSettings(env: Environment) {
+  const settings: Partial<Config> = {};
+  const metrics = env.METRICS === undefined ? "" : String(env.METRICS).trim().toLowerCase();
+  if (metrics !== "") {
+    if (metrics !== "on" && metrics !== "off") {
+      throw new TypeError(`METRICS must be on or off, got ${JSON.stringify(env.METRICS)}`);
+    }
+    settings.metrics = metrics === "on";
+  }
+  // Not trimmed, like AUTH_SECRET: it is compared exactly.
+  if (env.METRICS_TOKEN !== undefined && env.METRICS_TOKEN !== "") settings.metricsToken = String(env.METRICS_TOKEN);
+  const level = env.LOG_LEVEL === undefined ? "" : String(env.LOG_LEVEL).trim().toLowerCase();
+  if (level !== "") {
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+      throw new TypeError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(env.LOG_LEVEL)}`);
+    }
+    settings.logLevel = level as LogLevel;
+  }
+  return settings;
+}
+
+/**
+ * The settings as a start-up log line shows them: every one, except that secrets only say
+ * whether they are set. A new secret setting must be added here.
+ */
+export function publicSettings(config: Config): Record<string, unknown> {
+  const { authSecret, metricsToken, redisUrl, ...rest } = config;
+  return {
+    ...rest,
+    authSecretSet: authSecret !== "",
+    metricsTokenSet: metricsToken !== "",
+    redisUrl: withoutPassword(redisUrl),
+  };
 }
 
 /** A channel name (see src/app/messages.ts), optionally ending in `*`, or `*` alone. */
@@ -228,4 +284,12 @@ function readWholeNumber(name: string, raw: unknown): number {
     throw new TypeError(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
   }
   return Number(text);
+}
+
+/** A Redis URL as a log may show it: its password replaced by `***`. */
+function withoutPassword(redisUrl: string): string {
+  if (redisUrl === "") return "";
+  const url = new URL(redisUrl);
+  if (url.password !== "") url.password = "***";
+  return url.toString();
 }

@@ -9,10 +9,14 @@ import type { Store } from "hono-rate-limiter";
 import { type Config, streamSettings } from "../config.ts";
 import type { Hub } from "../hub/hub.ts";
 import { MemoryHub } from "../hub/memory.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
 import { channelAccess } from "./authorization.ts";
 import { errorResponse, handleError, handleNotFound } from "./errors.ts";
+import { healthRoutes, type Readiness } from "./health.ts";
 import { DEFAULT_CHANNEL, messageRoutes, streamResponse } from "./messages.ts";
+import type { AppMetrics } from "./metrics.ts";
 import { publishRateLimit } from "./publish-rate-limit.ts";
 import { tickerResponse } from "./ticker.ts";
 
@@ -22,6 +26,8 @@ declare module "hono" {
     clientAddress: string | undefined;
     /** Whether streams end on the request's abort signal (see AppOptions.useRequestSignal). */
     useRequestSignal: boolean;
+    /** The app's logger (AppOptions.logger), for the error handler. */
+    logger: Logger;
   }
 }
 
@@ -47,19 +53,39 @@ export interface AppOptions {
   useRequestSignal?: boolean;
   /** Where the publish rate limit keeps its counts (Redis, when the hub is there). Default: memory. */
   publishRateLimitStore?: Store;
+  /** Where the app logs (src/log/logger.ts). Default: JSON lines on stderr at the config's LOG_LEVEL. */
+  logger?: Logger;
+  /**
+   * Serves `GET /metrics` and counts into it (src/app/metrics.ts); the runtime entry loads it when
+   * `METRICS` is on. Default: none, and no route.
+   */
+  metrics?: AppMetrics;
+  /** Turned to draining by the shutdown, so that `/readyz` fails before the server stops accepting. */
+  readiness?: Readiness;
 }
 
 export function createApp(config: Config, options: AppOptions = {}) {
-  const openStreams = options.openStreams ?? new OpenStreams(config);
-  const hub = options.hub ?? new MemoryHub(config.historyLimit, streamSettings(config), openStreams);
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = options.metrics;
+  const openStreams = options.openStreams ?? new OpenStreams(config, { onClosed: logStreamClosed(logger) });
+  const hub = options.hub ?? new MemoryHub(config.historyLimit, streamSettings(config), openStreams, metrics?.hub);
+  metrics?.watch(openStreams);
   const app = new Hono();
   app.onError(handleError);
   app.notFound(handleNotFound);
   app.use(async (c, next) => {
     c.set("clientAddress", options.clientAddress?.(c));
     c.set("useRequestSignal", options.useRequestSignal ?? true);
+    c.set("logger", logger);
     return next();
   });
+  // Only when asked for: at the default level a request costs no extra middleware.
+  if (config.logLevel === "debug") app.use(logRequest(logger));
+  if (metrics) app.use(timePublishes(metrics));
+
+  // Probes first: no authorization, CORS or rate limit applies to them.
+  app.route("/", healthRoutes(hub, openStreams, options.readiness));
+  if (metrics) app.get("/metrics", metrics.handler(config.metricsToken));
 
   if (config.corsOrigins.length > 0) {
     // First, so that preflights are answered and every answer (errors too) carries the headers.
@@ -125,4 +151,34 @@ export function createApp(config: Config, options: AppOptions = {}) {
 
   if (options.serveAssets) app.use(options.serveAssets);
   return app;
+}
+
+/** One debug line per request, once answered (a stream's line says when its response began). */
+function logRequest(logger: Logger): MiddlewareHandler {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    // The path only: a query may carry a token (?authorization=).
+    logger.debug("request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 1000) / 1000,
+      client: c.get("clientAddress"),
+    });
+  };
+}
+
+/**
+ * Times each accepted publish, from its request's arrival to its answer: the hub answers once
+ * every local subscriber was written (the in-memory hub writes them all before it returns).
+ */
+function timePublishes(metrics: AppMetrics): MiddlewareHandler {
+  return async (c, next) => {
+    // Every POST the app answers with 201 is a publish.
+    if (c.req.method !== "POST") return next();
+    const started = performance.now();
+    await next();
+    if (c.res.status === 201) metrics.publishTook((performance.now() - started) / 1000);
+  };
 }

@@ -59,7 +59,8 @@ export const handleError: ErrorHandler = (error, c) => {
   if (error instanceof HTTPException) {
     return errorResponse(c, error.status as ContentfulStatusCode, "bad_request", error.message || "bad request");
   }
-  console.error("edge-sse: unhandled error", error);
+  // The path only: a query may carry a token (?authorization=). The app's logger is in the context.
+  c.get("logger").error("unhandled error", { method: c.req.method, path: c.req.path, error });
   return errorResponse(c, 500, "internal", "internal server error");
 };
 

@@ -7,39 +7,48 @@
  * Worker bundle holds it.
  */
 import { RedisStore, type Store } from "hono-rate-limiter";
-import { type Config, readConfig, streamSettings } from "../config.ts";
-import type { Hub } from "../hub/hub.ts";
+import { type Config, publicSettings, readConfig, streamSettings } from "../config.ts";
 import type { RedisHub } from "../hub/redis/hub.ts";
+import { formatLine, type Logger } from "../log/logger.ts";
+import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
 import { type AppOptions, createApp } from "./app.ts";
+import type { Readiness } from "./health.ts";
 
 export interface ServerApp {
   app: ReturnType<typeof createApp>;
   /** The open streams, for the entry's shutdown. */
   openStreams: OpenStreams;
-  /** The hub the app uses: in memory, or Redis. */
-  hub: Hub | undefined;
+  /** Turned to draining by the shutdown, so that `/readyz` fails before the server stops accepting. */
+  readiness: Readiness;
+  /** The hub the app uses: undefined for the in-memory default, or the Redis hub. */
+  hub: RedisHub | undefined;
+  /** What the start-up line says the hub is. */
+  hubName: "memory" | "redis";
 }
 
 /**
- * The config from the environment. A bad setting ends the process with one line that names it
- * (a person reads it; a stack trace would bury it), and exit code 1.
+ * The config from the environment. A bad setting ends the process with one log line that names it
+ * (a stack trace would bury it), and exit code 1. Written as a log line with no logger yet: the
+ * logger's own level is one of the settings.
  */
 export function readServerConfig(env: Record<string, unknown>, exit: (code: number) => never): Config {
   try {
     return readConfig(env);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
-    console.error(`edge-sse: ${error.message}`);
+    console.error(formatLine("error", `edge-sse cannot start: ${error.message}`));
     return exit(1);
   }
 }
 
 export async function createServerApp(
   config: Config,
-  options: Pick<AppOptions, "serveAssets" | "clientAddress">,
+  options: Pick<AppOptions, "serveAssets" | "clientAddress" | "metrics"> & { logger: Logger },
 ): Promise<ServerApp> {
-  const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true });
+  const { logger, metrics } = options;
+  const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true, onClosed: logStreamClosed(logger) });
+  const readiness: Readiness = { draining: false };
   let hub: RedisHub | undefined;
   let publishRateLimitStore: Store | undefined;
   if (config.redisUrl !== "") {
@@ -50,17 +59,28 @@ export async function createServerApp(
       streams: streamSettings(config),
       openStreams,
       timeoutMs: config.redisTimeoutMs,
-      onConnectionChange: (connected, error) =>
-        console.error(
-          connected
-            ? "edge-sse: connected to Redis"
-            : `edge-sse: Redis unreachable (${String((error as Error | undefined)?.message ?? error)}); retrying`,
-        ),
+      metrics: metrics?.hub,
+      onConnectionChange: (connected, error) => {
+        if (connected) logger.info("connected to Redis", { redis: publicSettings(config).redisUrl });
+        else {
+          logger.warn("Redis unreachable: publishes answer 503 until it is back; retrying", {
+            redis: publicSettings(config).redisUrl,
+            error: String((error as Error | undefined)?.message ?? error),
+          });
+        }
+      },
     });
     publishRateLimitStore = rateLimitStoreOn(hub);
   }
-  const app = createApp(config, { ...options, hub, openStreams, useRequestSignal: false, publishRateLimitStore });
-  return { app, openStreams, hub };
+  const app = createApp(config, {
+    ...options,
+    hub,
+    openStreams,
+    readiness,
+    useRequestSignal: false,
+    publishRateLimitStore,
+  });
+  return { app, openStreams, readiness, hub, hubName: hub === undefined ? "memory" : "redis" };
 }
 
 /** hono-rate-limiter's Redis store, on the hub's command connection (no third connection). */

@@ -53,6 +53,7 @@ export function tickerResponse(c: Context, label: string, config: Config, openSt
     signal: c.get("useRequestSignal") ? c.req.raw.signal : undefined,
     openStreams,
     client: c.get("clientAddress"),
+    kind: "ticker",
   });
 }
 

@@ -10,6 +10,7 @@ import {
   eventStream,
   type OpenStreams,
 } from "../sse/index.ts";
+import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
 import { encodeMessage, type Message, type NewMessage } from "./message.ts";
 import type { MessageStore } from "./store.ts";
 
@@ -43,6 +44,8 @@ export interface StreamRequest {
   client?: string | undefined;
   /** Also send this client `presence` events: the channel's subscriber count as it changes. */
   presence?: boolean | undefined;
+  /** The channel's name, for logs about the stream. */
+  channel?: string | undefined;
 }
 
 /** The event sent before a replay that cannot start where the client asked: history was trimmed. */
@@ -76,6 +79,8 @@ export class Channel {
     private readonly streams: StreamSettings,
     /** Called when the last subscriber leaves a channel that holds no message. */
     private readonly onEmpty?: () => void,
+    /** Counts deliveries: one call per publish and per replayed message, none per subscriber. */
+    private readonly metrics: HubMetrics = NO_HUB_METRICS,
   ) {}
 
   /** Stores the message, then hands the same encoded bytes to every live subscriber. */
@@ -84,7 +89,9 @@ export class Channel {
     const bytes = encodeMessage(message);
     // A subscriber whose buffer overflows is closed by write() and leaves `live` during the loop,
     // which a Set allows.
-    for (const sink of this.live) sink.write(bytes);
+    let written = 0;
+    for (const sink of this.live) if (sink.write(bytes)) written++;
+    this.metrics.delivered(written);
     return message;
   }
 
@@ -107,6 +114,8 @@ export class Channel {
       onClose: request.onClose,
       openStreams: request.openStreams,
       client: request.client,
+      kind: "feed",
+      channel: request.channel,
     });
   }
 
@@ -211,7 +220,7 @@ export class Channel {
             sink.onPull = step; // resume when the client has read some
             return;
           }
-          sink.write(bytes);
+          if (sink.write(bytes)) this.metrics.delivered(1);
           cursor = message.id;
         }
       }

@@ -36,8 +36,8 @@ export interface Hub {
   /** Stats of the channels this hub instance knows (for Durable Objects: those it has used). */
   stats(): Promise<Record<string, ChannelStats>>;
   /**
-   * Whether a shared backend (Redis) can take traffic now, for health checks. Hubs without a
-   * remote backend leave it out.
+   * Whether the hub's backend (a Redis server, say) is reachable, for `/readyz`. Hubs that keep
+   * everything in this process or platform (memory, Durable Objects) leave it out: always ready.
    */
   backendStatus?(): BackendStatus;
   /** Lets go of the backend's connections (shutdown, tests). */
@@ -45,6 +45,7 @@ export interface Hub {
 }
 
 export interface BackendStatus {
+  /** What the backend is, as operators know it: "redis". */
   backend: string;
   connected: boolean;
 }

@@ -5,6 +5,7 @@
 import type { OpenStreams } from "../sse/index.ts";
 import { Channel, type StreamSettings } from "./channel.ts";
 import type { Hub, StreamOptions } from "./hub.ts";
+import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
 import { MemoryMessageStore } from "./memory-store.ts";
 
 export class MemoryHub implements Hub {
@@ -18,10 +19,13 @@ export class MemoryHub implements Hub {
     private readonly historyLimit: number,
     private readonly streams: StreamSettings,
     private readonly openStreams: OpenStreams,
+    private readonly metrics: HubMetrics = NO_HUB_METRICS,
   ) {}
 
   async publish(channel: string, message: Parameters<Channel["publish"]>[0]) {
-    return this.channel(channel).publish(message);
+    const published = this.channel(channel).publish(message);
+    this.metrics.published(channel);
+    return published;
   }
 
   // Reads do not create channels: only publishing and subscribing do, so a stream of GETs for
@@ -31,7 +35,7 @@ export class MemoryHub implements Hub {
   }
 
   async stream(channel: string, { after, signal, client, presence }: StreamOptions) {
-    return this.channel(channel).stream({ after, signal, openStreams: this.openStreams, client, presence });
+    return this.channel(channel).stream({ after, signal, openStreams: this.openStreams, client, channel, presence });
   }
 
   async channelStats(channel: string) {
@@ -47,8 +51,11 @@ export class MemoryHub implements Hub {
     if (!channel) {
       // A channel only subscribed to, never published on, goes when its last subscriber does:
       // subscriptions to made-up names must not fill memory.
-      channel = new Channel(new MemoryMessageStore(this.historyLimit, this.firstId), this.streams, () =>
-        this.channels.delete(name),
+      channel = new Channel(
+        new MemoryMessageStore(this.historyLimit, this.firstId),
+        this.streams,
+        () => this.channels.delete(name),
+        this.metrics,
       );
       this.channels.set(name, channel);
     }

@@ -2,13 +2,19 @@
 import { getConnInfo, serveStatic } from "hono/deno";
 import { createServerApp, readServerConfig } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
-import { readListenAddress } from "../config.ts";
+import { publicSettings, readListenAddress } from "../config.ts";
+import { createLogger } from "../log/logger.ts";
 
 const env = Deno.env.toObject();
 const config = readServerConfig(env, (code) => Deno.exit(code));
-const { app, openStreams } = await createServerApp(config, {
+const logger = createLogger(config.logLevel);
+// Loaded only when on: with metrics off, prom-client is never imported.
+const metrics = config.metrics ? (await import("../app/metrics.ts")).createMetrics() : undefined;
+const { app, openStreams, readiness, hubName } = await createServerApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,
+  logger,
+  metrics,
 });
 const { port, hostname } = readListenAddress(env);
 
@@ -16,7 +22,14 @@ const server = Deno.serve(
   {
     port,
     hostname,
-    onListen: () => console.log(`edge-sse on Deno ${Deno.version.deno}: http://${hostname}:${port}/`),
+    onListen: () =>
+      logger.info(`edge-sse on Deno ${Deno.version.deno}: http://${hostname}:${port}/`, {
+        runtime: "deno",
+        version: Deno.version.deno,
+        address: `http://${hostname}:${port}/`,
+        hub: hubName,
+        settings: publicSettings(config),
+      }),
   },
   app.fetch,
 );
@@ -24,8 +37,11 @@ const server = Deno.serve(
 const shutdown = shutdownOnSignal({
   openStreams,
   timeoutMs: config.shutdownTimeoutMs,
+  delayMs: config.shutdownDelayMs,
+  readiness,
   // Resolves once the responses in flight have finished: the streams, once they were ended.
   stopServer: () => server.shutdown(),
   exit: (code) => Deno.exit(code),
+  logger,
 });
 for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => shutdown(signal));

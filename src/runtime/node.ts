@@ -6,14 +6,20 @@ import { serveStatic } from "@hono/node-server/serve-static";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { createServerApp, readServerConfig } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
-import { readListenAddress } from "../config.ts";
+import { publicSettings, readListenAddress } from "../config.ts";
+import { createLogger } from "../log/logger.ts";
 import { takeOver } from "../sse/index.ts";
 import { startOnServerResponse } from "./node-response-transport.ts";
 
 const config = readServerConfig(process.env, (code) => process.exit(code));
-const { app, openStreams } = await createServerApp(config, {
+const logger = createLogger(config.logLevel);
+// Loaded only when on: with metrics off, prom-client is never imported.
+const metrics = config.metrics ? (await import("../app/metrics.ts")).createMetrics() : undefined;
+const { app, openStreams, readiness, hubName } = await createServerApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,
+  logger,
+  metrics,
 });
 const { port, hostname } = readListenAddress(process.env);
 
@@ -28,7 +34,13 @@ async function fetch(request: Request, env: HttpBindings | Http2Bindings): Promi
 }
 
 const server = serve({ fetch, port, hostname }, (info) => {
-  console.log(`edge-sse on Node ${process.version}: http://${hostname}:${info.port}/`);
+  logger.info(`edge-sse on Node ${process.version}: http://${hostname}:${info.port}/`, {
+    runtime: "node",
+    version: process.version,
+    address: `http://${hostname}:${info.port}/`,
+    hub: hubName,
+    settings: publicSettings(config),
+  });
 });
 
 // Even after close(), Node keeps a connection open for keepAliveTimeout (5 s) after its last
@@ -45,6 +57,8 @@ server.on("request", (request: IncomingMessage, response: ServerResponse) => {
 const shutdown = shutdownOnSignal({
   openStreams,
   timeoutMs: config.shutdownTimeoutMs,
+  delayMs: config.shutdownDelayMs,
+  readiness,
   // The callback runs once every connection has closed, so every ended stream was written out.
   stopServer: () =>
     new Promise((resolve) => {
@@ -52,5 +66,6 @@ const shutdown = shutdownOnSignal({
       server.close(resolve);
     }),
   exit: (code) => process.exit(code),
+  logger,
 });
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, shutdown);

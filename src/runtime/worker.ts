@@ -5,8 +5,9 @@
  * client left (see ../shared/FINDINGS.md). Channels live in `ChannelObject` Durable Objects.
  */
 import { createApp } from "../app/app.ts";
-import { readConfig } from "../config.ts";
+import { publicSettings, readConfig } from "../config.ts";
 import { type ChannelObject, DurableObjectHub } from "../hub/durable-object.ts";
+import { createLogger, writeToConsoleByLevel } from "../log/logger.ts";
 
 export { ChannelObject } from "../hub/durable-object.ts";
 
@@ -20,11 +21,24 @@ let app: ReturnType<typeof createApp> | undefined;
 export default {
   fetch(request, env, ctx) {
     // One app per isolate, built on first use because env is only known inside a request.
-    app ??= createApp(readConfig(env), {
-      hub: new DurableObjectHub(env.CHANNELS),
-      // Set by Cloudflare's edge (and by wrangler dev) to the visitor's address.
-      clientAddress: (c) => c.req.header("cf-connecting-ip"),
-    });
+    app ??= createWorkerApp(env);
     return app.fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;
+
+function createWorkerApp(env: Env) {
+  const config = readConfig(env);
+  const logger = createLogger(config.logLevel, writeToConsoleByLevel);
+  // Once per isolate: Workers have no process start, and no listening address of their own.
+  logger.info("edge-sse isolate started", {
+    runtime: "workerd",
+    hub: "durable-object",
+    settings: publicSettings(config),
+  });
+  return createApp(config, {
+    hub: new DurableObjectHub(env.CHANNELS),
+    // Set by Cloudflare's edge (and by wrangler dev) to the visitor's address.
+    clientAddress: (c) => c.req.header("cf-connecting-ip"),
+    logger,
+  });
+}

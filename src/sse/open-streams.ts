@@ -45,7 +45,15 @@ export interface OpenStreamsOptions {
    * isolate a timer set by one request cannot write to another request's stream.
    */
   sharedKeepAliveTimers?: boolean;
+  /**
+   * Told of every admitted stream that ends, once, with why (and the error behind an overflow, a
+   * stall or a failed source): for logs. Once per stream, never per event.
+   */
+  onClosed?: (stream: SseStream, reason: CloseReason, error: unknown) => void;
 }
+
+/** The kind counted for a stream that names none (see `EventStreamOptions.kind`). */
+export const UNNAMED_KIND = "other";
 
 /** Streams that get their keep-alive from one timer. */
 interface KeepAliveClock {
@@ -57,6 +65,9 @@ export class OpenStreams {
   activeStreams = 0;
   openedStreams = 0;
   readonly closedBy: Partial<Record<CloseReason, number>> = {};
+  /** Open (admitted) streams per kind: a handful of kinds, counted at open and close only. */
+  readonly openByKind: Record<string, number> = {};
+  readonly onClosed: OpenStreamsOptions["onClosed"];
   // Open streams per client address; an address leaves the map with its last stream.
   private readonly perClient = new Map<string, number>();
   // Started streams, for shutdown.
@@ -71,6 +82,7 @@ export class OpenStreams {
     options: OpenStreamsOptions = {},
   ) {
     this.sharesKeepAliveTimers = options.sharedKeepAliveTimers ?? false;
+    this.onClosed = options.onClosed;
   }
 
   /** Started streams open now. */
@@ -84,7 +96,7 @@ export class OpenStreams {
   }
 
   /** A new stream from `client` is counted open, or refused with `StreamCapError` if a cap is reached. */
-  admit(client: string | undefined): void {
+  admit(client: string | undefined, kind = UNNAMED_KIND): void {
     const { maxStreams, maxStreamsPerClient } = this.caps;
     if (maxStreams > 0 && this.activeStreams >= maxStreams) throw new StreamCapError("streams");
     const fromClient = client === undefined ? 0 : (this.perClient.get(client) ?? 0);
@@ -93,6 +105,7 @@ export class OpenStreams {
     }
     this.activeStreams++;
     this.openedStreams++;
+    this.openByKind[kind] = (this.openByKind[kind] ?? 0) + 1;
     if (client !== undefined) this.perClient.set(client, fromClient + 1);
   }
 
@@ -121,7 +134,7 @@ export class OpenStreams {
   }
 
   /** An admitted stream ended, once (SseStream.close runs once). */
-  closed(stream: SseStream, client: string | undefined, reason: CloseReason): void {
+  closed(stream: SseStream, client: string | undefined, reason: CloseReason, error?: unknown): void {
     this.started.delete(stream);
     for (const [periodMs, clock] of this.clocks) {
       // The last stream of a period takes its timer along, so an idle process holds no timer.
@@ -131,11 +144,15 @@ export class OpenStreams {
       }
     }
     this.activeStreams--;
+    const kind = stream.kind ?? UNNAMED_KIND;
+    this.openByKind[kind] = (this.openByKind[kind] ?? 1) - 1;
     this.closedBy[reason] = (this.closedBy[reason] ?? 0) + 1;
-    if (client === undefined) return;
-    const left = (this.perClient.get(client) ?? 1) - 1;
-    if (left > 0) this.perClient.set(client, left);
-    else this.perClient.delete(client);
+    if (client !== undefined) {
+      const left = (this.perClient.get(client) ?? 1) - 1;
+      if (left > 0) this.perClient.set(client, left);
+      else this.perClient.delete(client);
+    }
+    this.onClosed?.(stream, reason, error);
   }
 
   /**

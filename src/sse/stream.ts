@@ -87,6 +87,10 @@ export interface EventStreamOptions {
   openStreams?: OpenStreams;
   /** The client's address, where known: streams per client are capped by it. */
   client?: string | undefined;
+  /** What kind of stream this is ("ticker", "feed"): `OpenStreams` counts open streams per kind. */
+  kind?: string | undefined;
+  /** What the stream follows (a channel's name), for logs about it. */
+  channel?: string | undefined;
 }
 
 export const STREAM_DEFAULTS = {
@@ -164,7 +168,7 @@ export class SseStream implements EventSink {
     this.minWeight = Math.ceil(
       this.maxBufferedBytes / (options.maxBufferedEvents ?? STREAM_DEFAULTS.maxBufferedEvents),
     );
-    options.openStreams?.admit(options.client);
+    options.openStreams?.admit(options.client, options.kind);
     // Listened to from the start: a client may leave before its body is ever read.
     const signal = options.signal;
     if (signal?.aborted) this.close("request-abort");
@@ -186,6 +190,19 @@ export class SseStream implements EventSink {
 
   get started(): boolean {
     return this.transport !== undefined;
+  }
+
+  /** See `EventStreamOptions`: for counting and logging. */
+  get kind(): string | undefined {
+    return this.options.kind;
+  }
+
+  get channel(): string | undefined {
+    return this.options.channel;
+  }
+
+  get client(): string | undefined {
+    return this.options.client;
   }
 
   get onPull(): (() => void) | undefined {
@@ -229,7 +246,8 @@ export class SseStream implements EventSink {
         else this.stopSource = stop || undefined;
       },
       (error) => {
-        console.error("edge-sse: event source failed", error);
+        // Where OpenStreams reports closes (to the app's log), the error goes there with the stream.
+        if (this.options.openStreams?.onClosed === undefined) console.error("edge-sse: event source failed", error);
         this.close("source-error", error);
       },
     );
@@ -299,7 +317,7 @@ export class SseStream implements EventSink {
         transport.end();
       }
     }
-    this.options.openStreams?.closed(this, this.options.client, reason);
+    this.options.openStreams?.closed(this, this.options.client, reason, error);
     this.options.onClose?.(reason);
   }
 

@@ -11,6 +11,7 @@ import { connectRedisHub } from "../../src/hub/redis/connect.ts";
 import type { RedisHub } from "../../src/hub/redis/hub.ts";
 import { channelKeys } from "../../src/hub/redis/keys.ts";
 import { PUBLISH_SCRIPT } from "../../src/hub/redis/publish-script.ts";
+import { SILENT_LOGGER } from "../../src/log/logger.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
 import { type RunningRedis, startRedis } from "../support/redis.ts";
 import { readEvents, type SseReader } from "../support/sse-reader.ts";
@@ -239,7 +240,7 @@ describe("RedisHub", () => {
   it("answers 503, not 500, when the shared publish rate limit cannot reach Redis", async () => {
     const { app, hub: made } = await createServerApp(
       { ...config, redisUrl: redis.url, redisTimeoutMs: 1_000, publishRateLimit: 100 },
-      {},
+      { logger: SILENT_LOGGER },
     );
     hubs.push(made as RedisHub);
     const channel = freshChannel();

@@ -4,6 +4,7 @@
  */
 import type { OpenStreams } from "../../sse/index.ts";
 import type { StreamSettings } from "../channel.ts";
+import type { HubMetrics } from "../hub-metrics.ts";
 import type { RedisHub } from "./hub.ts";
 import { PUBLISH_SCRIPT } from "./publish-script.ts";
 
@@ -16,6 +17,8 @@ export interface RedisConnectOptions {
   timeoutMs: number;
   /** Told when the connection to Redis is lost or back (not on every retry). */
   onConnectionChange?: (connected: boolean, error?: unknown) => void;
+  /** Where publishes, deliveries, gap fills and the connection's state are counted. */
+  metrics?: HubMetrics;
 }
 
 // Reconnect soon after a drop, then every second at most, for ever: an outage ends by itself, and
@@ -38,7 +41,10 @@ export async function connectRedisHub(options: RedisConnectOptions): Promise<Red
   const report = (error?: unknown) => {
     const now = commands.isReady && subscriber.isReady;
     if (now !== connected && (now || error !== undefined || connected !== undefined)) {
+      // Back after a loss: each channel now reads what it missed (see RedisChannel.onReconnected).
+      if (now && connected === false) options.metrics?.recovered();
       connected = now;
+      options.metrics?.redisConnected(now);
       options.onConnectionChange?.(now, error);
     }
   };
@@ -56,6 +62,7 @@ export async function connectRedisHub(options: RedisConnectOptions): Promise<Red
     streams: options.streams,
     openStreams: options.openStreams,
     timeoutMs: options.timeoutMs,
+    metrics: options.metrics,
   });
   const ready = Promise.all([commands.connect(), subscriber.connect()]);
   ready.catch(() => {

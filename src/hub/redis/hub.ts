@@ -11,6 +11,7 @@ import { eventStream, type OpenStreams } from "../../sse/index.ts";
 import { BackendUnavailableError } from "../backend-unavailable.ts";
 import type { ChannelStats, StreamSettings } from "../channel.ts";
 import type { BackendStatus, Hub, StreamOptions } from "../hub.ts";
+import type { HubMetrics } from "../hub-metrics.ts";
 import type { Message, NewMessage } from "../message.ts";
 import { type ChannelKeys, channelKeys } from "./keys.ts";
 import { PUBLISH_SCRIPT } from "./publish-script.ts";
@@ -52,6 +53,8 @@ export interface RedisHubOptions {
   timeoutMs: number;
   /** What every key starts with (default `edge-sse`). */
   prefix?: string;
+  /** Where publishes, deliveries and gap fills are counted (default: nowhere). */
+  metrics?: HubMetrics;
 }
 
 /** A stream entry as RESP2 returns it: `[id, [field, value, ...]]`. */
@@ -94,6 +97,7 @@ export class RedisHub implements Hub {
       if (!(error instanceof ErrorReply && error.message.startsWith("NOSCRIPT"))) throw error;
       id = await this.command<number>(["EVAL", PUBLISH_SCRIPT, "3", ...args]);
     }
+    this.options.metrics?.published(channel);
     return { id, text: input.text, author, createdAt };
   }
 
@@ -167,17 +171,22 @@ export class RedisHub implements Hub {
       latestId: () => this.latestId(keys),
     };
     const presence = this.presenceOf(keys);
-    const channel = new RedisChannel(history, presence, (empty) => {
-      if (this.channels.get(name) !== empty) return;
-      empty.end();
-      this.channels.delete(name);
-      presence.report(0).catch(() => {
-        // Unreported, the count expires by itself.
-      });
-      this.options.subscriber.sUnsubscribe(keys.pubsub, listener).catch(() => {
-        // Gone with the connection anyway: a lost connection holds no subscription.
-      });
-    });
+    const channel = new RedisChannel(
+      history,
+      presence,
+      (empty) => {
+        if (this.channels.get(name) !== empty) return;
+        empty.end();
+        this.channels.delete(name);
+        presence.report(0).catch(() => {
+          // Unreported, the count expires by itself.
+        });
+        this.options.subscriber.sUnsubscribe(keys.pubsub, listener).catch(() => {
+          // Gone with the connection anyway: a lost connection holds no subscription.
+        });
+      },
+      this.options.metrics,
+    );
     const listener = (json: string) => channel.onAnnounced(json);
     this.channels.set(name, channel);
     // Offline queue on this connection: while Redis is away the subscription waits for it.

@@ -23,6 +23,7 @@
  */
 import { type EventSink, type EventSource, encodeEvent } from "../../sse/index.ts";
 import { HISTORY_TRUNCATED_EVENT, PRESENCE_EVENT, PRESENCE_INTERVAL_MS } from "../channel.ts";
+import { type HubMetrics, NO_HUB_METRICS } from "../hub-metrics.ts";
 
 /** A message as Redis holds it: its id and its JSON (the SSE data, exactly as sent). */
 export interface StoredMessage {
@@ -92,6 +93,7 @@ export class RedisChannel {
     private readonly presence: ChannelPresence,
     /** Called when the last local subscriber has left: unsubscribe and forget this channel. */
     private readonly onEmpty: (channel: RedisChannel) => void,
+    private readonly metrics: HubMetrics = NO_HUB_METRICS,
   ) {}
 
   get subscribers(): number {
@@ -252,7 +254,9 @@ export class RedisChannel {
     if (this.ahead.size > 0) this.admitAhead(id - 1);
     // A subscriber whose buffer overflows is closed by write() and leaves `live` during the loop,
     // which a Set allows.
-    for (const sink of this.live) sink.write(bytes);
+    let written = 0;
+    for (const sink of this.live) if (sink.write(bytes)) written++;
+    this.metrics.delivered(written);
     this.delivered = id;
     if (this.ahead.size > 0) this.admitAhead(id);
   }
@@ -320,16 +324,27 @@ export class RedisChannel {
     }
   }
 
-  /** Delivers the stored messages after `delivered` and below `before` (or all of them). */
+  /**
+   * Delivers the stored messages after `delivered` and below `before` (or all of them): the
+   * announcements this process missed. Counted as a gap fill when there were any.
+   */
   private async readAfterDelivered(before: number | undefined): Promise<void> {
-    for (;;) {
-      const page = await this.history.after(this.delivered as number, PAGE);
-      if (this.ended) return;
-      for (const message of page) {
-        if (before !== undefined && message.id >= before) return;
-        if (message.id > (this.delivered as number)) this.deliverAfterGap(message);
+    let filled = 0;
+    try {
+      for (;;) {
+        const page = await this.history.after(this.delivered as number, PAGE);
+        if (this.ended) return;
+        for (const message of page) {
+          if (before !== undefined && message.id >= before) return;
+          if (message.id > (this.delivered as number)) {
+            this.deliverAfterGap(message);
+            filled++;
+          }
+        }
+        if (page.length < PAGE) return;
       }
-      if (page.length < PAGE) return;
+    } finally {
+      if (filled > 0) this.metrics.gapFilled(filled);
     }
   }
 
@@ -385,7 +400,7 @@ export class RedisChannel {
               };
               return;
             }
-            sink.write(bytes);
+            if (sink.write(bytes)) this.metrics.delivered(1);
             cursor = message.id;
           }
         }

@@ -1,6 +1,6 @@
 /** The Redis settings: what turns the Redis hub on, and the start-up errors a typo gets. */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, readConfig } from "../../src/config.ts";
+import { DEFAULT_CONFIG, publicSettings, readConfig } from "../../src/config.ts";
 
 describe("REDIS_URL and REDIS_TIMEOUT_MS", () => {
   it("leaves Redis off by default, with a 2 s timeout", () => {
@@ -42,5 +42,11 @@ describe("REDIS_URL and REDIS_TIMEOUT_MS", () => {
 
   it.each(["0", "1.5", "soon"])("stops start-up on REDIS_TIMEOUT_MS=%s", (value) => {
     expect(() => readConfig({ REDIS_TIMEOUT_MS: value })).toThrow(/REDIS_TIMEOUT_MS must be/);
+  });
+
+  it("shows REDIS_URL in the start-up settings without its password", () => {
+    const shown = publicSettings(readConfig({ REDIS_URL: "rediss://app:hunter2@cache.internal:6380/1" }));
+    expect(shown.redisUrl).toBe("rediss://app:***@cache.internal:6380/1");
+    expect(JSON.stringify(shown)).not.toContain("hunter2");
   });
 });

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IdSubscriber } from "../support/id-subscriber.ts";
+import { promtoolCheck, sample } from "../support/metrics.ts";
 import { spawnGroup } from "../support/process-group.ts";
 import { type RunningRedis, startRedis } from "../support/redis.ts";
 import { type RunningServer, type Runtime, startServer } from "../support/server.ts";
@@ -61,7 +62,7 @@ async function publishAcross(servers: RunningServer[], channel: string, count: n
   return ids.sort((a, b) => a - b);
 }
 
-async function waitForAll(subscribers: Subscriber[], count: number, timeoutMs = 30_000) {
+async function waitForAll(subscribers: { ids: number[] }[], count: number, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   while (subscribers.some((subscriber) => subscriber.ids.length < count) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -253,5 +254,63 @@ describe.each(RUNTIMES)("start-up with a bad REDIS_URL on %s", (runtime) => {
         "edge-sse cannot start: REDIS_URL must look like redis://[user:password@]host:port[/db] (or rediss:// for TLS)",
     });
     expect(output()).not.toContain("hunter2");
+  });
+});
+
+describe("operations on Redis", () => {
+  let redis: RunningRedis;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    server = await startServer("node", { REDIS_URL: redis.url, METRICS: "on", PUBLISH_RATE_LIMIT: "0" });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await redis?.dispose();
+  });
+
+  const metrics = async () => (await fetch(`${server.url}/metrics`)).text();
+  const ready = async () => (await fetch(`${server.url}/readyz`)).status;
+
+  it("reports Redis in /metrics (lint-clean), /readyz and its log as the connection goes and comes back", async () => {
+    const channel = `ops-${Date.now()}`;
+    const subscriber = new IdSubscriber(`${server.url}/api/channels/${channel}/messages/stream`);
+    await subscriber.opened;
+    const first = await post(server, channel, "before");
+    expect(first.status).toBe(201);
+    let exposition = await metrics();
+    expect(promtoolCheck(exposition)).toEqual({ status: 0, output: "" });
+    expect(sample(exposition, "edge_sse_redis_connected")).toBe(1);
+    expect(sample(exposition, "edge_sse_messages_published_total")).toBe(1);
+
+    await redis.stop();
+    try {
+      expect(await eventually(ready, 503, 10_000)).toBe(503);
+      expect(sample(await metrics(), "edge_sse_redis_connected")).toBe(0);
+    } finally {
+      await redis.restart();
+    }
+    expect(await eventually(ready, 200, 15_000)).toBe(200);
+    // Published while this process's pub/sub was down: read back from the history.
+    await redis.command("CLIENT", "KILL", "TYPE", "pubsub");
+    const second = await post(server, channel, "after");
+    expect(second.status).toBe(201);
+    await waitForAll([subscriber], 2);
+    expect(subscriber.ids).toEqual([first.id, second.id]);
+    exposition = await metrics();
+    expect(promtoolCheck(exposition)).toEqual({ status: 0, output: "" });
+    expect(sample(exposition, "edge_sse_redis_recoveries_total")).toBeGreaterThanOrEqual(1);
+    subscriber.close();
+
+    const lines = server
+      .output()
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { level: string; message: string });
+    expect(
+      lines.filter((line) => line.level === "warn" && line.message.startsWith("Redis unreachable")).length,
+    ).toBeGreaterThanOrEqual(1);
+    expect(lines.filter((line) => line.message === "connected to Redis").length).toBeGreaterThanOrEqual(2);
   });
 });

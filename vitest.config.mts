@@ -33,6 +33,17 @@ export default defineConfig({
         },
       },
       {
+        // The packed tarball installed in a fresh project, as users get it: plain Node, Bun, Deno and
+        // workerd, TypeScript consumers, publint and attw. One `npm pack` per run (setup.ts).
+        test: {
+          name: "package",
+          include: ["test/package/**/*.test.ts"],
+          globalSetup: ["test/package/setup.ts"],
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
+        },
+      },
+      {
         // Steady publishing with churn for 60 s on Node and Bun: `npm run soak` in short.
         test: { name: "soak", include: ["test/soak/**/*.test.ts"], testTimeout: 240_000 },
       },

@@ -6,8 +6,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { type Config, streamSettings } from "../config.ts";
-import type { Hub } from "../hub/hub.ts";
-import { MemoryHub } from "../hub/memory.ts";
+import { type Hub, MemoryHub } from "../hub/index.ts";
 import { OpenStreams } from "../sse/index.ts";
 import { channelAccess } from "./authorization.ts";
 import { errorResponse, handleError, handleNotFound } from "./errors.ts";

@@ -1,14 +1,12 @@
 /** Node entry: `npm run start:node`. */
-import { type IncomingMessage, ServerResponse } from "node:http";
-import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
-import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { createServerApp } from "../app/app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readConfig, readListenAddress } from "../config.ts";
-import { takeOver } from "../sse/index.ts";
-import { startOnServerResponse } from "./node-response-transport.ts";
+import { directEventStreams } from "../node/index.ts";
 
 const config = readConfig(process.env);
 const { app, openStreams } = createServerApp(config, {
@@ -17,17 +15,8 @@ const { app, openStreams } = createServerApp(config, {
 });
 const { port, hostname } = readListenAddress(process.env);
 
-/** The app, with its SSE responses written straight to Node's ServerResponse. */
-async function fetch(request: Request, env: HttpBindings | Http2Bindings): Promise<Response> {
-  const response = await app.fetch(request, env);
-  if (!(env.outgoing instanceof ServerResponse)) return response;
-  const stream = takeOver(response);
-  if (stream === undefined) return response;
-  startOnServerResponse(stream, response, env.outgoing);
-  return RESPONSE_ALREADY_SENT;
-}
-
-const server = serve({ fetch, port, hostname }, (info) => {
+// The app, with its SSE responses written straight to Node's ServerResponse.
+const server = serve({ fetch: directEventStreams(app.fetch), port, hostname }, (info) => {
   console.log(`edge-sse on Node ${process.version}: http://${hostname}:${info.port}/`);
 });
 

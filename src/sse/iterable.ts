@@ -32,6 +32,17 @@ export function pumpIterable(source: IterableSource, stream: SseStream): () => v
   return () => pump.stop();
 }
 
+/** Ends an iterable that was never pulled: a `ReadableStream` is cancelled, a generator returns. */
+export function releaseIterable(source: IterableSource): void {
+  try {
+    iteratorOf(source)
+      .return?.()
+      ?.catch?.(() => {});
+  } catch {
+    // Already locked or finished by its owner: nothing of ours to release.
+  }
+}
+
 class IterablePump {
   private stopped = false;
   private wakeUp: (() => void) | undefined;

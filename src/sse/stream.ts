@@ -7,7 +7,7 @@
  */
 import { encodeComment, encodeRetry } from "./encode.ts";
 import { type AnyEvents, type EventOf, encodeEventOf, encodeSourceError } from "./event-map.ts";
-import { type IterableSource, isIterableSource, pumpIterable } from "./iterable.ts";
+import { type IterableSource, isIterableSource, pumpIterable, releaseIterable } from "./iterable.ts";
 import type { OpenStreams } from "./open-streams.ts";
 
 /** Why a stream ended, for stats and logs. */
@@ -312,6 +312,9 @@ export class SseStream implements EventSink {
       console.error("edge-sse: event source stop failed", stopError);
     }
     const transport = this.transport;
+    // An iterable given as the source is the caller's open resource even if the stream never
+    // started (its client left first, or a HEAD): end it too.
+    if (transport === undefined && typeof this.source !== "function") releaseIterable(this.source);
     if (transport !== undefined) {
       if (reason === "overflow" || reason === "stalled") {
         // Drop what is queued at once: a slow client would otherwise keep it in memory.

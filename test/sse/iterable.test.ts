@@ -236,3 +236,20 @@ describe("eventStream(async iterable)", () => {
     error.mockRestore();
   });
 });
+
+describe("eventStream(iterable) that never starts", () => {
+  it("cancels a ReadableStream source whose client left before the body was read", async () => {
+    let cancelled = false;
+    const upstream = new ReadableStream<string>({
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const request = new AbortController();
+    const response = eventStream(upstream, { signal: request.signal });
+    request.abort();
+    await settle();
+    expect(cancelled).toBe(true);
+    expect(await response.text()).toBe("");
+  });
+});

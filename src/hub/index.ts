@@ -1,0 +1,23 @@
+/**
+ * `edge-sse/hub`: named channels of messages and the streams that follow them. `Hub` is the seam
+ * an app's routes depend on; `MemoryHub` keeps channels in this process; `Channel` is one
+ * channel's subscribers and history, for a backend of your own. The Workers backend is
+ * `edge-sse/workers`.
+ *
+ * This entry loads only what it names. A backend that needs a client library (Redis, say) is
+ * exported from here but must load that library inside its own `connect`/constructor with a
+ * dynamic `import()`, never at the top of its module: importing `edge-sse/hub` for `MemoryHub`
+ * must not load, or require the install of, a client its user does not use.
+ */
+export {
+  Channel,
+  type ChannelStats,
+  HISTORY_TRUNCATED_EVENT,
+  type StreamRequest,
+  type StreamSettings,
+} from "./channel.ts";
+export type { Hub, StreamOptions } from "./hub.ts";
+export { MemoryHub } from "./memory.ts";
+export { MemoryMessageStore } from "./memory-store.ts";
+export { encodeMessage, MESSAGE_LIMITS, type Message, type NewMessage, newMessageSchema } from "./message.ts";
+export type { MessageStore } from "./store.ts";

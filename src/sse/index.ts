@@ -23,6 +23,7 @@ export type { IterableSource } from "./iterable.ts";
 export {
   OpenStreams,
   type OpenStreamsOptions,
+  type OpenStreamsStats,
   SHUTDOWN_RETRY_MS,
   type StreamCap,
   StreamCapError,

@@ -47,6 +47,15 @@ export interface OpenStreamsOptions {
   sharedKeepAliveTimers?: boolean;
 }
 
+/** What `/api/stats` shows of the open streams. */
+export interface OpenStreamsStats {
+  activeStreams: number;
+  openedStreams: number;
+  /** Client addresses with a stream open. */
+  clients: number;
+  closedBy: Partial<Record<CloseReason, number>>;
+}
+
 /** Streams that get their keep-alive from one timer. */
 interface KeepAliveClock {
   timer: ReturnType<typeof setInterval>;
@@ -151,7 +160,7 @@ export class OpenStreams {
     return streams.length;
   }
 
-  toJSON() {
+  toJSON(): OpenStreamsStats {
     return {
       activeStreams: this.activeStreams,
       openedStreams: this.openedStreams,

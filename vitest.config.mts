@@ -6,7 +6,7 @@ export default defineConfig({
     projects: [
       {
         // Pure code under Node: the encoder against a real spec parser, the stream lifecycle.
-        test: { name: "unit", include: ["test/{sse,hub,app}/**/*.test.ts"] },
+        test: { name: "unit", include: ["test/{sse,hono,hub,app}/**/*.test.ts"] },
       },
       {
         // The Worker inside workerd (miniflare), with wrangler.toml's flags and bindings.

@@ -1,9 +1,9 @@
 /**
  * One client's SSE stream: the one place that decides when a stream ends, whatever carries its
  * bytes. `eventStream` returns it as a `Response` whose body is a web `ReadableStream`; a server
- * adapter may take a response over before its body is read and write it by its own means (the
- * Node entry does, see src/runtime/node-response-transport.ts). See docs/architecture.md ("Stream
- * lifecycle") and ../shared/FINDINGS.md for the measurements behind each trigger.
+ * adapter may take a response over before its body is read and write it by its own means
+ * (edge-sse/node does: see src/node/server-response-transport.ts). See docs/architecture.md
+ * ("Stream lifecycle") and ../shared/FINDINGS.md for the measurements behind each trigger.
  */
 import { encodeComment, encodeRetry } from "./encode.ts";
 import { type AnyEvents, type EventOf, encodeEventOf, encodeSourceError } from "./event-map.ts";

@@ -5,6 +5,7 @@
  * client that leaves runs the generator's `finally`, and a generator that throws ends its stream
  * with the documented `error` event.
  */
+import { connect, type Socket } from "node:net";
 import { resolve } from "node:path";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -49,11 +50,36 @@ async function allEvents(url: string): Promise<EventSourceMessage[]> {
   return events;
 }
 
+/** A client that sends its request, waits for the response headers, then never reads again. */
+function silentClient(url: URL): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: url.hostname, port: Number(url.port) }, () => {
+      socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\n\r\n`);
+    });
+    let head = "";
+    socket.on("error", () => undefined);
+    socket.on("data", function onHead(chunk: Buffer) {
+      head += chunk.toString("latin1");
+      if (!head.includes("\r\n\r\n")) return;
+      socket.off("data", onHead);
+      socket.pause();
+      resolve(socket);
+    });
+    socket.once("error", reject);
+  });
+}
+
 describe.each<Runtime>(["node", "bun", "deno", "workerd"])("a user's app on %s", (runtime) => {
   let url: string;
   let stop: () => Promise<void>;
   let output: () => string;
-  const stats = async () => (await (await fetch(`${url}/stats`)).json()) as { finallyRan: number; produced: number };
+  const stats = async () =>
+    (await (await fetch(`${url}/stats`)).json()) as {
+      finallyRan: number;
+      produced: number;
+      flooded: number;
+      floodFinallyRan: number;
+    };
 
   beforeAll(async () => {
     const port = await freePort("127.0.0.1");
@@ -97,6 +123,29 @@ describe.each<Runtime>(["node", "bun", "deno", "workerd"])("a user's app on %s",
     expect(received.map((event) => JSON.parse(event.data).i)).toEqual([0, 1, 2]);
     client.abort();
     expect(await eventually(async () => (await stats()).finallyRan, before + 1, 15_000)).toBe(before + 1);
+  });
+
+  it("holds an endless generator back while its client reads nothing, and ends it when the client goes", async () => {
+    const before = await stats();
+    const socket = await silentClient(new URL(`${url}/flood`));
+    // Wait until it stops producing: each look waits a little longer, so a slow machine gets time.
+    let produced = -1;
+    for (let look = 0; look < 40; look++) {
+      await new Promise((resolve) => setTimeout(resolve, 100 + 25 * look));
+      const now = (await stats()).flooded;
+      if (now === produced) break;
+      produced = now;
+    }
+    const ahead = produced - before.flooded;
+    console.log(`${runtime}: an unread client let the generator produce ${ahead} events of 1 KB, then held it`);
+    // Bounded: the stream's 100 unread events, plus what the sockets' buffers (and, under wrangler
+    // dev, its proxy) hold; far from the thousands per second it makes for a client that reads.
+    expect((await stats()).flooded).toBe(produced);
+    expect(ahead).toBeLessThan(50_000);
+    socket.destroy();
+    expect(await eventually(async () => (await stats()).floodFinallyRan, before.floodFinallyRan + 1, 15_000)).toBe(
+      before.floodFinallyRan + 1,
+    );
   });
 
   it("ends the stream with the error event when the generator throws", async () => {

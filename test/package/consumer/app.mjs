@@ -6,7 +6,7 @@ import { eventStreamMiddleware, streamEvents } from "edge-sse/hono";
 import { Hono } from "hono";
 
 /** What the test reads back through GET /stats: the generators' `finally` blocks that ran. */
-const stats = { finallyRan: 0, produced: 0 };
+const stats = { finallyRan: 0, produced: 0, flooded: 0, floodFinallyRan: 0 };
 
 const sleep = (ms, signal) =>
   new Promise((resolve, reject) => {
@@ -52,6 +52,24 @@ export function createApp(hub) {
         }
       },
       { keepAliveMs: 200 },
+    ),
+  );
+
+  // As fast as it may: 1 KB events with no pause, so only the client's reading holds it back.
+  app.get("/flood", (c) =>
+    streamEvents(
+      c,
+      (async function* () {
+        try {
+          for (;;) {
+            stats.flooded++;
+            yield { event: "flood", data: "x".repeat(1000) };
+          }
+        } finally {
+          stats.floodFinallyRan++;
+        }
+      })(),
+      { keepAliveMs: 0, maxBufferedEvents: 100 },
     ),
   );
 

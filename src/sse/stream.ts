@@ -58,14 +58,14 @@ export interface EventSink<Events extends object = AnyEvents> {
 
 /**
  * Starts producing events for one client. It may return a stop function, which runs exactly once
- * when the stream ends for any reason; or an async iterable (an async generator function is an
- * `EventSource` too, and gets the sink: its `signal` aborts when the stream ends), which is then
- * pulled as fast as the client reads (see iterable.ts).
+ * when the stream ends for any reason; or an async iterable, or a promise of one (an async
+ * generator function is an `EventSource` too, and gets the sink: its `signal` aborts when the
+ * stream ends), which is then pulled as fast as the client reads (see iterable.ts).
  */
 export type EventSource<Events extends object = AnyEvents> = (
   sink: EventSink<Events>,
   // biome-ignore lint/suspicious/noConfusingVoidType: a source with no cleanup simply returns nothing.
-) => void | Stop<Events> | Promise<void | Stop<Events>> | IterableSource<Events>;
+) => void | Stop<Events> | IterableSource<Events> | Promise<void | Stop<Events> | IterableSource<Events>>;
 /** Runs once when the stream ends; it is given the stream's sink, so one function can serve many. */
 export type Stop<Events extends object = AnyEvents> = (sink: EventSink<Events>) => void;
 
@@ -514,6 +514,8 @@ function queuingStrategy(minWeight: number): QueuingStrategy<Uint8Array> {
 function startSource(source: EventSource | IterableSource, sink: SseStream): Promise<void | Stop> {
   try {
     const started = typeof source === "function" ? source(sink) : source;
+    if (started instanceof Promise)
+      return started.then((later) => (isIterableSource(later) ? pumpIterable(later, sink) : later));
     return Promise.resolve(isIterableSource(started) ? pumpIterable(started, sink) : started);
   } catch (error) {
     return Promise.reject(error);

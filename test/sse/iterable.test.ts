@@ -74,6 +74,14 @@ describe("eventStream(async iterable)", () => {
     expect(signalAtEnd?.aborted).toBe(true);
   });
 
+  it("takes a function that resolves to an iterable, as an upstream response's body", async () => {
+    const response = eventStream(async () => {
+      const upstream = new Response("one\ntwo");
+      return upstream.body!.pipeThrough(new TextDecoderStream());
+    });
+    expect(parse(await response.text()).map((event) => event.data)).toEqual(["one\ntwo"]);
+  });
+
   it("takes a ReadableStream, and cancels it when the client leaves", async () => {
     let cancelled: unknown;
     let pulled = 0;

@@ -15,6 +15,7 @@ import {
   type IterableSource,
 } from "../sse/index.ts";
 
+/** `eventStream`'s options, and whether to end the stream on the request's signal. */
 export interface HonoStreamOptions extends EventStreamOptions {
   /**
    * Whether the stream ends when the request's signal aborts. Default: off on Node, Bun and

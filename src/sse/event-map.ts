@@ -74,11 +74,13 @@ export interface SourceErrorData {
   error: { code: string; message: string };
 }
 
+/** What the client's `error` event carries for `error`: its own code and message only if it is an `EventStreamError`. */
 export function sourceErrorData(error: unknown): SourceErrorData {
   if (error instanceof EventStreamError) return { error: { code: error.code, message: error.message } };
   return { error: { code: "source_failed", message: "the event source failed" } };
 }
 
+/** The `error` event a client gets when its source fails, encoded. */
 export function encodeSourceError(error: unknown): Uint8Array {
   return encodeEventOf({ event: SOURCE_ERROR_EVENT, data: sourceErrorData(error) });
 }

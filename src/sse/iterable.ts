@@ -13,10 +13,12 @@
 import { type AnyEvents, encodeEventOf, type ItemOf } from "./event-map.ts";
 import type { SseStream } from "./stream.ts";
 
+/** A source that is pulled: any async iterable, or a `ReadableStream`, of `ItemOf<Events>`. */
 export type IterableSource<Events extends object = AnyEvents> =
   | AsyncIterable<ItemOf<Events>>
   | ReadableStream<ItemOf<Events>>;
 
+/** Whether a source (or what a function source returned) is to be pulled rather than called. */
 export function isIterableSource(value: unknown): value is IterableSource {
   return (
     typeof value === "object" &&

@@ -69,6 +69,7 @@ export type EventSource<Events extends object = AnyEvents> = (
 /** Runs once when the stream ends; it is given the stream's sink, so one function can serve many. */
 export type Stop<Events extends object = AnyEvents> = (sink: EventSink<Events>) => void;
 
+/** How one stream behaves; every field is optional (see `STREAM_DEFAULTS`). */
 export interface EventStreamOptions {
   /**
    * The request's signal. On workerd it is the only notice that the client left (cancel is never
@@ -101,6 +102,7 @@ export interface EventStreamOptions {
   client?: string | undefined;
 }
 
+/** The defaults of `EventStreamOptions`: a keep-alive every 5 s, 1 MiB or 1000 events unread at most. */
 export const STREAM_DEFAULTS = {
   keepAliveMs: 5_000,
   maxBufferedBytes: 1024 * 1024,
@@ -135,6 +137,7 @@ const OPEN_COMMENT = encodeComment();
 const KEEP_ALIVE_COMMENT = encodeComment("keep-alive");
 const SHUTDOWN_COMMENT = encodeComment("server shutting down");
 
+/** The headers of every event stream response. */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   "content-type": "text/event-stream; charset=utf-8",
   // no-transform: compressing proxies would otherwise hold events back to fill a block.

@@ -74,7 +74,7 @@ export interface SourceErrorData {
   error: { code: string; message: string };
 }
 
-/** What the client's `error` event carries for `error`: its own code and message only if it is an `EventStreamError`. */
+/** The data of the client's `error` event: the error's own code and message only for an `EventStreamError`. */
 export function sourceErrorData(error: unknown): SourceErrorData {
   if (error instanceof EventStreamError) return { error: { code: error.code, message: error.message } };
   return { error: { code: "source_failed", message: "the event source failed" } };

@@ -6,7 +6,7 @@ export default defineConfig({
     projects: [
       {
         // Pure code under Node: the encoder against a real spec parser, the stream lifecycle.
-        test: { name: "unit", include: ["test/{sse,hub,app,log}/**/*.test.ts"] },
+        test: { name: "unit", include: ["test/{sse,hono,hub,app,log}/**/*.test.ts"] },
       },
       {
         // The Worker inside workerd (miniflare), with wrangler.toml's flags and bindings.
@@ -30,6 +30,17 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts", "test/bench/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 90_000,
+        },
+      },
+      {
+        // The packed tarball installed in a fresh project, as users get it: plain Node, Bun, Deno and
+        // workerd, TypeScript consumers, publint and attw. One `npm pack` per run (setup.ts).
+        test: {
+          name: "package",
+          include: ["test/package/**/*.test.ts"],
+          globalSetup: ["test/package/setup.ts"],
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
         },
       },
       {

@@ -6,8 +6,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import type { Hub } from "../hub/hub.ts";
-import { MESSAGE_LIMITS, newMessageSchema } from "../hub/message.ts";
+import { type Hub, MESSAGE_LIMITS, newMessageSchema } from "../hub/index.ts";
 import { type ChannelAccess, TOKEN_PARAMETER } from "./authorization.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { parseOrThrow, queryOf } from "./validation.ts";

@@ -4,8 +4,8 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { type Config, streamSettings } from "../config.ts";
-import type { OpenStreams } from "../sse/index.ts";
-import { type EventSource, eventStream } from "../sse/index.ts";
+import { streamEvents } from "../hono/index.ts";
+import type { EventSource, OpenStreams } from "../sse/index.ts";
 import { parseOrThrow, queryOf } from "./validation.ts";
 
 export const TICKER_INTERVAL_LIMITS = { min: 100, max: 60_000 } as const;
@@ -48,9 +48,9 @@ export function tickerResponse(c: Context, label: string, config: Config, openSt
     intervalMs: query.interval ?? config.tickerIntervalMs,
     firstId: nextIdAfter(c.req.header("last-event-id")),
   };
-  return eventStream(tickerSource(ticker), {
+  return streamEvents(c, tickerSource(ticker), {
     ...streamSettings(config),
-    signal: c.get("useRequestSignal") ? c.req.raw.signal : undefined,
+    useRequestSignal: c.get("useRequestSignal"),
     openStreams,
     client: c.get("clientAddress"),
     kind: "ticker",

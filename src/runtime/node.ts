@@ -1,15 +1,13 @@
 /** Node entry: `npm run start:node`. */
-import { type IncomingMessage, ServerResponse } from "node:http";
-import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
-import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { createServerApp, readServerConfig } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
 import { publicSettings, readListenAddress } from "../config.ts";
 import { createLogger } from "../log/logger.ts";
-import { takeOver } from "../sse/index.ts";
-import { startOnServerResponse } from "./node-response-transport.ts";
+import { directEventStreams } from "../node/index.ts";
 
 const config = readServerConfig(process.env, (code) => process.exit(code));
 const logger = createLogger(config.logLevel);
@@ -23,17 +21,8 @@ const { app, openStreams, readiness, hubName } = await createServerApp(config, {
 });
 const { port, hostname } = readListenAddress(process.env);
 
-/** The app, with its SSE responses written straight to Node's ServerResponse. */
-async function fetch(request: Request, env: HttpBindings | Http2Bindings): Promise<Response> {
-  const response = await app.fetch(request, env);
-  if (!(env.outgoing instanceof ServerResponse)) return response;
-  const stream = takeOver(response);
-  if (stream === undefined) return response;
-  startOnServerResponse(stream, response, env.outgoing);
-  return RESPONSE_ALREADY_SENT;
-}
-
-const server = serve({ fetch, port, hostname }, (info) => {
+// The app, with its SSE responses written straight to Node's ServerResponse.
+const server = serve({ fetch: directEventStreams(app.fetch), port, hostname }, (info) => {
   logger.info(`edge-sse on Node ${process.version}: http://${hostname}:${info.port}/`, {
     runtime: "node",
     version: process.version,

@@ -71,6 +71,7 @@ export function formatComment(text = ""): string {
   return `${out}\n`;
 }
 
+/** `formatComment` as UTF-8 bytes. */
 export function encodeComment(text = ""): Uint8Array {
   return utf8.encode(formatComment(text));
 }

@@ -1,4 +1,8 @@
-/** edge-sse's public API: the spec encoder and the SSE response with its lifecycle. */
+/**
+ * `edge-sse`: the runtime-neutral core. The spec encoder, the SSE response with its lifecycle
+ * (`eventStream`, fed by a function or an async iterable), typed events, and the registry of a
+ * process's open streams.
+ */
 export {
   encodeComment,
   encodeEvent,
@@ -8,8 +12,18 @@ export {
   type SseEvent,
 } from "./encode.ts";
 export {
+  type AnyEvents,
+  type EventOf,
+  EventStreamError,
+  type ItemOf,
+  SOURCE_ERROR_EVENT,
+  type SourceErrorData,
+} from "./event-map.ts";
+export type { IterableSource } from "./iterable.ts";
+export {
   OpenStreams,
   type OpenStreamsOptions,
+  type OpenStreamsStats,
   SHUTDOWN_RETRY_MS,
   type StreamCap,
   StreamCapError,
@@ -24,6 +38,7 @@ export {
   SSE_HEADERS,
   SseStream,
   STREAM_DEFAULTS,
+  type Stop,
   type StreamTransport,
   takeOver,
 } from "./stream.ts";

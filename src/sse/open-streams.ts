@@ -11,6 +11,7 @@
  */
 import type { CloseReason, SseStream } from "./stream.ts";
 
+/** The caps `OpenStreams` holds new streams to. */
 export interface StreamCaps {
   /** Streams open at once in all; 0: no cap. */
   maxStreams: number;
@@ -37,6 +38,7 @@ export const SHUTDOWN_RETRY_MS = 1_000;
 
 const NO_CAPS: StreamCaps = { maxStreams: 0, maxStreamsPerClient: 0 };
 
+/** How an `OpenStreams` runs its streams' keep-alives. */
 export interface OpenStreamsOptions {
   /**
    * One keep-alive timer for all streams of the same period, instead of one per stream (measured
@@ -54,6 +56,14 @@ export interface OpenStreamsOptions {
 
 /** The kind counted for a stream that names none (see `EventStreamOptions.kind`). */
 export const UNNAMED_KIND = "other";
+/** What `/api/stats` shows of the open streams. */
+export interface OpenStreamsStats {
+  activeStreams: number;
+  openedStreams: number;
+  /** Client addresses with a stream open. */
+  clients: number;
+  closedBy: Partial<Record<CloseReason, number>>;
+}
 
 /** Streams that get their keep-alive from one timer. */
 interface KeepAliveClock {
@@ -61,6 +71,10 @@ interface KeepAliveClock {
   streams: Set<SseStream>;
 }
 
+/**
+ * The streams of one process, isolate or Durable Object: counted, capped and ended together (see
+ * the module comment). Pass it to `eventStream` as `openStreams`.
+ */
 export class OpenStreams {
   activeStreams = 0;
   openedStreams = 0;
@@ -168,7 +182,7 @@ export class OpenStreams {
     return streams.length;
   }
 
-  toJSON() {
+  toJSON(): OpenStreamsStats {
     return {
       activeStreams: this.activeStreams,
       openedStreams: this.openedStreams,

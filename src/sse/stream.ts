@@ -1,11 +1,13 @@
 /**
  * One client's SSE stream: the one place that decides when a stream ends, whatever carries its
  * bytes. `eventStream` returns it as a `Response` whose body is a web `ReadableStream`; a server
- * adapter may take a response over before its body is read and write it by its own means (the
- * Node entry does, see src/runtime/node-response-transport.ts). See docs/architecture.md ("Stream
- * lifecycle") and ../shared/FINDINGS.md for the measurements behind each trigger.
+ * adapter may take a response over before its body is read and write it by its own means
+ * (edge-sse/node does: see src/node/server-response-transport.ts). See docs/architecture.md
+ * ("Stream lifecycle") and ../shared/FINDINGS.md for the measurements behind each trigger.
  */
-import { encodeComment, encodeEvent, encodeRetry, type SseEvent } from "./encode.ts";
+import { encodeComment, encodeRetry } from "./encode.ts";
+import { type AnyEvents, type EventOf, encodeEventOf, encodeSourceError } from "./event-map.ts";
+import { type IterableSource, isIterableSource, pumpIterable, releaseIterable } from "./iterable.ts";
 import type { OpenStreams } from "./open-streams.ts";
 
 /** Why a stream ended, for stats and logs. */
@@ -16,13 +18,19 @@ export type CloseReason =
   | "overflow" // the client reads too slowly and its buffer is full
   | "stalled" // the client read nothing for two keep-alive periods while data waited for it
   | "source-ended" // the event source closed the stream itself
-  | "source-error" // the event source threw
+  | "source-error" // the event source threw: the client got an `error` event (see SOURCE_ERROR_EVENT)
   | "shutdown"; // the server is going away: the client was asked to come back soon (see OpenStreams)
 
-/** What an event source gets to write to one client. */
-export interface EventSink {
-  /** Encodes and sends one event. Returns false once the stream has ended. */
-  send(event: SseEvent): boolean;
+/**
+ * What an event source gets to write to one client. `Events` maps event names to their data
+ * (see `EventOf`); without it any name and any data go.
+ */
+export interface EventSink<Events extends object = AnyEvents> {
+  /**
+   * Encodes and sends one event: data that is a string as it is, anything else as JSON
+   * (serialised once, here). Returns false once the stream has ended.
+   */
+  send(event: EventOf<Events>): boolean;
   /** Sends bytes that are already a whole encoded event (encode once, write to many). */
   write(chunk: Uint8Array): boolean;
   /**
@@ -50,13 +58,18 @@ export interface EventSink {
 
 /**
  * Starts producing events for one client. It may return a stop function, which runs exactly once
- * when the stream ends for any reason.
+ * when the stream ends for any reason; or an async iterable, or a promise of one (an async
+ * generator function is an `EventSource` too, and gets the sink: its `signal` aborts when the
+ * stream ends), which is then pulled as fast as the client reads (see iterable.ts).
  */
-// biome-ignore lint/suspicious/noConfusingVoidType: a source with no cleanup simply returns nothing.
-export type EventSource = (sink: EventSink) => void | Stop | Promise<void | Stop>;
+export type EventSource<Events extends object = AnyEvents> = (
+  sink: EventSink<Events>,
+  // biome-ignore lint/suspicious/noConfusingVoidType: a source with no cleanup simply returns nothing.
+) => void | Stop<Events> | IterableSource<Events> | Promise<void | Stop<Events> | IterableSource<Events>>;
 /** Runs once when the stream ends; it is given the stream's sink, so one function can serve many. */
-type Stop = (sink: EventSink) => void;
+export type Stop<Events extends object = AnyEvents> = (sink: EventSink<Events>) => void;
 
+/** How one stream behaves; every field is optional (see `STREAM_DEFAULTS`). */
 export interface EventStreamOptions {
   /**
    * The request's signal. On workerd it is the only notice that the client left (cancel is never
@@ -93,6 +106,7 @@ export interface EventStreamOptions {
   channel?: string | undefined;
 }
 
+/** The defaults of `EventStreamOptions`: a keep-alive every 5 s, 1 MiB or 1000 events unread at most. */
 export const STREAM_DEFAULTS = {
   keepAliveMs: 5_000,
   maxBufferedBytes: 1024 * 1024,
@@ -127,6 +141,7 @@ const OPEN_COMMENT = encodeComment();
 const KEEP_ALIVE_COMMENT = encodeComment("keep-alive");
 const SHUTDOWN_COMMENT = encodeComment("server shutting down");
 
+/** The headers of every event stream response. */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   "content-type": "text/event-stream; charset=utf-8",
   // no-transform: compressing proxies would otherwise hold events back to fill a block.
@@ -161,7 +176,7 @@ export class SseStream implements EventSink {
   private pullListener: (() => void) | undefined;
 
   constructor(
-    private readonly source: EventSource,
+    private readonly source: EventSource | IterableSource,
     private readonly options: EventStreamOptions,
   ) {
     this.maxBufferedBytes = options.maxBufferedBytes ?? STREAM_DEFAULTS.maxBufferedBytes;
@@ -245,12 +260,21 @@ export class SseStream implements EventSink {
         if (this.isClosed) stop?.(this);
         else this.stopSource = stop || undefined;
       },
-      (error) => {
-        // Where OpenStreams reports closes (to the app's log), the error goes there with the stream.
-        if (this.options.openStreams?.onClosed === undefined) console.error("edge-sse: event source failed", error);
-        this.close("source-error", error);
-      },
+      (error) => this.fail(error),
     );
+  }
+
+  /**
+   * The source threw: the client gets an `error` event that says so (never the error itself: it
+   * may hold secrets), then the end of the stream, after what is already queued for it.
+   */
+  fail(error: unknown): void {
+    if (this.isClosed) return;
+    // Where OpenStreams reports closes (to the app's log), the error goes there with the stream.
+    if (this.options.openStreams?.onClosed === undefined) console.error("edge-sse: event source failed", error);
+    // Straight to the transport, as in shutdown(): the notice is worth a little past the limit.
+    this.transport?.write(encodeSourceError(error));
+    this.close("source-error", error);
   }
 
   /** The transport's notice that the client has read enough for more to fit. */
@@ -263,8 +287,8 @@ export class SseStream implements EventSink {
     this.close("client-cancel");
   }
 
-  send(event: SseEvent): boolean {
-    return this.write(encodeEvent(event));
+  send(event: EventOf<AnyEvents>): boolean {
+    return this.write(encodeEventOf(event));
   }
 
   write(chunk: Uint8Array): boolean {
@@ -309,8 +333,11 @@ export class SseStream implements EventSink {
       console.error("edge-sse: event source stop failed", stopError);
     }
     const transport = this.transport;
+    // An iterable given as the source is the caller's open resource even if the stream never
+    // started (its client left first, or a HEAD): end it too.
+    if (transport === undefined && typeof this.source !== "function") releaseIterable(this.source);
     if (transport !== undefined) {
-      if (reason === "overflow" || reason === "stalled" || reason === "source-error") {
+      if (reason === "overflow" || reason === "stalled") {
         // Drop what is queued at once: a slow client would otherwise keep it in memory.
         transport.abort(error);
       } else if (reason !== "client-cancel") {
@@ -375,8 +402,11 @@ const notStarted = new WeakMap<ReadableStream<Uint8Array>, SseStream>();
  * Returns the SSE response for one client, fed by `source`. Nothing starts until the body is first
  * read (or the stream is taken over): a response that is never sent costs no source.
  */
-export function eventStream(source: EventSource, options: EventStreamOptions = {}): Response {
-  const stream = new SseStream(source, options);
+export function eventStream<Events extends object = AnyEvents>(
+  source: EventSource<Events> | IterableSource<Events>,
+  options: EventStreamOptions = {},
+): Response {
+  const stream = new SseStream(source as EventSource | IterableSource, options);
   const { body } = new WebStreamTransport(stream);
   notStarted.set(body, stream);
   const headers = new Headers(options.headers);
@@ -496,7 +526,19 @@ function queuingStrategy(minWeight: number): QueuingStrategy<Uint8Array> {
   return strategy;
 }
 
+/**
+ * Runs a function source, or starts pulling an iterable one (given as such, or returned by the
+ * function). Not an async function: a source's stop must be known as soon as a synchronous source
+ * has run, with no extra turn in which the stream could end without it.
+ */
 // biome-ignore lint/suspicious/noConfusingVoidType: mirrors EventSource's return type.
-async function startSource(source: EventSource, sink: EventSink): Promise<void | Stop> {
-  return source(sink);
+function startSource(source: EventSource | IterableSource, sink: SseStream): Promise<void | Stop> {
+  try {
+    const started = typeof source === "function" ? source(sink) : source;
+    if (started instanceof Promise)
+      return started.then((later) => (isIterableSource(later) ? pumpIterable(later, sink) : later));
+    return Promise.resolve(isIterableSource(started) ? pumpIterable(started, sink) : started);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }

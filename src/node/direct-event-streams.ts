@@ -1,0 +1,30 @@
+/**
+ * The `node:http` fast path as one function around an app's `fetch`: every `eventStream` response
+ * (from edge-sse or edge-sse/hono) is written straight to the ServerResponse; any other response
+ * goes to `@hono/node-server` as usual. Measured (docs/benchmarks.md): through @hono/node-server's
+ * body copy edge-sse fanned out about 65k events/s, against 106k for a bare node:http server.
+ */
+import { ServerResponse } from "node:http";
+import type { Http2Bindings, HttpBindings } from "@hono/node-server";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import { takeOver } from "../sse/index.ts";
+import { startOnServerResponse } from "./server-response-transport.ts";
+
+/** What `@hono/node-server`'s `serve({ fetch })` calls. */
+export type NodeFetch = (request: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response>;
+
+/**
+ * Wraps `fetch` (a Hono app's `app.fetch`, or any fetch handler) for `serve({ fetch })` of
+ * `@hono/node-server`: `serve({ fetch: directEventStreams(app.fetch), port })`.
+ */
+export function directEventStreams(fetch: NodeFetch): NodeFetch {
+  return async (request, env) => {
+    const response = await fetch(request, env);
+    // HTTP/2 responses (Http2ServerResponse) go the usual way.
+    if (!(env.outgoing instanceof ServerResponse)) return response;
+    const stream = takeOver(response);
+    if (stream === undefined) return response;
+    startOnServerResponse(stream, response, env.outgoing);
+    return RESPONSE_ALREADY_SENT;
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * The installed package from plain Node, with no TypeScript loader: every Node-side entry loads and
+ * has its exports; the core and the hub load without hono installed, so they do not import it.
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { describe, expect, inject, it } from "vitest";
+
+const run = promisify(execFile);
+
+/** Imports each entry in a plain `node` process in `cwd`, returning its export names (or the error code). */
+async function exportsOf(cwd: string, entries: string[]): Promise<Record<string, string[] | string>> {
+  const script = `
+    const out = {};
+    for (const entry of ${JSON.stringify(entries)}) {
+      try { out[entry] = Object.keys(await import(entry)).sort(); } catch (error) { out[entry] = error.code ?? String(error); }
+    }
+    console.log(JSON.stringify(out));`;
+  const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd });
+  return JSON.parse(stdout);
+}
+
+describe("the installed tarball, from plain Node", () => {
+  it("loads every Node-side entry with its exports", async () => {
+    const loaded = await exportsOf(inject("consumer"), ["edge-sse", "edge-sse/hono", "edge-sse/hub", "edge-sse/node"]);
+    expect(loaded["edge-sse"]).toEqual(
+      expect.arrayContaining(["eventStream", "OpenStreams", "encodeEvent", "EventStreamError", "takeOver"]),
+    );
+    expect(loaded["edge-sse/hono"]).toEqual(["eventStreamMiddleware", "streamEvents"]);
+    expect(loaded["edge-sse/hub"]).toEqual(expect.arrayContaining(["Channel", "MemoryHub", "newMessageSchema"]));
+    expect(loaded["edge-sse/node"]).toEqual(["directEventStreams", "startOnServerResponse"]);
+  });
+
+  it("serves the core's stream to a plain fetch, with no framework", async () => {
+    const script = `
+      import { eventStream } from "edge-sse";
+      const response = eventStream((async function* () { yield "a"; yield { event: "b", data: { n: 1 } }; })());
+      console.log(response.headers.get("content-type"));
+      console.log(JSON.stringify(await response.text()));`;
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: inject("consumer") });
+    expect(stdout.split("\n")).toEqual([
+      "text/event-stream; charset=utf-8",
+      JSON.stringify(':\n\ndata: a\n\nevent: b\ndata: {"n":1}\n\n'),
+      "",
+    ]);
+  });
+
+  it("loads the core and the hub without hono, which only edge-sse/hono and edge-sse/node need", async () => {
+    const loaded = await exportsOf(inject("bare"), ["edge-sse", "edge-sse/hub", "edge-sse/hono", "edge-sse/node"]);
+    expect(loaded["edge-sse"]).toContain("eventStream");
+    expect(loaded["edge-sse/hub"]).toContain("MemoryHub");
+    expect(loaded["edge-sse/hono"]).toBe("ERR_MODULE_NOT_FOUND");
+    expect(loaded["edge-sse/node"]).toBe("ERR_MODULE_NOT_FOUND");
+  });
+});

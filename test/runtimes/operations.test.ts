@@ -253,3 +253,42 @@ describe.each(RUNTIMES)("LOG_LEVEL=error on %s", (runtime) => {
     expect(server.output()).not.toContain("stopped accepting");
   });
 });
+
+describe("logs on workerd (wrangler dev)", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(
+      "workerd",
+      { LOG_LEVEL: "debug", AUTH_SECRET: SECRET, METRICS: "on", METRICS_TOKEN },
+      { wranglerLogLevel: "log" },
+    );
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("writes the same JSON lines as the servers, at the level asked for, with no secret, and has no /metrics", async () => {
+    const streamToken = await token(["private-ops"]);
+    const stream = await fetch(`${server.url}/api/channels/private-ops/messages/stream?authorization=${streamToken}`);
+    expect(stream.status).toBe(200);
+    await stream.body?.cancel();
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
+    const requests = () => logLines(server).filter((line) => line.message === "request");
+    expect(await eventually(async () => requests().length >= 2, true, 10_000)).toBe(true);
+    expect(logLines(server).find((line) => line.runtime === "workerd")).toMatchObject({
+      level: "info",
+      message: "edge-sse isolate started",
+      hub: "durable-object",
+      settings: { logLevel: "debug", authSecretSet: true, metricsTokenSet: true },
+    });
+    expect(requests()).toContainEqual(
+      expect.objectContaining({
+        level: "debug",
+        method: "GET",
+        path: "/api/channels/private-ops/messages/stream",
+        status: 200,
+      }),
+    );
+    for (const secret of [SECRET, METRICS_TOKEN, streamToken]) expect(server.output()).not.toContain(secret);
+  });
+});

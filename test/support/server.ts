@@ -28,6 +28,8 @@ export interface StartOptions {
   port?: number;
   /** workerd only: more `wrangler dev` flags, such as `--persist-to <dir>`. */
   args?: string[];
+  /** workerd only: wrangler dev's `--log-level` (default `warn`); `log` shows what the Worker logs. */
+  wranglerLogLevel?: string;
 }
 
 export async function startServer(
@@ -49,7 +51,7 @@ export async function startServer(
       "--inspector-port",
       String(inspector),
       "--log-level",
-      "warn",
+      options.wranglerLogLevel ?? "warn",
       ...vars,
       ...(options.args ?? []),
     ];

@@ -322,7 +322,9 @@ ${table(
 Every publish on Redis is one script (next id, append to the stream, publish) and one pub/sub
 message to each process with subscribers on the channel, not one per subscriber: each process
 encodes the event once and writes the same bytes to its subscribers, as the in-memory hub does.
-CPU per delivered event, the app's (all its processes) and redis-server's:
+CPU per delivered event, the app's (all its processes) and redis-server's (/proc counts CPU in
+10 ms ticks: redis-server's figure is a handful of ticks per burst, so read it as an order of
+magnitude):
 
 ${redisCpuTable(run)}
 

@@ -51,6 +51,8 @@ export interface Measurement {
   subscribersPerProcess?: number[];
   /** On Redis: redis-server's CPU time per delivered event in the burst, microseconds (not in the server's). */
   redisCpuMicrosPerEvent?: number;
+  /** POSTs not answered 2xx (a 503 from a Redis command timeout shows here, and as lost events); absent in older runs. */
+  publishFailures?: number;
 }
 
 const HOST = "127.0.0.1";
@@ -230,6 +232,7 @@ export async function measureOnce(target: Target, n: number, plan: Plan): Promis
       cleanupMs,
       ...(servers.length > 1 ? { processes: servers.length, subscribersPerProcess } : {}),
       ...(redis === undefined ? {} : { redisCpuMicrosPerEvent: (redisCpuUsed * 1e6) / burstReceived }),
+      publishFailures: publisher.failures,
     };
   } finally {
     pool.close();
@@ -288,6 +291,7 @@ async function main() {
           `p50/p99 ${result.steadyP50.toFixed(1)}/${result.steadyP99.toFixed(1)} ms  ` +
           `${Math.round(result.bytesPerConnection).toLocaleString("en")} B/conn  lost ${result.burstLost + result.steadyLost}`,
       );
+      if (result.publishFailures) console.warn(`  ${result.publishFailures} publishes failed`);
     }
   }
 }

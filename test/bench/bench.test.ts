@@ -66,6 +66,7 @@ describe("the benchmark, in short", () => {
     const [memory, redis, two] = results as [(typeof results)[0], (typeof results)[0], (typeof results)[0]];
 
     for (const result of results) {
+      expect(result.publishFailures).toBe(0);
       expect(result.burstLost).toBe(0);
       expect(result.steadyLost).toBe(0);
       expect(Number.isFinite(result.steadyP99)).toBe(true);

@@ -1,6 +1,6 @@
 /** An SVG line chart of delivered events/s against N: one panel per runtime, one line per stack. */
 import type { Measurement } from "./run.ts";
-import { EDGE_SSE } from "./targets.ts";
+import { EDGE_SSE, EDGE_SSE_REDIS, EDGE_SSE_REDIS_TWO } from "./targets.ts";
 
 const PANEL = { width: 300, height: 240, left: 58, right: 12, top: 28, bottom: 36 };
 const RUNTIMES = [
@@ -10,6 +10,25 @@ const RUNTIMES = [
 ] as const;
 // Colour-blind-safe (Okabe-Ito); edge-sse gets the strongest and a thicker line.
 const COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"];
+// edge-sse on Redis: edge-sse's colour, dashed, so the peers keep their colours.
+const DASHES: Record<string, string> = { [EDGE_SSE_REDIS]: "7 4", [EDGE_SSE_REDIS_TWO]: "2 3" };
+
+interface LineStyle {
+  colour: string;
+  width: number;
+  /** The stroke's attributes for a polyline or a legend line. */
+  stroke: string;
+}
+
+/** The line's look: edge-sse's variants in its colour, the peers in the others. */
+function lineStyle(stack: string, peers: string[]): LineStyle {
+  const dashes = DASHES[stack];
+  const ours = stack === EDGE_SSE || dashes !== undefined;
+  const colour = ours ? COLOURS[0] : COLOURS[1 + (peers.indexOf(stack) % (COLOURS.length - 1))];
+  const width = stack === EDGE_SSE ? 3.5 : ours ? 2.5 : 1.8;
+  const dash = dashes === undefined ? "" : ` stroke-dasharray="${dashes}"`;
+  return { colour: colour as string, width, stroke: `stroke="${colour}" stroke-width="${width}"${dash}` };
+}
 
 const escapeXml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
@@ -22,7 +41,8 @@ function niceCeiling(value: number): number {
 export function throughputChart(results: Measurement[]): string {
   const comparable = results.filter((m) => m.comparable);
   const stacks = [EDGE_SSE, ...new Set(comparable.map((m) => m.stack).filter((stack) => stack !== EDGE_SSE))];
-  const colour = (stack: string) => COLOURS[stacks.indexOf(stack) % COLOURS.length];
+  const peers = stacks.filter((stack) => stack !== EDGE_SSE && DASHES[stack] === undefined);
+  const style = (stack: string) => lineStyle(stack, peers);
   const sizes = [...new Set(comparable.map((m) => m.n))].sort((a, b) => a - b);
   const legendHeight = 20 * Math.ceil(stacks.length / 3) + 10;
   const width = PANEL.width * RUNTIMES.length;
@@ -59,12 +79,12 @@ export function throughputChart(results: Measurement[]): string {
         .sort((a, b) => a.n - b.n)
         .map((m) => `${x(m.n).toFixed(1)},${y(m.burstEventsPerSecond).toFixed(1)}`);
       if (points.length === 0) continue;
-      const thick = stack === EDGE_SSE ? 3.5 : 1.8;
+      const { colour, width, stroke } = style(stack);
       parts.push(
-        `<polyline points="${points.join(" ")}" fill="none" stroke="${colour(stack)}" stroke-width="${thick}"/>`,
+        `<polyline points="${points.join(" ")}" fill="none" ${stroke}/>`,
         ...points.map((point) => {
           const [cx, cy] = point.split(",");
-          return `<circle cx="${cx}" cy="${cy}" r="${thick}" fill="${colour(stack)}"/>`;
+          return `<circle cx="${cx}" cy="${cy}" r="${width}" fill="${colour}"/>`;
         }),
       );
     }
@@ -74,7 +94,7 @@ export function throughputChart(results: Measurement[]): string {
     const lx = 20 + (i % 3) * (width / 3);
     const ly = PANEL.height + 14 + Math.floor(i / 3) * 20;
     parts.push(
-      `<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${colour(stack)}" stroke-width="${stack === EDGE_SSE ? 3.5 : 1.8}"/>`,
+      `<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" ${style(stack).stroke}/>`,
       `<text x="${lx + 28}" y="${ly}">${escapeXml(stack)}</text>`,
     );
   });

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { throughputChart } from "./chart.ts";
 import type { Measurement } from "./run.ts";
-import { EDGE_SSE, PEERS } from "./targets.ts";
+import { EDGE_SSE, EDGE_SSE_REDIS, EDGE_SSE_REDIS_TWO, PEERS } from "./targets.ts";
 
 export interface Run {
   started: string;
@@ -35,6 +35,9 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
+/** edge-sse itself, in memory or on Redis: in bold, and compared with the peers, not with each other here. */
+const isEdgeSse = (stack: string) => stack === EDGE_SSE || stack === EDGE_SSE_REDIS || stack === EDGE_SSE_REDIS_TWO;
+
 /** One table per runtime: a row per stack, a column per N with the value and edge-sse's ratio to it. */
 function perRuntimeTables(
   run: Run,
@@ -49,13 +52,13 @@ function perRuntimeTables(
     if (rows.length === 0) continue;
     const stacks = [...new Set(rows.map((m) => m.stack))];
     const body = stacks.map((stack) => [
-      stack === EDGE_SSE ? `**${stack}**` : stack,
+      isEdgeSse(stack) ? `**${stack}**` : stack,
       ...sizes.map((n) => {
         const measured = rows.find((m) => m.stack === stack && m.n === n);
         const ours = rows.find((m) => m.stack === EDGE_SSE && m.n === n);
         if (!measured) return "–";
         const value = format(pick(measured));
-        if (!ours || stack === EDGE_SSE) return value;
+        if (!ours || isEdgeSse(stack)) return value;
         return `${value} (${ratio(pick(ours) / pick(measured))})`;
       }),
     ]);
@@ -109,6 +112,85 @@ function targetsTable(run: Run, n: number): string {
   return table(["target", "edge-sse ÷ peer", ""], rows);
 }
 
+/** The issue's targets for REDIS_URL at N = 5000: one process on Redis against the in-memory hub. */
+function redisTargetsTable(run: Run, n: number): string {
+  const rows: string[][] = [];
+  for (const runtime of ["node", "bun"]) {
+    const name = RUNTIME_NAMES[runtime];
+    const redis = find(run, EDGE_SSE_REDIS, runtime, n);
+    const memory = find(run, EDGE_SSE, runtime, n);
+    const check = (goal: string, pick: (m: Measurement) => number, wanted: number, higher: boolean) => {
+      if (!redis || !memory) {
+        rows.push([goal, "not measured", ""]);
+        return;
+      }
+      const value = pick(redis) / pick(memory);
+      const met = higher ? value >= wanted : value <= wanted;
+      rows.push([goal, ratio(value), met ? "met" : "**missed**"]);
+    };
+    check(`${name}: delivered events/s ≥ 0.9× in memory`, (m) => m.burstEventsPerSecond, 0.9, true);
+    check(`${name}: p99 latency ≤ 1.5× in memory`, (m) => m.steadyP99, 1.5, false);
+    check(`${name}: bytes per idle connection ≤ 1.1× in memory`, (m) => m.bytesPerConnection, 1.1, false);
+  }
+  return table(["target", "on Redis ÷ in memory", ""], rows);
+}
+
+/** Two processes on one Redis, beside one process on Redis and in memory on the same runtime. */
+function twoProcessesTable(run: Run): string {
+  const rows = run.results
+    .filter((m) => m.stack === EDGE_SSE_REDIS_TWO)
+    .map((m) => {
+      const one = find(run, EDGE_SSE_REDIS, m.runtime, m.n);
+      const memory = find(run, EDGE_SSE, m.runtime, m.n);
+      const vs = (other: Measurement | undefined) =>
+        other ? ratio(m.burstEventsPerSecond / other.burstEventsPerSecond) : "–";
+      return [
+        `${RUNTIME_NAMES[m.runtime]} + ${RUNTIME_NAMES[m.runtime]}`,
+        int(m.n),
+        (m.subscribersPerProcess ?? []).map(int).join(" + "),
+        int(m.burstEventsPerSecond),
+        vs(one),
+        vs(memory),
+        fixed(m.burstCpuMicrosPerEvent, 2),
+        fixed(m.redisCpuMicrosPerEvent ?? Number.NaN, 2),
+        `${fixed(m.steadyP50)} / ${fixed(m.steadyP99)}`,
+        kib(m.bytesPerConnection),
+        int(m.burstLost + m.steadyLost),
+      ];
+    });
+  if (rows.length === 0) return "Not measured in this run.";
+  return table(
+    [
+      "processes",
+      "N",
+      "subscribers each",
+      "events/s",
+      "÷ 1 process on Redis",
+      "÷ in memory",
+      "CPU µs/event (both)",
+      "Redis CPU µs/event",
+      "steady p50 / p99 (ms)",
+      "per connection",
+      "lost",
+    ],
+    rows,
+  );
+}
+
+/** What redis-server itself spent, beside the app's CPU, for every run on Redis. */
+function redisCpuTable(run: Run): string {
+  const rows = run.results
+    .filter((m) => m.redisCpuMicrosPerEvent !== undefined)
+    .map((m) => [
+      m.stack,
+      RUNTIME_NAMES[m.runtime] ?? m.runtime,
+      int(m.n),
+      fixed(m.burstCpuMicrosPerEvent, 2),
+      fixed(m.redisCpuMicrosPerEvent as number, 2),
+    ]);
+  return table(["stack", "runtime", "N", "app CPU µs/event", "redis-server CPU µs/event"], rows);
+}
+
 export function renderReport(run: Run): string {
   const target = run.results.some((m) => m.n === 5000) ? 5000 : (run.results[0]?.n ?? 0);
   const workerd = run.results.filter((m) => m.runtime === "workerd");
@@ -139,11 +221,21 @@ do not edit by hand.
 - **Same bytes for everyone**: edge-sse's event data is its message JSON
   (\`{"id","text","author","createdAt"}\`); the peers are given the same JSON to send. See
   [bench/peers/README.md](../bench/peers/README.md) for what each peer is.
+- **Redis**: the \`${EDGE_SSE_REDIS}\` rows are edge-sse with \`REDIS_URL\`, one process on a
+  redis-server (Debian's, on 127.0.0.1) that the benchmark starts for each measurement with no
+  persistence (\`--save "" --appendonly no\`: the benchmark measures the hub, not the disk) and
+  stops after. Its CPU is not in the server CPU figures; see [Redis](#redis).
+- **Settings**: edge-sse runs with \`KEEP_ALIVE_MS=30000 HISTORY_LIMIT=1000 MAX_STREAMS=0
+  MAX_STREAMS_PER_CLIENT=0 PUBLISH_RATE_LIMIT=0\`, in memory and on Redis alike.
 - **Lost events** over the whole run: ${int(lost)}.
 
 ## Targets at N = ${int(target)}
 
 ${targetsTable(run, target)}
+
+With \`REDIS_URL\` (one process on Redis against the in-memory hub, same runtime):
+
+${redisTargetsTable(run, target)}
 
 ## Fan-out throughput
 
@@ -224,6 +316,27 @@ ${table(
   ["stack", "runtime", "N", "open N (ms)", "cleanup (ms)"],
   run.results.map((m) => [m.stack, RUNTIME_NAMES[m.runtime] ?? m.runtime, int(m.n), int(m.rampMs), int(m.cleanupMs)]),
 )}
+
+## Redis
+
+Every publish on Redis is one script (next id, append to the stream, publish) and one pub/sub
+message to each process with subscribers on the channel, not one per subscriber: each process
+encodes the event once and writes the same bytes to its subscribers, as the in-memory hub does.
+CPU per delivered event, the app's (all its processes) and redis-server's (/proc counts CPU in
+10 ms ticks: redis-server's figure is a handful of ticks per burst, so read it as an order of
+magnitude):
+
+${redisCpuTable(run)}
+
+### Two processes on one Redis
+
+Two Node processes on one Redis, the N subscribers split evenly over them and the publisher posting
+to each in turn; CPU and RSS are summed over both processes (and their children). **This machine
+has 2 cores, shared by the load client, both server processes and redis-server**: a second process
+cannot add a core here, so these figures show what splitting costs (each publish reaches both
+processes through Redis), not how far more machines would scale.
+
+${twoProcessesTable(run)}
 
 ## workerd under wrangler dev
 

@@ -1,11 +1,13 @@
 /**
- * `npm run bench`: fan-out throughput, latency, memory and connection ramp of edge-sse and its
- * peers, side by side in one run on this machine. Writes bench/results/latest.json and
+ * `npm run bench`: fan-out throughput, latency, memory and connection ramp of edge-sse (in memory,
+ * and with REDIS_URL on a redis-server of its own) and its peers, side by side in one run on this
+ * machine. Writes bench/results/latest.json and
  * docs/benchmarks.md (with docs/benchmarks-throughput.svg).
  *
  *   npm run bench                      full run: N = 1000, 5000, 10000; median of 3 runs (about 45 min)
  *   npm run bench -- --quick           a few minutes: N = 1000, one run each
  *   npm run bench -- --only=edge-sse   targets whose "stack runtime" contains the text
+ *   npm run bench -- --only=Redis      edge-sse on Redis only (one and two processes)
  *   npm run bench -- --n=2000 --runs=5
  *
  * Everything talks to 127.0.0.1 only; every server is stopped before the next starts.
@@ -15,11 +17,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { freePort, stopGroup, waitUntilServing } from "../test/support/process-group.ts";
+import { type RunningRedis, startRedis } from "../test/support/redis.ts";
 import { Publisher } from "./load/publisher.ts";
 import { now, SubscriberPool } from "./load/subscribers.ts";
 import { cpuSeconds, processTree, rssBytes } from "./process-stats.ts";
 import { type Run, writeReport } from "./report.ts";
-import { TARGETS, type Target } from "./targets.ts";
+import { type ServerContext, TARGETS, type Target } from "./targets.ts";
 
 export interface Measurement {
   stack: string;
@@ -42,6 +45,14 @@ export interface Measurement {
   bytesPerConnection: number;
   rampMs: number;
   cleanupMs: number;
+  /** Server processes (absent: 1); CPU and RSS above are summed over all of them. */
+  processes?: number;
+  /** Each process's own count of subscribers once all N were open. */
+  subscribersPerProcess?: number[];
+  /** On Redis: redis-server's CPU time per delivered event in the burst, microseconds (not in the server's). */
+  redisCpuMicrosPerEvent?: number;
+  /** POSTs not answered 2xx (a 503 from a Redis command timeout shows here, and as lost events); absent in older runs. */
+  publishFailures?: number;
 }
 
 const HOST = "127.0.0.1";
@@ -67,8 +78,8 @@ const WORKERD_SLOWER = 10;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function startServer(target: Target, port: number): Promise<ChildProcess> {
-  const { cmd, args: argv, env } = target.command(port);
+async function startServer(target: Target, port: number, context?: ServerContext): Promise<ChildProcess> {
+  const { cmd, args: argv, env } = target.command(port, context);
   // detached: a group of its own, so stopGroup reaches workerd under wrangler too.
   const child = spawn(cmd, argv, {
     env: { ...process.env, ...env },
@@ -93,6 +104,43 @@ async function activeStreams(target: Target, port: number): Promise<number> {
   return target.activeStreams(await response.json());
 }
 
+/** Each server process's own count, for a target served by several. */
+const activeStreamsEach = (target: Target, ports: number[]) =>
+  Promise.all(ports.map((port) => activeStreams(target, port)));
+const activeStreamsAll = async (target: Target, ports: number[]) =>
+  (await activeStreamsEach(target, ports)).reduce((sum, count) => sum + count, 0);
+
+/** The redis-server's own process, to count its CPU apart from the app's. */
+async function redisPid(redis: RunningRedis): Promise<number> {
+  const info = String(await redis.command("INFO", "server"));
+  return Number(/process_id:(\d+)/.exec(info)?.[1]);
+}
+
+/**
+ * The target's server processes, each on a port of its own, on a redis-server started first if
+ * the target wants one: Redis without persistence (`--save "" --appendonly no`), since the
+ * benchmark measures the hub, not the disk.
+ */
+async function startServers(
+  target: Target,
+): Promise<{ ports: number[]; servers: ChildProcess[]; redis: RunningRedis | undefined }> {
+  const redis = target.redis ? await startRedis({ durable: false }) : undefined;
+  const ports: number[] = [];
+  const servers: ChildProcess[] = [];
+  try {
+    for (let server = 0; server < (target.servers ?? 1); server++) {
+      const port = await freePort(HOST);
+      servers.push(await startServer(target, port, { server, redisUrl: redis?.url }));
+      ports.push(port);
+    }
+  } catch (error) {
+    await Promise.all(servers.map((child) => stopGroup(child)));
+    await redis?.dispose();
+    throw error;
+  }
+  return { ports, servers, redis };
+}
+
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
@@ -102,18 +150,22 @@ function percentile(values: number[], p: number): number {
 /** One measurement: a fresh server, N subscribers, a burst, a steady phase, then cleanup. */
 export async function measureOnce(target: Target, n: number, plan: Plan): Promise<Measurement> {
   const slower = target.runtime === "workerd" ? WORKERD_SLOWER : 1;
-  const port = await freePort(HOST);
-  const server = await startServer(target, port);
+  const { ports, servers, redis } = await startServers(target);
+  const port = ports[0] as number;
   const pool = new SubscriberPool({
     host: HOST,
     port,
+    ports,
     path: target.streamPath,
     count: n,
     sampleEvery: Math.max(1, Math.floor(n / 50)),
   });
-  const publisher = new Publisher({ host: HOST, port, path: target.publishPath, body: target.publishBody }, 8);
+  const publisher = new Publisher({ host: HOST, port, ports, path: target.publishPath, body: target.publishBody }, 8);
+  // Every server process and its children, summed.
+  const serverTree = () => servers.flatMap((server) => processTree(server.pid as number));
   try {
-    const pids = processTree(server.pid as number);
+    const pids = serverTree();
+    const redisPids = redis === undefined ? [] : [await redisPid(redis)];
     await sleep(500);
     const rssIdleBase = rssBytes(pids);
 
@@ -121,19 +173,22 @@ export async function measureOnce(target: Target, n: number, plan: Plan): Promis
     await pool.open();
     const rampMs = now() - rampStart;
     const registered = Date.now() + 10_000;
-    while ((await activeStreams(target, port)) < n && Date.now() < registered) await sleep(50);
+    while ((await activeStreamsAll(target, ports)) < n && Date.now() < registered) await sleep(50);
+    const subscribersPerProcess = await activeStreamsEach(target, ports);
     await sleep(1_000);
     const rssWithSubscribers = rssBytes(pids);
 
     // Burst: M messages as fast as 8 publishing connections go.
     const messages = Math.max(10, Math.round(plan.burstEvents / slower / n));
     pool.resetCounters();
-    const cpuBefore = cpuSeconds(processTree(server.pid as number));
+    const cpuBefore = cpuSeconds(serverTree());
+    const redisCpuBefore = cpuSeconds(redisPids);
     const burstStart = now();
     await publisher.burst(messages, 8);
     await pool.waitForEvents(n * messages);
     const burstSeconds = (pool.lastEventAt - burstStart) / 1000;
-    const cpuUsed = cpuSeconds(processTree(server.pid as number)) - cpuBefore;
+    const cpuUsed = cpuSeconds(serverTree()) - cpuBefore;
+    const redisCpuUsed = cpuSeconds(redisPids) - redisCpuBefore;
     const burstReceived = pool.received;
     const burstLatencies = [...pool.latencies];
 
@@ -150,7 +205,7 @@ export async function measureOnce(target: Target, n: number, plan: Plan): Promis
     let cleanupMs = Number.NaN;
     const cleanupDeadline = Date.now() + 30_000;
     while (Date.now() < cleanupDeadline) {
-      if ((await activeStreams(target, port)) === 0) {
+      if ((await activeStreamsAll(target, ports)) === 0) {
         cleanupMs = now() - closedAt;
         break;
       }
@@ -175,11 +230,15 @@ export async function measureOnce(target: Target, n: number, plan: Plan): Promis
       bytesPerConnection: (rssWithSubscribers - rssIdleBase) / n,
       rampMs,
       cleanupMs,
+      ...(servers.length > 1 ? { processes: servers.length, subscribersPerProcess } : {}),
+      ...(redis === undefined ? {} : { redisCpuMicrosPerEvent: (redisCpuUsed * 1e6) / burstReceived }),
+      publishFailures: publisher.failures,
     };
   } finally {
     pool.close();
     publisher.close();
-    await stopGroup(server);
+    await Promise.all(servers.map((server) => stopGroup(server)));
+    await redis?.dispose();
   }
 }
 
@@ -232,6 +291,7 @@ async function main() {
           `p50/p99 ${result.steadyP50.toFixed(1)}/${result.steadyP99.toFixed(1)} ms  ` +
           `${Math.round(result.bytesPerConnection).toLocaleString("en")} B/conn  lost ${result.burstLost + result.steadyLost}`,
       );
+      if (result.publishFailures) console.warn(`  ${result.publishFailures} publishes failed`);
     }
   }
 }

@@ -1,18 +1,33 @@
 /**
- * What the benchmark runs: edge-sse on each runtime, and the peers of bench/peers/ (see its README).
- * Every server is started as its runtime binary directly (not through npm), so its CPU and
- * memory are the process's own.
+ * What the benchmark runs: edge-sse on each runtime (in memory, and on Redis with one and with two
+ * processes), and the peers of bench/peers/ (see its README). Every server is started as its
+ * runtime binary directly (not through npm), so its CPU and memory are the process's own.
  */
 import { join } from "node:path";
 
 export type Runtime = "node" | "bun" | "deno" | "workerd";
+
+/** Where one of a target's server processes runs. */
+export interface ServerContext {
+  /** Which of the target's `servers` processes this is, from 0. */
+  server: number;
+  /** The redis-server started for the measurement, for a target with `redis`. */
+  redisUrl?: string;
+}
 
 export interface Target {
   /** The stack, as the tables name it. */
   stack: string;
   runtime: Runtime;
   /** Command line that serves on `port` (127.0.0.1). */
-  command(port: number): { cmd: string; args: string[]; env?: Record<string, string> };
+  command(port: number, context?: ServerContext): { cmd: string; args: string[]; env?: Record<string, string> };
+  /**
+   * Server processes, each on a port of its own (default 1): subscribers are split over them and
+   * the publisher posts to each in turn; CPU and RSS are summed over all of them.
+   */
+  servers?: number;
+  /** Served from a redis-server the benchmark starts for each measurement (and stops after). */
+  redis?: boolean;
   streamPath: string;
   publishPath: string;
   publishBody(payload: string): { type: string; body: string };
@@ -27,6 +42,9 @@ const bin = (name: string) => join(root, "node_modules", ".bin", name);
 const NODE = process.execPath;
 
 export const EDGE_SSE = "edge-sse";
+/** edge-sse with REDIS_URL: one process, then two on the same Redis. */
+export const EDGE_SSE_REDIS = "edge-sse on Redis";
+export const EDGE_SSE_REDIS_TWO = "edge-sse on Redis, 2 processes";
 
 const onRuntime = (runtime: Exclude<Runtime, "workerd">, file: string) => {
   switch (runtime) {
@@ -46,6 +64,8 @@ const EDGE_SSE_SETTINGS = {
   // Every subscriber of the load client comes from 127.0.0.1, and N goes up to 10000.
   MAX_STREAMS: "0",
   MAX_STREAMS_PER_CLIENT: "0",
+  // One publisher posts every message; with Redis the limit would also cost a round trip per publish.
+  PUBLISH_RATE_LIMIT: "0",
 };
 
 function edgeSse(runtime: Runtime): Target {
@@ -53,8 +73,9 @@ function edgeSse(runtime: Runtime): Target {
     stack: EDGE_SSE,
     runtime,
     comparable: runtime !== "workerd",
-    command(port) {
-      const env = { ...EDGE_SSE_SETTINGS, PORT: String(port), HOST: "127.0.0.1" };
+    command(port, context) {
+      const env: Record<string, string> = { ...EDGE_SSE_SETTINGS, PORT: String(port), HOST: "127.0.0.1" };
+      if (context?.redisUrl !== undefined) env.REDIS_URL = context.redisUrl;
       if (runtime === "workerd") {
         const vars = Object.entries(EDGE_SSE_SETTINGS).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
         return {
@@ -82,6 +103,15 @@ function edgeSse(runtime: Runtime): Target {
     statsPath: "/api/channels/bench/messages/stats",
     activeStreams: (stats) => (stats as { subscribers: number }).subscribers,
   };
+}
+
+/**
+ * edge-sse with REDIS_URL: `servers` processes of `runtime` on one redis-server, which the
+ * benchmark starts without persistence for each measurement. Two processes are both of one runtime,
+ * so their figures compare with one process's.
+ */
+function edgeSseOnRedis(runtime: Exclude<Runtime, "workerd">, servers: 1 | 2): Target {
+  return { ...edgeSse(runtime), stack: servers === 1 ? EDGE_SSE_REDIS : EDGE_SSE_REDIS_TWO, servers, redis: true };
 }
 
 /**
@@ -121,12 +151,15 @@ export const PEERS = {
 /** Grouped by runtime, edge-sse first: the order of the report's tables. */
 export const TARGETS: Target[] = [
   edgeSse("node"),
+  edgeSseOnRedis("node", 1),
+  edgeSseOnRedis("node", 2),
   peer(PEERS.seedStyle, "node", "seed-style.ts"),
   peer(PEERS.betterSseFetch, "node", "better-sse-fetch.ts"),
   peer(PEERS.betterSseNode, "node", "better-sse-node.ts"),
   peer(PEERS.webStreamFloor, "node", "floor-web-stream.ts"),
   peer(PEERS.nodeHttpFloor, "node", "floor-node-http.ts"),
   edgeSse("bun"),
+  edgeSseOnRedis("bun", 1),
   peer(PEERS.seedStyle, "bun", "seed-style.ts"),
   peer(PEERS.betterSseFetch, "bun", "better-sse-fetch.ts"),
   peer(PEERS.webStreamFloor, "bun", "floor-web-stream.ts"),

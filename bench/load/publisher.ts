@@ -8,6 +8,8 @@ import { now } from "./subscribers.ts";
 export interface PublishTarget {
   host: string;
   port: number;
+  /** Several server processes: message k goes to `ports[k % ports.length]` instead of `port`. */
+  ports?: number[];
   path: string;
   /** Turns a payload into the request body and its content type. */
   body(payload: string): { type: string; body: string };
@@ -27,13 +29,15 @@ export class Publisher {
 
   /** Sends one message and resolves when the server has answered. */
   publish(): Promise<void> {
-    const payload = `seq=${++this.seq} t=${now().toFixed(3)}`;
+    const seq = ++this.seq;
+    const payload = `seq=${seq} t=${now().toFixed(3)}`;
     const { type, body } = this.target.body(payload);
+    const ports = this.target.ports ?? [this.target.port];
     return new Promise((resolve) => {
       const req = request(
         {
           host: this.target.host,
-          port: this.target.port,
+          port: ports[seq % ports.length],
           path: this.target.path,
           method: "POST",
           agent: this.agent,

@@ -16,6 +16,11 @@ const SEND_TIME = /t=(\d+(?:\.\d+)?)/;
 export interface PoolOptions {
   host: string;
   port: number;
+  /**
+   * Several server processes: the subscribers are split over them in equal blocks (not in turn, so
+   * the sampled ones, every `sampleEvery`th, are on every process).
+   */
+  ports?: number[];
   path: string;
   count: number;
   /** One socket in this many records latencies. */
@@ -123,10 +128,13 @@ export class SubscriberPool {
 
   /** Opens every connection and resolves when all have their response headers. */
   async open(timeoutMs = 120_000): Promise<void> {
-    const { host, port, path, count, sampleEvery } = this.options;
+    const { host, path, count, sampleEvery } = this.options;
+    const ports = this.options.ports ?? [this.options.port];
     const batch = this.options.connectBatch ?? 256;
-    const request = Buffer.from(
-      `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`,
+    const requests = ports.map((port) =>
+      Buffer.from(
+        `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`,
+      ),
     );
     const allOpen = new Promise<void>((resolve) => {
       this.waitingOpen = resolve;
@@ -136,8 +144,9 @@ export class SubscriberPool {
       for (let j = i; j < Math.min(count, i + batch); j++) {
         connecting.push(
           new Promise((resolve, reject) => {
-            const socket = connect({ host, port }, () => {
-              socket.write(request);
+            const server = Math.floor((j * ports.length) / count);
+            const socket = connect({ host, port: ports[server] as number }, () => {
+              socket.write(requests[server] as Buffer);
               resolve();
             });
             socket.setNoDelay(true);

@@ -1,6 +1,7 @@
 /**
  * `npm run bench` in short: the real harness (load client, servers started as processes, /proc
- * readings, report) against edge-sse and the node:http floor on Node, with a few subscribers.
+ * readings, report) against edge-sse and the node:http floor on Node, and edge-sse on a real
+ * redis-server with one and with two processes, with a few subscribers.
  * It checks that every event is counted and the report is built from what was measured; the
  * figures themselves are for docs/benchmarks.md, never asserted.
  */
@@ -8,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { throughputChart } from "../../bench/chart.ts";
 import { renderReport } from "../../bench/report.ts";
 import { measureOnce, type Plan } from "../../bench/run.ts";
-import { EDGE_SSE, PEERS, TARGETS } from "../../bench/targets.ts";
+import { EDGE_SSE, EDGE_SSE_REDIS, EDGE_SSE_REDIS_TWO, PEERS, TARGETS } from "../../bench/targets.ts";
 
 const N = 40;
 const PLAN: Plan = { burstEvents: 2_000, steadyEventsPerSecond: 400, steadyMessages: 4 };
@@ -53,4 +54,50 @@ describe("the benchmark, in short", () => {
     expect(chart).toMatch(/^<svg[^>]+viewBox/);
     expect(chart.match(/<polyline /g)).toHaveLength(2);
   });
+
+  it("delivers every event on Redis, with the subscribers and publishes split over two processes, and reports both", async () => {
+    const byStack = (stack: string) => TARGETS.find((target) => target.runtime === "node" && target.stack === stack);
+    const targets = [byStack(EDGE_SSE), byStack(EDGE_SSE_REDIS), byStack(EDGE_SSE_REDIS_TWO)];
+    const results = [];
+    for (const target of targets) {
+      expect(target).toBeDefined();
+      results.push(await measureOnce(target as (typeof TARGETS)[0], N, PLAN));
+    }
+    const [memory, redis, two] = results as [(typeof results)[0], (typeof results)[0], (typeof results)[0]];
+
+    for (const result of results) {
+      expect(result.publishFailures).toBe(0);
+      expect(result.burstLost).toBe(0);
+      expect(result.steadyLost).toBe(0);
+      expect(Number.isFinite(result.steadyP99)).toBe(true);
+      expect(Number.isFinite(result.cleanupMs)).toBe(true);
+    }
+    expect(memory.redisCpuMicrosPerEvent).toBeUndefined();
+    expect(redis.redisCpuMicrosPerEvent).toBeGreaterThanOrEqual(0);
+    expect(redis.processes).toBeUndefined();
+    // Half the subscribers on each process, and publishes to both: every subscriber got every
+    // message only because each process heard the other's through Redis.
+    expect(two.processes).toBe(2);
+    expect(two.subscribersPerProcess).toEqual([N / 2, N / 2]);
+
+    const report = renderReport({
+      started: new Date().toISOString(),
+      command: "test",
+      machine: "test",
+      runs: 1,
+      ...PLAN,
+      results,
+    });
+    const eventsRatio = `${(redis.burstEventsPerSecond / memory.burstEventsPerSecond).toFixed(2)}×`;
+    expect(report).toContain(`| Node: delivered events/s ≥ 0.9× in memory | ${eventsRatio} |`);
+    const p99Ratio = `${(redis.steadyP99 / memory.steadyP99).toFixed(2)}×`;
+    expect(report).toContain(`| Node: p99 latency ≤ 1.5× in memory | ${p99Ratio} |`);
+    expect(report).toContain(`| Bun: delivered events/s ≥ 0.9× in memory | not measured |`);
+    expect(report).toContain(
+      `| **${EDGE_SSE_REDIS}** | ${Math.round(redis.burstEventsPerSecond).toLocaleString("en")} |`,
+    );
+    const twoThroughput = Math.round(two.burstEventsPerSecond).toLocaleString("en");
+    expect(report).toContain(`| Node + Node | ${N} | ${N / 2} + ${N / 2} | ${twoThroughput} |`);
+    expect(throughputChart(results).match(/<polyline /g)).toHaveLength(3);
+  }, 180_000); // four server processes and two redis-servers, one after another
 });

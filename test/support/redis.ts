@@ -1,7 +1,7 @@
 /**
  * A real redis-server of the test's own: on a free loopback port, with its data in a fresh
  * temporary folder (an append-only file fsynced on every write, so a restart keeps everything
- * acknowledged), stopped and removed afterwards. Never a shared Redis.
+ * acknowledged, unless `durable: false`), stopped and removed afterwards. Never a shared Redis.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -24,7 +24,15 @@ export interface RunningRedis {
   dispose(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RunningRedis> {
+export interface RedisOptions {
+  /**
+   * false: no persistence at all (`--save "" --appendonly no`), as the benchmark runs it: it
+   * measures the hub, not the disk, and a restart then starts empty. Default true.
+   */
+  durable?: boolean;
+}
+
+export async function startRedis({ durable = true }: RedisOptions = {}): Promise<RunningRedis> {
   const dir = mkdtempSync(join(tmpdir(), "edge-sse-redis-"));
   const port = await freePort("127.0.0.1");
   let child: ChildProcess | undefined;
@@ -47,10 +55,7 @@ export async function startRedis(): Promise<RunningRedis> {
         dir,
         "--save",
         "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
+        ...(durable ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
         "--maxmemory-policy",
         "noeviction",
       ],

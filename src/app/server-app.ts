@@ -8,7 +8,7 @@
  */
 import { RedisStore, type Store } from "hono-rate-limiter";
 import { type Config, publicSettings, readConfig, streamSettings } from "../config.ts";
-import type { RedisHub } from "../hub/redis/hub.ts";
+import type { RedisHub } from "../hub/redis/index.ts";
 import { formatLine, type Logger } from "../log/logger.ts";
 import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
@@ -52,7 +52,7 @@ export async function createServerApp(
   let hub: RedisHub | undefined;
   let publishRateLimitStore: Store | undefined;
   if (config.redisUrl !== "") {
-    const { connectRedisHub } = await import("../hub/redis/connect.ts");
+    const { connectRedisHub } = await import("../hub/redis/index.ts");
     hub = await connectRedisHub({
       url: config.redisUrl,
       historyLimit: config.historyLimit,

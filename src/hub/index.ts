@@ -1,9 +1,8 @@
 /**
  * `edge-sse/hub`: named channels of messages and the streams that follow them. `Hub` is the seam
  * an app's routes depend on; `MemoryHub` keeps channels in this process; `Channel` is one
- * channel's subscribers and history, for a backend of your own. `connectRedisHub` shares channels
- * between processes through Redis (the `redis` package, an optional peer, loaded only when it is
- * called). The Workers backend is `edge-sse/workers`.
+ * channel's subscribers and history, for a backend of your own. The Redis backend, which shares
+ * channels between processes, is `edge-sse/hub/redis`; the Workers backend is `edge-sse/workers`.
  *
  * This entry loads only what it names. A backend that needs a client library (Redis, say) is
  * exported from here but must load that library inside its own `connect`/constructor with a
@@ -25,6 +24,4 @@ export { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
 export { MemoryHub } from "./memory.ts";
 export { MemoryMessageStore } from "./memory-store.ts";
 export { encodeMessage, MESSAGE_LIMITS, type Message, type NewMessage, newMessageSchema } from "./message.ts";
-export { connectRedisHub, type RedisConnectOptions } from "./redis/connect.ts";
-export type { RedisHub } from "./redis/hub.ts";
 export type { MessageStore } from "./store.ts";

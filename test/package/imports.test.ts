@@ -5,6 +5,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, inject, it } from "vitest";
+import { startRedis } from "../support/redis.ts";
 
 const run = promisify(execFile);
 
@@ -51,5 +52,40 @@ describe("the installed tarball, from plain Node", () => {
     expect(loaded["edge-sse/hub"]).toContain("MemoryHub");
     expect(loaded["edge-sse/hono"]).toBe("ERR_MODULE_NOT_FOUND");
     expect(loaded["edge-sse/node"]).toBe("ERR_MODULE_NOT_FOUND");
+  });
+
+  it("loads edge-sse/hub/redis without redis installed, and only connecting asks for it", async () => {
+    const loaded = await exportsOf(inject("bare"), ["edge-sse/hub/redis"]);
+    expect(loaded["edge-sse/hub/redis"]).toEqual(["BackendUnavailableError", "connectRedisHub"]);
+    const script = `
+      import { connectRedisHub } from "edge-sse/hub/redis";
+      try { await connectRedisHub({ url: "redis://127.0.0.1:1" }); } catch (error) { console.log(error.code); }`;
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: inject("bare") });
+    expect(stdout.trim()).toBe("ERR_MODULE_NOT_FOUND");
+  });
+
+  it("shares a channel between two Redis hubs of a plain Node app", async () => {
+    const redis = await startRedis();
+    try {
+      const script = `
+        import { OpenStreams } from "edge-sse";
+        import { connectRedisHub } from "edge-sse/hub/redis";
+        const options = {
+          url: ${JSON.stringify(redis.url)}, historyLimit: 10, timeoutMs: 1000,
+          streams: { retry: 1000, keepAliveMs: 0, maxBufferedBytes: 1 << 20, maxBufferedEvents: 100 },
+          openStreams: new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }),
+        };
+        const [a, b] = await Promise.all([connectRedisHub(options), connectRedisHub(options)]);
+        const published = await a.publish("news", { text: "from a" });
+        const listed = await b.list("news", 0, 10);
+        console.log(JSON.stringify(listed.map((m) => m.id === published.id && m.text)));
+        await Promise.all([a.close(), b.close()]);`;
+      const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: inject("consumer"),
+      });
+      expect(stdout.trim()).toBe('["from a"]');
+    } finally {
+      await redis.dispose();
+    }
   });
 });

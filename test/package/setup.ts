@@ -104,7 +104,12 @@ export default async function setup(project: TestProject) {
   await cp(join(ROOT, "test/package/consumer"), consumer, { recursive: true });
   await mkdir(bare);
   await Promise.all([
-    installProject(consumer, tarball, ["hono", "@hono/node-server", "@types/node", "@cloudflare/workers-types"], lock),
+    installProject(
+      consumer,
+      tarball,
+      ["hono", "@hono/node-server", "redis", "@types/node", "@cloudflare/workers-types"],
+      lock,
+    ),
     installProject(bare, tarball, [], lock),
   ]);
   project.provide("tarball", tarball);

@@ -25,6 +25,7 @@ describe("the packed tarball", () => {
       ".",
       "./hono",
       "./hub",
+      "./hub/redis",
       "./node",
       "./package.json",
       "./workers",

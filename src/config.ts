@@ -44,6 +44,11 @@ export interface Config {
    * Retry-After. Behind a proxy every client has the proxy's address: raise it or set 0 there.
    */
   maxStreamsPerClient: number;
+  /**
+   * Workers only: subscribers one Durable Object of a channel holds before new ones go to a further
+   * shard object of that channel (Cloudflare allows 32,768 hibernatable WebSockets per object).
+   */
+  shardSubscribers: number;
 }
 
 export const AUTH_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
@@ -65,6 +70,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   publishRateLimit: 600,
   maxStreams: 10_000,
   maxStreamsPerClient: 100,
+  shardSubscribers: 1_000,
 };
 
 type WholeNumberSetting = { [K in keyof Config]: Config[K] extends number ? K : never }[keyof Config];
@@ -81,6 +87,7 @@ const ENV_NAMES: Record<WholeNumberSetting, string> = {
   publishRateLimit: "PUBLISH_RATE_LIMIT",
   maxStreams: "MAX_STREAMS",
   maxStreamsPerClient: "MAX_STREAMS_PER_CLIENT",
+  shardSubscribers: "SHARD_SUBSCRIBERS",
 };
 
 type Environment = Record<string, unknown>;
@@ -94,7 +101,13 @@ export function readConfig(env: Environment): Config {
     config[key] = readWholeNumber(ENV_NAMES[key], raw);
   }
   // Zero is meaningful only for the keep-alive (off) and retry (reconnect at once).
-  for (const key of ["tickerIntervalMs", "maxBufferedBytes", "maxBufferedEvents", "historyLimit"] as const) {
+  for (const key of [
+    "tickerIntervalMs",
+    "maxBufferedBytes",
+    "maxBufferedEvents",
+    "historyLimit",
+    "shardSubscribers",
+  ] as const) {
     if (config[key] < 1) throw new TypeError(`${ENV_NAMES[key]} must be at least 1`);
   }
   Object.assign(config, readAccessSettings(env));

@@ -2,16 +2,16 @@
  * Cloudflare Workers entry (`wrangler dev`, `wrangler deploy`). static/ is served as Workers
  * assets before this runs; settings come from `[vars]` in wrangler.toml or secrets.
  * wrangler.toml sets `enable_request_signal`: without it workerd never tells a stream that its
- * client left (see ../shared/FINDINGS.md). Channels live in `ChannelObject` Durable Objects.
+ * client left (see ../shared/FINDINGS.md). Channels live in `ChannelObject` Durable Objects (and
+ * `ChannelShard` ones for big channels); each SSE stream is held by its client's Worker request.
  */
 import { createApp } from "../app/app.ts";
 import { readConfig } from "../config.ts";
-import { type ChannelObject, DurableObjectHub } from "../hub/durable-object.ts";
+import { type ChannelNamespaces, DurableObjectHub } from "../hub/durable-object/index.ts";
 
-export { ChannelObject } from "../hub/durable-object.ts";
+export { ChannelObject, ChannelShard } from "../hub/durable-object/index.ts";
 
-interface Env {
-  CHANNELS: DurableObjectNamespace<ChannelObject>;
+interface Env extends ChannelNamespaces {
   [setting: string]: unknown;
 }
 
@@ -20,11 +20,14 @@ let app: ReturnType<typeof createApp> | undefined;
 export default {
   fetch(request, env, ctx) {
     // One app per isolate, built on first use because env is only known inside a request.
-    app ??= createApp(readConfig(env), {
-      hub: new DurableObjectHub(env.CHANNELS),
-      // Set by Cloudflare's edge (and by wrangler dev) to the visitor's address.
-      clientAddress: (c) => c.req.header("cf-connecting-ip"),
-    });
+    if (app === undefined) {
+      const config = readConfig(env);
+      app = createApp(config, {
+        hub: new DurableObjectHub(env, config),
+        // Set by Cloudflare's edge (and by wrangler dev) to the visitor's address.
+        clientAddress: (c) => c.req.header("cf-connecting-ip"),
+      });
+    }
     return app.fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

@@ -1,0 +1,169 @@
+/**
+ * A channel on Cloudflare Workers: one Durable Object per channel numbers and stores its messages
+ * (SQLite history) and sends each one to its subscribers, encoded once. A subscriber is a
+ * WebSocket from the Worker request that holds the client's SSE stream, accepted with the
+ * Hibernation API (`ctx.acceptWebSocket`): between publishes the object holds no open request, so
+ * Cloudflare can evict it from memory and bills it no duration. All it needs after waking is in its
+ * storage and on the sockets (their tags and attachments); nothing here lives only in memory.
+ *
+ * Past `shardSubscribers` sockets, new subscribers go to shard objects of the channel
+ * (channel-shard.ts): this object hands each message to every shard once, and they fan out.
+ * See docs/architecture.md ("Workers").
+ */
+import { DurableObject } from "cloudflare:workers";
+import { type Config, readConfig } from "../../config.ts";
+import type { StreamCap } from "../../sse/index.ts";
+import type { ChannelStats } from "../channel.ts";
+import { encodeMessage, type Message, type NewMessage } from "../message.ts";
+import { SqlMessageStore } from "../sql-store.ts";
+import type { ChannelShard } from "./channel-shard.ts";
+import {
+  AFTER_HEADER,
+  CLIENT_HEADER,
+  LATEST_HEADER,
+  LIVE_NOTICE,
+  PREVIOUS_SHARD_HEADER,
+  REFUSED_HEADER,
+  SHARD_HEADER,
+  type SubscriberAttachment,
+  shardName,
+} from "./protocol.ts";
+import { type ClientCounts, ShardLoad } from "./shard-load.ts";
+
+export interface ChannelEnv {
+  CHANNEL_SHARDS: DurableObjectNamespace<ChannelShard>;
+  [setting: string]: unknown;
+}
+
+/** A page of history for a subscriber that catches up: the messages' SSE bytes, oldest first. */
+export interface HistoryPage {
+  /** The oldest retained id (null when nothing is retained): older ones were trimmed. */
+  oldestId: number | null;
+  events: Uint8Array[];
+}
+
+export class ChannelObject extends DurableObject<ChannelEnv> {
+  private readonly config: Config;
+  private readonly store: SqlMessageStore;
+  private readonly load: ShardLoad;
+  // Kept, not made per publish: calls through one stub arrive in the order they were made.
+  private readonly shardStubs = new Map<number, DurableObjectStub<ChannelShard>>();
+
+  constructor(ctx: DurableObjectState, env: ChannelEnv) {
+    super(ctx, env);
+    this.config = readConfig(env);
+    this.store = new SqlMessageStore(ctx.storage.sql, this.config.historyLimit);
+    this.load = new ShardLoad(ctx.storage.sql);
+  }
+
+  /**
+   * A subscriber's WebSocket upgrade. Answers 101 (it is accepted here), 204 with the shard to
+   * connect to instead (this object is full), or 503 naming the cap that refused it. Every answer
+   * carries the newest id: what the subscriber may have missed until its socket is open.
+   */
+  override fetch(request: Request): Response {
+    if (request.headers.get("upgrade") !== "websocket") return new Response("expected a WebSocket", { status: 426 });
+    const client = request.headers.get(CLIENT_HEADER) ?? undefined;
+    const latest = { [LATEST_HEADER]: String(this.store.latestId()) };
+    // A subscriber whose socket dropped (this object restarted) had its place: it keeps it.
+    if (request.headers.get(PREVIOUS_SHARD_HEADER) === null) {
+      const refused = this.refusal(client);
+      if (refused !== undefined) return new Response(null, { status: 503, headers: { [REFUSED_HEADER]: refused } });
+      if (this.ctx.getWebSockets().length >= this.config.shardSubscribers) {
+        const shard = this.load.reserve(this.config.shardSubscribers, client);
+        return new Response(null, { status: 204, headers: { ...latest, [SHARD_HEADER]: String(shard) } });
+      }
+    }
+    const after = request.headers.get(AFTER_HEADER);
+    const [socket, accepted] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    // Tagged with the client's address: the per-client cap counts them with getWebSockets(client).
+    this.ctx.acceptWebSocket(accepted, client === undefined ? [] : [client]);
+    const attachment: SubscriberAttachment = { live: after === null || Number(after) >= this.store.latestId() };
+    accepted.serializeAttachment(attachment);
+    return new Response(null, { status: 101, webSocket: socket, headers: latest });
+  }
+
+  /** Stores the message, then sends the same bytes to every subscriber here and to every shard once. */
+  publish(input: NewMessage): Message {
+    const message = this.store.append(input, new Date().toISOString());
+    const frame = encodeMessage(message);
+    for (const socket of this.ctx.getWebSockets()) {
+      try {
+        socket.send(frame);
+      } catch {
+        // Closing already: its close handler (or the Worker's reconnect) deals with it.
+      }
+    }
+    for (const shard of this.load.activeShards()) {
+      this.shard(shard)
+        .deliver(frame)
+        // A subscriber of a shard that missed it sees the gap at the next id and reads history.
+        .catch((error: unknown) => console.error(`edge-sse: shard ${shard} missed message ${message.id}`, error));
+    }
+    return message;
+  }
+
+  /** History after `after`, for a subscriber catching up; the Worker sends `history-truncated` itself. */
+  history(after: number, limit: number): HistoryPage {
+    return { oldestId: this.store.oldestId() ?? null, events: this.store.after(after, limit).map(encodeMessage) };
+  }
+
+  list(after: number, limit: number): Message[] {
+    return this.store.after(after, limit);
+  }
+
+  async stats(): Promise<ChannelStats> {
+    const sockets = this.ctx.getWebSockets();
+    let subscribers = sockets.length;
+    let catchingUp = sockets.filter(isCatchingUp).length;
+    // Asked, not taken from the load table: the shards' own sockets are the truth.
+    const shards = await Promise.all(this.load.knownShards().map((shard) => this.shard(shard).stats()));
+    for (const shard of shards) {
+      subscribers += shard.subscribers;
+      catchingUp += shard.catchingUp;
+    }
+    return { subscribers, catchingUp, latestId: this.store.latestId(), oldestId: this.store.oldestId() ?? null };
+  }
+
+  /** A shard's counts after a subscriber joined or left it (see ShardLoad.report). */
+  shardReport(shard: number, subscribers: number, clients: ClientCounts, complete: boolean): void {
+    this.load.report(shard, subscribers, clients, complete);
+  }
+
+  override webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): void {
+    if (message === LIVE_NOTICE) socket.serializeAttachment({ live: true } satisfies SubscriberAttachment);
+  }
+
+  // Nothing to clean up on close: the socket leaves getWebSockets(), which is the count.
+  override webSocketClose(): void {}
+
+  override webSocketError(): void {}
+
+  /** Which cap, counted over the whole channel, refuses one more subscriber from `client`. */
+  private refusal(client: string | undefined): StreamCap | undefined {
+    const { maxStreams, maxStreamsPerClient } = this.config;
+    if (maxStreams > 0 && this.ctx.getWebSockets().length + this.load.total() >= maxStreams) return "streams";
+    if (
+      client !== undefined &&
+      maxStreamsPerClient > 0 &&
+      this.ctx.getWebSockets(client).length + this.load.ofClient(client) >= maxStreamsPerClient
+    ) {
+      return "client-streams";
+    }
+    return undefined;
+  }
+
+  private shard(shard: number): DurableObjectStub<ChannelShard> {
+    let stub = this.shardStubs.get(shard);
+    if (stub === undefined) {
+      const shards = this.env.CHANNEL_SHARDS;
+      stub = shards.get(shards.idFromName(shardName(this.ctx.id.toString(), shard)));
+      this.shardStubs.set(shard, stub);
+    }
+    return stub;
+  }
+}
+
+export function isCatchingUp(socket: WebSocket): boolean {
+  return (socket.deserializeAttachment() as SubscriberAttachment | null)?.live === false;
+}

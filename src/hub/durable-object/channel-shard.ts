@@ -1,0 +1,108 @@
+/**
+ * A shard of a big channel: more subscribers' WebSockets (hibernatable, as in the channel object)
+ * once the channel's object holds `shardSubscribers`. It stores nothing: the channel's object
+ * numbers and stores each message and hands it here once; this object sends it to its sockets.
+ * After each join and leave it reports its real counts to the channel's object, which places new
+ * subscribers and applies the caps for the whole channel.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { ChannelObject } from "./channel-object.ts";
+import { isCatchingUp } from "./channel-object.ts";
+import {
+  CATCHING_UP_HEADER,
+  CHANNEL_ID_HEADER,
+  CLIENT_HEADER,
+  LIVE_NOTICE,
+  SHARD_HEADER,
+  type SubscriberAttachment,
+} from "./protocol.ts";
+import type { ClientCounts } from "./shard-load.ts";
+
+export interface ShardEnv {
+  CHANNELS: DurableObjectNamespace<ChannelObject>;
+  [setting: string]: unknown;
+}
+
+/** What a shard keeps on each socket: also where its channel is, for reports after waking. */
+interface ShardAttachment extends SubscriberAttachment {
+  channelId: string;
+  shard: number;
+}
+
+export class ChannelShard extends DurableObject<ShardEnv> {
+  /** Whether this instance has sent its full per-client counts (memory is empty after a restart). */
+  private reportedAll = false;
+
+  override fetch(request: Request): Response {
+    if (request.headers.get("upgrade") !== "websocket") return new Response("expected a WebSocket", { status: 426 });
+    const channelId = request.headers.get(CHANNEL_ID_HEADER);
+    const shard = Number(request.headers.get(SHARD_HEADER));
+    if (channelId === null || !(shard >= 1)) return new Response("not a shard subscription", { status: 400 });
+    const client = request.headers.get(CLIENT_HEADER) ?? undefined;
+    const [socket, accepted] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(accepted, client === undefined ? [] : [client]);
+    const attachment: ShardAttachment = { live: request.headers.get(CATCHING_UP_HEADER) === null, channelId, shard };
+    accepted.serializeAttachment(attachment);
+    this.report(attachment, client, undefined).catch(reportFailed);
+    return new Response(null, { status: 101, webSocket: socket });
+  }
+
+  /** One message from the channel's object, already encoded: the same bytes to every socket. */
+  deliver(frame: Uint8Array): void {
+    for (const socket of this.ctx.getWebSockets()) {
+      try {
+        socket.send(frame);
+      } catch {
+        // Closing already.
+      }
+    }
+  }
+
+  stats(): { subscribers: number; catchingUp: number } {
+    const sockets = this.ctx.getWebSockets();
+    return { subscribers: sockets.length, catchingUp: sockets.filter(isCatchingUp).length };
+  }
+
+  override webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): void {
+    if (message !== LIVE_NOTICE) return;
+    const attachment = socket.deserializeAttachment() as ShardAttachment;
+    socket.serializeAttachment({ ...attachment, live: true } satisfies ShardAttachment);
+  }
+
+  override async webSocketClose(socket: WebSocket): Promise<void> {
+    await this.left(socket);
+  }
+
+  override async webSocketError(socket: WebSocket): Promise<void> {
+    await this.left(socket);
+  }
+
+  private async left(socket: WebSocket): Promise<void> {
+    const attachment = socket.deserializeAttachment() as ShardAttachment | null;
+    if (attachment === null) return;
+    await this.report(attachment, this.ctx.getTags(socket)[0], socket).catch(reportFailed);
+  }
+
+  /** Sends the channel's object this shard's counts, without `leaving` (a socket on its way out). */
+  private report(where: ShardAttachment, client: string | undefined, leaving: WebSocket | undefined) {
+    const sockets = this.ctx.getWebSockets().filter((socket) => socket !== leaving);
+    const clients: ClientCounts = {};
+    const complete = !this.reportedAll;
+    if (complete) {
+      for (const socket of sockets) {
+        const tag = this.ctx.getTags(socket)[0];
+        if (tag !== undefined) clients[tag] = (clients[tag] ?? 0) + 1;
+      }
+    }
+    if (client !== undefined) clients[client] ??= sockets.filter((s) => this.ctx.getTags(s)[0] === client).length;
+    this.reportedAll = true;
+    const channels = this.env.CHANNELS;
+    return channels
+      .get(channels.idFromString(where.channelId))
+      .shardReport(where.shard, sockets.length, clients, complete);
+  }
+}
+
+function reportFailed(error: unknown): void {
+  console.error("edge-sse: a shard could not report its subscribers to its channel", error);
+}

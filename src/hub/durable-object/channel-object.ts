@@ -17,6 +17,7 @@ import type { ChannelStats } from "../channel.ts";
 import { encodeMessage, type Message, type NewMessage } from "../message.ts";
 import { SqlMessageStore } from "../sql-store.ts";
 import type { ChannelShard } from "./channel-shard.ts";
+import { encodeFrame } from "./frame.ts";
 import {
   AFTER_HEADER,
   CLIENT_HEADER,
@@ -29,6 +30,9 @@ import {
   shardName,
 } from "./protocol.ts";
 import { type ClientCounts, ShardLoad } from "./shard-load.ts";
+
+// A run of messages is sent at once when it reaches this size, instead of at the end of the turn.
+const FRAME_BYTES = 16 * 1024;
 
 export interface ChannelEnv {
   CHANNEL_SHARDS: DurableObjectNamespace<ChannelShard>;
@@ -48,6 +52,11 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   private readonly load: ShardLoad;
   // Kept, not made per publish: calls through one stub arrive in the order they were made.
   private readonly shardStubs = new Map<number, DurableObjectStub<ChannelShard>>();
+  // Messages stored but not sent yet: published in this turn of the event loop (see frame.ts).
+  private unsent: Uint8Array[] = [];
+  private unsentBytes = 0;
+  private unsentLastId = 0;
+  private sendTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectState, env: ChannelEnv) {
     super(ctx, env);
@@ -83,10 +92,29 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     return new Response(null, { status: 101, webSocket: socket, headers: latest });
   }
 
-  /** Stores the message, then sends the same bytes to every subscriber here and to every shard once. */
+  /**
+   * Stores the message, then sends it with any others published in the same turn of the event loop
+   * as one frame (encoded once) to every subscriber here and to every shard once.
+   */
   publish(input: NewMessage): Message {
     const message = this.store.append(input, new Date().toISOString());
-    const frame = encodeMessage(message);
+    const event = encodeMessage(message);
+    this.unsent.push(event);
+    this.unsentBytes += event.byteLength;
+    this.unsentLastId = message.id;
+    if (this.unsentBytes >= FRAME_BYTES) this.send();
+    else this.sendTimer ??= setTimeout(this.send, 0);
+    return message;
+  }
+
+  private readonly send = (): void => {
+    if (this.sendTimer !== undefined) clearTimeout(this.sendTimer);
+    this.sendTimer = undefined;
+    if (this.unsent.length === 0) return;
+    const frame = encodeFrame(this.unsent, this.unsentLastId);
+    const lastId = this.unsentLastId;
+    this.unsent = [];
+    this.unsentBytes = 0;
     for (const socket of this.ctx.getWebSockets()) {
       try {
         socket.send(frame);
@@ -98,10 +126,9 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
       this.shard(shard)
         .deliver(frame)
         // A subscriber of a shard that missed it sees the gap at the next id and reads history.
-        .catch((error: unknown) => console.error(`edge-sse: shard ${shard} missed message ${message.id}`, error));
+        .catch((error: unknown) => console.error(`edge-sse: shard ${shard} missed messages up to ${lastId}`, error));
     }
-    return message;
-  }
+  };
 
   /** History after `after`, for a subscriber catching up; the Worker sends `history-truncated` itself. */
   history(after: number, limit: number): HistoryPage {

@@ -1,8 +1,8 @@
 /**
  * What the Worker and a channel's objects say to each other. A subscriber's Worker request opens
  * a WebSocket to the channel's object (or to one of its shards) with these headers; the object
- * sends every message on it as one binary frame holding the message's SSE bytes, encoded once per
- * message; the Worker sends back only `LIVE_NOTICE`, once it has caught up.
+ * sends messages on it as binary frames of their SSE bytes, encoded once (see frame.ts); the
+ * Worker sends back only `LIVE_NOTICE`, once it has caught up.
  */
 
 /** Where the subscriber resumes (its Last-Event-ID), so the object can count it as catching up. */
@@ -34,17 +34,4 @@ export interface SubscriberAttachment {
 /** The name of shard `shard` of the channel whose object has id `channelId`. */
 export function shardName(channelId: string, shard: number): string {
   return `${channelId}:${shard}`;
-}
-
-const ID_PREFIX_LENGTH = "id: ".length;
-const LF = 0x0a;
-
-/**
- * The message id of a frame: every message event starts `id: <digits>\n` (see encodeMessage), so
- * the Worker reads it from the bytes instead of decoding them.
- */
-export function frameId(frame: Uint8Array): number {
-  let id = 0;
-  for (let i = ID_PREFIX_LENGTH; i < frame.length && frame[i] !== LF; i++) id = id * 10 + ((frame[i] as number) - 48);
-  return id;
 }

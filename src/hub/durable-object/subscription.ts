@@ -15,12 +15,12 @@ import { type EventSink, encodeRetry, type StreamCap, StreamCapError } from "../
 import { HISTORY_TRUNCATED_EVENT } from "../channel.ts";
 import type { ChannelObject } from "./channel-object.ts";
 import type { ChannelShard } from "./channel-shard.ts";
+import { eventId, eventsAfter, type Frame, readFrame } from "./frame.ts";
 import {
   AFTER_HEADER,
   CATCHING_UP_HEADER,
   CHANNEL_ID_HEADER,
   CLIENT_HEADER,
-  frameId,
   LATEST_HEADER,
   LIVE_NOTICE,
   PREVIOUS_SHARD_HEADER,
@@ -64,7 +64,7 @@ export class Subscription {
   /** Set while history is read: live messages are held meanwhile. */
   private replaying = false;
   private replayFirst = false;
-  private backlog: Uint8Array[] = [];
+  private backlog: Frame[] = [];
   private backlogFull = false;
   private toldLive = false;
   private ended = false;
@@ -113,7 +113,7 @@ export class Subscription {
     if (event.target !== this.socket) return; // a socket replaced by a reconnect
     if (event.type === "message") {
       const data = (event as MessageEvent).data;
-      if (data instanceof ArrayBuffer) this.received(new Uint8Array(data));
+      if (data instanceof ArrayBuffer) this.received(readFrame(data));
       return;
     }
     // close or error: the object went away (restart, eviction with an error, deploy).
@@ -121,24 +121,30 @@ export class Subscription {
     if (!this.ended) void this.reconnect();
   }
 
-  private received(frame: Uint8Array): void {
+  private received(frame: Frame): void {
     const sink = this.sink;
     if (sink === undefined || this.replaying) {
       this.hold(frame);
       return;
     }
-    const id = frameId(frame);
-    if (id <= this.cursor) return;
-    if (id === this.cursor + 1) {
-      this.cursor = id;
-      sink.write(frame); // too slow a client is dropped here, and resumes with its Last-Event-ID
+    if (frame.last <= this.cursor) return;
+    if (frame.first <= this.cursor + 1) {
+      // Too slow a client is dropped here, and resumes with its Last-Event-ID.
+      this.write(sink, frame);
       return;
     }
     this.hold(frame);
     void this.catchUp(true);
   }
 
-  private hold(frame: Uint8Array): void {
+  /** Writes the frame's messages after the cursor (it must reach the cursor). */
+  private write(sink: EventSink, frame: Frame): boolean {
+    const events = frame.first > this.cursor ? frame.events : eventsAfter(frame, this.cursor);
+    this.cursor = frame.last;
+    return sink.write(events);
+  }
+
+  private hold(frame: Frame): void {
     if (this.backlog.length < BACKLOG_LIMIT) this.backlog.push(frame);
     else this.backlogFull = true;
   }
@@ -186,11 +192,11 @@ export class Subscription {
         });
         this.cursor = oldestId - 1;
       }
-      for (const frame of page.events) {
-        const id = frameId(frame);
+      for (const event of page.events) {
+        const id = eventId(event, 0);
         if (id <= this.cursor) continue;
         // A replay can wait for the client to read: wait instead of dropping it.
-        while (!sink.fits(frame)) {
+        while (!sink.fits(event)) {
           await new Promise<void>((resolve) => {
             this.wake = resolve;
             sink.onPull = resolve;
@@ -198,7 +204,7 @@ export class Subscription {
           sink.onPull = undefined;
           if (sink.closed) return false;
         }
-        sink.write(frame);
+        sink.write(event);
         this.cursor = id;
       }
       if (page.events.length < HISTORY_PAGE) return true;
@@ -212,11 +218,9 @@ export class Subscription {
     this.backlog = [];
     this.backlogFull = false;
     for (const frame of held) {
-      const id = frameId(frame);
-      if (id <= this.cursor) continue;
-      if (id !== this.cursor + 1) return false;
-      this.cursor = id;
-      if (!sink.write(frame)) return true;
+      if (frame.last <= this.cursor) continue;
+      if (frame.first > this.cursor + 1) return false;
+      if (!this.write(sink, frame)) return true;
     }
     return complete;
   }

@@ -10,7 +10,15 @@ export default defineConfig({
       },
       {
         // The Worker inside workerd (miniflare), with wrangler.toml's flags and bindings.
-        plugins: [cloudflareTest({ main: "./src/runtime/worker.ts", wrangler: { configPath: "./wrangler.toml" } })],
+        // Small shards and a per-client cap below two shards' worth, so that shards and the caps
+        // over a whole channel are exercised (test/workers/channel-objects.test.ts).
+        plugins: [
+          cloudflareTest({
+            main: "./src/runtime/worker.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { SHARD_SUBSCRIBERS: "10", MAX_STREAMS_PER_CLIENT: "15" } },
+          }),
+        ],
         test: { name: "workers", include: ["test/workers/**/*.test.ts"] },
       },
       {

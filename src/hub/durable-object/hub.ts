@@ -42,7 +42,7 @@ export class DurableObjectHub implements Hub {
     const id = this.namespaces.CHANNELS.idFromName(channel);
     this.used.add(channel);
     const subscription = await Subscription.open(
-      { channel: this.namespaces.CHANNELS.get(id), channelId: id.toString(), shards: this.namespaces.CHANNEL_SHARDS },
+      { channels: this.namespaces.CHANNELS, id, shards: this.namespaces.CHANNEL_SHARDS },
       { after, client, retryMs: this.streamSettings.retry },
     );
     return eventStream((sink) => subscription.attach(sink), {

@@ -31,8 +31,9 @@ import {
 
 /** The channel's objects, as the Worker reaches them. */
 export interface ChannelObjects {
-  channel: DurableObjectStub<ChannelObject>;
-  channelId: string;
+  channels: DurableObjectNamespace<ChannelObject>;
+  /** The channel's object. */
+  id: DurableObjectId;
   shards: DurableObjectNamespace<ChannelShard>;
 }
 
@@ -56,6 +57,9 @@ const SUBSCRIBE_URL = "https://channel.internal/subscribe";
 
 export class Subscription {
   private socket: WebSocket | undefined;
+  /** Made again for each reconnect: a stub that saw its object reset stays broken. */
+  private channel: DurableObjectStub<ChannelObject>;
+  private reconnecting = false;
   /** 0: the channel's object; otherwise the shard holding this subscriber. */
   private shard = 0;
   /** The last id written to the client (or the point it resumes after). */
@@ -74,7 +78,9 @@ export class Subscription {
   private constructor(
     private readonly objects: ChannelObjects,
     private readonly options: SubscriptionOptions,
-  ) {}
+  ) {
+    this.channel = objects.channels.get(objects.id);
+  }
 
   /** Connects to the channel (which applies its caps: `StreamCapError`) and starts holding its messages. */
   static async open(objects: ChannelObjects, options: SubscriptionOptions): Promise<Subscription> {
@@ -156,7 +162,7 @@ export class Subscription {
    */
   private async catchUp(fromHistory: boolean): Promise<void> {
     const sink = this.sink;
-    if (sink === undefined || this.replaying || this.ended) return;
+    if (sink === undefined || this.replaying || this.reconnecting || this.ended) return;
     this.replaying = true;
     try {
       let readHistory = fromHistory;
@@ -166,9 +172,10 @@ export class Subscription {
         if (!readHistory) break;
       }
     } catch (error) {
-      // The object could not be asked (it restarted meanwhile): the socket's close reconnects.
-      console.error("edge-sse: reading the channel's history failed", error);
-      if (this.socket !== undefined) this.endWithRetry();
+      // The object could not be asked (it restarted meanwhile): connect again, then catch up.
+      console.error("edge-sse: reading the channel's history failed; reconnecting", error);
+      this.dropSocket();
+      void this.reconnect();
       return;
     } finally {
       this.replaying = false;
@@ -182,7 +189,7 @@ export class Subscription {
   /** History after the cursor until a short page; false if the stream ended meanwhile. */
   private async replayHistory(sink: EventSink): Promise<boolean> {
     for (;;) {
-      const page = await this.objects.channel.history(this.cursor, HISTORY_PAGE);
+      const page = await this.channel.history(this.cursor, HISTORY_PAGE);
       if (sink.closed) return false;
       const { oldestId } = page;
       if (oldestId !== null && this.cursor < oldestId - 1) {
@@ -227,21 +234,40 @@ export class Subscription {
 
   /** The socket dropped: connect again where this subscriber was, and resume from the cursor. */
   private async reconnect(): Promise<void> {
-    for (const delay of RECONNECT_DELAYS_MS) {
-      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-      if (this.ended) return;
-      try {
-        await this.connect(this.shard);
-        this.toldLive = false;
-        this.replayFirst = true;
-        if (this.sink !== undefined) await this.catchUp(true);
-        return;
-      } catch (error) {
-        if (error instanceof StreamCapError) break;
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      for (const delay of RECONNECT_DELAYS_MS) {
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+        if (this.ended) return;
+        try {
+          this.channel = this.objects.channels.get(this.objects.id);
+          await this.connect(this.shard);
+          this.toldLive = false;
+          this.replayFirst = true;
+          this.reconnecting = false;
+          void this.catchUp(true);
+          return;
+        } catch (error) {
+          if (error instanceof StreamCapError) break;
+        }
       }
+    } finally {
+      this.reconnecting = false;
     }
     this.failed = true;
-    if (this.sink !== undefined) this.endWithRetry();
+    this.endWithRetry();
+  }
+
+  /** Closes the socket without treating it as a drop (its close event no longer matches). */
+  private dropSocket(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    try {
+      socket?.close(1011, "reconnecting");
+    } catch {
+      // Closed already.
+    }
   }
 
   /** Ends the stream asking the client to come back soon, with its Last-Event-ID. */
@@ -267,7 +293,7 @@ export class Subscription {
     let response: Response | undefined;
     if (shard === 0) {
       if (previousShard !== undefined) headers.set(PREVIOUS_SHARD_HEADER, "0");
-      response = await this.objects.channel.fetch(SUBSCRIBE_URL, { headers });
+      response = await this.channel.fetch(SUBSCRIBE_URL, { headers });
       const refused = response.headers.get(REFUSED_HEADER);
       if (refused !== null) throw new StreamCapError(refused as StreamCap);
       latest = Number(response.headers.get(LATEST_HEADER) ?? latest);
@@ -276,11 +302,12 @@ export class Subscription {
     if (shard !== 0) {
       // Messages published before this socket opens are read from history: catch up first.
       this.replayFirst = true;
-      headers.set(CHANNEL_ID_HEADER, this.objects.channelId);
+      const channelId = this.objects.id.toString();
+      headers.set(CHANNEL_ID_HEADER, channelId);
       headers.set(SHARD_HEADER, String(shard));
       headers.set(CATCHING_UP_HEADER, "1");
       const { shards } = this.objects;
-      response = await shards.get(shards.idFromName(shardName(this.objects.channelId, shard))).fetch(SUBSCRIBE_URL, {
+      response = await shards.get(shards.idFromName(shardName(channelId, shard))).fetch(SUBSCRIBE_URL, {
         headers,
       });
     }

@@ -30,6 +30,7 @@ import {
   shardName,
 } from "./protocol.ts";
 import { type ClientCounts, ShardLoad } from "./shard-load.ts";
+import { isCatchingUp, SocketCounts } from "./socket-counts.ts";
 
 // A run of messages is sent at once when it reaches this size, instead of at the end of the turn.
 const FRAME_BYTES = 16 * 1024;
@@ -50,6 +51,7 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   private readonly config: Config;
   private readonly store: SqlMessageStore;
   private readonly load: ShardLoad;
+  private readonly sockets: SocketCounts;
   // Kept, not made per publish: calls through one stub arrive in the order they were made.
   private readonly shardStubs = new Map<number, DurableObjectStub<ChannelShard>>();
   // Messages stored but not sent yet: published in this turn of the event loop (see frame.ts).
@@ -63,6 +65,7 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     this.config = readConfig(env);
     this.store = new SqlMessageStore(ctx.storage.sql, this.config.historyLimit);
     this.load = new ShardLoad(ctx.storage.sql);
+    this.sockets = new SocketCounts(ctx);
   }
 
   /**
@@ -78,16 +81,17 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     if (request.headers.get(PREVIOUS_SHARD_HEADER) === null) {
       const refused = this.refusal(client);
       if (refused !== undefined) return new Response(null, { status: 503, headers: { [REFUSED_HEADER]: refused } });
-      if (this.ctx.getWebSockets().length >= this.config.shardSubscribers) {
+      if (this.sockets.total >= this.config.shardSubscribers) {
         const shard = this.load.reserve(this.config.shardSubscribers, client);
         return new Response(null, { status: 204, headers: { ...latest, [SHARD_HEADER]: String(shard) } });
       }
     }
     const after = request.headers.get(AFTER_HEADER);
-    const [socket, accepted] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    // Tagged with the client's address: the per-client cap counts them with getWebSockets(client).
-    this.ctx.acceptWebSocket(accepted, client === undefined ? [] : [client]);
     const attachment: SubscriberAttachment = { live: after === null || Number(after) >= this.store.latestId() };
+    const [socket, accepted] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.sockets.adding(client, !attachment.live);
+    // Tagged with the client's address, so its counts can be rebuilt after the object wakes.
+    this.ctx.acceptWebSocket(accepted, client === undefined ? [] : [client]);
     accepted.serializeAttachment(attachment);
     return new Response(null, { status: 101, webSocket: socket, headers: latest });
   }
@@ -140,9 +144,8 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   }
 
   async stats(): Promise<ChannelStats> {
-    const sockets = this.ctx.getWebSockets();
-    let subscribers = sockets.length;
-    let catchingUp = sockets.filter(isCatchingUp).length;
+    let subscribers = this.sockets.total;
+    let catchingUp = this.sockets.catchingUp;
     // Asked, not taken from the load table: the shards' own sockets are the truth.
     const shards = await Promise.all(this.load.knownShards().map((shard) => this.shard(shard).stats()));
     for (const shard of shards) {
@@ -158,22 +161,27 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   }
 
   override webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): void {
-    if (message === LIVE_NOTICE) socket.serializeAttachment({ live: true } satisfies SubscriberAttachment);
+    if (message !== LIVE_NOTICE || !isCatchingUp(socket)) return;
+    socket.serializeAttachment({ live: true } satisfies SubscriberAttachment);
+    this.sockets.caughtUp();
   }
 
-  // Nothing to clean up on close: the socket leaves getWebSockets(), which is the count.
-  override webSocketClose(): void {}
+  override webSocketClose(): void {
+    this.sockets.removed();
+  }
 
-  override webSocketError(): void {}
+  override webSocketError(): void {
+    this.sockets.removed();
+  }
 
   /** Which cap, counted over the whole channel, refuses one more subscriber from `client`. */
   private refusal(client: string | undefined): StreamCap | undefined {
     const { maxStreams, maxStreamsPerClient } = this.config;
-    if (maxStreams > 0 && this.ctx.getWebSockets().length + this.load.total() >= maxStreams) return "streams";
+    if (maxStreams > 0 && this.sockets.total + this.load.total() >= maxStreams) return "streams";
     if (
       client !== undefined &&
       maxStreamsPerClient > 0 &&
-      this.ctx.getWebSockets(client).length + this.load.ofClient(client) >= maxStreamsPerClient
+      this.sockets.ofClient(client) + this.load.ofClient(client) >= maxStreamsPerClient
     ) {
       return "client-streams";
     }
@@ -189,8 +197,4 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     }
     return stub;
   }
-}
-
-export function isCatchingUp(socket: WebSocket): boolean {
-  return (socket.deserializeAttachment() as SubscriberAttachment | null)?.live === false;
 }

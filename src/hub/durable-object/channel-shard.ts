@@ -7,7 +7,6 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ChannelObject } from "./channel-object.ts";
-import { isCatchingUp } from "./channel-object.ts";
 import {
   CATCHING_UP_HEADER,
   CHANNEL_ID_HEADER,
@@ -17,6 +16,7 @@ import {
   type SubscriberAttachment,
 } from "./protocol.ts";
 import type { ClientCounts } from "./shard-load.ts";
+import { isCatchingUp, SocketCounts } from "./socket-counts.ts";
 
 export interface ShardEnv {
   CHANNELS: DurableObjectNamespace<ChannelObject>;
@@ -32,6 +32,7 @@ interface ShardAttachment extends SubscriberAttachment {
 export class ChannelShard extends DurableObject<ShardEnv> {
   /** Whether this instance has sent its full per-client counts (memory is empty after a restart). */
   private reportedAll = false;
+  private readonly sockets = new SocketCounts(this.ctx);
 
   override fetch(request: Request): Response {
     if (request.headers.get("upgrade") !== "websocket") return new Response("expected a WebSocket", { status: 426 });
@@ -39,11 +40,12 @@ export class ChannelShard extends DurableObject<ShardEnv> {
     const shard = Number(request.headers.get(SHARD_HEADER));
     if (channelId === null || !(shard >= 1)) return new Response("not a shard subscription", { status: 400 });
     const client = request.headers.get(CLIENT_HEADER) ?? undefined;
-    const [socket, accepted] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    this.ctx.acceptWebSocket(accepted, client === undefined ? [] : [client]);
     const attachment: ShardAttachment = { live: request.headers.get(CATCHING_UP_HEADER) === null, channelId, shard };
+    const [socket, accepted] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.sockets.adding(client, !attachment.live);
+    this.ctx.acceptWebSocket(accepted, client === undefined ? [] : [client]);
     accepted.serializeAttachment(attachment);
-    this.report(attachment, client, undefined).catch(reportFailed);
+    this.report(attachment, client).catch(reportFailed);
     return new Response(null, { status: 101, webSocket: socket });
   }
 
@@ -59,14 +61,14 @@ export class ChannelShard extends DurableObject<ShardEnv> {
   }
 
   stats(): { subscribers: number; catchingUp: number } {
-    const sockets = this.ctx.getWebSockets();
-    return { subscribers: sockets.length, catchingUp: sockets.filter(isCatchingUp).length };
+    return { subscribers: this.sockets.total, catchingUp: this.sockets.catchingUp };
   }
 
   override webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): void {
-    if (message !== LIVE_NOTICE) return;
+    if (message !== LIVE_NOTICE || !isCatchingUp(socket)) return;
     const attachment = socket.deserializeAttachment() as ShardAttachment;
     socket.serializeAttachment({ ...attachment, live: true } satisfies ShardAttachment);
+    this.sockets.caughtUp();
   }
 
   override async webSocketClose(socket: WebSocket): Promise<void> {
@@ -79,27 +81,21 @@ export class ChannelShard extends DurableObject<ShardEnv> {
 
   private async left(socket: WebSocket): Promise<void> {
     const attachment = socket.deserializeAttachment() as ShardAttachment | null;
+    this.sockets.removed();
     if (attachment === null) return;
-    await this.report(attachment, this.ctx.getTags(socket)[0], socket).catch(reportFailed);
+    await this.report(attachment, this.ctx.getTags(socket)[0]).catch(reportFailed);
   }
 
-  /** Sends the channel's object this shard's counts, without `leaving` (a socket on its way out). */
-  private report(where: ShardAttachment, client: string | undefined, leaving: WebSocket | undefined) {
-    const sockets = this.ctx.getWebSockets().filter((socket) => socket !== leaving);
-    const clients: ClientCounts = {};
+  /** Sends the channel's object this shard's counts: every client's the first time, then `client`'s. */
+  private report(where: ShardAttachment, client: string | undefined) {
     const complete = !this.reportedAll;
-    if (complete) {
-      for (const socket of sockets) {
-        const tag = this.ctx.getTags(socket)[0];
-        if (tag !== undefined) clients[tag] = (clients[tag] ?? 0) + 1;
-      }
-    }
-    if (client !== undefined) clients[client] ??= sockets.filter((s) => this.ctx.getTags(s)[0] === client).length;
+    const clients: ClientCounts = complete ? this.sockets.clients() : {};
+    if (client !== undefined) clients[client] = this.sockets.ofClient(client);
     this.reportedAll = true;
     const channels = this.env.CHANNELS;
     return channels
       .get(channels.idFromString(where.channelId))
-      .shardReport(where.shard, sockets.length, clients, complete);
+      .shardReport(where.shard, this.sockets.total, clients, complete);
   }
 }
 

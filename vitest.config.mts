@@ -10,13 +10,13 @@ export default defineConfig({
       },
       {
         // The Worker inside workerd (miniflare), with wrangler.toml's flags and bindings.
-        // Small shards and a per-client cap below two shards' worth, so that shards and the caps
-        // over a whole channel are exercised (test/workers/channel-objects.test.ts).
+        // Small shards, a per-client cap below two shards' worth and a short history, so that shards,
+        // the caps over a whole channel and trimmed history are exercised (test/workers/channel-objects.test.ts).
         plugins: [
           cloudflareTest({
             main: "./src/runtime/worker.ts",
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { SHARD_SUBSCRIBERS: "10", MAX_STREAMS_PER_CLIENT: "15" } },
+            miniflare: { bindings: { SHARD_SUBSCRIBERS: "10", MAX_STREAMS_PER_CLIENT: "15", HISTORY_LIMIT: "250" } },
           }),
         ],
         test: { name: "workers", include: ["test/workers/**/*.test.ts"] },

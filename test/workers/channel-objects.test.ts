@@ -1,6 +1,6 @@
 /**
- * The channel's Durable Objects inside workerd (vitest's miniflare, with SHARD_SUBSCRIBERS=10 and
- * MAX_STREAMS_PER_CLIENT=15 from vitest.config.mts): subscribers are hibernatable WebSockets, the
+ * The channel's Durable Objects inside workerd (vitest's miniflare, with SHARD_SUBSCRIBERS=10,
+ * MAX_STREAMS_PER_CLIENT=15 and HISTORY_LIMIT=250 from vitest.config.mts): subscribers are hibernatable WebSockets, the
  * object sleeps between publishes, survives a restart without ending any stream, and a channel
  * spreads over shards with every message reaching every subscriber once, in order.
  */
@@ -47,8 +47,23 @@ async function subscribe(path: string, count: number, headers: Record<string, st
 /** The next `count` event ids a reader gets (one at a time: workerd caps a test's pending timers). */
 async function idsOf(reader: SseReader, count: number): Promise<number[]> {
   const ids: number[] = [];
-  for (let i = 0; i < count; i++) ids.push(Number((await reader.next(10_000)).id));
+  try {
+    for (let i = 0; i < count; i++) ids.push(Number((await reader.next(10_000)).id));
+  } catch (error) {
+    throw new Error(`${(error as Error).message} after ${ids.length} events, the last ${ids.slice(-3).join(", ")}`);
+  }
   return ids;
+}
+
+/**
+ * Cancels the readers and waits until the channel has forgotten them: workerd notices a departure
+ * only at the stream's next write (one more message here), and until then the Worker requests stay
+ * open, and the test's own open connections, which workerd limits, with them.
+ */
+async function leave(path: string, readers: SseReader[]): Promise<void> {
+  for (const reader of readers) await reader.cancel();
+  await post(path, "wakes the departed streams");
+  expect(await eventually(async () => (await stats(path)).subscribers, 0, 10_000)).toBe(0);
 }
 
 const channelObject = (name: string) => env.CHANNELS.get(env.CHANNELS.idFromName(name));
@@ -75,7 +90,7 @@ describe("the channel's objects in workerd", () => {
     const woken = await runInDurableObject(root, (instance) => !instances.has(instance));
     expect(woken, "the object was still the same instance: something kept it awake").toBe(true);
     for (const reader of readers) expect(Number((await reader.next(5_000)).id)).toBe(id);
-    for (const reader of readers) await reader.cancel();
+    await leave(path, readers);
   }, 40_000);
 
   it("reaches every subscriber, without ending a stream, after the objects restart; history is intact", async () => {
@@ -93,7 +108,7 @@ describe("the channel's objects in workerd", () => {
     expect(listed.messages.map((message) => message.id)).toEqual([...before, ...after]);
     expect(await eventually(async () => (await stats(path)).subscribers, readers.length, 5_000)).toBe(readers.length);
     expect(await socketsOn(channelObject(name))).toBe(SHARD_SUBSCRIBERS);
-    for (const reader of readers) await reader.cancel();
+    await leave(path, readers);
   }, 60_000);
 
   it("spreads 50 subscribers over shards, each getting all of 200 concurrent publishes once, in order", async () => {
@@ -114,7 +129,7 @@ describe("the channel's objects in workerd", () => {
     // Each departure is noticed at the stream's next write; one more message is that write.
     await post(path, "wakes the departed streams");
     expect(await eventually(async () => (await stats(path)).subscribers, 25, 5_000)).toBe(25);
-    for (const reader of readers) await reader.cancel();
+    await leave(path, readers);
   }, 120_000);
 
   it("caps streams per client over the whole channel, shards included", async () => {
@@ -126,8 +141,7 @@ describe("the channel's objects in workerd", () => {
     expect(await refused.json()).toEqual({ error: { code: "too_many_client_streams", message: expect.any(String) } });
     const other = readEvents(await fetchApp(`${path}/stream`, { headers: { "cf-connecting-ip": "192.0.2.8" } }));
     await other.opened();
-    await other.cancel();
-    for (const reader of readers) await reader.cancel();
+    await leave(path, [...readers, other]);
   }, 30_000);
 
   it("counts a replaying subscriber as catching up until it has caught up", async () => {
@@ -138,6 +152,36 @@ describe("the channel's objects in workerd", () => {
     expect(await idsOf(reader, 5)).toEqual(sent);
     expect(await eventually(async () => (await stats(path)).catchingUp, 0, 5_000)).toBe(0);
     expect((await stats(path)).subscribers).toBe(1);
-    await reader.cancel();
+    await leave(path, [reader]);
   }, 30_000);
+
+  it("replays history while 100 more are published, then goes live: every id once, in order", async () => {
+    const { path } = newChannel();
+    for (let i = 0; i < 10; i++) await Promise.all(Array.from({ length: 10 }, (_, j) => post(path, `old ${i}.${j}`)));
+    const reader = readEvents(await fetchApp(`${path}/stream`, { headers: { "last-event-id": "0" } }));
+    // Five publishers at a time: a test's own connections are limited in workerd, and a hundred
+    // queued at once starve the reader's.
+    const publishing = Promise.all(
+      Array.from({ length: 5 }, async (_, p) => {
+        for (let i = 0; i < 20; i++) await post(path, `during ${p}.${i}`);
+      }),
+    );
+    const ids = await idsOf(reader, 200);
+    await publishing;
+    expect(ids).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    const live = await post(path, "live");
+    expect(Number((await reader.next(5_000)).id)).toBe(live);
+    await leave(path, [reader]);
+  }, 60_000);
+
+  it("sends history-truncated before replaying from the oldest retained message (HISTORY_LIMIT 250)", async () => {
+    const { path } = newChannel();
+    for (let i = 0; i < 253; i += 23) await Promise.all(Array.from({ length: 23 }, (_, j) => post(path, `m ${i + j}`)));
+    const reader = readEvents(await fetchApp(`${path}/stream`, { headers: { "last-event-id": "1" } }));
+    const notice = await reader.next(10_000);
+    expect(notice.event).toBe("history-truncated");
+    expect(JSON.parse(notice.data)).toEqual({ lastEventId: 1, oldestId: 4 });
+    expect(await idsOf(reader, 250)).toEqual(Array.from({ length: 250 }, (_, i) => i + 4));
+    await leave(path, [reader]);
+  }, 120_000);
 });

@@ -10,7 +10,15 @@ export default defineConfig({
       },
       {
         // The Worker inside workerd (miniflare), with wrangler.toml's flags and bindings.
-        plugins: [cloudflareTest({ main: "./src/runtime/worker.ts", wrangler: { configPath: "./wrangler.toml" } })],
+        // Small shards, a per-client cap below two shards' worth and a short history, so that shards,
+        // the caps over a whole channel and trimmed history are exercised (test/workers/channel-objects.test.ts).
+        plugins: [
+          cloudflareTest({
+            main: "./src/runtime/worker.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { SHARD_SUBSCRIBERS: "10", MAX_STREAMS_PER_CLIENT: "15", HISTORY_LIMIT: "250" } },
+          }),
+        ],
         test: { name: "workers", include: ["test/workers/**/*.test.ts"] },
       },
       {

@@ -349,11 +349,12 @@ with the other runtimes. It gets a tenth of the burst and of the steady rate; it
 those of wrangler, its proxy and workerd together.
 
 ${table(
-  ["N", "events/s", "CPU µs/event", "steady p50 / p99 (ms)", "per connection", "lost"],
+  ["N", "events/s", "CPU µs/event", "burst p99 (ms)", "steady p50 / p99 (ms)", "per connection", "lost"],
   workerd.map((m) => [
     int(m.n),
     int(m.burstEventsPerSecond),
     fixed(m.burstCpuMicrosPerEvent, 2),
+    fixed(m.burstP99),
     `${fixed(m.steadyP50)} / ${fixed(m.steadyP99)}`,
     kib(m.bytesPerConnection),
     int(m.burstLost + m.steadyLost),

@@ -9,6 +9,7 @@
  *   npm run bench -- --only=edge-sse   targets whose "stack runtime" contains the text
  *   npm run bench -- --only=Redis      edge-sse on Redis only (one and two processes)
  *   npm run bench -- --n=2000 --runs=5
+ *   npm run bench -- --only=workerd --n=1000,5000 --runs=1   the Workers figures alone (a few minutes)
  *
  * Everything talks to 127.0.0.1 only; every server is stopped before the next starts.
  */
@@ -71,9 +72,9 @@ export interface Plan {
 
 export const FULL_PLAN: Plan = { burstEvents: 300_000, steadyEventsPerSecond: 10_000, steadyMessages: 10 };
 export const QUICK_PLAN: Plan = { burstEvents: 100_000, steadyEventsPerSecond: 10_000, steadyMessages: 8 };
-// wrangler dev is far slower than production Workers: workerd runs at N = 1000 only, with a
-// tenth of the burst and of the steady rate, as a figure of its own.
-const WORKERD_N = 1000;
+// wrangler dev is far slower than production Workers: workerd runs at N = 1000 and 5000 only,
+// with a tenth of the burst and of the steady rate, as a figure of its own.
+const WORKERD_SIZES = [1000, 5000];
 const WORKERD_SLOWER = 10;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -270,7 +271,7 @@ async function main() {
   const started = new Date();
   for (const n of sizes) {
     for (const target of targets) {
-      if (target.runtime === "workerd" && n !== WORKERD_N) continue;
+      if (target.runtime === "workerd" && !WORKERD_SIZES.includes(n)) continue;
       const samples: Measurement[] = [];
       for (let run = 0; run < runs; run++) {
         try {

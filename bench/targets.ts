@@ -77,7 +77,10 @@ function edgeSse(runtime: Runtime): Target {
       const env: Record<string, string> = { ...EDGE_SSE_SETTINGS, PORT: String(port), HOST: "127.0.0.1" };
       if (context?.redisUrl !== undefined) env.REDIS_URL = context.redisUrl;
       if (runtime === "workerd") {
-        const vars = Object.entries(EDGE_SSE_SETTINGS).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+        // One load client publishes from one address: no publish rate limit (wrangler dev reads
+        // `--var`, not the environment).
+        const settings = { ...EDGE_SSE_SETTINGS, PUBLISH_RATE_LIMIT: "0" };
+        const vars = Object.entries(settings).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
         return {
           cmd: bin("wrangler"),
           args: [

@@ -66,6 +66,11 @@ export interface Config {
   metricsToken: string;
   /** The least severe log lines written: error, warn, info or debug (per request and per stream). */
   logLevel: LogLevel;
+  /**
+   * Workers only: subscribers one Durable Object of a channel holds before new ones go to a further
+   * shard object of that channel (Cloudflare allows 32,768 hibernatable WebSockets per object).
+   */
+  shardSubscribers: number;
 }
 
 export const AUTH_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
@@ -93,6 +98,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   metrics: false,
   metricsToken: "",
   logLevel: "info",
+  shardSubscribers: 1_000,
 };
 
 type WholeNumberSetting = { [K in keyof Config]: Config[K] extends number ? K : never }[keyof Config];
@@ -111,6 +117,7 @@ const ENV_NAMES: Record<WholeNumberSetting, string> = {
   maxStreams: "MAX_STREAMS",
   maxStreamsPerClient: "MAX_STREAMS_PER_CLIENT",
   redisTimeoutMs: "REDIS_TIMEOUT_MS",
+  shardSubscribers: "SHARD_SUBSCRIBERS",
 };
 
 type Environment = Record<string, unknown>;
@@ -130,6 +137,7 @@ export function readConfig(env: Environment): Config {
     "maxBufferedEvents",
     "historyLimit",
     "redisTimeoutMs",
+    "shardSubscribers",
   ] as const) {
     if (config[key] < 1) throw new TypeError(`${ENV_NAMES[key]} must be at least 1`);
   }

@@ -2,17 +2,17 @@
  * Cloudflare Workers entry (`wrangler dev`, `wrangler deploy`). static/ is served as Workers
  * assets before this runs; settings come from `[vars]` in wrangler.toml or secrets.
  * wrangler.toml sets `enable_request_signal`: without it workerd never tells a stream that its
- * client left (see ../shared/FINDINGS.md). Channels live in `ChannelObject` Durable Objects.
+ * client left (see ../shared/FINDINGS.md). Channels live in `ChannelObject` Durable Objects (and
+ * `ChannelShard` ones for big channels); each SSE stream is held by its client's Worker request.
  */
 import { createApp } from "../app/app.ts";
 import { publicSettings, readConfig } from "../config.ts";
-import { type ChannelObject, DurableObjectHub } from "../hub/durable-object.ts";
+import { type ChannelNamespaces, DurableObjectHub } from "../hub/durable-object/index.ts";
 import { createLogger, writeToConsoleByLevel } from "../log/logger.ts";
 
-export { ChannelObject } from "../hub/durable-object.ts";
+export { ChannelObject, ChannelShard } from "../hub/durable-object/index.ts";
 
-interface Env {
-  CHANNELS: DurableObjectNamespace<ChannelObject>;
+interface Env extends ChannelNamespaces {
   [setting: string]: unknown;
 }
 
@@ -36,7 +36,7 @@ function createWorkerApp(env: Env) {
     settings: publicSettings(config),
   });
   return createApp(config, {
-    hub: new DurableObjectHub(env.CHANNELS),
+    hub: new DurableObjectHub(env, config),
     // Set by Cloudflare's edge (and by wrangler dev) to the visitor's address.
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
     logger,

@@ -8,12 +8,13 @@ import { sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
 import { readConfig } from "../../src/config.ts";
-import { type ChannelObject, DurableObjectHub } from "../../src/hub/durable-object.ts";
+import { type ChannelObject, DurableObjectHub } from "../../src/hub/durable-object/index.ts";
 import { readEvents } from "../support/sse-reader.ts";
 
 const SECRET = "a-workers-test-secret-of-32-bytes!!";
-const app = createApp(readConfig({ AUTH_SECRET: SECRET, PUBLISH_RATE_LIMIT: "2" }), {
-  hub: new DurableObjectHub(env.CHANNELS),
+const config = readConfig({ AUTH_SECRET: SECRET, PUBLISH_RATE_LIMIT: "2" });
+const app = createApp(config, {
+  hub: new DurableObjectHub(env, config),
   clientAddress: (c) => c.req.header("cf-connecting-ip"),
 });
 const request = (path: string, init?: RequestInit) => app.request(`http://edge-sse.test${path}`, init, env);
@@ -78,21 +79,28 @@ describe("authorization in workerd", () => {
   });
 
   it("passes a stream's ?authorization= token no further than the Worker: the object sees no query", async () => {
-    const urls: string[] = [];
+    const forwarded: string[] = [];
     const recording = {
       idFromName: (name: string) => env.CHANNELS.idFromName(name),
       get: () => ({
-        fetch: async (forwarded: Request) => {
-          urls.push(forwarded.url);
-          return new Response(null, { status: 204 });
+        fetch: async (url: string, init?: RequestInit) => {
+          const request = new Request(url, init);
+          forwarded.push(request.url, ...[...request.headers].map(([name, value]) => `${name}: ${value}`));
+          // A cap's refusal, so the app answers at once without a socket.
+          return new Response(null, { status: 503, headers: { "x-edge-sse-refused": "streams" } });
         },
       }),
     } as unknown as DurableObjectNamespace<ChannelObject>;
-    const recorded = createApp(readConfig({ AUTH_SECRET: SECRET }), { hub: new DurableObjectHub(recording) });
+    const recordedConfig = readConfig({ AUTH_SECRET: SECRET });
+    const recorded = createApp(recordedConfig, {
+      hub: new DurableObjectHub({ CHANNELS: recording, CHANNEL_SHARDS: env.CHANNEL_SHARDS }, recordedConfig),
+    });
     const reader = await token({ subscribe: ["private-*"] });
     const url = `http://edge-sse.test/api/channels/private-x/messages/stream?authorization=${reader}&lastEventId=1`;
-    expect((await recorded.request(url, {}, env)).status).toBe(204);
-    expect(urls).toEqual(["http://edge-sse.test/api/channels/private-x/messages/stream"]);
+    expect((await recorded.request(url, {}, env)).status).toBe(503);
+    expect(forwarded.length).toBeGreaterThan(0);
+    for (const line of forwarded) expect(line).not.toContain(reader);
+    expect(forwarded[0]).not.toContain("?");
   });
 
   it("limits publishes per token subject with 429 and Retry-After", async () => {

@@ -4,6 +4,7 @@ declare namespace Cloudflare {
     default: Fetcher;
   }
   interface Env {
-    CHANNELS: DurableObjectNamespace<import("../../src/hub/durable-object.ts").ChannelObject>;
+    CHANNELS: DurableObjectNamespace<import("../../src/hub/durable-object/index.ts").ChannelObject>;
+    CHANNEL_SHARDS: DurableObjectNamespace<import("../../src/hub/durable-object/index.ts").ChannelShard>;
   }
 }

@@ -1,0 +1,240 @@
+/**
+ * A channel on Cloudflare Workers: one Durable Object per channel numbers and stores its messages
+ * (SQLite history) and sends each one to its subscribers, encoded once. A subscriber is a
+ * WebSocket from the Worker request that holds the client's SSE stream, accepted with the
+ * Hibernation API (`ctx.acceptWebSocket`): between publishes the object holds no open request, so
+ * Cloudflare can evict it from memory and bills it no duration. All it needs after waking is in its
+ * storage and on the sockets (their tags and attachments); nothing here lives only in memory.
+ *
+ * Past `shardSubscribers` sockets, new subscribers go to shard objects of the channel
+ * (channel-shard.ts): this object hands each message to every shard once, and they fan out.
+ * See docs/architecture.md ("Workers").
+ */
+import { DurableObject } from "cloudflare:workers";
+import { type Config, readConfig } from "../../config.ts";
+import type { StreamCap } from "../../sse/index.ts";
+import { type ChannelStats, PRESENCE_INTERVAL_MS } from "../channel.ts";
+import { encodeMessage, type Message, type NewMessage } from "../message.ts";
+import { SqlMessageStore } from "../sql-store.ts";
+import type { ChannelShard } from "./channel-shard.ts";
+import { encodeFrame } from "./frame.ts";
+import {
+  AFTER_HEADER,
+  CLIENT_HEADER,
+  LATEST_HEADER,
+  LIVE_NOTICE,
+  PRESENCE_HEADER,
+  PREVIOUS_SHARD_HEADER,
+  REFUSED_HEADER,
+  SHARD_HEADER,
+  type SubscriberAttachment,
+  shardName,
+  socketTags,
+} from "./protocol.ts";
+import { type ClientCounts, ShardLoad } from "./shard-load.ts";
+import { isCatchingUp, SocketCounts, sendPresence } from "./socket-counts.ts";
+
+// A run of messages is sent at once when it reaches this size, instead of at the end of the turn.
+const FRAME_BYTES = 16 * 1024;
+
+export interface ChannelEnv {
+  CHANNEL_SHARDS: DurableObjectNamespace<ChannelShard>;
+  [setting: string]: unknown;
+}
+
+/** A page of history for a subscriber that catches up: the messages' SSE bytes, oldest first. */
+export interface HistoryPage {
+  /** The oldest retained id (null when nothing is retained): older ones were trimmed. */
+  oldestId: number | null;
+  events: Uint8Array[];
+}
+
+export class ChannelObject extends DurableObject<ChannelEnv> {
+  private readonly config: Config;
+  private readonly store: SqlMessageStore;
+  private readonly load: ShardLoad;
+  private readonly sockets: SocketCounts;
+  // Kept, not made per publish: calls through one stub arrive in the order they were made.
+  private readonly shardStubs = new Map<number, DurableObjectStub<ChannelShard>>();
+  // Messages stored but not sent yet: published in this turn of the event loop (see frame.ts).
+  private unsent: Uint8Array[] = [];
+  private unsentBytes = 0;
+  private unsentLastId = 0;
+  private sendTimer: ReturnType<typeof setTimeout> | undefined;
+  // Presence: the last count sent and when, and the timer of the next (coalesced to one a second).
+  private presenceSent = "";
+  private presenceSentAt = 0;
+  private presenceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(ctx: DurableObjectState, env: ChannelEnv) {
+    super(ctx, env);
+    this.config = readConfig(env);
+    this.store = new SqlMessageStore(ctx.storage.sql, this.config.historyLimit);
+    this.load = new ShardLoad(ctx.storage.sql);
+    this.sockets = new SocketCounts(ctx);
+  }
+
+  /**
+   * A subscriber's WebSocket upgrade. Answers 101 (it is accepted here), 204 with the shard to
+   * connect to instead (this object is full), or 503 naming the cap that refused it. Every answer
+   * carries the newest id: what the subscriber may have missed until its socket is open.
+   */
+  override fetch(request: Request): Response {
+    if (request.headers.get("upgrade") !== "websocket") return new Response("expected a WebSocket", { status: 426 });
+    const client = request.headers.get(CLIENT_HEADER) ?? undefined;
+    const latest = { [LATEST_HEADER]: String(this.store.latestId()) };
+    // A subscriber whose socket dropped (this object restarted) had its place: it keeps it.
+    if (request.headers.get(PREVIOUS_SHARD_HEADER) === null) {
+      const refused = this.refusal(client);
+      if (refused !== undefined) return new Response(null, { status: 503, headers: { [REFUSED_HEADER]: refused } });
+      if (this.sockets.total >= this.config.shardSubscribers) {
+        const shard = this.load.reserve(this.config.shardSubscribers, client);
+        return new Response(null, { status: 204, headers: { ...latest, [SHARD_HEADER]: String(shard) } });
+      }
+    }
+    const after = request.headers.get(AFTER_HEADER);
+    const attachment: SubscriberAttachment = { live: after === null || Number(after) >= this.store.latestId() };
+    const [socket, accepted] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.sockets.adding(client, !attachment.live);
+    // Tagged with the client's address, so its counts can be rebuilt after the object wakes.
+    const presence = request.headers.has(PRESENCE_HEADER);
+    this.ctx.acceptWebSocket(accepted, socketTags(client, presence));
+    accepted.serializeAttachment(attachment);
+    // A new watcher gets the count even if it did not change.
+    if (presence) this.presenceSent = "";
+    this.subscribersChanged();
+    return new Response(null, { status: 101, webSocket: socket, headers: latest });
+  }
+
+  /**
+   * Stores the message, then sends it with any others published in the same turn of the event loop
+   * as one frame (encoded once) to every subscriber here and to every shard once.
+   */
+  publish(input: NewMessage): Message {
+    const message = this.store.append(input, new Date().toISOString());
+    const event = encodeMessage(message);
+    this.unsent.push(event);
+    this.unsentBytes += event.byteLength;
+    this.unsentLastId = message.id;
+    if (this.unsentBytes >= FRAME_BYTES) this.send();
+    else this.sendTimer ??= setTimeout(this.send, 0);
+    return message;
+  }
+
+  private readonly send = (): void => {
+    if (this.sendTimer !== undefined) clearTimeout(this.sendTimer);
+    this.sendTimer = undefined;
+    if (this.unsent.length === 0) return;
+    const frame = encodeFrame(this.unsent, this.unsentLastId);
+    const lastId = this.unsentLastId;
+    this.unsent = [];
+    this.unsentBytes = 0;
+    for (const socket of this.ctx.getWebSockets()) {
+      try {
+        socket.send(frame);
+      } catch {
+        // Closing already: its close handler (or the Worker's reconnect) deals with it.
+      }
+    }
+    for (const shard of this.load.activeShards()) {
+      this.shard(shard)
+        .deliver(frame)
+        // A subscriber of a shard that missed it sees the gap at the next id and reads history.
+        .catch((error: unknown) => console.error(`edge-sse: shard ${shard} missed messages up to ${lastId}`, error));
+    }
+  };
+
+  /** History after `after`, for a subscriber catching up; the Worker sends `history-truncated` itself. */
+  history(after: number, limit: number): HistoryPage {
+    return { oldestId: this.store.oldestId() ?? null, events: this.store.after(after, limit).map(encodeMessage) };
+  }
+
+  list(after: number, limit: number): Message[] {
+    return this.store.after(after, limit);
+  }
+
+  async stats(): Promise<ChannelStats> {
+    let subscribers = this.sockets.total;
+    let catchingUp = this.sockets.catchingUp;
+    // Asked, not taken from the load table: the shards' own sockets are the truth.
+    const shards = await Promise.all(this.load.knownShards().map((shard) => this.shard(shard).stats()));
+    for (const shard of shards) {
+      subscribers += shard.subscribers;
+      catchingUp += shard.catchingUp;
+    }
+    return { subscribers, catchingUp, latestId: this.store.latestId(), oldestId: this.store.oldestId() ?? null };
+  }
+
+  /** A shard's counts after a subscriber joined or left it (see ShardLoad.report). */
+  shardReport(shard: number, subscribers: number, clients: ClientCounts, complete: boolean): void {
+    this.load.report(shard, subscribers, clients, complete);
+    this.subscribersChanged();
+  }
+
+  /**
+   * Presence (`?presence=1`): after joins and leaves here or on a shard, the channel's count goes to
+   * every subscriber that asked, here and on every shard, as the in-memory channel sends it: at most
+   * once a second, encoded once. The timer keeps the object awake for that second only.
+   */
+  private subscribersChanged(): void {
+    if (this.presenceTimer !== undefined) return;
+    const wait = Math.max(0, this.presenceSentAt + PRESENCE_INTERVAL_MS - Date.now());
+    this.presenceTimer = setTimeout(this.sendPresence, wait);
+  }
+
+  private readonly sendPresence = (): void => {
+    this.presenceTimer = undefined;
+    const count = JSON.stringify({ subscribers: this.sockets.total + this.load.total() });
+    if (count === this.presenceSent) return;
+    this.presenceSent = count;
+    this.presenceSentAt = Date.now();
+    sendPresence(this.ctx, count);
+    for (const shard of this.load.activeShards()) {
+      this.shard(shard)
+        .presence(count)
+        .catch(() => {
+          // A count is a snapshot: the next one replaces it.
+        });
+    }
+  };
+
+  override webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): void {
+    if (message !== LIVE_NOTICE || !isCatchingUp(socket)) return;
+    socket.serializeAttachment({ live: true } satisfies SubscriberAttachment);
+    this.sockets.caughtUp();
+  }
+
+  override webSocketClose(): void {
+    this.sockets.removed();
+    this.subscribersChanged();
+  }
+
+  override webSocketError(): void {
+    this.sockets.removed();
+    this.subscribersChanged();
+  }
+
+  /** Which cap, counted over the whole channel, refuses one more subscriber from `client`. */
+  private refusal(client: string | undefined): StreamCap | undefined {
+    const { maxStreams, maxStreamsPerClient } = this.config;
+    if (maxStreams > 0 && this.sockets.total + this.load.total() >= maxStreams) return "streams";
+    if (
+      client !== undefined &&
+      maxStreamsPerClient > 0 &&
+      this.sockets.ofClient(client) + this.load.ofClient(client) >= maxStreamsPerClient
+    ) {
+      return "client-streams";
+    }
+    return undefined;
+  }
+
+  private shard(shard: number): DurableObjectStub<ChannelShard> {
+    let stub = this.shardStubs.get(shard);
+    if (stub === undefined) {
+      const shards = this.env.CHANNEL_SHARDS;
+      stub = shards.get(shards.idFromName(shardName(this.ctx.id.toString(), shard)));
+      this.shardStubs.set(shard, stub);
+    }
+    return stub;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The Hub seen from a Worker: publishes, history and stats go to the channel's object by RPC;
+ * each stream is held by the subscriber's own Worker request (see subscription.ts), which is
+ * where the keep-alive comments, the per-client buffer and its limits live.
+ */
+import { type Config, streamSettings } from "../../config.ts";
+import { eventStream } from "../../sse/index.ts";
+import type { ChannelStats } from "../channel.ts";
+import type { Hub, StreamOptions } from "../hub.ts";
+import type { NewMessage } from "../message.ts";
+import type { ChannelObject } from "./channel-object.ts";
+import type { ChannelShard } from "./channel-shard.ts";
+import { Subscription } from "./subscription.ts";
+
+export interface ChannelNamespaces {
+  CHANNELS: DurableObjectNamespace<ChannelObject>;
+  CHANNEL_SHARDS: DurableObjectNamespace<ChannelShard>;
+}
+
+export class DurableObjectHub implements Hub {
+  /** Channels this isolate has used, for `stats()`: an object cannot list its siblings. */
+  private readonly used = new Set<string>();
+  private readonly streamSettings: ReturnType<typeof streamSettings>;
+
+  constructor(
+    private readonly namespaces: ChannelNamespaces,
+    config: Config,
+  ) {
+    this.streamSettings = streamSettings(config);
+  }
+
+  publish(channel: string, message: NewMessage) {
+    return this.object(channel).publish(message);
+  }
+
+  list(channel: string, after: number, limit: number) {
+    return this.object(channel).list(after, limit);
+  }
+
+  /** Connects to the channel first, so a cap's refusal (StreamCapError) comes before any stream. */
+  async stream(channel: string, { after, signal, client, presence }: StreamOptions) {
+    const id = this.namespaces.CHANNELS.idFromName(channel);
+    this.used.add(channel);
+    const subscription = await Subscription.open(
+      { channels: this.namespaces.CHANNELS, id, shards: this.namespaces.CHANNEL_SHARDS },
+      { after, client, retryMs: this.streamSettings.retry, presence },
+    );
+    return eventStream((sink) => subscription.attach(sink), {
+      ...this.streamSettings,
+      // workerd never cancels the body when the client leaves; the signal, aborted at the stream's
+      // next write (a message or keep-alive), is the notice (see ../shared/FINDINGS.md).
+      signal,
+      onClose: () => subscription.close(),
+    });
+  }
+
+  channelStats(channel: string) {
+    return this.object(channel).stats();
+  }
+
+  async stats() {
+    const names = [...this.used];
+    const stats = await Promise.all(names.map((name) => this.channelStats(name)));
+    return Object.fromEntries(names.map((name, i) => [name, stats[i] as ChannelStats]));
+  }
+
+  private object(name: string) {
+    this.used.add(name);
+    const channels = this.namespaces.CHANNELS;
+    return channels.get(channels.idFromName(name));
+  }
+}

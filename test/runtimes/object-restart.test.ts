@@ -1,0 +1,83 @@
+/**
+ * Workers under `wrangler dev`: the channel's object restarts (reset with `ctx.abort()`, as a
+ * crash or a deploy does) while `eventsource` clients follow it and messages keep coming. Each
+ * Worker request reconnects its socket and resumes from the last id it wrote, so every client
+ * ends with every id, once and in order, on the stream it opened first. The server runs
+ * test/workers/restartable-worker.ts, the Worker with a route that restarts an object.
+ */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { EventSource } from "eventsource";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningServer, startServer } from "../support/server.ts";
+import { eventually } from "../support/sse-reader.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const SUBSCRIBERS = 5;
+const MESSAGES = 60;
+
+describe("a channel object that restarts under wrangler dev", () => {
+  let server: RunningServer;
+  let config: string;
+  beforeAll(async () => {
+    // The project's wrangler.toml, pointed at the restartable Worker.
+    config = await mkdtemp(join(tmpdir(), "edge-sse-restart-"));
+    const toml = (await readFile(join(ROOT, "wrangler.toml"), "utf8"))
+      .replace(/^main = .*$/m, `main = "${join(ROOT, "test/workers/restartable-worker.ts")}"`)
+      .replace(/^directory = .*$/m, `directory = "${join(ROOT, "static")}"`);
+    await writeFile(join(config, "wrangler.toml"), toml);
+    server = await startServer(
+      "workerd",
+      { KEEP_ALIVE_MS: "300", PUBLISH_RATE_LIMIT: "0" },
+      { args: ["--config", join(config, "wrangler.toml")] },
+    );
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await rm(config, { recursive: true, force: true });
+  });
+
+  it("ends every subscriber's stream with every id, once and in order, and no stream reopened", async () => {
+    const channel = `restart-${Date.now()}`;
+    const base = `${server.url}/api/channels/${channel}/messages`;
+    const subscribers = Array.from({ length: SUBSCRIBERS }, () => {
+      const source = new EventSource(`${base}/stream`);
+      const subscriber = { source, ids: [] as number[], opens: 0 };
+      source.onopen = () => subscriber.opens++;
+      source.onmessage = (event) => subscriber.ids.push(Number(event.lastEventId));
+      return subscriber;
+    });
+    const stats = async () => ((await (await fetch(`${base}/stats`)).json()) as { subscribers: number }).subscribers;
+    expect(await eventually(stats, SUBSCRIBERS, 10_000)).toBe(SUBSCRIBERS);
+
+    const created: number[] = [];
+    const publish = async (text: string) => {
+      const response = await fetch(base, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text }),
+      });
+      expect(response.status).toBe(201);
+      created.push(((await response.json()) as { id: number }).id);
+    };
+    for (let i = 0; i < MESSAGES / 2; i++) await publish(`before ${i}`);
+    const restarted = await fetch(`${server.url}/test/restart/${channel}`, { method: "POST" });
+    expect(restarted.status).toBe(204);
+    // Some of these reach the new instance before the subscribers' sockets are back: they come
+    // from history when each one catches up.
+    await Promise.all(Array.from({ length: MESSAGES / 2 }, (_, i) => publish(`after ${i}`)));
+    created.sort((a, b) => a - b);
+
+    const deadline = Date.now() + 20_000;
+    while (subscribers.some((subscriber) => subscriber.ids.length < MESSAGES) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (const subscriber of subscribers) {
+      expect(subscriber.ids).toEqual(created);
+      expect(subscriber.opens).toBe(1);
+    }
+    for (const subscriber of subscribers) subscriber.source.close();
+    expect(await eventually(stats, 0, 5_000)).toBe(0);
+  });
+});

@@ -1,0 +1,187 @@
+/**
+ * The channel's Durable Objects inside workerd (vitest's miniflare, with SHARD_SUBSCRIBERS=10,
+ * MAX_STREAMS_PER_CLIENT=15 and HISTORY_LIMIT=250 from vitest.config.mts): subscribers are hibernatable WebSockets, the
+ * object sleeps between publishes, survives a restart without ending any stream, and a channel
+ * spreads over shards with every message reaching every subscriber once, in order.
+ */
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { shardName } from "../../src/hub/durable-object/protocol.ts";
+import { eventually, readEvents, type SseReader } from "../support/sse-reader.ts";
+
+const BASE = "http://edge-sse.test";
+const fetchApp = (path: string, init?: RequestInit) => exports.default.fetch(new Request(`${BASE}${path}`, init));
+const SHARD_SUBSCRIBERS = 10;
+
+let channels = 0;
+const newChannel = () => {
+  const name = `objects-${++channels}-${Date.now()}`;
+  return { name, path: `/api/channels/${name}/messages` };
+};
+
+async function post(path: string, text: string): Promise<number> {
+  const response = await fetchApp(path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ text }),
+  });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { id: number }).id;
+}
+
+const stats = async (path: string) =>
+  (await (await fetchApp(`${path}/stats`)).json()) as { subscribers: number; catchingUp: number };
+
+async function subscribe(path: string, count: number, headers: Record<string, string> = {}): Promise<SseReader[]> {
+  const readers: SseReader[] = [];
+  for (let i = 0; i < count; i++) {
+    const reader = readEvents(await fetchApp(`${path}/stream`, { headers }));
+    await reader.opened();
+    readers.push(reader);
+  }
+  expect(await eventually(async () => (await stats(path)).subscribers, count, 5_000)).toBe(count);
+  return readers;
+}
+
+/** The next `count` event ids a reader gets (one at a time: workerd caps a test's pending timers). */
+async function idsOf(reader: SseReader, count: number): Promise<number[]> {
+  const ids: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) ids.push(Number((await reader.next(10_000)).id));
+  } catch (error) {
+    throw new Error(`${(error as Error).message} after ${ids.length} events, the last ${ids.slice(-3).join(", ")}`);
+  }
+  return ids;
+}
+
+/**
+ * Cancels the readers and waits until the channel has forgotten them: workerd notices a departure
+ * only at the stream's next write (one more message here), and until then the Worker requests stay
+ * open, and the test's own open connections, which workerd limits, with them.
+ */
+async function leave(path: string, readers: SseReader[]): Promise<void> {
+  for (const reader of readers) await reader.cancel();
+  await post(path, "wakes the departed streams");
+  expect(await eventually(async () => (await stats(path)).subscribers, 0, 10_000)).toBe(0);
+}
+
+const channelObject = (name: string) => env.CHANNELS.get(env.CHANNELS.idFromName(name));
+const shardObject = (name: string, shard: number) =>
+  env.CHANNEL_SHARDS.get(env.CHANNEL_SHARDS.idFromName(shardName(env.CHANNELS.idFromName(name).toString(), shard)));
+const socketsOn = (stub: DurableObjectStub) =>
+  runInDurableObject(stub, (_instance, state) => state.getWebSockets().length);
+
+describe("the channel's objects in workerd", () => {
+  it("hold subscribers as hibernatable WebSockets and sleep between publishes, holding no request", async () => {
+    const { name, path } = newChannel();
+    const readers = await subscribe(path, 3);
+    const root = channelObject(name);
+    expect(await socketsOn(root)).toBe(3);
+    const instances = new WeakSet<object>();
+    await runInDurableObject(root, (instance) => {
+      instances.add(instance);
+    });
+    // workerd evicts an object after about 10 s without events, unless a request is still open
+    // on it (as an SSE response held by the object would be). Nothing here touches the object
+    // meanwhile; the Worker keeps writing its own keep-alive comments to the clients.
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+    const id = await post(path, "after a nap");
+    const woken = await runInDurableObject(root, (instance) => !instances.has(instance));
+    expect(woken, "the object was still the same instance: something kept it awake").toBe(true);
+    for (const reader of readers) expect(Number((await reader.next(5_000)).id)).toBe(id);
+    await leave(path, readers);
+  }, 40_000);
+
+  it("reaches every subscriber, without ending a stream, after the objects restart; history is intact", async () => {
+    const { name, path } = newChannel();
+    // Two shards' worth: some subscribers on the channel's object, the others on a shard.
+    const readers = await subscribe(path, SHARD_SUBSCRIBERS + 5);
+    const before = [await post(path, "before 1"), await post(path, "before 2")];
+    for (const reader of readers) expect(await idsOf(reader, 2)).toEqual(before);
+
+    await abortAllDurableObjects();
+    const after = [await post(path, "after 1"), await post(path, "after 2")];
+    expect(after[0]).toBe((before[1] as number) + 1);
+    for (const reader of readers) expect(await idsOf(reader, 2)).toEqual(after);
+    const listed = (await (await fetchApp(path)).json()) as { messages: { id: number }[] };
+    expect(listed.messages.map((message) => message.id)).toEqual([...before, ...after]);
+    expect(await eventually(async () => (await stats(path)).subscribers, readers.length, 5_000)).toBe(readers.length);
+    expect(await socketsOn(channelObject(name))).toBe(SHARD_SUBSCRIBERS);
+    await leave(path, readers);
+  }, 60_000);
+
+  it("spreads 50 subscribers over shards, each getting all of 200 concurrent publishes once, in order", async () => {
+    const { name, path } = newChannel();
+    const readers = await subscribe(path, 50);
+    expect(await socketsOn(channelObject(name))).toBe(SHARD_SUBSCRIBERS);
+    for (let shard = 1; shard <= 4; shard++) expect(await socketsOn(shardObject(name, shard))).toBe(SHARD_SUBSCRIBERS);
+
+    const created = (await Promise.all(Array.from({ length: 200 }, (_, i) => post(path, `message ${i}`)))).sort(
+      (a, b) => a - b,
+    );
+    expect(created).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    const received = await Promise.all(readers.map((reader) => idsOf(reader, 200)));
+    for (const ids of received) expect(ids).toEqual(created);
+    for (const reader of readers) await expect(reader.next(200)).rejects.toThrow(/no event/);
+
+    for (const reader of readers.splice(0, 25)) await reader.cancel();
+    // Each departure is noticed at the stream's next write; one more message is that write.
+    await post(path, "wakes the departed streams");
+    expect(await eventually(async () => (await stats(path)).subscribers, 25, 5_000)).toBe(25);
+    await leave(path, readers);
+  }, 120_000);
+
+  it("caps streams per client over the whole channel, shards included", async () => {
+    const { path } = newChannel();
+    const client = { "cf-connecting-ip": "192.0.2.7" };
+    const readers = await subscribe(path, 15, client);
+    const refused = await fetchApp(`${path}/stream`, { headers: client });
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toEqual({ error: { code: "too_many_client_streams", message: expect.any(String) } });
+    const other = readEvents(await fetchApp(`${path}/stream`, { headers: { "cf-connecting-ip": "192.0.2.8" } }));
+    await other.opened();
+    await leave(path, [...readers, other]);
+  }, 30_000);
+
+  it("counts a replaying subscriber as catching up until it has caught up", async () => {
+    const { path } = newChannel();
+    const sent = [];
+    for (let i = 0; i < 5; i++) sent.push(await post(path, `history ${i}`));
+    const reader = readEvents(await fetchApp(`${path}/stream`, { headers: { "last-event-id": "0" } }));
+    expect(await idsOf(reader, 5)).toEqual(sent);
+    expect(await eventually(async () => (await stats(path)).catchingUp, 0, 5_000)).toBe(0);
+    expect((await stats(path)).subscribers).toBe(1);
+    await leave(path, [reader]);
+  }, 30_000);
+
+  it("replays history while 100 more are published, then goes live: every id once, in order", async () => {
+    const { path } = newChannel();
+    for (let i = 0; i < 10; i++) await Promise.all(Array.from({ length: 10 }, (_, j) => post(path, `old ${i}.${j}`)));
+    const reader = readEvents(await fetchApp(`${path}/stream`, { headers: { "last-event-id": "0" } }));
+    // Five publishers at a time: a test's own connections are limited in workerd, and a hundred
+    // queued at once starve the reader's.
+    const publishing = Promise.all(
+      Array.from({ length: 5 }, async (_, p) => {
+        for (let i = 0; i < 20; i++) await post(path, `during ${p}.${i}`);
+      }),
+    );
+    const ids = await idsOf(reader, 200);
+    await publishing;
+    expect(ids).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    const live = await post(path, "live");
+    expect(Number((await reader.next(5_000)).id)).toBe(live);
+    await leave(path, [reader]);
+  }, 60_000);
+
+  it("sends history-truncated before replaying from the oldest retained message (HISTORY_LIMIT 250)", async () => {
+    const { path } = newChannel();
+    for (let i = 0; i < 253; i += 23) await Promise.all(Array.from({ length: 23 }, (_, j) => post(path, `m ${i + j}`)));
+    const reader = readEvents(await fetchApp(`${path}/stream`, { headers: { "last-event-id": "1" } }));
+    const notice = await reader.next(10_000);
+    expect(notice.event).toBe("history-truncated");
+    expect(JSON.parse(notice.data)).toEqual({ lastEventId: 1, oldestId: 4 });
+    expect(await idsOf(reader, 250)).toEqual(Array.from({ length: 250 }, (_, i) => i + 4));
+    await leave(path, [reader]);
+  }, 120_000);
+});

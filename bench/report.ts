@@ -346,11 +346,13 @@ ${
     : `edge-sse alone, as a figure of its own: wrangler dev runs workerd locally through wrangler's proxy, with the
 Durable Object in the same process, so this says nothing about production Workers and is not comparable
 with the other runtimes. It gets a tenth of the burst and of the steady rate; its CPU and memory are
-those of wrangler, its proxy and workerd together.
+those of wrangler, its proxy and workerd together. "workerd direct" is the same bundle served by Miniflare in
+one workerd process, without wrangler dev's proxy (bench/workerd-direct.ts): closer to production.
 
 ${table(
-  ["N", "events/s", "CPU µs/event", "burst p99 (ms)", "steady p50 / p99 (ms)", "per connection", "lost"],
+  ["server", "N", "events/s", "CPU µs/event", "burst p99 (ms)", "steady p50 / p99 (ms)", "per connection", "lost"],
   workerd.map((m) => [
+    m.stack === EDGE_SSE ? "wrangler dev" : "workerd direct (Miniflare, no proxy)",
     int(m.n),
     int(m.burstEventsPerSecond),
     fixed(m.burstCpuMicrosPerEvent, 2),

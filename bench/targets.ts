@@ -126,6 +126,24 @@ function asMessageJson(payload: string): string {
   return JSON.stringify({ id: seq, text: payload, author: null, createdAt: new Date().toISOString() });
 }
 
+/**
+ * edge-sse's Worker on workerd without wrangler dev's proxy (bench/workerd-direct.ts): the same
+ * figures as `edgeSse("workerd")`, from one workerd process instead of three processes.
+ */
+function edgeSseWorkerdDirect(): Target {
+  return {
+    ...edgeSse("workerd"),
+    stack: `${EDGE_SSE} (workerd direct)`,
+    command(port) {
+      return {
+        cmd: NODE,
+        args: ["--import", "tsx", join(root, "bench/workerd-direct.ts")],
+        env: { ...EDGE_SSE_SETTINGS, PUBLISH_RATE_LIMIT: "0", PORT: String(port), HOST: "127.0.0.1" },
+      };
+    },
+  };
+}
+
 /** A peer following bench/peers/README.md's contract. */
 function peer(stack: string, runtime: Exclude<Runtime, "workerd">, file: string): Target {
   return {
@@ -171,4 +189,5 @@ export const TARGETS: Target[] = [
   peer(PEERS.betterSseFetch, "deno", "better-sse-fetch.ts"),
   peer(PEERS.webStreamFloor, "deno", "floor-web-stream.ts"),
   edgeSse("workerd"),
+  edgeSseWorkerdDirect(),
 ];

@@ -36,7 +36,7 @@ function createWorkerApp(env: Env) {
     settings: publicSettings(config),
   });
   return createApp(config, {
-    hub: new DurableObjectHub(env, config),
+    hub: new DurableObjectHub(env, config, logger),
     // Set by Cloudflare's edge (and by wrangler dev) to the visitor's address.
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
     logger,

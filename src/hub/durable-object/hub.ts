@@ -4,7 +4,9 @@
  * where the keep-alive comments, the per-client buffer and its limits live.
  */
 import { type Config, streamSettings } from "../../config.ts";
-import { eventStream } from "../../sse/index.ts";
+import type { Logger } from "../../log/logger.ts";
+import { logStreamClosed } from "../../log/stream-log.ts";
+import { eventStream, OpenStreams } from "../../sse/index.ts";
 import type { ChannelStats } from "../channel.ts";
 import type { Hub, StreamOptions } from "../hub.ts";
 import type { NewMessage } from "../message.ts";
@@ -21,12 +23,23 @@ export class DurableObjectHub implements Hub {
   /** Channels this isolate has used, for `stats()`: an object cannot list its siblings. */
   private readonly used = new Set<string>();
   private readonly streamSettings: ReturnType<typeof streamSettings>;
+  /**
+   * The feed streams this isolate holds, counted and logged (a client dropped as too slow is a warn
+   * line, as on Node, Bun and Deno) but not capped: the channel's objects apply the caps over the
+   * whole channel.
+   */
+  readonly openStreams: OpenStreams;
 
   constructor(
     private readonly namespaces: ChannelNamespaces,
     config: Config,
+    logger?: Logger,
   ) {
     this.streamSettings = streamSettings(config);
+    this.openStreams = new OpenStreams(
+      { maxStreams: 0, maxStreamsPerClient: 0 },
+      logger === undefined ? {} : { onClosed: logStreamClosed(logger) },
+    );
   }
 
   publish(channel: string, message: NewMessage) {
@@ -51,6 +64,10 @@ export class DurableObjectHub implements Hub {
       // next write (a message or keep-alive), is the notice (see ../shared/FINDINGS.md).
       signal,
       onClose: () => subscription.close(),
+      openStreams: this.openStreams,
+      kind: "feed",
+      channel,
+      client,
     });
   }
 

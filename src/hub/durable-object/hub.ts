@@ -3,7 +3,7 @@
  * each stream is held by the subscriber's own Worker request (see subscription.ts), which is
  * where the keep-alive comments, the per-client buffer and its limits live.
  */
-import { type Config, streamSettings } from "../../config.ts";
+import { type Config, DEFAULT_CONFIG, streamSettings } from "../../config.ts";
 import type { Logger } from "../../log/logger.ts";
 import { logStreamClosed } from "../../log/stream-log.ts";
 import { eventStream, OpenStreams } from "../../sse/index.ts";
@@ -30,9 +30,14 @@ export class DurableObjectHub implements Hub {
    */
   readonly openStreams: OpenStreams;
 
+  /**
+   * @param namespaces the `CHANNELS` and `CHANNEL_SHARDS` bindings (see wrangler.toml)
+   * @param config the streams' settings (retry, keep-alive, buffers); the objects read theirs from env
+   * @param logger where drops of too slow clients are logged
+   */
   constructor(
     private readonly namespaces: ChannelNamespaces,
-    config: Config,
+    config: Readonly<Config> = DEFAULT_CONFIG,
     logger?: Logger,
   ) {
     this.streamSettings = streamSettings(config);

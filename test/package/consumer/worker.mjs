@@ -2,12 +2,12 @@
 import { DurableObjectHub } from "edge-sse/workers";
 import { createApp } from "./app.mjs";
 
-export { ChannelObject } from "edge-sse/workers";
+export { ChannelObject, ChannelShard } from "edge-sse/workers";
 
 let app;
 export default {
   fetch(request, env, ctx) {
-    app ??= createApp(new DurableObjectHub(env.CHANNELS));
+    app ??= createApp(new DurableObjectHub(env));
     return app.fetch(request, env, ctx);
   },
 };

@@ -1,5 +1,5 @@
 /**
- * Starts Debian's nginx (installed by .ci/run) as a reverse proxy in front of a running server:
+ * Starts Debian's nginx (installed by npm test's setup step, scripts/setup.mjs) as a reverse proxy in front of a running server:
  * its own process with a generated config in a temporary directory, listening on a free loopback
  * port; stops it (master and workers) and removes the directory afterwards.
  */
@@ -72,7 +72,7 @@ export interface RunningNginx {
 export async function startNginx(upstreamUrl: string, options: NginxOptions): Promise<RunningNginx> {
   // Fail loudly: a skipped proxy test would look like a passing one.
   if (!existsSync(NGINX_PATH)) {
-    throw new Error(`${NGINX_PATH} is missing: .ci/run must install it (apt-get install nginx-light)`);
+    throw new Error(`${NGINX_PATH} is missing: run npm test (its setup step installs it) or apt-get install -y nginx-light`);
   }
   const host = "127.0.0.1";
   const port = await freePort(host);

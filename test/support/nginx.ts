@@ -72,7 +72,9 @@ export interface RunningNginx {
 export async function startNginx(upstreamUrl: string, options: NginxOptions): Promise<RunningNginx> {
   // Fail loudly: a skipped proxy test would look like a passing one.
   if (!existsSync(NGINX_PATH)) {
-    throw new Error(`${NGINX_PATH} is missing: run npm test (its setup step installs it) or apt-get install -y nginx-light`);
+    throw new Error(
+      `${NGINX_PATH} is missing: run npm test (its setup step installs it) or apt-get install -y nginx-light`,
+    );
   }
   const host = "127.0.0.1";
   const port = await freePort(host);

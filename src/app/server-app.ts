@@ -53,6 +53,8 @@ export async function createServerApp(
   let publishRateLimitStore: Store | undefined;
   if (config.redisUrl !== "") {
     const { connectRedisHub } = await import("../hub/redis/index.ts");
+    // As the log may show it: without its password.
+    const shownUrl = publicSettings(config).redisUrl;
     hub = await connectRedisHub({
       url: config.redisUrl,
       historyLimit: config.historyLimit,
@@ -61,10 +63,10 @@ export async function createServerApp(
       timeoutMs: config.redisTimeoutMs,
       metrics: metrics?.hub,
       onConnectionChange: (connected, error) => {
-        if (connected) logger.info("connected to Redis", { redis: publicSettings(config).redisUrl });
+        if (connected) logger.info("connected to Redis", { redis: shownUrl });
         else {
           logger.warn("Redis unreachable: publishes answer 503 until it is back; retrying", {
-            redis: publicSettings(config).redisUrl,
+            redis: shownUrl,
             error: String((error as Error | undefined)?.message ?? error),
           });
         }

@@ -5,11 +5,12 @@
  * dropped for overflow is one warn line with its reason, channel and client address; LOG_LEVEL=error
  * silences info; no token or secret ever appears in any line, even at debug.
  */
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { promtoolCheck, sample } from "../support/metrics.ts";
 import { type RunningServer, type Runtime, startServer } from "../support/server.ts";
+import { silentSubscriber } from "../support/silent-subscriber.ts";
 import { eventually, readEvents, type SseReader } from "../support/sse-reader.ts";
 
 const RUNTIMES: Runtime[] = ["node", "bun", "deno"];
@@ -27,25 +28,6 @@ function logLines(server: RunningServer): Record<string, unknown>[] {
     .split("\n")
     .filter((line) => line.startsWith("{"))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-/** A subscriber that sends its request, waits for the response headers, then never reads again. */
-function silentSubscriber(url: URL): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: url.hostname, port: Number(url.port) }, () => {
-      socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\n\r\n`);
-    });
-    let head = "";
-    socket.on("error", () => undefined); // the server resets it when it drops the client
-    socket.on("data", function onData(chunk: Buffer) {
-      head += chunk.toString("latin1");
-      if (!head.includes("\r\n\r\n")) return;
-      socket.off("data", onData);
-      socket.pause();
-      if (head.startsWith("HTTP/1.1 200")) resolve(socket);
-      else reject(new Error(`the stream answered ${head.split("\r\n")[0]}`));
-    });
-  });
 }
 
 describe.each(RUNTIMES)("operations on %s", (runtime) => {

@@ -7,10 +7,10 @@
  * Under wrangler dev the silent client's stream lives in the channel's Durable Object, behind the
  * Worker's pipe and wrangler's proxy, so more bytes fit on the way before it is dropped.
  */
-import { connect, type Socket } from "node:net";
 import { EventSource } from "eventsource";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, type Runtime, startServer } from "../support/server.ts";
+import { silentSubscriber } from "../support/silent-subscriber.ts";
 import { eventually } from "../support/sse-reader.ts";
 
 const READERS = 3;
@@ -25,25 +25,6 @@ const RUNTIMES: Runtime[] = ["node", "bun", "deno", "workerd"];
 interface ServerStats {
   activeStreams: number;
   closedBy: Record<string, number | undefined>;
-}
-
-/** A subscriber that sends its request, waits for the response headers, then never reads again. */
-function silentSubscriber(url: URL): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: url.hostname, port: Number(url.port) }, () => {
-      socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\n\r\n`);
-    });
-    let head = "";
-    socket.on("error", () => undefined); // the server resets it when it drops the client
-    socket.on("data", function onData(chunk: Buffer) {
-      head += chunk.toString("latin1");
-      if (!head.includes("\r\n\r\n")) return;
-      socket.off("data", onData);
-      socket.pause();
-      if (head.startsWith("HTTP/1.1 200")) resolve(socket);
-      else reject(new Error(`the stream answered ${head.split("\r\n")[0]}`));
-    });
-  });
 }
 
 /** An EventSource that records every message id it gets. */

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { throughputChart } from "./chart.ts";
 import type { Measurement } from "./run.ts";
-import { EDGE_SSE, EDGE_SSE_REDIS, EDGE_SSE_REDIS_TWO, PEERS } from "./targets.ts";
+import { EDGE_SSE, EDGE_SSE_METRICS, EDGE_SSE_REDIS, EDGE_SSE_REDIS_TWO, PEERS } from "./targets.ts";
 
 export interface Run {
   started: string;
@@ -35,8 +35,9 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
-/** edge-sse itself, in memory or on Redis: in bold, and compared with the peers, not with each other here. */
-const isEdgeSse = (stack: string) => stack === EDGE_SSE || stack === EDGE_SSE_REDIS || stack === EDGE_SSE_REDIS_TWO;
+/** edge-sse itself, in memory, on Redis or with metrics: in bold, and compared with the peers, not with each other here. */
+const isEdgeSse = (stack: string) =>
+  stack === EDGE_SSE || stack === EDGE_SSE_REDIS || stack === EDGE_SSE_REDIS_TWO || stack === EDGE_SSE_METRICS;
 
 /** One table per runtime: a row per stack, a column per N with the value and edge-sse's ratio to it. */
 function perRuntimeTables(
@@ -133,6 +134,67 @@ function redisTargetsTable(run: Run, n: number): string {
     check(`${name}: bytes per idle connection ≤ 1.1× in memory`, (m) => m.bytesPerConnection, 1.1, false);
   }
   return table(["target", "on Redis ÷ in memory", ""], rows);
+}
+
+/**
+ * METRICS=on against metrics off, same runtime and N: the counting on the hot path (an increment per
+ * publish and per fan-out, not per subscriber) must cost nothing beyond run-to-run noise. The
+ * check allows 5% on throughput and CPU, 20% on p99 (a handful of ms at the steady rate).
+ */
+function metricsTable(run: Run): string {
+  const rows = run.results
+    .filter((m) => m.stack === EDGE_SSE_METRICS)
+    .map((m) => {
+      const off = find(run, EDGE_SSE, m.runtime, m.n);
+      if (!off) return [RUNTIME_NAMES[m.runtime] ?? m.runtime, int(m.n), "–", "–", "–", "–", "not measured"];
+      const throughput = m.burstEventsPerSecond / off.burstEventsPerSecond;
+      const cpu = m.burstCpuMicrosPerEvent / off.burstCpuMicrosPerEvent;
+      const p99 = m.steadyP99 / off.steadyP99;
+      const met = throughput >= 0.95 && cpu <= 1.05 && p99 <= 1.2;
+      return [
+        RUNTIME_NAMES[m.runtime] ?? m.runtime,
+        int(m.n),
+        `${int(m.burstEventsPerSecond)} / ${int(off.burstEventsPerSecond)} (${ratio(throughput)})`,
+        `${fixed(m.burstCpuMicrosPerEvent, 2)} / ${fixed(off.burstCpuMicrosPerEvent, 2)} (${ratio(cpu)})`,
+        `${fixed(m.steadyP99)} / ${fixed(off.steadyP99)} (${ratio(p99)})`,
+        int(m.burstLost + m.steadyLost),
+        met ? "within noise" : "**slower**",
+      ];
+    });
+  if (rows.length === 0) return "Not measured in this run.";
+  return table(
+    ["runtime", "N", "events/s on / off", "CPU µs/event on / off", "steady p99 ms on / off", "lost", ""],
+    rows,
+  );
+}
+
+/** The figures the Workers design was built to reach, from the run before it (wrangler dev, N = 1000). */
+const WORKERD_BEFORE = { eventsPerSecond: 1_100, cpuMicrosPerEvent: 504.33 };
+
+/** The Workers issue's targets under wrangler dev at N = 1000: 5× the events/s, a fifth of the CPU, nothing lost. */
+function workerdTargetsTable(run: Run): string {
+  const m = find(run, EDGE_SSE, "workerd", 1000);
+  const goals = [
+    {
+      goal: `delivered events/s ≥ 5 × ${int(WORKERD_BEFORE.eventsPerSecond)}`,
+      value: m ? int(m.burstEventsPerSecond) : "not measured",
+      met: m !== undefined && m.burstEventsPerSecond >= 5 * WORKERD_BEFORE.eventsPerSecond,
+    },
+    {
+      goal: `CPU per delivered event ≤ ${fixed(WORKERD_BEFORE.cpuMicrosPerEvent, 2)} µs ÷ 5`,
+      value: m ? `${fixed(m.burstCpuMicrosPerEvent, 2)} µs` : "not measured",
+      met: m !== undefined && m.burstCpuMicrosPerEvent <= WORKERD_BEFORE.cpuMicrosPerEvent / 5,
+    },
+    {
+      goal: "nothing lost",
+      value: m ? int(m.burstLost + m.steadyLost) : "not measured",
+      met: m !== undefined && m.burstLost + m.steadyLost === 0,
+    },
+  ];
+  return table(
+    ["target (wrangler dev, N = 1,000)", "this run", ""],
+    goals.map(({ goal, value, met }) => [goal, value, m === undefined ? "" : met ? "met" : "**missed**"]),
+  );
 }
 
 /** Two processes on one Redis, beside one process on Redis and in memory on the same runtime. */
@@ -338,6 +400,15 @@ processes through Redis), not how far more machines would scale.
 
 ${twoProcessesTable(run)}
 
+## METRICS=on
+
+The same in-memory server with \`METRICS=on\` (prom-client counting every stream, publish and
+delivery) beside the run with metrics off, same runtime and N. "Within noise": at most 5% fewer
+events/s or more CPU per event, p99 at most 1.2× (figures of a few ms at the steady rate); each
+is the median of the run's repeats, and the spread between repeats of one server is of that order.
+
+${metricsTable(run)}
+
 ## workerd under wrangler dev
 
 ${
@@ -349,8 +420,24 @@ with the other runtimes. It gets a tenth of the burst and of the steady rate; it
 those of wrangler, its proxy and workerd together. "workerd direct" is the same bundle served by Miniflare in
 one workerd process, without wrangler dev's proxy (bench/workerd-direct.ts): closer to production.
 
+The Workers design's targets (before: ${int(WORKERD_BEFORE.eventsPerSecond)} events/s as measured when
+it was planned, and ${fixed(WORKERD_BEFORE.cpuMicrosPerEvent, 2)} µs of CPU per event in the full run
+before it, both under wrangler dev at N = 1,000, with a Durable Object holding every HTTP stream):
+
+${workerdTargetsTable(run)}
+
 ${table(
-  ["server", "N", "events/s", "CPU µs/event", "burst p99 (ms)", "steady p50 / p99 (ms)", "per connection", "lost"],
+  [
+    "server",
+    "N",
+    "events/s",
+    "CPU µs/event",
+    "burst p99 (ms)",
+    "steady p50 / p99 (ms)",
+    "per connection",
+    "open N (s)",
+    "lost",
+  ],
   workerd.map((m) => [
     m.stack === EDGE_SSE ? "wrangler dev" : "workerd direct (Miniflare, no proxy)",
     int(m.n),
@@ -359,6 +446,7 @@ ${table(
     fixed(m.burstP99),
     `${fixed(m.steadyP50)} / ${fixed(m.steadyP99)}`,
     kib(m.bytesPerConnection),
+    fixed(m.rampMs / 1000),
     int(m.burstLost + m.steadyLost),
   ]),
 )}`

@@ -1,6 +1,6 @@
 /**
  * What the benchmark runs: edge-sse on each runtime (in memory, and on Redis with one and with two
- * processes), and the peers of bench/peers/ (see its README). Every server is started as its
+ * processes; with METRICS=on beside it on Node and Bun), and the peers of bench/peers/ (see its README). Every server is started as its
  * runtime binary directly (not through npm), so its CPU and memory are the process's own.
  */
 import { join } from "node:path";
@@ -45,6 +45,8 @@ export const EDGE_SSE = "edge-sse";
 /** edge-sse with REDIS_URL: one process, then two on the same Redis. */
 export const EDGE_SSE_REDIS = "edge-sse on Redis";
 export const EDGE_SSE_REDIS_TWO = "edge-sse on Redis, 2 processes";
+/** edge-sse in memory with the Prometheus metrics on: what counting costs on the hot path. */
+export const EDGE_SSE_METRICS = "edge-sse, METRICS=on";
 
 const onRuntime = (runtime: Exclude<Runtime, "workerd">, file: string) => {
   switch (runtime) {
@@ -117,6 +119,19 @@ function edgeSseOnRedis(runtime: Exclude<Runtime, "workerd">, servers: 1 | 2): T
   return { ...edgeSse(runtime), stack: servers === 1 ? EDGE_SSE_REDIS : EDGE_SSE_REDIS_TWO, servers, redis: true };
 }
 
+/** edge-sse in memory with `METRICS=on`, beside the same server with metrics off. */
+function edgeSseWithMetrics(runtime: Exclude<Runtime, "workerd">): Target {
+  const plain = edgeSse(runtime);
+  return {
+    ...plain,
+    stack: EDGE_SSE_METRICS,
+    command(port, context) {
+      const command = plain.command(port, context);
+      return { ...command, env: { ...command.env, METRICS: "on" } };
+    },
+  };
+}
+
 /**
  * The same event data edge-sse sends (its message JSON), so every stack moves the same bytes:
  * a peer publishes what it is given as-is.
@@ -174,6 +189,7 @@ export const TARGETS: Target[] = [
   edgeSse("node"),
   edgeSseOnRedis("node", 1),
   edgeSseOnRedis("node", 2),
+  edgeSseWithMetrics("node"),
   peer(PEERS.seedStyle, "node", "seed-style.ts"),
   peer(PEERS.betterSseFetch, "node", "better-sse-fetch.ts"),
   peer(PEERS.betterSseNode, "node", "better-sse-node.ts"),
@@ -181,6 +197,7 @@ export const TARGETS: Target[] = [
   peer(PEERS.nodeHttpFloor, "node", "floor-node-http.ts"),
   edgeSse("bun"),
   edgeSseOnRedis("bun", 1),
+  edgeSseWithMetrics("bun"),
   peer(PEERS.seedStyle, "bun", "seed-style.ts"),
   peer(PEERS.betterSseFetch, "bun", "better-sse-fetch.ts"),
   peer(PEERS.webStreamFloor, "bun", "floor-web-stream.ts"),

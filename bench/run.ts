@@ -1,8 +1,10 @@
 /**
  * `npm run bench`: fan-out throughput, latency, memory and connection ramp of edge-sse (in memory,
  * and with REDIS_URL on a redis-server of its own) and its peers, side by side in one run on this
- * machine. Writes bench/results/latest.json and
- * docs/benchmarks.md (with docs/benchmarks-throughput.svg).
+ * machine. The full run writes bench/results/latest.json and docs/benchmarks.md (with
+ * docs/benchmarks-throughput.svg); any other run (--quick, --only, --n, --runs) writes
+ * bench/results/quick.json or partial.json instead and leaves the docs alone (unless --report), so
+ * a partial run never replaces the full report.
  *
  *   npm run bench                      full run: N = 1000, 5000, 10000; median of 3 runs (about 45 min)
  *   npm run bench -- --quick           a few minutes: N = 1000, one run each
@@ -256,12 +258,14 @@ function median(measurements: Measurement[]): Measurement {
 
 async function main() {
   const args = new Map(
+    // Split at the first "=" only: `--only=METRICS=on bun` names a target.
     process.argv.slice(2).map((arg) => {
-      const [name, value] = arg.replace(/^--/, "").split("=");
-      return [name as string, value ?? "true"];
+      const [name, ...value] = arg.replace(/^--/, "").split("=");
+      return [name as string, value.length === 0 ? "true" : value.join("=")];
     }),
   );
   const quick = args.has("quick");
+  const partial = quick || args.has("only") || args.has("n") || args.has("runs");
   const plan = quick ? QUICK_PLAN : FULL_PLAN;
   const sizes = (args.get("n") ?? (quick ? "1000" : "1000,5000,10000")).split(",").map(Number);
   const runs = Number(args.get("runs") ?? (quick ? 1 : 3));
@@ -284,7 +288,8 @@ async function main() {
       const result = median(samples);
       results.push(result);
       // After every figure, so an interrupted run still leaves what it measured.
-      save({ quick, writeDocs: !quick || args.has("report"), runs, plan, started, results });
+      const file = quick ? "quick.json" : partial ? "partial.json" : "latest.json";
+      save({ file, writeDocs: !partial || args.has("report"), runs, plan, started, results });
       console.log(
         `${target.stack.padEnd(22)} ${target.runtime.padEnd(8)} N=${String(n).padEnd(6)} ` +
           `${Math.round(result.burstEventsPerSecond).toLocaleString("en").padStart(10)} ev/s  ` +
@@ -298,7 +303,8 @@ async function main() {
 }
 
 interface Progress {
-  quick: boolean;
+  /** In bench/results/. */
+  file: string;
   writeDocs: boolean;
   runs: number;
   plan: Plan;
@@ -306,7 +312,7 @@ interface Progress {
   results: Measurement[];
 }
 
-function save({ quick, writeDocs, runs, plan, started, results }: Progress): void {
+function save({ file, writeDocs, runs, plan, started, results }: Progress): void {
   const run: Run = {
     started: started.toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
@@ -317,7 +323,7 @@ function save({ quick, writeDocs, runs, plan, started, results }: Progress): voi
   };
   const resultsDir = join(import.meta.dirname, "results");
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, quick ? "quick.json" : "latest.json"), `${JSON.stringify(run, null, 2)}\n`);
+  writeFileSync(join(resultsDir, file), `${JSON.stringify(run, null, 2)}\n`);
   if (writeDocs) writeReport(run);
 }
 

@@ -110,6 +110,8 @@ export class SubscriberPool {
   readonly latencies: number[] = [];
   opened = 0;
   failed = 0;
+  /** Socket errors by code (ECONNRESET, ...), for a ramp that did not open every stream. */
+  readonly errors = new Map<string, number>();
   received = 0;
   lastEventAt = 0;
   private waitingOpen: (() => void) | undefined;
@@ -150,8 +152,10 @@ export class SubscriberPool {
               resolve();
             });
             socket.setNoDelay(true);
-            socket.on("error", (error) => {
+            socket.on("error", (error: NodeJS.ErrnoException) => {
               this.failed++;
+              const code = error.code ?? error.message;
+              this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
               reject(error);
             });
             this.subscribers.push(new Subscriber(socket, this, j % sampleEvery === 0));
@@ -165,11 +169,18 @@ export class SubscriberPool {
       allOpen,
       new Promise((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`only ${this.opened} of ${count} streams opened in ${timeoutMs} ms`)),
+          () =>
+            reject(new Error(`only ${this.opened} of ${count} streams opened in ${timeoutMs} ms${this.failures()}`)),
           timeoutMs,
         );
       }),
     ]).finally(() => clearTimeout(timer));
+  }
+
+  /** The socket errors seen, for an error message: "" when there were none. */
+  private failures(): string {
+    if (this.errors.size === 0) return "";
+    return ` (socket errors: ${[...this.errors].map(([code, n]) => `${n} ${code}`).join(", ")})`;
   }
 
   /** Resolves when `total` events have arrived, or when none arrived for `idleMs`. */

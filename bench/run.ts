@@ -6,7 +6,7 @@
  * bench/results/quick.json or partial.json instead and leaves the docs alone (unless --report), so
  * a partial run never replaces the full report.
  *
- *   npm run bench                      full run: N = 1000, 5000, 10000; median of 3 runs (about 45 min)
+ *   npm run bench                      full run: N = 1000, 5000, 10000; median of 3 runs (about 70 min)
  *   npm run bench -- --quick           a few minutes: N = 1000, one run each
  *   npm run bench -- --only=edge-sse   targets whose "stack runtime" contains the text
  *   npm run bench -- --only=Redis      edge-sse on Redis only (one and two processes)

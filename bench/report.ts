@@ -430,6 +430,8 @@ Durable Object in the same process, so this says nothing about production Worker
 with the other runtimes. It gets a tenth of the burst and of the steady rate; its CPU and memory are
 those of wrangler, its proxy and workerd together. "workerd direct" is the same bundle served by Miniflare in
 one workerd process, without wrangler dev's proxy (bench/workerd-direct.ts): closer to production.
+A run fails when the ramp does not open every stream within 120 s; "runs" says how many completed,
+and the figures are their median.
 
 The Workers design's targets (before: ${int(WORKERD_BEFORE.eventsPerSecond)} events/s as measured when
 it was planned, and ${fixed(WORKERD_BEFORE.cpuMicrosPerEvent, 2)} µs of CPU per event in the full run
@@ -448,6 +450,7 @@ ${table(
     "per connection",
     "open N (s)",
     "lost",
+    "runs",
   ],
   workerd.map((m) => [
     m.stack === EDGE_SSE ? "wrangler dev" : "workerd direct (Miniflare, no proxy)",
@@ -459,6 +462,7 @@ ${table(
     kib(m.bytesPerConnection),
     fixed(m.rampMs / 1000),
     int(m.burstLost + m.steadyLost),
+    `${m.completedRuns ?? run.runs} of ${run.runs}`,
   ]),
 )}`
 }

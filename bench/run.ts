@@ -56,6 +56,8 @@ export interface Measurement {
   redisCpuMicrosPerEvent?: number;
   /** POSTs not answered 2xx (a 503 from a Redis command timeout shows here, and as lost events); absent in older runs. */
   publishFailures?: number;
+  /** Runs that completed, of those asked for: the figures are their median (absent in older runs). */
+  completedRuns?: number;
 }
 
 const HOST = "127.0.0.1";
@@ -285,7 +287,7 @@ async function main() {
         }
       }
       if (samples.length === 0) continue;
-      const result = median(samples);
+      const result = { ...median(samples), completedRuns: samples.length };
       results.push(result);
       // After every figure, so an interrupted run still leaves what it measured.
       const file = quick ? "quick.json" : partial ? "partial.json" : "latest.json";

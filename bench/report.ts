@@ -36,8 +36,8 @@ function table(header: string[], rows: string[][]): string {
 }
 
 /** edge-sse itself, in memory, on Redis or with metrics: in bold, and compared with the peers, not with each other here. */
-const isEdgeSse = (stack: string) =>
-  stack === EDGE_SSE || stack === EDGE_SSE_REDIS || stack === EDGE_SSE_REDIS_TWO || stack === EDGE_SSE_METRICS;
+const EDGE_SSE_STACKS = new Set([EDGE_SSE, EDGE_SSE_REDIS, EDGE_SSE_REDIS_TWO, EDGE_SSE_METRICS]);
+const isEdgeSse = (stack: string) => EDGE_SSE_STACKS.has(stack);
 
 /** One table per runtime: a row per stack, a column per N with the value and edge-sse's ratio to it. */
 function perRuntimeTables(
@@ -72,18 +72,26 @@ function find(run: Run, stack: string, runtime: string, n: number): Measurement 
   return run.results.find((m) => m.stack === stack && m.runtime === runtime && m.n === n);
 }
 
+const verdict = (met: boolean) => (met ? "met" : "**missed**");
+
+/** A target's row: `ours ÷ theirs`, and whether it is at least `wanted` (at most, unless `higher`). */
+function ratioRow(
+  goal: string,
+  ours: number | undefined,
+  theirs: number | undefined,
+  wanted: number,
+  higher: boolean,
+): string[] {
+  if (ours === undefined || theirs === undefined) return [goal, "not measured", ""];
+  const value = ours / theirs;
+  return [goal, ratio(value), verdict(higher ? value >= wanted : value <= wanted)];
+}
+
 /** The issue's targets at N = 5000, each with what this run measured. */
 function targetsTable(run: Run, n: number): string {
   const rows: string[][] = [];
-  const check = (goal: string, ours: number | undefined, theirs: number | undefined, wanted: number, higher = true) => {
-    if (ours === undefined || theirs === undefined) {
-      rows.push([goal, "not measured", ""]);
-      return;
-    }
-    const value = ours / theirs;
-    const met = higher ? value >= wanted : value <= wanted;
-    rows.push([goal, ratio(value), met ? "met" : "**missed**"]);
-  };
+  const check = (goal: string, ours: number | undefined, theirs: number | undefined, wanted: number, higher = true) =>
+    rows.push(ratioRow(goal, ours, theirs, wanted, higher));
   const eps = (stack: string, runtime: string) => find(run, stack, runtime, n)?.burstEventsPerSecond;
   const edge = (runtime: string) => eps(EDGE_SSE, runtime);
   check(`Node: ≥ 1.2× ${PEERS.betterSseNode}`, edge("node"), eps(PEERS.betterSseNode, "node"), 1.2);
@@ -120,15 +128,8 @@ function redisTargetsTable(run: Run, n: number): string {
     const name = RUNTIME_NAMES[runtime];
     const redis = find(run, EDGE_SSE_REDIS, runtime, n);
     const memory = find(run, EDGE_SSE, runtime, n);
-    const check = (goal: string, pick: (m: Measurement) => number, wanted: number, higher: boolean) => {
-      if (!redis || !memory) {
-        rows.push([goal, "not measured", ""]);
-        return;
-      }
-      const value = pick(redis) / pick(memory);
-      const met = higher ? value >= wanted : value <= wanted;
-      rows.push([goal, ratio(value), met ? "met" : "**missed**"]);
-    };
+    const check = (goal: string, pick: (m: Measurement) => number, wanted: number, higher: boolean) =>
+      rows.push(ratioRow(goal, redis && pick(redis), memory && pick(memory), wanted, higher));
     check(`${name}: delivered events/s ≥ 0.9× in memory`, (m) => m.burstEventsPerSecond, 0.9, true);
     check(`${name}: p99 latency ≤ 1.5× in memory`, (m) => m.steadyP99, 1.5, false);
     check(`${name}: bytes per idle connection ≤ 1.1× in memory`, (m) => m.bytesPerConnection, 1.1, false);
@@ -193,7 +194,7 @@ function workerdTargetsTable(run: Run): string {
   ];
   return table(
     ["target (wrangler dev, N = 1,000)", "this run", ""],
-    goals.map(({ goal, value, met }) => [goal, value, m === undefined ? "" : met ? "met" : "**missed**"]),
+    goals.map(({ goal, value, met }) => [goal, value, m === undefined ? "" : verdict(met)]),
   );
 }
 

@@ -267,7 +267,10 @@ async function main() {
     }),
   );
   const quick = args.has("quick");
+  // Only the full run replaces latest.json and the docs.
   const partial = quick || args.has("only") || args.has("n") || args.has("runs");
+  const file = quick ? "quick.json" : partial ? "partial.json" : "latest.json";
+  const writeDocs = !partial || args.has("report");
   const plan = quick ? QUICK_PLAN : FULL_PLAN;
   const sizes = (args.get("n") ?? (quick ? "1000" : "1000,5000,10000")).split(",").map(Number);
   const runs = Number(args.get("runs") ?? (quick ? 1 : 3));
@@ -290,8 +293,7 @@ async function main() {
       const result = { ...median(samples), completedRuns: samples.length };
       results.push(result);
       // After every figure, so an interrupted run still leaves what it measured.
-      const file = quick ? "quick.json" : partial ? "partial.json" : "latest.json";
-      save({ file, writeDocs: !partial || args.has("report"), runs, plan, started, results });
+      save({ file, writeDocs, runs, plan, started, results });
       console.log(
         `${target.stack.padEnd(22)} ${target.runtime.padEnd(8)} N=${String(n).padEnd(6)} ` +
           `${Math.round(result.burstEventsPerSecond).toLocaleString("en").padStart(10)} ev/s  ` +

@@ -1,7 +1,8 @@
 /**
  * What the benchmark runs: edge-sse on each runtime (in memory, and on Redis with one and with two
- * processes; with METRICS=on beside it on Node and Bun), and the peers of bench/peers/ (see its README). Every server is started as its
- * runtime binary directly (not through npm), so its CPU and memory are the process's own.
+ * processes; with METRICS=on beside it on Node and Bun), and the peers of bench/peers/ (see its
+ * README). Every server is started as its runtime binary directly (not through npm), so its CPU and
+ * memory are the process's own.
  */
 import { join } from "node:path";
 
@@ -79,10 +80,8 @@ function edgeSse(runtime: Runtime): Target {
       const env: Record<string, string> = { ...EDGE_SSE_SETTINGS, PORT: String(port), HOST: "127.0.0.1" };
       if (context?.redisUrl !== undefined) env.REDIS_URL = context.redisUrl;
       if (runtime === "workerd") {
-        // One load client publishes from one address: no publish rate limit (wrangler dev reads
-        // `--var`, not the environment).
-        const settings = { ...EDGE_SSE_SETTINGS, PUBLISH_RATE_LIMIT: "0" };
-        const vars = Object.entries(settings).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+        // wrangler dev reads settings as `--var`, not from the environment.
+        const vars = Object.entries(EDGE_SSE_SETTINGS).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
         return {
           cmd: bin("wrangler"),
           args: [
@@ -153,7 +152,7 @@ function edgeSseWorkerdDirect(): Target {
       return {
         cmd: NODE,
         args: ["--import", "tsx", join(root, "bench/workerd-direct.ts")],
-        env: { ...EDGE_SSE_SETTINGS, PUBLISH_RATE_LIMIT: "0", PORT: String(port), HOST: "127.0.0.1" },
+        env: { ...EDGE_SSE_SETTINGS, PORT: String(port), HOST: "127.0.0.1" },
       };
     },
   };

@@ -2,8 +2,9 @@
 import { getConnInfo, serveStatic } from "hono/bun";
 import { createServerApp, readServerConfig } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
-import { publicSettings, readListenAddress } from "../config.ts";
+import { readListenAddress } from "../config.ts";
 import { createLogger } from "../log/logger.ts";
+import { logListening } from "../log/startup-log.ts";
 
 const config = readServerConfig(process.env, (code) => process.exit(code));
 const logger = createLogger(config.logLevel);
@@ -25,12 +26,12 @@ const server = Bun.serve({
   // than that by default, and this leaves room for a longer configured interval (max 255 s).
   idleTimeout: Math.min(255, Math.max(10, Math.ceil((2 * config.keepAliveMs) / 1000))),
 });
-logger.info(`edge-sse on Bun ${Bun.version}: http://${hostname}:${server.port}/`, {
-  runtime: "bun",
+logListening(logger, config, {
+  runtimeName: "Bun",
   version: Bun.version,
-  address: `http://${hostname}:${server.port}/`,
+  hostname,
+  port: server.port ?? port,
   hub: hubName,
-  settings: publicSettings(config),
 });
 
 const shutdown = shutdownOnSignal({

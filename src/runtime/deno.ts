@@ -2,8 +2,9 @@
 import { getConnInfo, serveStatic } from "hono/deno";
 import { createServerApp, readServerConfig } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
-import { publicSettings, readListenAddress } from "../config.ts";
+import { readListenAddress } from "../config.ts";
 import { createLogger } from "../log/logger.ts";
+import { logListening } from "../log/startup-log.ts";
 
 const env = Deno.env.toObject();
 const config = readServerConfig(env, (code) => Deno.exit(code));
@@ -23,13 +24,7 @@ const server = Deno.serve(
     port,
     hostname,
     onListen: () =>
-      logger.info(`edge-sse on Deno ${Deno.version.deno}: http://${hostname}:${port}/`, {
-        runtime: "deno",
-        version: Deno.version.deno,
-        address: `http://${hostname}:${port}/`,
-        hub: hubName,
-        settings: publicSettings(config),
-      }),
+      logListening(logger, config, { runtimeName: "Deno", version: Deno.version.deno, hostname, port, hub: hubName }),
   },
   app.fetch,
 );

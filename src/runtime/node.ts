@@ -5,8 +5,9 @@ import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { createServerApp, readServerConfig } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
-import { publicSettings, readListenAddress } from "../config.ts";
+import { readListenAddress } from "../config.ts";
 import { createLogger } from "../log/logger.ts";
+import { logListening } from "../log/startup-log.ts";
 import { directEventStreams } from "../node/index.ts";
 
 const config = readServerConfig(process.env, (code) => process.exit(code));
@@ -23,12 +24,12 @@ const { port, hostname } = readListenAddress(process.env);
 
 // The app, with its SSE responses written straight to Node's ServerResponse.
 const server = serve({ fetch: directEventStreams(app.fetch), port, hostname }, (info) => {
-  logger.info(`edge-sse on Node ${process.version}: http://${hostname}:${info.port}/`, {
-    runtime: "node",
+  logListening(logger, config, {
+    runtimeName: "Node",
     version: process.version,
-    address: `http://${hostname}:${info.port}/`,
+    hostname,
+    port: info.port,
     hub: hubName,
-    settings: publicSettings(config),
   });
 });
 

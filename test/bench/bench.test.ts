@@ -8,11 +8,15 @@
 import { describe, expect, it } from "vitest";
 import { throughputChart } from "../../bench/chart.ts";
 import { renderReport } from "../../bench/report.ts";
-import { measureOnce, type Plan } from "../../bench/run.ts";
+import { type Measurement, measureOnce, type Plan } from "../../bench/run.ts";
 import { EDGE_SSE, EDGE_SSE_REDIS, EDGE_SSE_REDIS_TWO, PEERS, TARGETS } from "../../bench/targets.ts";
 
 const N = 40;
 const PLAN: Plan = { burstEvents: 2_000, steadyEventsPerSecond: 400, steadyMessages: 4 };
+
+/** The report of a one-run benchmark of `results`, as `npm run bench` would write it. */
+const reportOf = (results: Measurement[]) =>
+  renderReport({ started: new Date().toISOString(), command: "test", machine: "test", runs: 1, ...PLAN, results });
 
 describe("the benchmark, in short", () => {
   it("delivers every event to every subscriber on edge-sse and a peer, and reports both", async () => {
@@ -37,14 +41,7 @@ describe("the benchmark, in short", () => {
     }
 
     const [ours, floor] = results as [(typeof results)[0], (typeof results)[0]];
-    const report = renderReport({
-      started: new Date().toISOString(),
-      command: "test",
-      machine: "test",
-      runs: 1,
-      ...PLAN,
-      results,
-    });
+    const report = reportOf(results);
     const throughput = Math.round(ours.burstEventsPerSecond).toLocaleString("en");
     const vsFloor = `${(ours.burstEventsPerSecond / floor.burstEventsPerSecond).toFixed(2)}×`;
     expect(report).toContain(`| **edge-sse** | ${throughput} |`);
@@ -80,14 +77,7 @@ describe("the benchmark, in short", () => {
     expect(two.processes).toBe(2);
     expect(two.subscribersPerProcess).toEqual([N / 2, N / 2]);
 
-    const report = renderReport({
-      started: new Date().toISOString(),
-      command: "test",
-      machine: "test",
-      runs: 1,
-      ...PLAN,
-      results,
-    });
+    const report = reportOf(results);
     const eventsRatio = `${(redis.burstEventsPerSecond / memory.burstEventsPerSecond).toFixed(2)}×`;
     expect(report).toContain(`| Node: delivered events/s ≥ 0.9× in memory | ${eventsRatio} |`);
     const p99Ratio = `${(redis.steadyP99 / memory.steadyP99).toFixed(2)}×`;

@@ -13,6 +13,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
 import { DEFAULT_CONFIG } from "../../src/config.ts";
+import { PATIENCE_MS } from "../support/sse-reader.ts";
 
 type App = ReturnType<typeof createApp>;
 
@@ -358,7 +359,7 @@ describe("fuzzed requests on every route", () => {
     ).messages;
     expect(published).toBeGreaterThan(0);
     expect(stored.length).toBeGreaterThanOrEqual(published);
-    const deadline = Date.now() + 5_000;
+    const deadline = Date.now() + PATIENCE_MS;
     while (events.length < stored.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     reading = false;
     await reader.cancel();

@@ -58,7 +58,7 @@ async function take(reader: SseReader, count: number) {
   const ids: number[] = [];
   const others: { event: string | undefined; data: string }[] = [];
   while (ids.length < count) {
-    const event = await reader.next(10_000);
+    const event = await reader.next();
     if (event.event === undefined) {
       const message = JSON.parse(event.data) as Message;
       expect(Number(event.id)).toBe(message.id);
@@ -269,7 +269,7 @@ describe("RedisHub", () => {
     const watcher = await follow(a, channel, undefined, true);
     const presence = async (want: number) => {
       for (;;) {
-        const event = await watcher.next(10_000);
+        const event = await watcher.next();
         expect(event.event).toBe("presence");
         expect(event.id).toBeUndefined();
         if ((JSON.parse(event.data) as { subscribers: number }).subscribers === want) return;

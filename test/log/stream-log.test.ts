@@ -25,7 +25,7 @@ describe("logStreamClosed", () => {
       { openStreams, kind: "feed", channel: "news", client: "192.0.2.1", keepAliveMs: 0 },
     );
     await response.text().catch(() => undefined);
-    expect(await eventually(async () => lines.length, 1, 2_000)).toBe(1);
+    expect(await eventually(async () => lines.length, 1)).toBe(1);
     expect(lines[0]).toMatchObject({
       level: "error",
       message: "event source failed",
@@ -45,7 +45,7 @@ describe("logStreamClosed", () => {
     const reader = readEvents(eventStream(() => undefined, { openStreams, kind: "ticker", keepAliveMs: 0 }));
     await reader.opened();
     await reader.cancel();
-    expect(await eventually(async () => openStreams.activeStreams, 0, 2_000)).toBe(0);
+    expect(await eventually(async () => openStreams.activeStreams, 0)).toBe(0);
     expect(lines).toHaveLength(count);
     if (count > 0)
       expect(lines[0]).toMatchObject({ level: "debug", message: "stream closed", reason: "client-cancel" });

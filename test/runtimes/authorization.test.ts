@@ -9,6 +9,7 @@ import { EventSource } from "eventsource";
 import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RUNTIMES, type RunningServer, startServer } from "../support/server.ts";
+import { PATIENCE_MS } from "../support/sse-reader.ts";
 
 const SECRET = "a-runtime-test-secret-of-32-bytes!";
 const RATE_LIMIT = 3;
@@ -91,7 +92,7 @@ describe.each(RUNTIMES)("authorization on %s", (runtime) => {
         body: JSON.stringify({ text: "for members" }),
       });
       expect(sent.status).toBe(201);
-      await waitFor(() => byQuery.texts.length > 0 && byCookie.texts.length > 0, 5_000);
+      await waitFor(() => byQuery.texts.length > 0 && byCookie.texts.length > 0, PATIENCE_MS);
       expect(byQuery.texts).toEqual(["for members"]);
       expect(byCookie.texts).toEqual(["for members"]);
     } finally {

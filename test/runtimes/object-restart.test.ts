@@ -49,7 +49,7 @@ describe("a channel object that restarts under wrangler dev", () => {
       return subscriber;
     });
     const stats = async () => ((await (await fetch(`${base}/stats`)).json()) as { subscribers: number }).subscribers;
-    expect(await eventually(stats, SUBSCRIBERS, 10_000)).toBe(SUBSCRIBERS);
+    expect(await eventually(stats, SUBSCRIBERS)).toBe(SUBSCRIBERS);
 
     const created: number[] = [];
     const publish = async (text: string) => {
@@ -78,6 +78,6 @@ describe("a channel object that restarts under wrangler dev", () => {
       expect(subscriber.opens).toBe(1);
     }
     for (const subscriber of subscribers) subscriber.source.close();
-    expect(await eventually(stats, 0, 5_000)).toBe(0);
+    expect(await eventually(stats, 0)).toBe(0);
   });
 });

@@ -11,7 +11,7 @@ import { EventSource } from "eventsource";
 import { createParser } from "eventsource-parser";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RunningServer, type Runtime, startServer } from "../support/server.ts";
-import { eventually } from "../support/sse-reader.ts";
+import { eventually, PATIENCE_MS } from "../support/sse-reader.ts";
 
 const RUNTIMES: Runtime[] = ["node", "bun", "deno"];
 const SHUTDOWN_TIMEOUT_MS = 5_000;
@@ -89,7 +89,7 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime) => {
     await Promise.all(clients.map((client) => client.opened));
     const raw = await fetch(`${feed}/stream`);
     const rawBody = raw.text();
-    expect(await eventually(() => subscribers(feed), CLIENTS + 1, 5_000)).toBe(CLIENTS + 1);
+    expect(await eventually(() => subscribers(feed), CLIENTS + 1)).toBe(CLIENTS + 1);
 
     // Signalled right after the last 201, without waiting for the clients to receive anything.
     const before = await publish(feed, 60, 4);
@@ -114,13 +114,13 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime) => {
     servers.push(second);
     // Published at once: clients that come back later get these by replay after their Last-Event-ID.
     const whileAway = await publish(feed, 20, 2);
-    expect(await eventually(() => subscribers(feed), CLIENTS, 15_000)).toBe(CLIENTS);
+    expect(await eventually(() => subscribers(feed), CLIENTS)).toBe(CLIENTS);
     const after = await publish(feed, 40, 4);
     // The in-memory hub started empty, but its ids continue upwards (from the clock).
     expect(whileAway[0]).toBeGreaterThan(before.at(-1) as number);
 
     const all = [...before, ...whileAway, ...after];
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + PATIENCE_MS;
     while (clients.some((client) => client.ids.length < all.length) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -148,12 +148,10 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime) => {
     const server = await serverForBacklogs(30_000);
     const feed = `${server.url}/api/channels/late/messages`;
     const response = await fetch(`${feed}/stream`); // its body is read only after the signal
-    expect(await eventually(() => subscribers(feed), 1, 5_000)).toBe(1);
+    expect(await eventually(() => subscribers(feed), 1)).toBe(1);
     const ids = await publish(feed, BACKLOG, 8, bigText);
     server.signal("SIGTERM");
-    expect(await eventually(async () => server.output().includes("SIGTERM: stopped accepting"), true, 10_000)).toBe(
-      true,
-    );
+    expect(await eventually(async () => server.output().includes("SIGTERM: stopped accepting"), true)).toBe(true);
 
     const items = parseBody(await response.text());
     expect(items.filter((item) => "event" in item).map((item) => (item as { id: number }).id)).toEqual(ids);
@@ -173,7 +171,7 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime) => {
     await once(socket, "data");
     socket.pause(); // reads nothing more: the kernel's buffers fill, then the server's queue grows
     const feed = `${server.url}/api/channels/stuck/messages`;
-    expect(await eventually(() => subscribers(feed), 1, 5_000)).toBe(1);
+    expect(await eventually(() => subscribers(feed), 1)).toBe(1);
     await publish(feed, BACKLOG, 8, bigText);
     return { server, socket };
   }
@@ -183,7 +181,7 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime) => {
     server.signal("SIGTERM");
     expect(await server.exited(30_000)).toBe(true);
     // Its last words may reach the pipe just after the exit is seen.
-    expect(await eventually(async () => server.output().includes("exiting anyway"), true, 2_000)).toBe(true);
+    expect(await eventually(async () => server.output().includes("exiting anyway"), true)).toBe(true);
 
     // The stream really was stuck: what the kernel held arrives, but its final comment never left.
     let received = "";
@@ -201,11 +199,9 @@ describe.each(RUNTIMES)("shutdown on %s", (runtime) => {
     // A minute to wait for the stuck client: only the second signal can end it within the bound below.
     const { server } = await serverWithStuckClient(60_000);
     server.signal("SIGTERM");
-    expect(await eventually(async () => server.output().includes("SIGTERM: stopped accepting"), true, 10_000)).toBe(
-      true,
-    );
+    expect(await eventually(async () => server.output().includes("SIGTERM: stopped accepting"), true)).toBe(true);
     server.signal("SIGINT");
     expect(await server.exited(20_000)).toBe(true);
-    expect(await eventually(async () => server.output().includes("SIGINT again: exiting now"), true, 2_000)).toBe(true);
+    expect(await eventually(async () => server.output().includes("SIGINT again: exiting now"), true)).toBe(true);
   });
 });

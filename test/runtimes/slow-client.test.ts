@@ -70,7 +70,7 @@ describe.each(RUNTIMES)("a client that never reads, on %s", (runtime) => {
     const readers = Array.from({ length: READERS }, () => reader(`${base}/stream`));
     await Promise.all(readers.map((r) => r.opened));
     const silent = await silentSubscriber(new URL(`${base}/stream`));
-    expect(await eventually(subscribers, READERS + 1, 5_000)).toBe(READERS + 1);
+    expect(await eventually(subscribers, READERS + 1)).toBe(READERS + 1);
     const droppedBefore = await dropped();
 
     const created: number[] = [];
@@ -107,7 +107,7 @@ describe.each(RUNTIMES)("a client that never reads, on %s", (runtime) => {
 
     for (const r of readers) r.source.close();
     silent.destroy();
-    expect(await eventually(subscribers, 0, 5_000)).toBe(0);
-    if (streamsInProcess) expect(await eventually(async () => (await serverStats()).activeStreams, 0, 5_000)).toBe(0);
+    expect(await eventually(subscribers, 0)).toBe(0);
+    if (streamsInProcess) expect(await eventually(async () => (await serverStats()).activeStreams, 0)).toBe(0);
   });
 });

@@ -69,7 +69,7 @@ describe.each(RUNTIMES)("stream caps on %s", (runtime) => {
     // The previous case's streams are gone before this one counts.
     const active = async () =>
       ((await (await fetch(`${server.url}/api/stats`)).json()) as { activeStreams: number }).activeStreams;
-    expect(await eventually(active, 0, 5_000)).toBe(0);
+    expect(await eventually(active, 0)).toBe(0);
     const open: Opened[] = [];
     try {
       for (const address of ["127.0.0.2", "127.0.0.2"]) open.push(await openFrom(address, url));

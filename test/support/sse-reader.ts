@@ -4,6 +4,13 @@
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 
+/**
+ * How long a test waits for something that should happen: far longer than it takes on a quiet machine,
+ * so that a loaded one is only slower, never red. Waits for something that should *not* happen pass a
+ * short timeout of their own.
+ */
+export const PATIENCE_MS = 30_000;
+
 export interface SseReader {
   /** Resolves with the next event, or rejects once `timeoutMs` passes without one. */
   next(timeoutMs?: number): Promise<EventSourceMessage>;
@@ -43,7 +50,7 @@ export function readEvents(response: Response): SseReader {
   return {
     comments,
     retries,
-    async next(timeoutMs = 5_000) {
+    async next(timeoutMs = PATIENCE_MS) {
       const deadline = Date.now() + timeoutMs;
       while (queue.length === 0) {
         pending ??= pump().finally(() => {
@@ -62,7 +69,7 @@ export function readEvents(response: Response): SseReader {
       }
       return queue.shift() as EventSourceMessage;
     },
-    async opened(timeoutMs = 5_000) {
+    async opened(timeoutMs = PATIENCE_MS) {
       const deadline = Date.now() + timeoutMs;
       while (bytesRead === 0) {
         if (Date.now() > deadline) throw new Error(`no bytes within ${timeoutMs} ms`);
@@ -76,8 +83,8 @@ export function readEvents(response: Response): SseReader {
   };
 }
 
-/** Polls `read` until it returns `want`, or fails after `timeoutMs` with the last value seen. */
-export async function eventually<T>(read: () => Promise<T>, want: T, timeoutMs: number): Promise<T> {
+/** Polls `read` until it returns `want`, or gives up after `timeoutMs` with the last value seen. */
+export async function eventually<T>(read: () => Promise<T>, want: T, timeoutMs = PATIENCE_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last = await read();
   while (last !== want && Date.now() < deadline) {

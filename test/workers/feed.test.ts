@@ -30,7 +30,7 @@ describe("the feed in workerd", () => {
     const channel = newChannel();
     const first = readEvents(await fetchApp(`${channel}/stream`));
     const second = readEvents(await fetchApp(`${channel}/stream`));
-    expect(await eventually(() => subscribers(channel), 2, 2_000)).toBe(2);
+    expect(await eventually(() => subscribers(channel), 2)).toBe(2);
     const sent = await post(channel, "to both");
     for (const reader of [first, second]) {
       const event = await reader.next();
@@ -67,11 +67,11 @@ describe("the feed in workerd", () => {
   it("forgets a subscriber after its client cancels", async () => {
     const channel = newChannel();
     const reader = readEvents(await fetchApp(`${channel}/stream`));
-    expect(await eventually(() => subscribers(channel), 1, 2_000)).toBe(1);
+    expect(await eventually(() => subscribers(channel), 1)).toBe(1);
     await reader.cancel();
     // The object notices at the stream's next write: a message or a keep-alive comment.
     await post(channel, "wakes the stream");
-    expect(await eventually(() => subscribers(channel), 0, 2_000)).toBe(0);
+    expect(await eventually(() => subscribers(channel), 0)).toBe(0);
   });
 
   it("answers bad input with the JSON error shape", async () => {

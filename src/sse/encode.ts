@@ -41,19 +41,27 @@ export function formatEvent(message: SseEvent): string {
   if (message.retry !== undefined) {
     out += `retry: ${checkRetry(message.retry)}\n`;
   }
-  // The parser drops one space after the colon, so "data: " keeps a leading space of the line itself.
-  // An empty string still becomes one "data: " line: the buffer is then "\n" (not empty), so the
+  // An empty string still becomes one "data:" line: the buffer is then "\n" (not empty), so the
   // event is dispatched with data "" after the trailing LF is removed.
   const data = message.data;
   if (typeof data !== "string") {
     throw new TypeError(`SSE data must be a string, got ${typeof data}: serialise it first (JSON.stringify)`);
   }
   if (!HAS_LINE_BREAK.test(data)) {
-    out += `data: ${data}\n`;
+    out += dataLine(data);
   } else {
-    for (const line of data.split(LINE_BREAK)) out += `data: ${line}\n`;
+    for (const line of data.split(LINE_BREAK)) out += dataLine(line);
   }
   return `${out}\n`;
+}
+
+/**
+ * `data:` and the line, with no space: "If value starts with a U+0020 SPACE character, remove it
+ * from value", so only a line that itself starts with a space needs one more, to be dropped.
+ * (One byte less per line than `data: `, and what the Durable Streams suite looks for.)
+ */
+function dataLine(line: string): string {
+  return line.charCodeAt(0) === 0x20 ? `data: ${line}\n` : `data:${line}\n`;
 }
 
 /** `formatEvent` as UTF-8 bytes (the only encoding the spec allows), ready to enqueue. */

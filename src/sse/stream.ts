@@ -410,7 +410,8 @@ export function eventStream<Events extends object = AnyEvents>(
   const { body } = new WebStreamTransport(stream);
   notStarted.set(body, stream);
   const headers = new Headers(options.headers);
-  for (const [name, value] of Object.entries(SSE_HEADERS)) headers.set(name, value);
+  // The caller's own value wins (the Durable Streams routes send a bare `text/event-stream`).
+  for (const [name, value] of Object.entries(SSE_HEADERS)) if (!headers.has(name)) headers.set(name, value);
   return new Response(body, { status: 200, headers });
 }
 

@@ -139,7 +139,7 @@ describe("eventStream", () => {
     const { reader, first } = await start(eventStream(source, { keepAliveMs: 0 }));
     state.sink!.send({ data: "bye" });
     state.sink!.close();
-    expect(first + (await rest(reader))).toBe(":\n\ndata: bye\n\n");
+    expect(first + (await rest(reader))).toBe(":\n\ndata:bye\n\n");
     expect(state.stops).toBe(1);
   });
 
@@ -173,7 +173,7 @@ describe("eventStream", () => {
     );
     const text = await response.text();
     expect(text).toContain(
-      'event: error\ndata: {"error":{"code":"source_failed","message":"the event source failed"}}\n\n',
+      'event: error\ndata:{"error":{"code":"source_failed","message":"the event source failed"}}\n\n',
     );
     expect(text).not.toContain("secret");
     expect(onClose).toHaveBeenCalledExactlyOnceWith("source-error");

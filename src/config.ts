@@ -71,6 +71,14 @@ export interface Config {
    * shard object of that channel (Cloudflare allows 32,768 hibernatable WebSockets per object).
    */
   shardSubscribers: number;
+  /** Durable streams: how long `live=long-poll` waits for data before it answers 204. */
+  longPollTimeoutMs: number;
+  /** Durable streams: the largest body of one append or create (413 beyond); 0: no limit. */
+  streamMaxAppendBytes: number;
+  /** Durable streams: the bytes one stream may hold (413 beyond); 0: no limit. */
+  streamMaxBytes: number;
+  /** Durable streams: the appends one stream may hold (413 beyond); 0: no limit. */
+  streamMaxAppends: number;
 }
 
 export const AUTH_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
@@ -99,6 +107,10 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   metricsToken: "",
   logLevel: "info",
   shardSubscribers: 1_000,
+  longPollTimeoutMs: 15_000,
+  streamMaxAppendBytes: 1024 * 1024,
+  streamMaxBytes: 64 * 1024 * 1024,
+  streamMaxAppends: 1_000_000,
 };
 
 type WholeNumberSetting = { [K in keyof Config]: Config[K] extends number ? K : never }[keyof Config];
@@ -118,6 +130,10 @@ const ENV_NAMES: Record<WholeNumberSetting, string> = {
   maxStreamsPerClient: "MAX_STREAMS_PER_CLIENT",
   redisTimeoutMs: "REDIS_TIMEOUT_MS",
   shardSubscribers: "SHARD_SUBSCRIBERS",
+  longPollTimeoutMs: "LONG_POLL_TIMEOUT_MS",
+  streamMaxAppendBytes: "STREAM_MAX_APPEND_BYTES",
+  streamMaxBytes: "STREAM_MAX_BYTES",
+  streamMaxAppends: "STREAM_MAX_APPENDS",
 };
 
 type Environment = Record<string, unknown>;
@@ -138,6 +154,7 @@ export function readConfig(env: Environment): Config {
     "historyLimit",
     "redisTimeoutMs",
     "shardSubscribers",
+    "longPollTimeoutMs",
   ] as const) {
     if (config[key] < 1) throw new TypeError(`${ENV_NAMES[key]} must be at least 1`);
   }
@@ -276,6 +293,11 @@ export function streamSettings(config: Config) {
     maxBufferedBytes: config.maxBufferedBytes,
     maxBufferedEvents: config.maxBufferedEvents,
   };
+}
+
+/** What one durable stream may hold, as the logs take it. */
+export function streamLimits(config: Config) {
+  return { maxBytes: config.streamMaxBytes, maxEntries: config.streamMaxAppends };
 }
 
 /** Where the Node, Bun and Deno servers listen: `PORT` and `HOST`, as `npm start` does for wrangler. */

@@ -4,13 +4,17 @@
  * `app.fetch`.
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { every } from "hono/combine";
 import { cors } from "hono/cors";
 import type { Store } from "hono-rate-limiter";
-import { type Config, streamSettings } from "../config.ts";
+import { type Config, streamLimits, streamSettings } from "../config.ts";
 import { type Hub, MemoryHub } from "../hub/index.ts";
+import type { StreamLog } from "../hub/log.ts";
+import { MemoryLog } from "../hub/memory/memory-log.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
+import { durableStreams, streamNameOf } from "../streams/app.ts";
 import { channelAccess } from "./authorization.ts";
 import { errorResponse, handleError, handleNotFound } from "./errors.ts";
 import { healthRoutes, type Readiness } from "./health.ts";
@@ -35,6 +39,11 @@ export interface AppOptions {
   serveAssets?: MiddlewareHandler;
   /** Where channels live. Default: this process's memory (Node, Bun, Deno). */
   hub?: Hub;
+  /**
+   * Where durable streams (`/v1/stream/*`) live. Default: this process's memory when the hub is
+   * too; with any other hub and no log, the routes are not served.
+   */
+  log?: StreamLog;
   /** The client's IP address, as this runtime knows it; limits per client are keyed by it. */
   clientAddress?: (c: Context) => string | undefined;
   /**
@@ -89,15 +98,15 @@ export function createApp(config: Config, options: AppOptions = {}) {
   if (config.corsOrigins.length > 0) {
     // First, so that preflights are answered and every answer (errors too) carries the headers.
     // `credentials` lets an EventSource opened `withCredentials` send the token cookie.
-    app.use(
-      cors({
-        origin: config.corsOrigins,
-        credentials: true,
-        allowMethods: ["GET", "POST"],
-        allowHeaders: ["authorization", "content-type", "last-event-id"],
-        exposeHeaders: ["retry-after", "www-authenticate"],
-      }),
-    );
+    const channelCors = cors({
+      origin: config.corsOrigins,
+      credentials: true,
+      allowMethods: ["GET", "POST"],
+      allowHeaders: ["authorization", "content-type", "last-event-id"],
+      exposeHeaders: ["retry-after", "www-authenticate"],
+    });
+    // Durable streams answer CORS themselves, with the protocol's methods and headers.
+    app.use((c, next) => (c.req.path.startsWith(STREAMS_PATH) ? next() : channelCors(c, next)));
   }
 
   // Hono answers HEAD with the GET handler's headers and never sends its body: an event stream
@@ -131,7 +140,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
   api.get("/sse", (c) => tickerResponse(c, "Controller", config, openStreams));
 
   const access = channelAccess(config);
-  const messages = messageRoutes(hub, access, publishRateLimit(config, options.publishRateLimitStore));
+  const rateLimit = publishRateLimit(config, options.publishRateLimitStore);
+  const messages = messageRoutes(hub, access, rateLimit);
   api.route("/messages", messages);
   api.route("/channels/:channel/messages", messages);
   // The seed's own path for the message stream.
@@ -148,9 +158,38 @@ export function createApp(config: Config, options: AppOptions = {}) {
   });
   app.route("/api", api);
 
+  const log = options.log ?? (options.hub === undefined ? new MemoryLog(streamLimits(config)) : undefined);
+  if (log !== undefined) {
+    app.route(
+      STREAMS_PATH,
+      durableStreams({
+        log,
+        longPollTimeoutMs: config.longPollTimeoutMs,
+        maxAppendBytes: config.streamMaxAppendBytes,
+        // The same rules as channels: a token names streams as it names channels, PRIVATE_CHANNELS
+        // patterns make streams private, and every write counts against PUBLISH_RATE_LIMIT.
+        authorizeRead: access.read(streamNameOf),
+        authorizeWrite: every(access.publish(streamNameOf), rateLimit),
+        corsOrigins: config.corsOrigins.length > 0 ? config.corsOrigins : "*",
+        cacheScope: config.authSecret === "" ? "public" : "private",
+        eventStreamOptions: (c) => ({
+          ...streamSettings(config),
+          openStreams,
+          signal: c.get("useRequestSignal") ? c.req.raw.signal : undefined,
+          client: c.get("clientAddress"),
+          kind: "durable-stream",
+          channel: streamNameOf(c),
+        }),
+      }),
+    );
+  }
+
   if (options.serveAssets) app.use(options.serveAssets);
   return app;
 }
+
+/** Where durable streams are served: the path the protocol's clients and conformance suite use. */
+export const STREAMS_PATH = "/v1/stream";
 
 /** One debug line per request, once answered (a stream's line says when its response began). */
 function logRequest(logger: Logger): MiddlewareHandler {

@@ -23,13 +23,22 @@ async function exportsOf(cwd: string, entries: string[]): Promise<Record<string,
 
 describe("the installed tarball, from plain Node", () => {
   it("loads every Node-side entry with its exports", async () => {
-    const loaded = await exportsOf(inject("consumer"), ["edge-sse", "edge-sse/hono", "edge-sse/hub", "edge-sse/node"]);
+    const loaded = await exportsOf(inject("consumer"), [
+      "edge-sse",
+      "edge-sse/hono",
+      "edge-sse/hub",
+      "edge-sse/node",
+      "edge-sse/streams",
+    ]);
     expect(loaded["edge-sse"]).toEqual(
       expect.arrayContaining(["eventStream", "OpenStreams", "encodeEvent", "EventStreamError", "takeOver"]),
     );
     expect(loaded["edge-sse/hono"]).toEqual(["eventStreamMiddleware", "streamEvents"]);
     expect(loaded["edge-sse/hub"]).toEqual(expect.arrayContaining(["Channel", "MemoryHub", "newMessageSchema"]));
     expect(loaded["edge-sse/node"]).toEqual(["directEventStreams", "startOnServerResponse"]);
+    expect(loaded["edge-sse/streams"]).toEqual(
+      expect.arrayContaining(["durableStreams", "MemoryLog", "formatOffset", "parseOffset"]),
+    );
   });
 
   it("serves the core's stream to a plain fetch, with no framework", async () => {
@@ -41,7 +50,7 @@ describe("the installed tarball, from plain Node", () => {
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: inject("consumer") });
     expect(stdout.split("\n")).toEqual([
       "text/event-stream; charset=utf-8",
-      JSON.stringify(':\n\ndata: a\n\nevent: b\ndata: {"n":1}\n\n'),
+      JSON.stringify(':\n\ndata:a\n\nevent: b\ndata:{"n":1}\n\n'),
       "",
     ]);
   });

@@ -28,6 +28,7 @@ describe("the packed tarball", () => {
       "./hub/redis",
       "./node",
       "./package.json",
+      "./streams",
       "./workers",
     ]);
     // What the esm-only profile leaves out (and so does this package): `require` and node10.

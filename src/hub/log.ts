@@ -1,0 +1,111 @@
+/**
+ * The log: named, append-only streams of entries, each backend's one store. A stream's position is
+ * the number of entries before it (0 is the start); the Durable Streams routes (src/streams/) turn
+ * positions into the protocol's opaque offsets. An entry is what one append stored: its bytes, or
+ * for `application/json` streams its messages, each the compact JSON of one value, joined by commas.
+ *
+ * Every decision about a request (may it create, append, close; is it a retry) is made by the pure
+ * rules in stream-rules.ts over a `StreamRecord`, so every backend answers alike; a backend only
+ * keeps records and entries, and applies a decision atomically.
+ */
+import type { ProducerTuple, StreamRecord } from "./stream-rules.ts";
+
+export interface CreateRequest {
+  /**
+   * The stream's media type, lower-cased (`application/json; charset=utf-8` keeps its parameters);
+   * null when the request named none: a fork then takes its source's, a new stream
+   * `application/octet-stream`.
+   */
+  contentType: string | null;
+  ttlSeconds: number | null;
+  /** RFC 3339, as the client sent it. */
+  expiresAt: string | null;
+  /** Create it closed: the entries are then its whole content. */
+  closed: boolean;
+  entries: Uint8Array[];
+  /** Create it as a fork of another stream (PROTOCOL.md §4.2). */
+  fork: ForkRequest | null;
+}
+
+export interface ForkRequest {
+  /** The source stream's name. */
+  from: string;
+  /** Inherit the source's entries before this position; null: all of them. */
+  position: number | null;
+  /**
+   * Also inherit this much of the entry at `position`: bytes, or messages of a JSON stream. 0: none.
+   */
+  subOffset: number;
+}
+
+export type CreateResult =
+  | { kind: "created"; record: StreamRecord }
+  | { kind: "exists"; record: StreamRecord }
+  | { kind: "conflict"; message: string }
+  | { kind: "fork-source-missing" }
+  | { kind: "invalid-fork"; message: string }
+  | { kind: "too-large"; message: string };
+
+export interface AppendRequest {
+  /** Empty only for a close without data. */
+  entries: Uint8Array[];
+  /** The request's media type, lower-cased; undefined when it sent none. */
+  contentType: string | undefined;
+  close: boolean;
+  /** `Stream-Seq`: compared byte-wise with the stream's last one. */
+  streamSeq: string | undefined;
+  producer: ProducerTuple | undefined;
+}
+
+export type AppendResult =
+  /**
+   * Accepted. `stored`: this request wrote data; false for a close without data and for a retry
+   * of what an earlier try of the same producer request stored (answered 204, not 200).
+   */
+  | { kind: "appended"; record: StreamRecord; stored: boolean; producerSeq: number | undefined }
+  | { kind: "not-found" }
+  | { kind: "gone" }
+  | { kind: "closed"; record: StreamRecord }
+  | { kind: "content-type-mismatch"; record: StreamRecord }
+  | { kind: "stream-seq-conflict"; record: StreamRecord; last: string }
+  | { kind: "stale-epoch"; epoch: number }
+  | { kind: "epoch-needs-seq-zero" }
+  | { kind: "sequence-gap"; expected: number; received: number }
+  | { kind: "too-large"; message: string };
+
+export type ReadResult =
+  | {
+      kind: "found";
+      record: StreamRecord;
+      /** Entries from the asked position on, at most about the asked bytes (always one if any). */
+      entries: Uint8Array[];
+      /** The position after the last entry returned. */
+      next: number;
+    }
+  | { kind: "not-found" }
+  | { kind: "gone" }
+  | { kind: "beyond-tail"; record: StreamRecord }
+  /** Retention dropped what was asked for; `oldest` is the first position still kept. */
+  | { kind: "trimmed"; record: StreamRecord; oldest: number };
+
+export type DeleteResult = "deleted" | "not-found" | "gone";
+
+export type StreamLookup = { kind: "found"; record: StreamRecord } | { kind: "not-found" } | { kind: "gone" };
+
+export interface StreamLog {
+  create(name: string, request: CreateRequest): Promise<CreateResult>;
+  append(name: string, request: AppendRequest): Promise<AppendResult>;
+  /**
+   * Entries from `position` on (`"tail"`: none, from the end). Resets a sliding TTL, as every read
+   * and write does (PROTOCOL.md §5.1, `Stream-TTL`).
+   */
+  read(name: string, position: number | "tail", maxBytes: number): Promise<ReadResult>;
+  /** The stream's record, without resetting its TTL (HEAD). */
+  head(name: string): Promise<StreamLookup>;
+  delete(name: string): Promise<DeleteResult>;
+  /**
+   * Calls `listener` after the stream changes (an append, its close, its deletion), until the
+   * returned function is called. A reader then reads again: the call says only "look".
+   */
+  watch(name: string, listener: () => void): () => void;
+}

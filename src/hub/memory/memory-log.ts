@@ -1,0 +1,210 @@
+/**
+ * The log in this process's memory (Node, Bun and Deno without Redis). Everything is lost when the
+ * process ends: a stream read after a restart is `404`, never a stream with a silent gap.
+ * Synchronous inside, so each request is decided and applied in one step (no other request can
+ * interleave: what the protocol asks of producers, "serialize validation + append", for free).
+ */
+import type {
+  AppendRequest,
+  AppendResult,
+  CreateRequest,
+  CreateResult,
+  DeleteResult,
+  ReadResult,
+  StreamLog,
+  StreamLookup,
+} from "../log.ts";
+import {
+  appendResultOf,
+  applyWrite,
+  createConflict,
+  entryPrefix,
+  forkExpiry,
+  isExpired,
+  isJsonStream,
+  mediaTypeOf,
+  newRecord,
+  overLimit,
+  planAppend,
+  type StreamLimits,
+  type StreamRecord,
+} from "../stream-rules.ts";
+
+interface MemoryStream {
+  record: StreamRecord;
+  /** entries[i] is the entry at position record.head + i. */
+  entries: Uint8Array[];
+}
+
+// Expired streams nobody asks for again are swept at most this often, from a create.
+const SWEEP_INTERVAL_MS = 60_000;
+
+export class MemoryLog implements StreamLog {
+  private readonly streams = new Map<string, MemoryStream>();
+  private readonly watchers = new Map<string, Set<() => void>>();
+  private sweptAt = 0;
+
+  constructor(
+    private readonly limits: StreamLimits = { maxBytes: 0, maxEntries: 0 },
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async create(name: string, request: CreateRequest): Promise<CreateResult> {
+    const now = this.clock();
+    this.sweep(now);
+    const existing = this.live(name, now);
+    if (existing !== undefined) {
+      if (existing.record.deleted) return { kind: "conflict", message: "it was deleted while forks of it live" };
+      const conflict = createConflict(existing.record, request);
+      return conflict === undefined
+        ? { kind: "exists", record: existing.record }
+        : { kind: "conflict", message: conflict };
+    }
+
+    const record = newRecord(request, now, crypto.randomUUID());
+    let entries: Uint8Array[] = [];
+    let source: MemoryStream | undefined;
+    if (request.fork !== null) {
+      const { from, subOffset } = request.fork;
+      source = this.live(from, now);
+      if (source === undefined) return { kind: "fork-source-missing" };
+      if (source.record.deleted) return { kind: "conflict", message: "its source was deleted" };
+      record.contentType = request.contentType ?? source.record.contentType;
+      if (mediaTypeOf(record.contentType) !== mediaTypeOf(source.record.contentType)) {
+        return { kind: "conflict", message: "a fork has its source's content type" };
+      }
+      Object.assign(record, forkExpiry(source.record, request));
+      const position = request.fork.position ?? source.record.tail;
+      if (position > source.record.tail) return { kind: "invalid-fork", message: "the fork offset is past the tail" };
+      if (position < source.record.head) {
+        return { kind: "invalid-fork", message: "the fork offset is before the oldest entry kept" };
+      }
+      entries = source.entries.slice(0, position - source.record.head);
+      if (subOffset > 0) {
+        const next = source.entries[position - source.record.head];
+        const prefix = next && entryPrefix(next, subOffset, isJsonStream(record.contentType));
+        if (prefix === undefined) return { kind: "invalid-fork", message: "the sub-offset is past the next entry" };
+        entries.push(prefix);
+      }
+      record.head = source.record.head;
+      record.fork = { from, source: source.record.instance, position, subOffset };
+    }
+    entries.push(...request.entries);
+    record.tail = record.head;
+    const tooLarge = overLimit(record, entries, this.limits);
+    if (tooLarge !== undefined) return { kind: "too-large", message: tooLarge };
+    record.tail = record.head + entries.length;
+    for (const entry of entries) record.bytes += entry.byteLength;
+    record.closed = request.closed;
+    if (source !== undefined) source.record.forks++;
+    this.streams.set(name, { record, entries });
+    this.changed(name);
+    return { kind: "created", record };
+  }
+
+  async append(name: string, request: AppendRequest): Promise<AppendResult> {
+    const now = this.clock();
+    const stream = this.live(name, now);
+    if (stream === undefined) return { kind: "not-found" };
+    if (stream.record.deleted) return { kind: "gone" };
+    const plan = planAppend(stream.record, request, this.limits);
+    if (plan.kind === "write") {
+      applyWrite(stream.record, plan, now);
+      stream.entries.push(...plan.entries);
+      this.changed(name);
+    } else if (plan.kind === "no-op") {
+      stream.record.touchedAt = now;
+    }
+    return appendResultOf(stream.record, plan);
+  }
+
+  async read(name: string, position: number | "tail", maxBytes: number): Promise<ReadResult> {
+    const now = this.clock();
+    const stream = this.live(name, now);
+    if (stream === undefined) return { kind: "not-found" };
+    const { record } = stream;
+    if (record.deleted) return { kind: "gone" };
+    record.touchedAt = now;
+    const from = position === "tail" ? record.tail : position;
+    if (from > record.tail) return { kind: "beyond-tail", record };
+    if (from < record.head) return { kind: "trimmed", record, oldest: record.head };
+    const entries: Uint8Array[] = [];
+    let bytes = 0;
+    for (let index = from - record.head; index < stream.entries.length; index++) {
+      const entry = stream.entries[index] as Uint8Array;
+      if (entries.length > 0 && bytes + entry.byteLength > maxBytes) break;
+      entries.push(entry);
+      bytes += entry.byteLength;
+    }
+    return { kind: "found", record, entries, next: from + entries.length };
+  }
+
+  async head(name: string): Promise<StreamLookup> {
+    const stream = this.live(name, this.clock());
+    if (stream === undefined) return { kind: "not-found" };
+    return stream.record.deleted ? { kind: "gone" } : { kind: "found", record: stream.record };
+  }
+
+  async delete(name: string): Promise<DeleteResult> {
+    const stream = this.live(name, this.clock());
+    if (stream === undefined) return "not-found";
+    if (stream.record.deleted) return "gone";
+    if (stream.record.forks > 0) {
+      // Forks copied what they inherited; the name stays taken (410, and 409 to a PUT) until they go.
+      stream.record.deleted = true;
+    } else {
+      this.remove(name);
+    }
+    this.changed(name);
+    return "deleted";
+  }
+
+  watch(name: string, listener: () => void): () => void {
+    let listeners = this.watchers.get(name);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.watchers.set(name, listeners);
+    }
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0 && this.watchers.get(name) === listeners) this.watchers.delete(name);
+    };
+  }
+
+  /** The stream, unless it expired (then it is removed, as if deleted). */
+  private live(name: string, now: number): MemoryStream | undefined {
+    const stream = this.streams.get(name);
+    if (stream !== undefined && isExpired(stream.record, now)) {
+      this.remove(name);
+      this.changed(name);
+      return undefined;
+    }
+    return stream;
+  }
+
+  /** Removes a stream, and its source too if that was deleted and this was its last fork. */
+  private remove(name: string): void {
+    const stream = this.streams.get(name);
+    if (stream === undefined) return;
+    this.streams.delete(name);
+    const from = stream.record.fork?.from;
+    const source = from === undefined ? undefined : this.streams.get(from);
+    if (from !== undefined && source !== undefined && source.record.instance === stream.record.fork?.source) {
+      source.record.forks = Math.max(0, source.record.forks - 1);
+      if (source.record.deleted && source.record.forks === 0) this.remove(from);
+    }
+  }
+
+  private changed(name: string): void {
+    const listeners = this.watchers.get(name);
+    if (listeners === undefined) return;
+    for (const listener of [...listeners]) listener();
+  }
+
+  private sweep(now: number): void {
+    if (now - this.sweptAt < SWEEP_INTERVAL_MS) return;
+    this.sweptAt = now;
+    for (const name of [...this.streams.keys()]) this.live(name, now);
+  }
+}

@@ -1,0 +1,416 @@
+/**
+ * The Durable Streams protocol (ElectricSQL, PROTOCOL.md v1.0) as a Hono sub-app over any backend's
+ * `StreamLog`: mount it where streams should live (`app.route("/v1/stream", durableStreams({ log }))`).
+ * `PUT` creates (or forks), `POST` appends and closes, `GET` reads (catch-up, `live=long-poll`,
+ * `live=sse`), `HEAD` gives metadata, `DELETE` deletes. Every error is edge-sse's JSON shape with the
+ * status the protocol names.
+ */
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { cors } from "hono/cors";
+import type { AppendResult, CreateRequest, ReadResult, StreamLog } from "../hub/log.ts";
+import { isJsonStream, type ProducerTuple, type StreamRecord } from "../hub/stream-rules.ts";
+import type { EventStreamOptions } from "../sse/index.ts";
+import { bodyOf, entriesOf, readBody } from "./body.ts";
+import { nextCursor } from "./cursor.ts";
+import { badRequest, StreamError } from "./errors.ts";
+import { formatOffset, parseOffset } from "./offset.ts";
+import {
+  closeRequested,
+  contentTypeOf,
+  expiryOf,
+  producerOf,
+  readQueryOf,
+  streamSeqOf,
+  wholeNumber,
+} from "./request.ts";
+import { SSE_MAX_AGE_MS, sseResponse } from "./sse.ts";
+
+export interface DurableStreamsOptions {
+  log: StreamLog;
+  /** How long `live=long-poll` waits for data before it answers 204. Default 15 s. */
+  longPollTimeoutMs?: number;
+  /** The largest body one `PUT` or `POST` may carry (413 beyond). Default 1 MiB; 0: no limit. */
+  maxAppendBytes?: number;
+  /** Roughly how much one catch-up read returns (at least one whole append). Default 1 MiB. */
+  maxReadBytes?: number;
+  /** How long a `live=sse` response lasts before the client reconnects from its offset. Default 60 s. */
+  sseMaxAgeMs?: number;
+  /** How `live=sse` responses behave (keep-alive, buffers, caps, the request's signal), per request. */
+  eventStreamOptions?: (c: Context) => EventStreamOptions;
+  /** Run before reads (GET, HEAD) and writes (PUT, POST, DELETE): authorization, rate limits. */
+  authorizeRead?: MiddlewareHandler;
+  authorizeWrite?: MiddlewareHandler;
+  /**
+   * Browser origins that may call the streams; `"*"` (the default) any, without credentials (tokens
+   * travel in `Authorization`, which a browser only sends when the page's code adds it).
+   */
+  corsOrigins?: string[] | "*";
+  /** Catch-up reads are `public` (shared caches may keep them, §10.1) or `private`. Default public. */
+  cacheScope?: "public" | "private";
+}
+
+/** Response headers on every answer (§12.7). */
+const SECURITY_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "cross-origin-resource-policy": "cross-origin",
+} as const;
+
+const PROTOCOL_HEADERS = [
+  "content-type",
+  "authorization",
+  "if-none-match",
+  "stream-ttl",
+  "stream-expires-at",
+  "stream-closed",
+  "stream-seq",
+  "stream-forked-from",
+  "stream-fork-offset",
+  "stream-fork-sub-offset",
+  "producer-id",
+  "producer-epoch",
+  "producer-seq",
+];
+const EXPOSED_HEADERS = [
+  "etag",
+  "location",
+  "retry-after",
+  "stream-next-offset",
+  "stream-cursor",
+  "stream-up-to-date",
+  "stream-closed",
+  "stream-ttl",
+  "stream-expires-at",
+  "stream-sse-data-encoding",
+  "producer-epoch",
+  "producer-seq",
+  "producer-expected-seq",
+  "producer-received-seq",
+];
+
+const MiB = 1024 * 1024;
+
+/** The name of the stream a request is about (the path below where the sub-app is mounted). */
+export function streamNameOf(c: Context): string {
+  const name = c.req.param("name");
+  if (name === undefined) throw new StreamError(404, "not_found", "no stream named");
+  return name;
+}
+
+export function durableStreams(options: DurableStreamsOptions) {
+  const { log } = options;
+  const longPollTimeoutMs = options.longPollTimeoutMs ?? 15_000;
+  const maxAppendBytes = options.maxAppendBytes ?? MiB;
+  const maxReadBytes = options.maxReadBytes ?? MiB;
+  const cacheControl = `${options.cacheScope ?? "public"}, max-age=60, stale-while-revalidate=300`;
+  const pass: MiddlewareHandler = (_c, next) => next();
+  const authorizeRead = options.authorizeRead ?? pass;
+  const authorizeWrite = options.authorizeWrite ?? pass;
+
+  const app = new Hono();
+  app.onError((error, c) => {
+    const answer = error instanceof StreamError ? error.toResponse() : undefined;
+    if (answer === undefined) throw error; // the host app's handler answers (and logs) the rest
+    return withSecurityHeaders(answer, c);
+  });
+  app.use(async (c, next) => {
+    await next();
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+  });
+  const origins = options.corsOrigins ?? "*";
+  app.use(
+    cors({
+      origin: origins,
+      credentials: origins !== "*",
+      allowMethods: ["GET", "HEAD", "PUT", "POST", "DELETE"],
+      allowHeaders: PROTOCOL_HEADERS,
+      exposeHeaders: EXPOSED_HEADERS,
+    }),
+  );
+
+  const path = "/:name{.+}";
+
+  app.put(path, authorizeWrite, async (c) => {
+    const name = checkedName(streamNameOf(c));
+    const headers = c.req.raw.headers;
+    const request: CreateRequest = {
+      contentType: contentTypeOf(headers) ?? null,
+      ...expiryOf(headers),
+      closed: closeRequested(headers),
+      entries: [],
+      fork: forkOf(c, headers),
+    };
+    const body = await readBody(c.req.raw, maxAppendBytes);
+    // A fork without a Content-Type is of its source's type: its body is parsed as the log decides.
+    request.entries = entriesOf(body, request.contentType ?? (await forkContentType(log, request)), true);
+    const result = await log.create(name, request);
+    switch (result.kind) {
+      case "created":
+      case "exists": {
+        const answer = new Headers(tailHeaders(result.record));
+        answer.set("content-type", result.record.contentType);
+        if (result.kind === "created") answer.set("location", c.req.url.split("?")[0] as string);
+        return new Response(null, { status: result.kind === "created" ? 201 : 200, headers: answer });
+      }
+      case "conflict":
+        throw new StreamError(409, "conflict", `the stream exists and does not match: ${result.message}`);
+      case "fork-source-missing":
+        throw new StreamError(404, "not_found", "no stream to fork from at Stream-Forked-From");
+      case "invalid-fork":
+        throw badRequest("invalid_fork", result.message);
+      case "too-large":
+        throw new StreamError(413, "stream_too_large", result.message);
+    }
+  });
+
+  app.post(path, authorizeWrite, async (c) => {
+    const name = checkedName(streamNameOf(c));
+    const headers = c.req.raw.headers;
+    const producer = producerOf(headers);
+    const streamSeq = streamSeqOf(headers);
+    const close = closeRequested(headers);
+    const contentType = contentTypeOf(headers);
+    const body = await readBody(c.req.raw, maxAppendBytes);
+    if (body.byteLength === 0 && !close) throw badRequest("invalid_body", "an append needs a body");
+    if (body.byteLength > 0 && contentType === undefined) {
+      throw badRequest("invalid_header", "an append with a body needs a Content-Type");
+    }
+    // Parsed as the request says it is: a mismatch with the stream is answered 409 by the log.
+    const entries = body.byteLength === 0 ? [] : entriesOf(body, contentType as string, false);
+    const result = await log.append(name, { entries, contentType, close, streamSeq, producer });
+    return appendAnswer(result, producer);
+  });
+
+  app.delete(path, authorizeWrite, async (c) => {
+    const result = await log.delete(checkedName(streamNameOf(c)));
+    if (result === "not-found") throw notFound();
+    if (result === "gone") throw gone();
+    return new Response(null, { status: 204 });
+  });
+
+  app.get(path, authorizeRead, async (c) => {
+    const name = checkedName(streamNameOf(c));
+    if (c.req.method === "HEAD") return headAnswer(await log.head(name));
+    const query = readQueryOf(new URL(c.req.url));
+
+    if (query.live === "sse") {
+      const result = await log.read(name, query.from, 0);
+      const record = foundRecord(result);
+      return sseResponse({
+        log,
+        name,
+        record,
+        from: query.from,
+        cursor: query.cursor,
+        maxReadBytes,
+        maxAgeMs: options.sseMaxAgeMs ?? SSE_MAX_AGE_MS,
+        stream: options.eventStreamOptions?.(c) ?? {},
+      });
+    }
+
+    if (query.live === "long-poll") {
+      const result = await longPoll(log, name, query.from, maxReadBytes, longPollTimeoutMs, c.req.raw.signal);
+      const record = foundRecord(result);
+      const found = result as Extract<ReadResult, { kind: "found" }>;
+      if (found.entries.length === 0) {
+        const answer = new Headers(tailHeaders(record));
+        answer.set("stream-up-to-date", "true");
+        if (!record.closed) answer.set("stream-cursor", nextCursor(query.cursor));
+        answer.set("cache-control", "no-store");
+        return new Response(null, { status: 204, headers: answer });
+      }
+      const answer = readAnswer(found, c, cacheControl);
+      if (!(found.record.closed && found.next === found.record.tail)) {
+        answer.headers.set("stream-cursor", nextCursor(query.cursor));
+      }
+      return answer;
+    }
+
+    const result = await log.read(name, query.from, maxReadBytes);
+    foundRecord(result);
+    const found = result as Extract<ReadResult, { kind: "found" }>;
+    if (query.from === "tail") {
+      // offset=now: no data and nothing to cache (§8).
+      const answer = readAnswer(found, c, "no-store");
+      answer.headers.delete("etag");
+      return answer;
+    }
+    return readAnswer(found, c, cacheControl);
+  });
+
+  return app;
+}
+
+/** Waits (at most `timeoutMs`) until there is something after `from`, or the stream is closed. */
+async function longPoll(
+  log: StreamLog,
+  name: string,
+  from: number | "tail",
+  maxBytes: number,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<ReadResult> {
+  const deadline = Date.now() + timeoutMs;
+  let position = from;
+  for (;;) {
+    let wake: () => void = () => {};
+    const woken = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    // Watch before reading: an append between the read and the wait still wakes us.
+    const unwatch = log.watch(name, wake);
+    const timer = setTimeout(wake, Math.max(0, deadline - Date.now()));
+    signal.addEventListener("abort", wake);
+    try {
+      const result = await log.read(name, position, maxBytes);
+      if (result.kind !== "found") return result;
+      if (result.entries.length > 0 || result.record.closed) return result;
+      if (Date.now() >= deadline || signal.aborted) return result;
+      position = result.next;
+      await woken;
+    } finally {
+      unwatch();
+      clearTimeout(timer);
+      signal.removeEventListener("abort", wake);
+    }
+  }
+}
+
+function checkedName(name: string): string {
+  if (name.length > 1024 || name.split("/").some((part) => part === "" || part === "." || part === "..")) {
+    throw badRequest("invalid_stream_name", "a stream name is up to 1024 characters, without empty, . or .. parts");
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw badRequest("invalid_stream_name", "no control characters");
+  return name;
+}
+
+function forkOf(c: Context, headers: Headers): CreateRequest["fork"] {
+  const from = headers.get("stream-forked-from");
+  const offset = headers.get("stream-fork-offset");
+  const subOffset = headers.get("stream-fork-sub-offset");
+  if (from === null) {
+    if (offset !== null || subOffset !== null) {
+      throw badRequest("invalid_fork", "Stream-Fork-Offset and Stream-Fork-Sub-Offset need Stream-Forked-From");
+    }
+    return null;
+  }
+  // The source is named by its path on this server; the part below where the streams are mounted
+  // is its name (a bare name is taken as it is).
+  const mount = c.req.path.slice(0, c.req.path.length - streamNameOf(c).length);
+  const source = checkedName(from.startsWith(mount) ? from.slice(mount.length) : from.replace(/^\//, ""));
+  let position: number | null = null;
+  if (offset !== null) {
+    const parsed = parseOffset(offset.trim());
+    if (parsed === undefined || parsed === "tail") throw badRequest("invalid_fork", "Stream-Fork-Offset is malformed");
+    position = parsed;
+  }
+  const sub = subOffset === null ? 0 : wholeNumber(subOffset.trim(), "Stream-Fork-Sub-Offset");
+  if (sub > 0 && position === null) throw badRequest("invalid_fork", "a sub-offset needs Stream-Fork-Offset");
+  return { from: source, position, subOffset: sub };
+}
+
+async function forkContentType(log: StreamLog, request: CreateRequest): Promise<string> {
+  if (request.fork === null) return "application/octet-stream";
+  const source = await log.head(request.fork.from);
+  return source.kind === "found" ? source.record.contentType : "application/octet-stream";
+}
+
+function foundRecord(result: ReadResult): StreamRecord {
+  switch (result.kind) {
+    case "found":
+      return result.record;
+    case "not-found":
+      throw notFound();
+    case "gone":
+      throw gone();
+    case "beyond-tail":
+      throw badRequest("invalid_offset", "the offset is past the stream's tail");
+    case "trimmed":
+      throw new StreamError(410, "offset_trimmed", `the stream keeps offsets from ${formatOffset(result.oldest)} on`);
+  }
+}
+
+function tailHeaders(record: StreamRecord): Record<string, string> {
+  const headers: Record<string, string> = { "stream-next-offset": formatOffset(record.tail) };
+  if (record.closed) headers["stream-closed"] = "true";
+  return headers;
+}
+
+function readAnswer(found: Extract<ReadResult, { kind: "found" }>, c: Context, cacheControl: string): Response {
+  const { record, entries, next } = found;
+  const atTail = next === record.tail;
+  const headers = new Headers({
+    "content-type": record.contentType,
+    "stream-next-offset": formatOffset(next),
+    "cache-control": cacheControl,
+  });
+  if (atTail) headers.set("stream-up-to-date", "true");
+  if (atTail && record.closed) headers.set("stream-closed", "true");
+  // Varies with the range and with closing, so that a 304 never hides data or the end (§10.1).
+  const from = next - entries.length;
+  const etag = `"${record.instance}:${from}:${next}${atTail && record.closed ? ":c" : ""}"`;
+  headers.set("etag", etag);
+  const ifNoneMatch = c.req.header("if-none-match");
+  if (ifNoneMatch?.split(",").some((tag) => tag.trim() === etag)) {
+    return new Response(null, { status: 304, headers });
+  }
+  const body = entries.length === 0 && !isJsonStream(record.contentType) ? null : bodyOf(entries, record.contentType);
+  return new Response(body as Uint8Array<ArrayBuffer> | null, { status: 200, headers });
+}
+
+function headAnswer(lookup: Awaited<ReturnType<StreamLog["head"]>>): Response {
+  if (lookup.kind === "not-found") throw notFound();
+  if (lookup.kind === "gone") throw gone();
+  const { record } = lookup;
+  const headers = new Headers(tailHeaders(record));
+  headers.set("content-type", record.contentType);
+  headers.set("cache-control", "no-store");
+  if (record.ttlSeconds !== null) headers.set("stream-ttl", String(record.ttlSeconds));
+  if (record.expiresAt !== null) headers.set("stream-expires-at", record.expiresAt);
+  return new Response(null, { status: 200, headers });
+}
+
+function appendAnswer(result: AppendResult, producer: ProducerTuple | undefined): Response {
+  switch (result.kind) {
+    case "appended": {
+      const headers = new Headers(tailHeaders(result.record));
+      if (producer !== undefined) {
+        headers.set("producer-epoch", String(producer.epoch));
+        headers.set("producer-seq", String(result.producerSeq ?? producer.seq));
+      }
+      // 200 when a producer's request stored data; 204 for a retry, a close, or without a producer.
+      return new Response(null, { status: producer !== undefined && result.stored ? 200 : 204, headers });
+    }
+    case "not-found":
+      throw notFound();
+    case "gone":
+      throw gone();
+    case "closed":
+      throw new StreamError(409, "stream_closed", "the stream is closed", tailHeaders(result.record));
+    case "content-type-mismatch":
+      throw new StreamError(409, "content_type_mismatch", `the stream's content type is ${result.record.contentType}`);
+    case "stream-seq-conflict":
+      throw new StreamError(409, "stream_seq_conflict", "Stream-Seq must be greater than the last one accepted");
+    case "stale-epoch":
+      throw new StreamError(403, "stale_producer_epoch", "a newer epoch of this producer writes now", {
+        "producer-epoch": String(result.epoch),
+      });
+    case "epoch-needs-seq-zero":
+      throw badRequest("invalid_producer_seq", "a new Producer-Epoch starts at Producer-Seq 0");
+    case "sequence-gap":
+      throw new StreamError(409, "producer_sequence_gap", `expected Producer-Seq ${result.expected}`, {
+        "producer-expected-seq": String(result.expected),
+        "producer-received-seq": String(result.received),
+      });
+    case "too-large":
+      throw new StreamError(413, "stream_too_large", result.message);
+  }
+}
+
+const notFound = () => new StreamError(404, "not_found", "no such stream");
+const gone = () => new StreamError(410, "gone", "the stream was deleted");
+
+function withSecurityHeaders(response: Response, _c: Context): Response {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.headers.set(name, value);
+  return response;
+}

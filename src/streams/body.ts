@@ -1,0 +1,94 @@
+/**
+ * Bodies in and out (PROTOCOL.md §9): a JSON stream's append is parsed, an array flattened one
+ * level (each element a message), and kept as one entry of compact JSON messages joined by commas;
+ * any other stream keeps the body's bytes. Reads give a JSON stream's messages as one array, and
+ * the bytes of any other stream as they were appended.
+ */
+import { isJsonStream } from "../hub/stream-rules.ts";
+import { badRequest, StreamError } from "./errors.ts";
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/**
+ * The request body, refused with 413 past `limit` bytes without reading the rest (a declared
+ * Content-Length over it is refused before reading anything).
+ */
+export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  const tooLarge = () => new StreamError(413, "body_too_large", `an append is at most ${limit} bytes`);
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (limit > 0 && declared > limit) throw tooLarge();
+  if (request.body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (limit > 0 && size > limit) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return concat(chunks, size);
+}
+
+/**
+ * The entries an append or create stores. `create`: an empty JSON array is a stream with no
+ * message yet (PUT); in an append it is refused (§9.1.3).
+ */
+export function entriesOf(body: Uint8Array, contentType: string, create: boolean): Uint8Array[] {
+  if (body.byteLength === 0) return [];
+  if (!isJsonStream(contentType)) return [body];
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8Decoder.decode(body));
+  } catch {
+    throw badRequest("invalid_json", "the body is not valid JSON (UTF-8)");
+  }
+  const messages = Array.isArray(value) ? value : [value];
+  if (messages.length === 0) {
+    if (create) return [];
+    throw badRequest("invalid_body", "an append of an empty JSON array adds nothing");
+  }
+  return [utf8.encode(messages.map((message) => JSON.stringify(message)).join(","))];
+}
+
+/** A read's body: a JSON stream's messages as one array, else the entries' bytes. */
+export function bodyOf(entries: Uint8Array[], contentType: string): Uint8Array {
+  if (!isJsonStream(contentType)) return concat(entries);
+  const parts: Uint8Array[] = [OPEN_BRACKET];
+  entries.forEach((entry, index) => {
+    if (index > 0) parts.push(COMMA);
+    parts.push(entry);
+  });
+  parts.push(CLOSE_BRACKET);
+  return concat(parts);
+}
+
+const OPEN_BRACKET = utf8.encode("[");
+const CLOSE_BRACKET = utf8.encode("]");
+const COMMA = utf8.encode(",");
+
+export function concat(chunks: Uint8Array[], size = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0)) {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Standard base64 (RFC 4648), for binary streams over SSE (§5.8). */
+export function base64Of(bytes: Uint8Array): string {
+  let binary = "";
+  // String.fromCharCode takes at most so many arguments on some engines: go in slices.
+  for (let at = 0; at < bytes.byteLength; at += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
+  }
+  return btoa(binary);
+}

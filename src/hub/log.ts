@@ -104,8 +104,16 @@ export interface StreamLog {
   head(name: string): Promise<StreamLookup>;
   delete(name: string): Promise<DeleteResult>;
   /**
-   * Calls `listener` after the stream changes (an append, its close, its deletion), until the
-   * returned function is called. A reader then reads again: the call says only "look".
+   * Calls `listener` after the stream changes, until the returned function is called. A reader
+   * that is at `from` may use the appended entries as they come; any other reads again.
    */
-  watch(name: string, listener: () => void): () => void;
+  watch(name: string, listener: (change: LogChange) => void): () => void;
 }
+
+/** What changed in a stream, as its watchers are told (on Redis: over pub/sub, from any process). */
+export type LogChange =
+  /** Entries stored from position `from` on (none: a close without data); `record` as it is now. */
+  | { kind: "appended"; from: number; entries: Uint8Array[]; record: StreamRecord }
+  | { kind: "created"; record: StreamRecord }
+  /** Deleted, expired, or gone as far as this watcher can tell (a lost backend connection). */
+  | { kind: "deleted" };

@@ -10,6 +10,7 @@ import type {
   CreateRequest,
   CreateResult,
   DeleteResult,
+  LogChange,
   ReadResult,
   StreamLog,
   StreamLookup,
@@ -36,12 +37,14 @@ interface MemoryStream {
   entries: Uint8Array[];
 }
 
+const DELETED: LogChange = { kind: "deleted" };
+
 // Expired streams nobody asks for again are swept at most this often, from a create.
 const SWEEP_INTERVAL_MS = 60_000;
 
 export class MemoryLog implements StreamLog {
   private readonly streams = new Map<string, MemoryStream>();
-  private readonly watchers = new Map<string, Set<() => void>>();
+  private readonly watchers = new Map<string, Set<(change: LogChange) => void>>();
   private sweptAt = 0;
 
   constructor(
@@ -98,7 +101,7 @@ export class MemoryLog implements StreamLog {
     record.closed = request.closed;
     if (source !== undefined) source.record.forks++;
     this.streams.set(name, { record, entries });
-    this.changed(name);
+    this.changed(name, { kind: "created", record });
     return { kind: "created", record };
   }
 
@@ -109,9 +112,10 @@ export class MemoryLog implements StreamLog {
     if (stream.record.deleted) return { kind: "gone" };
     const plan = planAppend(stream.record, request, this.limits);
     if (plan.kind === "write") {
+      const from = stream.record.tail;
       applyWrite(stream.record, plan, now);
       stream.entries.push(...plan.entries);
-      this.changed(name);
+      this.changed(name, { kind: "appended", from, entries: plan.entries, record: stream.record });
     } else if (plan.kind === "no-op") {
       stream.record.touchedAt = now;
     }
@@ -155,11 +159,11 @@ export class MemoryLog implements StreamLog {
     } else {
       this.remove(name);
     }
-    this.changed(name);
+    this.changed(name, DELETED);
     return "deleted";
   }
 
-  watch(name: string, listener: () => void): () => void {
+  watch(name: string, listener: (change: LogChange) => void): () => void {
     let listeners = this.watchers.get(name);
     if (listeners === undefined) {
       listeners = new Set();
@@ -177,7 +181,7 @@ export class MemoryLog implements StreamLog {
     const stream = this.streams.get(name);
     if (stream !== undefined && isExpired(stream.record, now)) {
       this.remove(name);
-      this.changed(name);
+      this.changed(name, DELETED);
       return undefined;
     }
     return stream;
@@ -196,10 +200,10 @@ export class MemoryLog implements StreamLog {
     }
   }
 
-  private changed(name: string): void {
+  private changed(name: string, change: LogChange): void {
     const listeners = this.watchers.get(name);
     if (listeners === undefined) return;
-    for (const listener of [...listeners]) listener();
+    for (const listener of [...listeners]) listener(change);
   }
 
   private sweep(now: number): void {

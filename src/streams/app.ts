@@ -8,7 +8,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import type { AppendResult, CreateRequest, ReadResult, StreamLog } from "../hub/log.ts";
-import { isJsonStream, type ProducerTuple, type StreamRecord } from "../hub/stream-rules.ts";
+import { isJsonStream, mediaTypeOf, type ProducerTuple, type StreamRecord } from "../hub/stream-rules.ts";
 import type { EventStreamOptions } from "../sse/index.ts";
 import { bodyOf, entriesOf, readBody } from "./body.ts";
 import { nextCursor } from "./cursor.ts";
@@ -175,7 +175,13 @@ export function durableStreams(options: DurableStreamsOptions) {
       throw badRequest("invalid_header", "an append with a body needs a Content-Type");
     }
     // Parsed as the request says it is: a mismatch with the stream is answered 409 by the log.
-    const entries = body.byteLength === 0 ? [] : entriesOf(body, contentType as string, false);
+    let entries: Uint8Array[];
+    try {
+      entries = body.byteLength === 0 ? [] : entriesOf(body, contentType as string, false);
+    } catch (error) {
+      // A body that is not what it claims: the stream's own state answers first, as for any append.
+      throw (await streamStateError(log, name, contentType as string)) ?? error;
+    }
     const result = await log.append(name, { entries, contentType, close, streamSeq, producer });
     return appendAnswer(result, producer);
   });
@@ -273,6 +279,20 @@ async function longPoll(
       signal.removeEventListener("abort", wake);
     }
   }
+}
+
+/** Why `name` refuses any append of `contentType` whatever its body (404, 410, 409), or undefined. */
+async function streamStateError(log: StreamLog, name: string, contentType: string): Promise<StreamError | undefined> {
+  const lookup = await log.head(name);
+  if (lookup.kind === "not-found") return notFound();
+  if (lookup.kind === "gone") return gone();
+  if (lookup.record.closed) {
+    return new StreamError(409, "stream_closed", "the stream is closed", tailHeaders(lookup.record));
+  }
+  if (mediaTypeOf(lookup.record.contentType) !== mediaTypeOf(contentType)) {
+    return new StreamError(409, "content_type_mismatch", `the stream's content type is ${lookup.record.contentType}`);
+  }
+  return undefined;
 }
 
 function checkedName(name: string): string {

@@ -179,6 +179,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
           client: c.get("clientAddress"),
           kind: "durable-stream",
           channel: streamNameOf(c),
+          endsAt: c.get("streamDeadline"),
         }),
       }),
     );

@@ -13,12 +13,18 @@ import { getCookie } from "hono/cookie";
 import { verify } from "hono/jwt";
 import { z } from "zod";
 import type { Config } from "../config.ts";
+import type { StreamDeadline } from "../sse/index.ts";
 import { HttpError } from "./errors.ts";
 
 declare module "hono" {
   interface ContextVariableMap {
     /** The verified publish token's `sub`: whom the publish rate limit counts. */
     tokenSubject: string | undefined;
+    /**
+     * How a stream this request opens must end: at the expiry of the token that let it read, with
+     * an event that says so (see tokenDeadline). Undefined without a token, or one without `exp`.
+     */
+    streamDeadline: StreamDeadline | undefined;
   }
 }
 
@@ -50,7 +56,7 @@ export function channelAccess(config: Config): ChannelAccess {
     }
     const parsed = claimsSchema.safeParse(claims);
     // A validly signed token whose claims are not even an object grants nothing (403), never a 5xx.
-    return parsed.success ? parsed.data : { sub: undefined, sse: { publish: [], subscribe: [] } };
+    return parsed.success ? parsed.data : { sub: undefined, exp: undefined, sse: { publish: [], subscribe: [] } };
   }
 
   return {
@@ -81,12 +87,27 @@ export function channelAccess(config: Config): ChannelAccess {
       if (!matchesChannel(grants.sse.subscribe, channel)) {
         throw forbidden(`the token does not allow reading channel ${channel}`);
       }
+      c.set("streamDeadline", grants.exp === undefined ? undefined : tokenDeadline(grants.exp * 1000, config.retryMs));
       await next();
       // A token from the query or a cookie leaves no Authorization header to stop a shared cache
       // (RFC 9111 §3.5) from serving this history to the next caller. Streams bring their own.
       if (!c.res.headers.has("cache-control")) c.header("cache-control", "private, no-store");
     },
   };
+}
+
+/**
+ * The event that ends a stream opened with a token when the token expires: the client reconnects
+ * after `retry` ms with a fresh token, from its Last-Event-ID (or offset), and misses nothing.
+ */
+export const TOKEN_EXPIRED_EVENT = "token-expired";
+
+/** A stream's end at `at`, its token's expiry: the event, then a reconnection after `retryMs`. */
+export function tokenDeadline(at: number, retryMs: number): StreamDeadline {
+  const data = JSON.stringify({
+    error: { code: "token_expired", message: "the token has expired: reconnect with a fresh one" },
+  });
+  return { at, event: { event: TOKEN_EXPIRED_EVENT, data, retry: retryMs } };
 }
 
 /** True if a pattern names the channel: equal, or a prefix ending in `*` (so `*` is every channel). */
@@ -100,6 +121,8 @@ export function matchesChannel(patterns: readonly string[], channel: string): bo
 const grantList = z.array(z.string()).catch([]);
 const claimsSchema = z.object({
   sub: z.string().optional().catch(undefined),
+  // hono/jwt has checked it is in the future; a stream it opened ends then (tokenDeadline).
+  exp: z.number().optional().catch(undefined),
   sse: z.object({ publish: grantList, subscribe: grantList }).catch({ publish: [], subscribe: [] }),
 });
 

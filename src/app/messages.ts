@@ -74,7 +74,14 @@ export function streamResponse(c: Context, hub: Hub, channel = channelOf(c)): Pr
   const after = header ? parseOrThrow(messageId, header, "last_event_id") : query.lastEventId;
   const signal = c.get("useRequestSignal") ? c.req.raw.signal : undefined;
   const presence = query.presence === "1";
-  return hub.stream(channel, { after, request: c.req.raw, signal, client: c.get("clientAddress"), presence });
+  return hub.stream(channel, {
+    after,
+    request: c.req.raw,
+    signal,
+    client: c.get("clientAddress"),
+    presence,
+    endsAt: c.get("streamDeadline"),
+  });
 }
 
 function channelOf(c: Context): string {

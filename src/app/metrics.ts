@@ -40,6 +40,7 @@ const CLOSE_REASONS: readonly CloseReason[] = [
   "source-ended",
   "source-error",
   "shutdown",
+  "deadline",
 ];
 const STREAM_KINDS = ["ticker", "feed"] as const;
 

@@ -9,6 +9,7 @@ import {
   encodeEvent,
   eventStream,
   type OpenStreams,
+  type StreamDeadline,
 } from "../sse/index.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
 import { encodeMessage, type Message, type NewMessage } from "./message.ts";
@@ -46,6 +47,8 @@ export interface StreamRequest {
   presence?: boolean | undefined;
   /** The channel's name, for logs about the stream. */
   channel?: string | undefined;
+  /** Ends the stream then, with its event: the token's expiry (see `EventStreamOptions.endsAt`). */
+  endsAt?: StreamDeadline | undefined;
 }
 
 /** The event sent before a replay that cannot start where the client asked: history was trimmed. */
@@ -116,6 +119,7 @@ export class Channel {
       client: request.client,
       kind: "feed",
       channel: request.channel,
+      endsAt: request.endsAt,
     });
   }
 

@@ -3,6 +3,7 @@
  * this interface, so the backend can change (in-process, Durable Objects, a shared store for
  * several processes) without touching them.
  */
+import type { StreamDeadline } from "../sse/index.ts";
 import type { ChannelStats } from "./channel.ts";
 import type { Message, NewMessage } from "./message.ts";
 
@@ -24,6 +25,8 @@ export interface StreamOptions {
    * unless asked for, so other clients' streams do not change.
    */
   presence?: boolean | undefined;
+  /** Ends the stream then, with its event (see `EventStreamOptions.endsAt`): the token's expiry. */
+  endsAt?: StreamDeadline | undefined;
 }
 
 export interface Hub {

@@ -34,8 +34,16 @@ export class MemoryHub implements Hub {
     return this.channels.get(channel)?.list(after, limit) ?? [];
   }
 
-  async stream(channel: string, { after, signal, client, presence }: StreamOptions) {
-    return this.channel(channel).stream({ after, signal, openStreams: this.openStreams, client, channel, presence });
+  async stream(channel: string, { after, signal, client, presence, endsAt }: StreamOptions) {
+    return this.channel(channel).stream({
+      after,
+      signal,
+      openStreams: this.openStreams,
+      client,
+      channel,
+      presence,
+      endsAt,
+    });
   }
 
   async channelStats(channel: string) {

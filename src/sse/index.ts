@@ -39,6 +39,7 @@ export {
   SseStream,
   STREAM_DEFAULTS,
   type Stop,
+  type StreamDeadline,
   type StreamTransport,
   takeOver,
 } from "./stream.ts";

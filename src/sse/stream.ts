@@ -5,7 +5,7 @@
  * (edge-sse/node does: see src/node/server-response-transport.ts). See docs/architecture.md
  * ("Stream lifecycle") and ../shared/FINDINGS.md for the measurements behind each trigger.
  */
-import { encodeComment, encodeRetry } from "./encode.ts";
+import { encodeComment, encodeEvent, encodeRetry, type SseEvent } from "./encode.ts";
 import { type AnyEvents, type EventOf, encodeEventOf, encodeSourceError } from "./event-map.ts";
 import { type IterableSource, isIterableSource, pumpIterable, releaseIterable } from "./iterable.ts";
 import type { OpenStreams } from "./open-streams.ts";
@@ -19,7 +19,8 @@ export type CloseReason =
   | "stalled" // the client read nothing for two keep-alive periods while data waited for it
   | "source-ended" // the event source closed the stream itself
   | "source-error" // the event source threw: the client got an `error` event (see SOURCE_ERROR_EVENT)
-  | "shutdown"; // the server is going away: the client was asked to come back soon (see OpenStreams)
+  | "shutdown" // the server is going away: the client was asked to come back soon (see OpenStreams)
+  | "deadline"; // the stream's `endsAt` came (a token that expired): the client got its event and a retry
 
 /**
  * What an event source gets to write to one client. `Events` maps event names to their data
@@ -104,7 +105,21 @@ export interface EventStreamOptions {
   kind?: string | undefined;
   /** What the stream follows (a channel's name), for logs about it. */
   channel?: string | undefined;
+  /**
+   * Ends the stream at `at` (ms since the epoch), after sending `event` (give it a `retry` to say
+   * when to come back): a stream opened with a token ends when the token expires, instead of
+   * outliving it (Mercure's issues 472 and 666 were this hole).
+   */
+  endsAt?: StreamDeadline | undefined;
 }
+
+export interface StreamDeadline {
+  at: number;
+  event: SseEvent;
+}
+
+// setTimeout takes at most 2^31 - 1 ms (about 24.8 days); a later deadline is re-armed when it fires.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The defaults of `EventStreamOptions`: a keep-alive every 5 s, 1 MiB or 1000 events unread at most. */
 export const STREAM_DEFAULTS = {
@@ -167,6 +182,7 @@ export class SseStream implements EventSink {
   private transport: StreamTransport | undefined;
   private stopSource: Stop | undefined;
   private keepAlive: ReturnType<typeof setInterval> | undefined;
+  private deadline: ReturnType<typeof setTimeout> | undefined;
   // Stall detection (see keepAliveTick): what was queued at the last tick, and written since.
   private queuedAtTick = 0;
   private writtenSinceTick = 0;
@@ -255,6 +271,10 @@ export class SseStream implements EventSink {
       if (openStreams?.sharesKeepAliveTimers) openStreams.keepAlive(this, keepAliveMs);
       else this.keepAlive = setInterval(SseStream.keepAliveTick, keepAliveMs, this);
     }
+    if (this.options.endsAt !== undefined) {
+      this.deadlineCheck();
+      if (this.isClosed) return;
+    }
     startSource(this.source, this).then(
       (stop) => {
         if (this.isClosed) stop?.(this);
@@ -325,6 +345,7 @@ export class SseStream implements EventSink {
     if (this.isClosed) return;
     this.isClosed = true;
     if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
     this.options.signal?.removeEventListener("abort", this);
     this.ended?.abort(reason);
     try {
@@ -356,6 +377,24 @@ export class SseStream implements EventSink {
     // which a restarted in-memory hub cannot replay.
     if (transport !== undefined && transport.write(encodeRetry(retry)) >= 0) transport.write(SHUTDOWN_COMMENT);
     this.close("shutdown");
+  }
+
+  /** Ends the stream if its `endsAt` has come, with its event; else waits for it. */
+  deadlineCheck(): void {
+    const endsAt = this.options.endsAt;
+    if (endsAt === undefined || this.isClosed) return;
+    const wait = endsAt.at - Date.now();
+    if (wait > 0) {
+      this.deadline = setTimeout(SseStream.deadlineCheck, Math.min(wait, MAX_TIMER_MS), this);
+      return;
+    }
+    // Straight to the transport, as in shutdown(): the notice is worth a little past the limit.
+    this.transport?.write(encodeEvent(endsAt.event));
+    this.close("deadline");
+  }
+
+  private static deadlineCheck(stream: SseStream): void {
+    stream.deadlineCheck();
   }
 
   /**

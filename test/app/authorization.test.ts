@@ -4,7 +4,7 @@
  * stores nothing. The same app under workerd and real servers: test/workers, test/runtimes.
  */
 import { sign } from "hono/jwt";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { createApp } from "../../src/app/app.ts";
 import { DEFAULT_CONFIG, readConfig } from "../../src/config.ts";
 import { readEvents } from "../support/sse-reader.ts";
@@ -221,6 +221,35 @@ describe("reading private channels with authorization on", () => {
     const event = await events.next();
     expect(JSON.parse(event.data)).toMatchObject({ text: "hello" });
     await events.cancel();
+  });
+
+  it("ends a stream when its token expires, with token-expired and a retry, and nothing published after", async () => {
+    // The clock is the test's: the expiry comes when the test says, however slow the machine.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const app = authApp({ RETRY_MS: "1500" });
+    const expiring = await token({ subscribe: ["private-team"] }, { exp: now() + 60 });
+    const response = await app.request(`${path("private-team")}/stream?authorization=${expiring}`);
+    expect(response.status).toBe(200);
+    const events = readEvents(response);
+    await events.opened();
+    const publisher = await token({ publish: ["private-team"] }, { exp: now() + 3600 });
+    expect((await publish(app, "private-team", publisher)).status).toBe(201);
+    expect(JSON.parse((await events.next()).data)).toMatchObject({ text: "hello" });
+
+    vi.advanceTimersByTime(61_000);
+    const ended = await events.next();
+    expect(ended.event).toBe("token-expired");
+    expect(JSON.parse(ended.data)).toEqual({ error: { code: "token_expired", message: expect.any(String) } });
+    expect(events.retries.at(-1)).toBe(1500);
+    await expect(events.next()).rejects.toThrow("stream ended");
+    // The stream is gone: what is published now reaches no one on it.
+    expect((await publish(app, "private-team", publisher)).status).toBe(201);
+    expect((await (await app.request("/api/stats")).json()) as { activeStreams: number }).toMatchObject({
+      activeStreams: 0,
+    });
   });
 
   it("keeps a private channel's history and stats out of shared caches, and a stream's own header", async () => {

@@ -103,6 +103,21 @@ describe("authorization in workerd", () => {
     expect(forwarded[0]).not.toContain("?");
   });
 
+  it("ends a private stream when its token expires: token-expired with a retry, then the end", async () => {
+    const channel = privateChannel();
+    const expiring = await sign(
+      { sub: "expiring", exp: Math.floor(Date.now() / 1000) + 2, sse: { subscribe: [channel.split("/")[3]] } },
+      SECRET,
+    );
+    const response = await request(`${channel}/stream?authorization=${expiring}`);
+    expect(response.status).toBe(200);
+    const events = readEvents(response);
+    const ended = await events.next();
+    expect(ended.event).toBe("token-expired");
+    expect(events.retries.at(-1)).toBe(config.retryMs);
+    await expect(events.next()).rejects.toThrow("stream ended");
+  });
+
   it("limits publishes per token subject with 429 and Retry-After", async () => {
     const channel = privateChannel();
     const publisher = { authorization: `Bearer ${await token({ publish: ["*"] }, "busy")}` };

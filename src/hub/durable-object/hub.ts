@@ -56,7 +56,7 @@ export class DurableObjectHub implements Hub {
   }
 
   /** Connects to the channel first, so a cap's refusal (StreamCapError) comes before any stream. */
-  async stream(channel: string, { after, signal, client, presence }: StreamOptions) {
+  async stream(channel: string, { after, signal, client, presence, endsAt }: StreamOptions) {
     const id = this.namespaces.CHANNELS.idFromName(channel);
     this.used.add(channel);
     const subscription = await Subscription.open(
@@ -73,6 +73,7 @@ export class DurableObjectHub implements Hub {
       kind: "feed",
       channel,
       client,
+      endsAt,
     });
   }
 

@@ -106,7 +106,7 @@ export class RedisHub implements Hub {
     return stored.map((message) => JSON.parse(message.json) as Message);
   }
 
-  async stream(channel: string, { after, signal, client, presence }: StreamOptions): Promise<Response> {
+  async stream(channel: string, { after, signal, client, presence, endsAt }: StreamOptions): Promise<Response> {
     const state = this.channel(channel);
     // Opened once this process is in step with the channel, so a client that saw the stream open
     // gets every message published after that.
@@ -122,6 +122,7 @@ export class RedisHub implements Hub {
       signal,
       openStreams: this.options.openStreams,
       client,
+      endsAt,
       // One function per channel, not per stream: forgets the channel if this was its last stream,
       // including one that never started (a HEAD, a client gone before the first read).
       onClose: state.release,

@@ -1,7 +1,7 @@
 /**
  * Every setting, declared once in `SETTINGS`: its environment variable, default, how it is read and
  * checked, whether it is secret, and its line in README.md's table. The `Config` type, `DEFAULT_CONFIG`,
- * `readConfig` and `publicSettings` all follow from it.
+ * `readConfig`, `publicSettings` and that table (`npm run docs:settings`) all follow from it.
  *
  * The runtime entry reads the config from its environment (env vars, or Workers `vars`/secrets) and
  * passes it in; nothing else reads the environment.

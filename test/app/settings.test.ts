@@ -1,9 +1,11 @@
 /**
  * What follows from the settings' declarations (src/config.ts): the defaults, the whole-number limits,
- * and the start-up log's redaction. Each setting's own errors are tested with its
+ * the start-up log's redaction and README.md's table. Each setting's own errors are tested with its
  * feature (authorization.test.ts, operations.test.ts, redis-settings.test.ts).
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { README, withSettingsTable } from "../../scripts/settings-table.ts";
 import {
   DEFAULT_CONFIG,
   LISTEN_SETTINGS,
@@ -27,6 +29,11 @@ const AT_LEAST_ONE = [
 ];
 
 describe("settings", () => {
+  it("README.md's configuration table is the one the declarations make (npm run docs:settings writes it)", () => {
+    const readme = readFileSync(README, "utf8");
+    expect(readme, "README.md is out of date: run npm run docs:settings").toBe(withSettingsTable(readme));
+  });
+
   it("gives each setting its own environment variable", () => {
     const names = [...Object.values(LISTEN_SETTINGS), ...Object.values(SETTINGS)].map((setting) => setting.env);
     expect(new Set(names).size).toBe(names.length);

@@ -29,6 +29,7 @@ describe("the installed tarball, from plain Node", () => {
       "edge-sse/hub",
       "edge-sse/node",
       "edge-sse/streams",
+      "edge-sse/client",
     ]);
     expect(loaded["edge-sse"]).toEqual(
       expect.arrayContaining(["eventStream", "OpenStreams", "encodeEvent", "EventStreamError", "takeOver"]),
@@ -36,6 +37,7 @@ describe("the installed tarball, from plain Node", () => {
     expect(loaded["edge-sse/hono"]).toEqual(["eventStreamMiddleware", "streamEvents"]);
     expect(loaded["edge-sse/hub"]).toEqual(expect.arrayContaining(["Channel", "MemoryHub", "newMessageSchema"]));
     expect(loaded["edge-sse/node"]).toEqual(["directEventStreams", "startOnServerResponse"]);
+    expect(loaded["edge-sse/client"]).toEqual(["EventStreamClient", "backoffDelay", "connectEventStream"]);
     expect(loaded["edge-sse/streams"]).toEqual(
       expect.arrayContaining(["durableStreams", "MemoryLog", "formatOffset", "parseOffset"]),
     );

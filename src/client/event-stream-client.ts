@@ -9,11 +9,20 @@
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { BACKOFF_DEFAULTS, backoffDelay } from "./backoff.ts";
+import { canShare, runShared } from "./shared-stream.ts";
 import type { AnyEvents, CloseReason, EventHandler, EventStreamOptions, ReceivedEvent } from "./types.ts";
 
 export class EventStreamClient<Events extends object = AnyEvents> {
   /** The last `id:` received: sent as `Last-Event-ID` when the client reconnects. */
   lastEventId: string | undefined;
+  /** @internal Shared streams (shared-stream.ts): whether this tab holds the connection. */
+  isLeader = false;
+  /** @internal Told of every event this client received from its own connection, as it came. */
+  onDispatch: ((event: string, data: string, id: string | undefined) => void) | undefined;
+  /** @internal Told of every successful connection. */
+  onConnected: (() => void) | undefined;
+  /** @internal Told once, when the stream stops for good. */
+  onFinish: (() => void) | undefined;
   private readonly handlers = new Map<string, Set<EventHandler>>();
   private readonly aborter = new AbortController();
   private isClosed = false;
@@ -29,6 +38,11 @@ export class EventStreamClient<Events extends object = AnyEvents> {
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** Aborted when the stream stops for good. */
+  get finished(): AbortSignal {
+    return this.aborter.signal;
   }
 
   /** Calls `handler` for every event named `event` (`message`: events the server named none). */
@@ -58,6 +72,7 @@ export class EventStreamClient<Events extends object = AnyEvents> {
         if (response === undefined) return;
         attempt = 0;
         this.options.onOpen?.(response);
+        this.onConnected?.();
         await this.read(response.body as ReadableStream<Uint8Array>);
         if (this.isClosed) return;
         // The server ended the stream: come back, as EventSource does, after its retry (jittered).
@@ -130,12 +145,18 @@ export class EventStreamClient<Events extends object = AnyEvents> {
   }
 
   private dispatch(message: EventSourceMessage): void {
-    // "If the field value does not contain U+0000 NULL, then set the last event ID buffer" (WHATWG).
-    if (message.id !== undefined) this.lastEventId = message.id;
     const event = message.event ?? "message";
+    this.deliver(event, message.data, message.id);
+    this.onDispatch?.(event, message.data, message.id);
+  }
+
+  /** Hands an event to its handlers, as received from this client's connection or its leader's. */
+  deliver(event: string, data: string, id: string | undefined): void {
+    // "If the field value does not contain U+0000 NULL, then set the last event ID buffer" (WHATWG).
+    if (id !== undefined) this.lastEventId = id;
     const handlers = this.handlers.get(event);
     if (handlers === undefined || handlers.size === 0) return;
-    const received: ReceivedEvent = { event, data: parsed(message.data), id: message.id };
+    const received: ReceivedEvent = { event, data: parsed(data), id };
     for (const handler of handlers) handler(received);
   }
 
@@ -156,16 +177,21 @@ export class EventStreamClient<Events extends object = AnyEvents> {
     if (this.isClosed) return;
     this.isClosed = true;
     this.aborter.abort();
+    this.onFinish?.();
     this.options.onClose?.(reason);
   }
 }
 
-/** Opens the stream and keeps it open until `close()`, the signal, a 204 or a refusal. */
+/**
+ * Opens the stream and keeps it open until `close()`, the signal, a 204 or a refusal. With `share`,
+ * in a browser, the tabs of the origin that use the same name share one connection.
+ */
 export function connectEventStream<Events extends object = AnyEvents>(
   options: EventStreamOptions,
 ): EventStreamClient<Events> {
   const client = new EventStreamClient<Events>(options);
-  client.run().catch((error) => options.onError?.(error));
+  if (options.share !== undefined && canShare()) runShared(client as EventStreamClient<object>, options.share, options);
+  else client.run().catch((error) => options.onError?.(error));
   return client;
 }
 

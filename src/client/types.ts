@@ -50,4 +50,10 @@ export interface EventStreamOptions {
   onError?: (error: unknown) => void;
   /** Called exactly once, when the stream stops for good, with why. */
   onClose?: (reason: CloseReason) => void;
+  /**
+   * Share one connection among this origin's tabs that use the same name (a browser with Web Locks
+   * and BroadcastChannel; elsewhere ignored): one tab holds it, the others get its events. Leave it
+   * out for a stream of this tab's own.
+   */
+  share?: string;
 }

@@ -1,0 +1,62 @@
+/**
+ * One connection for every tab of an origin. Tabs that open a stream under the same `share` name
+ * elect a leader with a Web Lock: the leader holds the connection and posts each event on a
+ * BroadcastChannel of that name; the others dispatch what it posts. Every tab keeps the last event id
+ * it saw, so when the leader's tab closes (its lock is released by the browser) the next tab in line
+ * connects from there: nothing lost (the server replays after that id), nothing twice (every tab saw
+ * the same events up to it).
+ */
+import type { EventStreamClient } from "./event-stream-client.ts";
+import type { EventStreamOptions } from "./types.ts";
+
+/** What the leader posts to the other tabs. */
+type SharedMessage =
+  | { kind: "event"; event: string; data: string; id: string | undefined }
+  | { kind: "open" }
+  | { kind: "ask" }
+  | { kind: "last-id"; id: string | undefined };
+
+/** Whether this environment can share (a browser with Web Locks and BroadcastChannel). */
+export function canShare(): boolean {
+  return (
+    typeof BroadcastChannel === "function" &&
+    typeof navigator === "object" &&
+    typeof (navigator as Navigator & { locks?: LockManager }).locks?.request === "function"
+  );
+}
+
+/**
+ * Runs `client` (a stream of this tab's, not yet started) as one tab of the shared stream `name`.
+ * It dispatches as if it held the connection; only the leader really does.
+ */
+export function runShared(client: EventStreamClient<object>, name: string, options: EventStreamOptions): void {
+  const channel = new BroadcastChannel(`edge-sse:${name}`);
+  const released = new Promise<void>((resolve) => {
+    client.onFinish = () => {
+      channel.close();
+      resolve();
+    };
+  });
+
+  channel.onmessage = ({ data }: MessageEvent<SharedMessage>) => {
+    if (client.closed) return;
+    if (data.kind === "event") client.deliver(data.event, data.data, data.id);
+    else if (data.kind === "open") options.onOpen?.(new Response(null, { status: 200 }));
+    else if (data.kind === "ask" && client.isLeader) channel.postMessage({ kind: "last-id", id: client.lastEventId });
+    else if (data.kind === "last-id" && client.lastEventId === undefined) client.lastEventId = data.id;
+  };
+  // A tab that joins late learns where the others are, so that if it leads next it starts there.
+  channel.postMessage({ kind: "ask" } satisfies SharedMessage);
+
+  navigator.locks
+    .request(`edge-sse:${name}`, { signal: client.finished }, async () => {
+      if (client.closed) return;
+      client.isLeader = true;
+      client.onDispatch = (event, data, id) => channel.postMessage({ kind: "event", event, data, id });
+      client.onConnected = () => channel.postMessage({ kind: "open" });
+      await Promise.race([client.run(), released]);
+    })
+    .catch(() => {
+      // The request was aborted: this tab closed its stream while waiting to lead.
+    });
+}

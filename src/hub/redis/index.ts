@@ -5,5 +5,6 @@
  * `Channel` must not get node-redis in its bundle. Needs the `redis` package (an optional peer).
  */
 export { BackendUnavailableError } from "../backend-unavailable.ts";
-export { connectRedisHub, type RedisConnectOptions } from "./connect.ts";
+export { connectRedis, connectRedisHub, type RedisBackend, type RedisConnectOptions } from "./connect.ts";
 export type { RedisConnection, RedisHub, RedisHubOptions } from "./hub.ts";
+export type { RedisLog, RedisLogOptions } from "./redis-log.ts";

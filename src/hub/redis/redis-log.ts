@@ -406,22 +406,24 @@ export class RedisLog implements StreamLog {
     const { record, keys } = stream;
     const entries: Uint8Array[] = [];
     let bytes = 0;
+    // A read for 0 bytes (the first of a live=sse response) takes one entry: fetch no more.
+    const batch = maxBytes === 0 ? 1 : READ_BATCH;
     for (let index = from - record.head; index < record.tail - record.head; ) {
-      const end = Math.min(index + READ_BATCH, record.tail - record.head);
+      const end = Math.min(index + batch, record.tail - record.head);
       // In this order on one connection: if the record is still of this stream's instance after the
       // entries were read, they were this stream's (a name never gets an instance back).
-      const [batch, json] = await Promise.all([
+      const [fetched, json] = await Promise.all([
         this.range(keys, index, end),
         this.command<string | null>(["HGET", keys.record, "json"]),
       ]);
       if (json === null || (JSON.parse(json) as StreamRecord).instance !== record.instance) return undefined;
-      if (batch.length === 0) break;
-      for (const entry of batch) {
+      if (fetched.length === 0) break;
+      for (const entry of fetched) {
         if (entries.length > 0 && bytes + entry.byteLength > maxBytes) return entries;
         entries.push(entry);
         bytes += entry.byteLength;
       }
-      index += batch.length;
+      index += fetched.length;
     }
     return entries;
   }

@@ -2,11 +2,13 @@
  * The Redis log against a real redis-server. Two logs on one Redis stand for two processes: each has
  * its own two connections, exactly as two servers would, so their races are the real ones.
  */
+import { EventEmitter } from "node:events";
+import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
 import type { AppendRequest, CreateRequest, LogChange } from "../../src/hub/log.ts";
 import { connectRedis, type RedisBackend } from "../../src/hub/redis/connect.ts";
-import type { RedisLog } from "../../src/hub/redis/redis-log.ts";
+import { RedisLog } from "../../src/hub/redis/redis-log.ts";
 import { streamKeys } from "../../src/hub/redis/stream-keys.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
 import { type RunningRedis, startRedis } from "../support/redis.ts";
@@ -169,6 +171,35 @@ describe("RedisLog", () => {
     expect((await on.head(source)).kind).toBe("not-found");
     const keys = streamKeys("edge-sse", source);
     expect(await redis.command("EXISTS", keys.record, keys.entries, keys.forks)).toBe(0);
+  });
+
+  it("tells watchers `deleted` when the pub/sub connection is lost, and the stream as it is once it is back", async () => {
+    // A pub/sub connection the test loses and restores when it wants: what it misses in between is
+    // exactly what a real one misses while it reconnects (a few ms, measured here: too short to aim at).
+    const subscriber = Object.assign(new EventEmitter(), {
+      isReady: true,
+      sSubscribe: async () => {},
+      sUnsubscribe: async () => {},
+    });
+    const commands = createClient({ url: redis.url });
+    await commands.connect();
+    const on = new RedisLog({ commands, subscriber, limits: { maxBytes: 0, maxEntries: 0 }, timeoutMs: 2_000 });
+    const writer = await log();
+    const name = freshName();
+    await writer.create(name, creation());
+    const changes: LogChange[] = [];
+    on.watch(name, (change) => changes.push(change));
+    // Subscribed: told the stream as it is.
+    expect(await eventually(async () => changes.length, 1)).toBe(1);
+    expect(changes[0]).toMatchObject({ kind: "appended", from: 0, entries: [], record: { tail: 0 } });
+    subscriber.emit("error", new Error("Socket closed unexpectedly"));
+    expect(changes[1]).toEqual({ kind: "deleted" });
+    await writer.append(name, appending("missed"));
+    subscriber.emit("ready");
+    expect(await eventually(async () => changes.length, 3)).toBe(3);
+    expect(changes[2]).toMatchObject({ kind: "appended", from: 1, entries: [], record: { tail: 1 } });
+    on.close();
+    commands.destroy();
   });
 
   it("frees a deleted source whose last fork Redis let expire unseen", async () => {

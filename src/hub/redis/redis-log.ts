@@ -111,8 +111,8 @@ const EXPIRY_MARGIN_MS = 5_000;
 // A write decided on records that changed before it applied is decided again, up to this often
 // (contention on one stream from many processes); then the request answers 503.
 const MAX_ATTEMPTS = 50;
-// Reads fetch entries in batches of this many, until maxBytes.
-const READ_BATCH = 100;
+// Reads fetch at most this many entries per round trip.
+const MAX_READ_BATCH = 10_000;
 
 export class RedisLog implements StreamLog {
   private readonly prefix: string;
@@ -406,8 +406,11 @@ export class RedisLog implements StreamLog {
     const { record, keys } = stream;
     const entries: Uint8Array[] = [];
     let bytes = 0;
-    // A read for 0 bytes (the first of a live=sse response) takes one entry: fetch no more.
-    const batch = maxBytes === 0 ? 1 : READ_BATCH;
+    // As many entries as the stream's average size says fit, so that one round trip is usually all
+    // (a read for 0 bytes, the first of a live=sse response, fetches one).
+    const kept = record.tail - record.head;
+    const average = kept === 0 ? 1 : Math.max(1, record.bytes / kept);
+    const batch = Math.min(MAX_READ_BATCH, Math.ceil(maxBytes / average) + 1);
     for (let index = from - record.head; index < record.tail - record.head; ) {
       const end = Math.min(index + batch, record.tail - record.head);
       // In this order on one connection: if the record is still of this stream's instance after the

@@ -209,8 +209,9 @@ export class RedisLog implements StreamLog {
     const now = this.clock();
     const existing = await this.live(name, now);
     if (existing !== undefined) {
-      if (existing.record.deleted)
+      if (existing.record.deleted) {
         return { result: { kind: "conflict", message: "it was deleted while forks of it live" } };
+      }
       const conflict = createConflict(existing.record, request);
       return {
         result:

@@ -7,7 +7,8 @@
  * Worker bundle holds it.
  */
 import { RedisStore, type Store } from "hono-rate-limiter";
-import { type Config, publicSettings, readConfig, streamSettings } from "../config.ts";
+import { type Config, publicSettings, readConfig, streamLimits, streamSettings } from "../config.ts";
+import type { StreamLog } from "../hub/log.ts";
 import type { RedisHub } from "../hub/redis/index.ts";
 import { formatLine, type Logger } from "../log/logger.ts";
 import { logStreamClosed } from "../log/stream-log.ts";
@@ -50,18 +51,21 @@ export async function createServerApp(
   const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true, onClosed: logStreamClosed(logger) });
   const readiness: Readiness = { draining: false };
   let hub: RedisHub | undefined;
+  let log: StreamLog | undefined;
   let publishRateLimitStore: Store | undefined;
   if (config.redisUrl !== "") {
-    const { connectRedisHub } = await import("../hub/redis/index.ts");
+    const { connectRedis } = await import("../hub/redis/index.ts");
     // As the log may show it: without its password.
     const shownUrl = publicSettings(config).redisUrl;
-    hub = await connectRedisHub({
+    // Channels and durable streams (/v1/stream) both live in Redis, on the same connections.
+    ({ hub, log } = await connectRedis({
       url: config.redisUrl,
       historyLimit: config.historyLimit,
       streams: streamSettings(config),
       openStreams,
       timeoutMs: config.redisTimeoutMs,
       metrics: metrics?.hub,
+      streamLimits: streamLimits(config),
       onConnectionChange: (connected, error) => {
         if (connected) logger.info("connected to Redis", { redis: shownUrl });
         else {
@@ -71,12 +75,13 @@ export async function createServerApp(
           });
         }
       },
-    });
+    }));
     publishRateLimitStore = rateLimitStoreOn(hub);
   }
   const app = createApp(config, {
     ...options,
     hub,
+    log,
     openStreams,
     readiness,
     useRequestSignal: false,

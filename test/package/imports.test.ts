@@ -67,7 +67,7 @@ describe("the installed tarball, from plain Node", () => {
 
   it("loads edge-sse/hub/redis without redis installed, and only connecting asks for it", async () => {
     const loaded = await exportsOf(inject("bare"), ["edge-sse/hub/redis"]);
-    expect(loaded["edge-sse/hub/redis"]).toEqual(["BackendUnavailableError", "connectRedisHub"]);
+    expect(loaded["edge-sse/hub/redis"]).toEqual(["BackendUnavailableError", "connectRedis", "connectRedisHub"]);
     const script = `
       import { connectRedisHub } from "edge-sse/hub/redis";
       try { await connectRedisHub({ url: "redis://127.0.0.1:1" }); } catch (error) { console.log(error.code); }`;

@@ -16,8 +16,11 @@ export interface RunningRedis {
   port: number;
   /** Runs one command on a connection of the test's own. */
   command(...args: string[]): Promise<unknown>;
-  /** Stops redis-server (SIGTERM: it writes its files and exits). */
-  stop(): Promise<void>;
+  /**
+   * Stops redis-server: SIGTERM (the default) lets it write its files and exit; SIGKILL is a crash,
+   * after which only what its append-only file had fsynced comes back.
+   */
+  stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
   /** Starts it again on the same port and folder, with what it had written. */
   restart(): Promise<void>;
   /** Stops it for good and removes its folder. */
@@ -74,11 +77,11 @@ export async function startRedis({ durable = true }: RedisOptions = {}): Promise
     }
   };
 
-  const stop = async () => {
+  const stop = async (signal: "SIGTERM" | "SIGKILL" = "SIGTERM") => {
     const running = child;
     child = undefined;
     if (running === undefined || running.exitCode !== null) return;
-    running.kill("SIGTERM");
+    running.kill(signal);
     await once(running, "exit");
   };
 
@@ -92,7 +95,7 @@ export async function startRedis({ durable = true }: RedisOptions = {}): Promise
     restart: launch,
     async dispose() {
       client.destroy();
-      await stop();
+      await stop("SIGTERM");
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,12 +1,16 @@
 /**
- * Makes a RedisHub from a `redis://` or `rediss://` URL. The `redis` package is imported here, on
- * demand: a process without `REDIS_URL` never loads it.
+ * Makes a RedisHub (channels) and a RedisLog (durable streams) from a `redis://` or `rediss://`
+ * URL, on the same two connections. The `redis` package is imported here, on demand: a process
+ * without `REDIS_URL` never loads it.
  */
 import type { OpenStreams } from "../../sse/index.ts";
 import type { StreamSettings } from "../channel.ts";
 import type { HubMetrics } from "../hub-metrics.ts";
+import type { StreamLimits } from "../stream-rules.ts";
 import type { RedisHub } from "./hub.ts";
 import { PUBLISH_SCRIPT } from "./publish-script.ts";
+import type { RedisLog } from "./redis-log.ts";
+import { sha1 } from "./script-sha.ts";
 
 export interface RedisConnectOptions {
   url: string;
@@ -19,6 +23,14 @@ export interface RedisConnectOptions {
   onConnectionChange?: (connected: boolean, error?: unknown) => void;
   /** Where publishes, deliveries, gap fills and the connection's state are counted. */
   metrics?: HubMetrics;
+  /** What one durable stream may hold (RedisLog). Default: no limit. */
+  streamLimits?: StreamLimits;
+}
+
+/** Channels and durable streams on one Redis, sharing its connections. */
+export interface RedisBackend {
+  hub: RedisHub;
+  log: RedisLog;
 }
 
 // Reconnect soon after a drop, then every second at most, for ever: an outage ends by itself, and
@@ -31,7 +43,16 @@ const reconnectDelay = (retries: number) => Math.min(50 * 2 ** retries, 1_000);
  * away, and its publishes answer 503 until Redis is back.
  */
 export async function connectRedisHub(options: RedisConnectOptions): Promise<RedisHub> {
-  const [{ createClient }, { RedisHub }] = await Promise.all([import("redis"), import("./hub.ts")]);
+  return (await connectRedis(options)).hub;
+}
+
+/** As connectRedisHub, with the durable streams' log on the same connections. */
+export async function connectRedis(options: RedisConnectOptions): Promise<RedisBackend> {
+  const [{ createClient }, { RedisHub }, { RedisLog }] = await Promise.all([
+    import("redis"),
+    import("./hub.ts"),
+    import("./redis-log.ts"),
+  ]);
   const socket = { connectTimeout: options.timeoutMs, reconnectStrategy: reconnectDelay };
   // createClient reads the URL: a malformed one throws here, before anything listens.
   const commands = createClient({ url: options.url, socket, disableOfflineQueue: true });
@@ -64,15 +85,16 @@ export async function connectRedisHub(options: RedisConnectOptions): Promise<Red
     timeoutMs: options.timeoutMs,
     metrics: options.metrics,
   });
+  const log = new RedisLog({
+    commands,
+    subscriber,
+    limits: options.streamLimits ?? { maxBytes: 0, maxEntries: 0 },
+    timeoutMs: options.timeoutMs,
+  });
   const ready = Promise.all([commands.connect(), subscriber.connect()]);
   ready.catch(() => {
     // Reported through the error events; the clients keep trying.
   });
   await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, options.timeoutMs))]);
-  return hub;
-}
-
-async function sha1(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return { hub, log };
 }

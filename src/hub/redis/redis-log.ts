@@ -1,0 +1,574 @@
+/**
+ * The log on Redis: durable streams shared by every Node, Bun and Deno process on one Redis, with
+ * the in-memory log's semantics (copy-on-fork, deletion kept as 410 while forks live, lazy expiry,
+ * limits). Each create, append and delete reads the records it depends on, decides with the shared
+ * rules (stream-rules.ts), and writes with a checked write (checked-write.ts): applied only if those
+ * records are still as read, else decided again. So each stream changes in one atomic step at a
+ * time across every process, which is what the protocol asks of producers ("serialize validation +
+ * append per (stream, producerId)"), and an append is answered only once Redis has applied it (and,
+ * with `appendfsync always`, written it to disk).
+ *
+ * Keys per stream (stream-keys.ts): the record, the entries, the forks made from it, and a pub/sub
+ * channel on which every write announces its change (log-notice.ts) to each process's watchers.
+ * Streams with a TTL or an expiry time also get a Redis expiry, so that one nobody asks for again
+ * frees its memory; the rules' own `isExpired` decides, lazily, on every request.
+ * See docs/architecture.md ("The Redis log") and docs/reliability.md.
+ */
+import { ErrorReply, RESP_TYPES } from "redis";
+import { BackendUnavailableError } from "../backend-unavailable.ts";
+import type {
+  AppendRequest,
+  AppendResult,
+  CreateRequest,
+  CreateResult,
+  DeleteResult,
+  LogChange,
+  ReadResult,
+  StreamLog,
+  StreamLookup,
+} from "../log.ts";
+import {
+  appendResultOf,
+  applyWrite,
+  createConflict,
+  entryPrefix,
+  forkExpiry,
+  isExpired,
+  isJsonStream,
+  mediaTypeOf,
+  newRecord,
+  overLimit,
+  planAppend,
+  type StreamLimits,
+  type StreamRecord,
+} from "../stream-rules.ts";
+import { type Argument, CHECKED_WRITE_SCRIPT, CheckedWrite } from "./checked-write.ts";
+import { decodeNotice, encodeNotice } from "./log-notice.ts";
+import { sha1 } from "./script-sha.ts";
+import { type StreamKeys, streamKeys } from "./stream-keys.ts";
+
+/** Replies with bulk strings as Buffers: entries are bytes, not text. */
+const AS_BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
+
+/** What the log uses of node-redis's command connection (created with `disableOfflineQueue`). */
+export interface LogCommands {
+  sendCommand(args: Argument[], options: { timeout: number; typeMapping?: typeof AS_BUFFERS }): Promise<unknown>;
+}
+
+/** What the log uses of node-redis's pub/sub connection; node-redis resubscribes before `ready`. */
+export interface LogSubscriber {
+  readonly isReady: boolean;
+  on(event: "ready" | "end" | "error", listener: () => void): unknown;
+  sSubscribe(channel: string, listener: (message: Buffer) => void, bufferMode: true): Promise<unknown>;
+  sUnsubscribe(channel: string, listener: (message: Buffer) => void, bufferMode: true): Promise<unknown>;
+}
+
+export interface RedisLogOptions {
+  commands: LogCommands;
+  subscriber: LogSubscriber;
+  limits: StreamLimits;
+  /** How long a command may take before the request answers 503. */
+  timeoutMs: number;
+  /** What every key starts with (default `edge-sse`, as the hub's). */
+  prefix?: string;
+  clock?: () => number;
+}
+
+/** A stream as read from Redis. */
+interface Loaded {
+  name: string;
+  keys: StreamKeys;
+  record: StreamRecord;
+  /** The record's JSON exactly as stored: what a write decided on this read expects to find. */
+  json: string;
+}
+
+/** One stream's subscription in this process, shared by its watchers. */
+interface Watched {
+  name: string;
+  keys: StreamKeys;
+  listeners: Set<(change: LogChange) => void>;
+  onNotice: (notice: Buffer) => void;
+  /** Set while nobody watches: the subscription stays a while for the next watcher (see watch). */
+  linger: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** What an attempt decided: its answer, and the write that makes it true (none: nothing to write). */
+interface Decision<T> {
+  result: T;
+  write?: CheckedWrite;
+}
+
+const DELETED: LogChange = { kind: "deleted" };
+
+// A subscription nobody watches is kept this long: a long-poll or SSE reader watches anew after
+// each wake-up, and a fresh subscription costs a round trip and a read of the record (see watch).
+const SUBSCRIPTION_LINGER_MS = 10_000;
+// Redis forgets an expired stream's keys this long after the rules count it expired: the rules
+// decide (lazily, on every request), Redis only frees the memory; the margin covers clock skew
+// between the processes and Redis.
+const EXPIRY_MARGIN_MS = 5_000;
+// A write decided on records that changed before it applied is decided again, up to this often
+// (contention on one stream from many processes); then the request answers 503.
+const MAX_ATTEMPTS = 50;
+// Reads fetch at most this many entries per round trip.
+const MAX_READ_BATCH = 10_000;
+
+export class RedisLog implements StreamLog {
+  private readonly prefix: string;
+  private readonly clock: () => number;
+  private readonly commandOptions: { timeout: number };
+  private readonly scriptSha: Promise<string>;
+  /** This process's requests per stream, one at a time: they would only make each other retry. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly watched = new Map<string, Watched>();
+  /** False once the pub/sub connection was lost, until it is back (and watchers have read again). */
+  private listening: boolean;
+  private closed = false;
+
+  constructor(private readonly options: RedisLogOptions) {
+    this.prefix = options.prefix ?? "edge-sse";
+    this.clock = options.clock ?? Date.now;
+    this.commandOptions = { timeout: options.timeoutMs };
+    this.scriptSha = sha1(CHECKED_WRITE_SCRIPT);
+    this.listening = options.subscriber.isReady;
+    options.subscriber.on("error", () => this.lost());
+    options.subscriber.on("end", () => this.lost());
+    options.subscriber.on("ready", () => this.reconnected());
+  }
+
+  create(name: string, request: CreateRequest): Promise<CreateResult> {
+    return this.serialized(name, () => this.decide(() => this.decideCreate(name, request)));
+  }
+
+  append(name: string, request: AppendRequest): Promise<AppendResult> {
+    return this.serialized(name, () => this.decide(() => this.decideAppend(name, request)));
+  }
+
+  delete(name: string): Promise<DeleteResult> {
+    return this.serialized(name, () => this.decide(() => this.decideDelete(name)));
+  }
+
+  async read(name: string, position: number | "tail", maxBytes: number): Promise<ReadResult> {
+    for (;;) {
+      const now = this.clock();
+      const stream = await this.live(name, now);
+      if (stream === undefined) return { kind: "not-found" };
+      const { record } = stream;
+      if (record.deleted) return { kind: "gone" };
+      await this.touch(stream, now);
+      const from = position === "tail" ? record.tail : position;
+      if (from > record.tail) return { kind: "beyond-tail", record };
+      if (from < record.head) return { kind: "trimmed", record, oldest: record.head };
+      const entries = await this.entriesFrom(stream, from, maxBytes);
+      // Deleted and created again between the two reads: read the new stream.
+      if (entries === undefined) continue;
+      return { kind: "found", record, entries, next: from + entries.length };
+    }
+  }
+
+  async head(name: string): Promise<StreamLookup> {
+    const stream = await this.live(name, this.clock());
+    if (stream === undefined) return { kind: "not-found" };
+    return stream.record.deleted ? { kind: "gone" } : { kind: "found", record: stream.record };
+  }
+
+  /**
+   * Watchers of a stream share one subscription to its pub/sub channel, so every process hears of
+   * every write, wherever it was made. Subscribing takes a round trip: a watcher that came before
+   * the subscription was in place (it may have read just before a write it did not hear of) is told
+   * the stream's state once it is, as an append of nothing at the current tail, so that a reader
+   * anywhere else reads again. A lost pub/sub connection is told as `deleted` (readers read again,
+   * and end while Redis is away); once it is back, the same state as for a new subscription.
+   */
+  watch(name: string, listener: (change: LogChange) => void): () => void {
+    const watched = this.watched.get(name) ?? this.subscribe(name);
+    if (watched.linger !== undefined) {
+      clearTimeout(watched.linger);
+      watched.linger = undefined;
+    }
+    watched.listeners.add(listener);
+    return () => {
+      watched.listeners.delete(listener);
+      if (watched.listeners.size > 0 || watched.linger !== undefined || this.closed) return;
+      watched.linger = setTimeout(() => this.unsubscribe(watched), SUBSCRIPTION_LINGER_MS);
+    };
+  }
+
+  /** Stops every subscription's timer (shutdown, tests); the connections are the hub's to close. */
+  close(): void {
+    this.closed = true;
+    for (const watched of this.watched.values()) {
+      if (watched.linger !== undefined) clearTimeout(watched.linger);
+      this.tell(watched, DELETED);
+    }
+    this.watched.clear();
+  }
+
+  private async decideCreate(name: string, request: CreateRequest): Promise<Decision<CreateResult>> {
+    const now = this.clock();
+    const existing = await this.live(name, now);
+    if (existing !== undefined) {
+      if (existing.record.deleted) {
+        return { result: { kind: "conflict", message: "it was deleted while forks of it live" } };
+      }
+      const conflict = createConflict(existing.record, request);
+      return {
+        result:
+          conflict === undefined
+            ? { kind: "exists", record: existing.record }
+            : { kind: "conflict", message: conflict },
+      };
+    }
+
+    const keys = streamKeys(this.prefix, name);
+    const record = newRecord(request, now, crypto.randomUUID());
+    const write = new CheckedWrite().expect(keys.record, undefined);
+    let entries: Uint8Array[] = [];
+    let source: Loaded | undefined;
+    if (request.fork !== null) {
+      const { from, subOffset } = request.fork;
+      source = await this.live(from, now);
+      if (source === undefined) return { result: { kind: "fork-source-missing" } };
+      if (source.record.deleted) return { result: { kind: "conflict", message: "its source was deleted" } };
+      record.contentType = request.contentType ?? source.record.contentType;
+      if (mediaTypeOf(record.contentType) !== mediaTypeOf(source.record.contentType)) {
+        return { result: { kind: "conflict", message: "a fork has its source's content type" } };
+      }
+      Object.assign(record, forkExpiry(source.record, request));
+      const position = request.fork.position ?? source.record.tail;
+      if (position > source.record.tail) {
+        return { result: { kind: "invalid-fork", message: "the fork offset is past the tail" } };
+      }
+      if (position < source.record.head) {
+        return { result: { kind: "invalid-fork", message: "the fork offset is before the oldest entry kept" } };
+      }
+      // Copied, not shared: the fork outlives its source's deletion. The check on the source's
+      // record below also vouches for these entries (a stream's entries only grow while it lives).
+      const inherited = position - source.record.head;
+      const copied = await this.range(source.keys, 0, inherited + (subOffset > 0 ? 1 : 0));
+      entries = copied.slice(0, inherited);
+      if (subOffset > 0) {
+        const next = copied[inherited];
+        const prefix = next && entryPrefix(next, subOffset, isJsonStream(record.contentType));
+        if (prefix === undefined) {
+          return { result: { kind: "invalid-fork", message: "the sub-offset is past the next entry" } };
+        }
+        entries.push(prefix);
+      }
+      record.head = source.record.head;
+      record.fork = { from, source: source.record.instance, position, subOffset };
+    }
+    entries.push(...request.entries);
+    record.tail = record.head;
+    const tooLarge = overLimit(record, entries, this.options.limits);
+    if (tooLarge !== undefined) return { result: { kind: "too-large", message: tooLarge } };
+    record.tail = record.head + entries.length;
+    for (const entry of entries) record.bytes += entry.byteLength;
+    record.closed = request.closed;
+
+    if (source !== undefined) {
+      source.record.forks++;
+      write.expect(source.keys.record, source.json);
+      this.putRecord(write, source);
+      write.run([source.keys.forks], "SADD", source.keys.forks, name);
+      this.expire(write, source);
+    }
+    // Whatever an expired namesake left behind (Redis frees its keys one by one).
+    write.run([keys.entries, keys.forks], "DEL", keys.entries, keys.forks);
+    write.push(keys.entries, entries.map(bufferOf));
+    write.run([keys.record], "HSET", keys.record, "json", JSON.stringify(record), "touched", String(now));
+    this.expire(write, { keys, record });
+    this.announce(write, keys, { kind: "created", record });
+    return { result: { kind: "created", record }, write };
+  }
+
+  private async decideAppend(name: string, request: AppendRequest): Promise<Decision<AppendResult>> {
+    const now = this.clock();
+    const stream = await this.live(name, now);
+    if (stream === undefined) return { result: { kind: "not-found" } };
+    if (stream.record.deleted) return { result: { kind: "gone" } };
+    const { record, keys } = stream;
+    const plan = planAppend(record, request, this.options.limits);
+    if (plan.kind === "write") {
+      const from = record.tail;
+      applyWrite(record, plan, now);
+      const write = new CheckedWrite().expect(keys.record, stream.json);
+      write.push(keys.entries, plan.entries.map(bufferOf));
+      this.putRecord(write, stream);
+      this.expire(write, stream);
+      this.announce(write, keys, { kind: "appended", from, entries: plan.entries, record });
+      return { result: appendResultOf(record, plan), write };
+    }
+    if (plan.kind === "no-op") await this.touch(stream, now);
+    return { result: appendResultOf(record, plan) };
+  }
+
+  private async decideDelete(name: string): Promise<Decision<DeleteResult>> {
+    const now = this.clock();
+    const stream = await this.live(name, now);
+    if (stream === undefined) return { result: "not-found" };
+    if (stream.record.deleted) return { result: "gone" };
+    const write = new CheckedWrite();
+    if ((await this.liveForks(stream, now)) > 0) {
+      // Forks copied what they inherited; the name stays taken (410, and 409 to a PUT) until they go.
+      stream.record.deleted = true;
+      write.expect(stream.keys.record, stream.json);
+      this.putRecord(write, stream);
+    } else {
+      await this.removal(write, stream);
+    }
+    this.announce(write, stream.keys, DELETED);
+    return { result: "deleted", write };
+  }
+
+  /**
+   * The stream, unless it expired (then it is removed and its watchers told, as if deleted), or
+   * was deleted while forks lived and none does any more (then it is removed: Redis may have let
+   * the last fork expire without anyone telling its source).
+   */
+  private async live(name: string, now: number): Promise<Loaded | undefined> {
+    for (;;) {
+      const stream = await this.load(name);
+      if (stream === undefined) return undefined;
+      const expired = isExpired(stream.record, now);
+      if (!expired && !(stream.record.deleted && (await this.liveForks(stream, now)) === 0)) return stream;
+      const write = new CheckedWrite();
+      await this.removal(write, stream);
+      if (expired) this.announce(write, stream.keys, DELETED);
+      if (await this.apply(write)) return undefined;
+      // It changed meanwhile: look again.
+    }
+  }
+
+  private async load(name: string): Promise<Loaded | undefined> {
+    const keys = streamKeys(this.prefix, name);
+    const [json, touched] = await this.command<[string | null, string | null]>([
+      "HMGET",
+      keys.record,
+      "json",
+      "touched",
+    ]);
+    if (json === null) return undefined;
+    const record = JSON.parse(json) as StreamRecord;
+    // Reads count in the separate field, so that they never make a write decide again.
+    if (touched !== null) record.touchedAt = Math.max(record.touchedAt, Number(touched));
+    return { name, keys, record, json };
+  }
+
+  /** How many forks of a stream still live; only looked up when its record counts any. */
+  private async liveForks(stream: Loaded, now: number): Promise<number> {
+    if (stream.record.forks === 0) return 0;
+    const names = await this.command<string[]>(["SMEMBERS", stream.keys.forks]);
+    const forks = await Promise.all(names.map((name) => this.load(name)));
+    return forks.filter(
+      (fork) =>
+        fork !== undefined && fork.record.fork?.source === stream.record.instance && !isExpired(fork.record, now),
+    ).length;
+  }
+
+  /**
+   * Adds the removal of a stream to `write`: its keys, and its count in its source; the source too
+   * if that was deleted and this was its last fork (and so on up).
+   */
+  private async removal(write: CheckedWrite, stream: Loaded): Promise<void> {
+    const { keys } = stream;
+    write.expect(keys.record, stream.json);
+    write.run([keys.record, keys.entries, keys.forks], "DEL", keys.record, keys.entries, keys.forks);
+    const fork = stream.record.fork;
+    const source = fork === null ? undefined : await this.load(fork.from);
+    if (fork === null || source === undefined || source.record.instance !== fork.source) return;
+    source.record.forks = Math.max(0, source.record.forks - 1);
+    if (source.record.deleted && source.record.forks === 0) {
+      await this.removal(write, source);
+      return;
+    }
+    write.expect(source.keys.record, source.json);
+    this.putRecord(write, source);
+    write.run([source.keys.forks], "SREM", source.keys.forks, stream.name);
+  }
+
+  /** Resets a sliding TTL: a field of its own, so that reads never conflict with writes. */
+  private async touch(stream: Loaded, now: number): Promise<void> {
+    stream.record.touchedAt = now;
+    if (stream.record.ttlSeconds === null) return;
+    const write = new CheckedWrite().expect(stream.keys.record, stream.json);
+    write.run([stream.keys.record], "HSET", stream.keys.record, "touched", String(now));
+    this.expire(write, stream);
+    // Not applied only if a write came first, and every write counts as a touch.
+    await this.apply(write);
+  }
+
+  /**
+   * Entries from `from` on, at most about `maxBytes` (at least one if any), up to the tail of the
+   * record as read; undefined if the stream is no longer that one (deleted and created again).
+   */
+  private async entriesFrom(stream: Loaded, from: number, maxBytes: number): Promise<Uint8Array[] | undefined> {
+    const { record, keys } = stream;
+    const entries: Uint8Array[] = [];
+    let bytes = 0;
+    // As many entries as the stream's average size says fit, so that one round trip is usually all
+    // (a read for 0 bytes, the first of a live=sse response, fetches one).
+    const kept = record.tail - record.head;
+    const average = kept === 0 ? 1 : Math.max(1, record.bytes / kept);
+    const batch = Math.min(MAX_READ_BATCH, Math.ceil(maxBytes / average) + 1);
+    for (let index = from - record.head; index < record.tail - record.head; ) {
+      const end = Math.min(index + batch, record.tail - record.head);
+      // In this order on one connection: if the record is still of this stream's instance after the
+      // entries were read, they were this stream's (a name never gets an instance back).
+      const [fetched, json] = await Promise.all([
+        this.range(keys, index, end),
+        this.command<string | null>(["HGET", keys.record, "json"]),
+      ]);
+      if (json === null || (JSON.parse(json) as StreamRecord).instance !== record.instance) return undefined;
+      if (fetched.length === 0) break;
+      for (const entry of fetched) {
+        if (entries.length > 0 && bytes + entry.byteLength > maxBytes) return entries;
+        entries.push(entry);
+        bytes += entry.byteLength;
+      }
+      index += fetched.length;
+    }
+    return entries;
+  }
+
+  /** The entries at list indexes [start, end). */
+  private async range(keys: StreamKeys, start: number, end: number): Promise<Uint8Array[]> {
+    if (end <= start) return [];
+    const reply = await this.command<Buffer[]>(["LRANGE", keys.entries, String(start), String(end - 1)], AS_BUFFERS);
+    return reply.map((entry) => new Uint8Array(entry.buffer, entry.byteOffset, entry.byteLength));
+  }
+
+  private putRecord(write: CheckedWrite, stream: Pick<Loaded, "keys" | "record">): void {
+    write.run([stream.keys.record], "HSET", stream.keys.record, "json", JSON.stringify(stream.record));
+  }
+
+  /** Sets the Redis expiry of a stream with a TTL or an expiry time, from its record. */
+  private expire(write: CheckedWrite, { keys, record }: Pick<Loaded, "keys" | "record">): void {
+    const times: number[] = [];
+    if (record.expiresAt !== null) times.push(Date.parse(record.expiresAt));
+    if (record.ttlSeconds !== null) times.push(record.touchedAt + record.ttlSeconds * 1000);
+    if (times.length === 0) return;
+    const at = String(Math.min(...times) + EXPIRY_MARGIN_MS);
+    for (const key of [keys.record, keys.entries, keys.forks]) write.run([key], "PEXPIREAT", key, at);
+  }
+
+  /** Announces the change on the stream's channel, in the same step as the write that makes it. */
+  private announce(write: CheckedWrite, keys: StreamKeys, change: LogChange): void {
+    write.run([keys.changes], "SPUBLISH", keys.changes, encodeNotice(change));
+  }
+
+  /** Runs attempts until one's write applies (or it has nothing to write). */
+  private async decide<T>(attempt: () => Promise<Decision<T>>): Promise<T> {
+    for (let attempts = 1; ; attempts++) {
+      const { result, write } = await attempt();
+      if (write === undefined || (await this.apply(write))) return result;
+      if (attempts >= MAX_ATTEMPTS) {
+        throw new BackendUnavailableError("redis", new Error(`the stream changed under ${attempts} attempts`));
+      }
+      // Other processes write the same stream: step aside a random while, longer each time.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempts, 200)));
+    }
+  }
+
+  /** Whether the write applied: false if a record it checks had changed (nothing was written). */
+  private async apply(write: CheckedWrite): Promise<boolean> {
+    const args = write.arguments();
+    try {
+      return (await this.command<number>(["EVALSHA", await this.scriptSha, ...args])) === 1;
+    } catch (error) {
+      // Redis forgot the script (restarted, or SCRIPT FLUSH): nothing ran, so sending it whole is
+      // not a second write.
+      if (!(error instanceof ErrorReply && error.message.startsWith("NOSCRIPT"))) throw error;
+      return (await this.command<number>(["EVAL", CHECKED_WRITE_SCRIPT, ...args])) === 1;
+    }
+  }
+
+  private serialized<T>(name: string, task: () => Promise<T>): Promise<T> {
+    const run = (this.queues.get(name) ?? Promise.resolve()).then(task, task);
+    const done = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(name, done);
+    done.then(() => {
+      if (this.queues.get(name) === done) this.queues.delete(name);
+    });
+    return run;
+  }
+
+  private subscribe(name: string): Watched {
+    const keys = streamKeys(this.prefix, name);
+    const watched: Watched = {
+      name,
+      keys,
+      listeners: new Set(),
+      onNotice: (notice) => this.tell(watched, decodeNotice(notice)),
+      linger: undefined,
+    };
+    this.watched.set(name, watched);
+    // Offline queue on this connection: while Redis is away the subscription waits for it.
+    this.options.subscriber.sSubscribe(keys.changes, watched.onNotice, true).then(
+      () => this.resync(watched),
+      () => {
+        // The client was closed: nothing more will arrive.
+      },
+    );
+    return watched;
+  }
+
+  private unsubscribe(watched: Watched): void {
+    if (this.watched.get(watched.name) !== watched || watched.listeners.size > 0) return;
+    this.watched.delete(watched.name);
+    this.options.subscriber.sUnsubscribe(watched.keys.changes, watched.onNotice, true).catch(() => {
+      // Gone with the connection anyway: a lost connection holds no subscription.
+    });
+  }
+
+  /** Tells a subscription's watchers the stream's state, as it is once they can hear every change. */
+  private async resync(watched: Watched): Promise<void> {
+    if (watched.listeners.size === 0) return;
+    let change: LogChange = DELETED;
+    try {
+      const stream = await this.load(watched.name);
+      if (stream !== undefined && !stream.record.deleted) {
+        change = { kind: "appended", from: stream.record.tail, entries: [], record: stream.record };
+      }
+    } catch {
+      // Unreachable: `deleted`, so that readers read again (and answer 503) rather than wait.
+    }
+    this.tell(watched, change);
+  }
+
+  private tell(watched: Watched, change: LogChange): void {
+    for (const listener of [...watched.listeners]) listener(change);
+  }
+
+  private lost(): void {
+    if (!this.listening) return;
+    this.listening = false;
+    // Changes made while the connection is down are never heard of: readers must not wait for them.
+    for (const watched of this.watched.values()) this.tell(watched, DELETED);
+  }
+
+  private reconnected(): void {
+    if (this.listening) return;
+    this.listening = true;
+    for (const watched of this.watched.values()) void this.resync(watched);
+  }
+
+  private async command<T>(args: Argument[], typeMapping?: typeof AS_BUFFERS): Promise<T> {
+    try {
+      const options = typeMapping === undefined ? this.commandOptions : { ...this.commandOptions, typeMapping };
+      return (await this.options.commands.sendCommand(args, options)) as T;
+    } catch (error) {
+      // An error reply is Redis answering: a bug here, not an outage.
+      if (error instanceof ErrorReply) throw error;
+      throw new BackendUnavailableError("redis", error);
+    }
+  }
+}
+
+function bufferOf(entry: Uint8Array): Buffer {
+  return Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength);
+}

@@ -1,0 +1,218 @@
+/**
+ * The Redis log against a real redis-server. Two logs on one Redis stand for two processes: each has
+ * its own two connections, exactly as two servers would, so their races are the real ones.
+ */
+import { EventEmitter } from "node:events";
+import { createClient } from "redis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
+import type { AppendRequest, CreateRequest, LogChange } from "../../src/hub/log.ts";
+import { connectRedis, type RedisBackend } from "../../src/hub/redis/connect.ts";
+import { RedisLog } from "../../src/hub/redis/redis-log.ts";
+import { streamKeys } from "../../src/hub/redis/stream-keys.ts";
+import { OpenStreams } from "../../src/sse/index.ts";
+import { type RunningRedis, startRedis } from "../support/redis.ts";
+import { eventually } from "../support/sse-reader.ts";
+
+let redis: RunningRedis;
+const backends: RedisBackend[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis({ durable: false });
+});
+afterEach(async () => {
+  for (const { log, hub } of backends.splice(0)) {
+    log.close();
+    await hub.close();
+  }
+});
+afterAll(async () => {
+  await redis?.dispose();
+});
+
+async function log(): Promise<RedisLog> {
+  const backend = await connectRedis({
+    url: redis.url,
+    historyLimit: 10,
+    streams: streamSettings(DEFAULT_CONFIG),
+    openStreams: new OpenStreams(DEFAULT_CONFIG),
+    timeoutMs: 2_000,
+    streamLimits: { maxBytes: 0, maxEntries: 0 },
+  });
+  backends.push(backend);
+  return backend.log;
+}
+
+let streamCount = 0;
+const freshName = () => `s${++streamCount}/${Date.now()}`;
+const utf8 = new TextEncoder();
+
+const creation = (overrides: Partial<CreateRequest> = {}): CreateRequest => ({
+  contentType: "application/octet-stream",
+  ttlSeconds: null,
+  expiresAt: null,
+  closed: false,
+  entries: [],
+  fork: null,
+  ...overrides,
+});
+
+const appending = (text: string, overrides: Partial<AppendRequest> = {}): AppendRequest => ({
+  entries: [utf8.encode(text)],
+  contentType: "application/octet-stream",
+  close: false,
+  streamSeq: undefined,
+  producer: undefined,
+  ...overrides,
+});
+
+async function texts(on: RedisLog, name: string): Promise<string[]> {
+  const read = await on.read(name, 0, Number.MAX_SAFE_INTEGER);
+  if (read.kind !== "found") throw new Error(`read: ${read.kind}`);
+  return read.entries.map((entry) => new TextDecoder().decode(entry));
+}
+
+describe("RedisLog", () => {
+  it("loses no append when two processes append to one stream at once", async () => {
+    const [a, b] = await Promise.all([log(), log()]);
+    const name = freshName();
+    expect((await a.create(name, creation())).kind).toBe("created");
+    await Promise.all(
+      [a, b].flatMap((on, p) => Array.from({ length: 100 }, (_, i) => on.append(name, appending(`${p}:${i}`)))),
+    );
+    const stored = await texts(b, name);
+    expect(stored).toHaveLength(200);
+    expect(new Set(stored).size).toBe(200);
+    // Each process's appends were decided one after another: they are in its order.
+    for (const p of [0, 1]) {
+      expect(stored.filter((text) => text.startsWith(`${p}:`))).toEqual(
+        Array.from({ length: 100 }, (_, i) => `${p}:${i}`),
+      );
+    }
+  });
+
+  it("stores a producer's request once when its retry reaches another process at the same moment", async () => {
+    const [a, b] = await Promise.all([log(), log()]);
+    const name = freshName();
+    await a.create(name, creation());
+    for (let seq = 0; seq < 20; seq++) {
+      const request = appending(`seq ${seq}`, { producer: { id: "p", epoch: 0, seq } });
+      const answers = await Promise.all([a.append(name, request), b.append(name, request)]);
+      expect(answers.map((answer) => answer.kind)).toEqual(["appended", "appended"]);
+      // One stored it; the other was answered as its duplicate.
+      expect(answers.filter((answer) => answer.kind === "appended" && answer.stored)).toHaveLength(1);
+    }
+    expect(await texts(a, name)).toEqual(Array.from({ length: 20 }, (_, seq) => `seq ${seq}`));
+  });
+
+  it("keeps every byte value of binary entries", async () => {
+    const on = await log();
+    const name = freshName();
+    const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+    await on.create(name, creation({ entries: [bytes] }));
+    await on.append(name, { ...appending(""), entries: [bytes.slice().reverse()] });
+    const read = await on.read(name, 0, 1 << 20);
+    expect(read.kind === "found" && read.entries.map((entry) => [...entry])).toEqual([
+      [...bytes],
+      [...bytes].reverse(),
+    ]);
+  });
+
+  it("tells a watcher in another process what was appended, created and deleted", async () => {
+    const [a, b] = await Promise.all([log(), log()]);
+    const name = freshName();
+    const changes: LogChange[] = [];
+    const unwatch = b.watch(name, (change) => changes.push(change));
+    // The subscription is in place once it has told its watcher the state (there is no stream yet).
+    expect(await eventually(async () => changes.length > 0, true)).toBe(true);
+    changes.length = 0;
+    await a.create(name, creation({ entries: [utf8.encode("one")] }));
+    await a.append(name, appending("two"));
+    await a.delete(name);
+    expect(await eventually(async () => changes.length, 3)).toBe(3);
+    expect(changes[0]).toMatchObject({ kind: "created", record: { tail: 1 } });
+    expect(changes[1]).toMatchObject({ kind: "appended", from: 1, entries: [utf8.encode("two")], record: { tail: 2 } });
+    expect(changes[2]).toEqual({ kind: "deleted" });
+    unwatch();
+  });
+
+  it("gives a stream with a TTL a Redis expiry, so that its memory is freed if nobody asks for it again", async () => {
+    const on = await log();
+    const name = freshName();
+    await on.create(name, creation({ ttlSeconds: 60, entries: [utf8.encode("x")] }));
+    const keys = streamKeys("edge-sse", name);
+    for (const key of [keys.record, keys.entries]) {
+      const left = Number(await redis.command("PTTL", key));
+      expect(left).toBeGreaterThan(50_000);
+      expect(left).toBeLessThanOrEqual(65_000);
+    }
+    // A stream without one keeps its keys until it is deleted, and then leaves none.
+    const lasting = freshName();
+    await on.create(lasting, creation({ entries: [utf8.encode("x")] }));
+    const lastingKeys = streamKeys("edge-sse", lasting);
+    expect(await redis.command("PTTL", lastingKeys.record)).toBe(-1);
+    await on.delete(lasting);
+    expect(await redis.command("EXISTS", lastingKeys.record, lastingKeys.entries, lastingKeys.forks)).toBe(0);
+  });
+
+  it("copies a fork's entries, keeps a deleted source's name taken while the fork lives, and frees it with the fork", async () => {
+    const on = await log();
+    const source = freshName();
+    const fork = freshName();
+    await on.create(source, creation({ entries: [utf8.encode("a"), utf8.encode("b")] }));
+    const forked = await on.create(fork, creation({ fork: { from: source, position: 1, subOffset: 0 } }));
+    expect(forked.kind).toBe("created");
+    await on.append(fork, appending("c"));
+    expect(await on.delete(source)).toBe("deleted");
+    expect((await on.head(source)).kind).toBe("gone");
+    expect((await on.create(source, creation())).kind).toBe("conflict");
+    expect(await texts(on, fork)).toEqual(["a", "c"]);
+    expect(await on.delete(fork)).toBe("deleted");
+    expect((await on.head(source)).kind).toBe("not-found");
+    const keys = streamKeys("edge-sse", source);
+    expect(await redis.command("EXISTS", keys.record, keys.entries, keys.forks)).toBe(0);
+  });
+
+  it("tells watchers `deleted` when the pub/sub connection is lost, and the stream as it is once it is back", async () => {
+    // A pub/sub connection the test loses and restores when it wants: what it misses in between is
+    // exactly what a real one misses while it reconnects (a few ms, measured here: too short to aim at).
+    const subscriber = Object.assign(new EventEmitter(), {
+      isReady: true,
+      sSubscribe: async () => {},
+      sUnsubscribe: async () => {},
+    });
+    const commands = createClient({ url: redis.url });
+    await commands.connect();
+    const on = new RedisLog({ commands, subscriber, limits: { maxBytes: 0, maxEntries: 0 }, timeoutMs: 2_000 });
+    const writer = await log();
+    const name = freshName();
+    await writer.create(name, creation());
+    const changes: LogChange[] = [];
+    on.watch(name, (change) => changes.push(change));
+    // Subscribed: told the stream as it is.
+    expect(await eventually(async () => changes.length, 1)).toBe(1);
+    expect(changes[0]).toMatchObject({ kind: "appended", from: 0, entries: [], record: { tail: 0 } });
+    subscriber.emit("error", new Error("Socket closed unexpectedly"));
+    expect(changes[1]).toEqual({ kind: "deleted" });
+    await writer.append(name, appending("missed"));
+    subscriber.emit("ready");
+    expect(await eventually(async () => changes.length, 3)).toBe(3);
+    expect(changes[2]).toMatchObject({ kind: "appended", from: 1, entries: [], record: { tail: 1 } });
+    on.close();
+    commands.destroy();
+  });
+
+  it("frees a deleted source whose last fork Redis let expire unseen", async () => {
+    const on = await log();
+    const source = freshName();
+    const fork = freshName();
+    await on.create(source, creation({ entries: [utf8.encode("a")] }));
+    await on.create(fork, creation({ fork: { from: source, position: null, subOffset: 0 } }));
+    await on.delete(source);
+    // As Redis's expiry does: the fork's keys go, and nobody tells the source.
+    const forkKeys = streamKeys("edge-sse", fork);
+    await redis.command("DEL", forkKeys.record, forkKeys.entries);
+    expect((await on.head(source)).kind).toBe("not-found");
+    expect((await on.create(source, creation())).kind).toBe("created");
+  });
+});

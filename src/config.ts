@@ -234,7 +234,7 @@ export const SETTINGS = {
   }),
   redisUrl: text("REDIS_URL", "", {
     defaultDoc: "empty (in memory)",
-    doc: "Node, Bun and Deno: keep channels in this Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS), shared by every process on it (see [Scale out on Redis](#scale-out-on-redis))",
+    doc: "Node, Bun and Deno: keep channels and durable streams in this Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS), shared by every process on it (see [Scale out on Redis](#scale-out-on-redis))",
     check: checkRedisUrl,
     show: withoutPassword,
   }),

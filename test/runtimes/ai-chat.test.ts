@@ -7,8 +7,8 @@
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoReply } from "../../src/app/demo-model.ts";
-import { eventually, PATIENCE_MS } from "../support/sse-reader.ts";
 import { type RunningServer, type Runtime, startServer } from "../support/server.ts";
+import { eventually, PATIENCE_MS } from "../support/sse-reader.ts";
 
 // Fast enough for a quick test, slow enough that a reader is always mid-answer when it acts (it acts
 // after a few tokens, and an answer has dozens).
@@ -26,8 +26,7 @@ async function messageOf(stream: ReadableStream<UIMessageChunk>): Promise<UIMess
   return last;
 }
 
-const textOf = (message: UIMessage) =>
-  message.parts.map((part) => (part.type === "text" ? part.text : "")).join("");
+const textOf = (message: UIMessage) => message.parts.map((part) => (part.type === "text" ? part.text : "")).join("");
 
 /** Reads chunks until `count` text deltas came, then stops reading (the request is left as it is). */
 async function readDeltas(stream: ReadableStream<UIMessageChunk>, count: number) {
@@ -135,11 +134,15 @@ describe.each<Runtime>(["node", "bun", "deno"])("resumable AI answers on %s", (r
     expect(await messageOf((await transport.reconnectToStream({ chatId }))!)).toEqual(stopped);
   });
 
-  it("starts the next answer of a chat once the last one ended, and resumes that one", async () => {
-    const chatId = `next-${runtime}-${Date.now()}`;
-    await messageOf(await send(chatId, "first"));
-    const second = await messageOf(await send(chatId, "second"));
-    expect(textOf(second)).toBe(expectedText("second"));
-    expect(await messageOf((await transport.reconnectToStream({ chatId }))!)).toEqual(second);
-  }, PATIENCE_MS);
+  it(
+    "starts the next answer of a chat once the last one ended, and resumes that one",
+    async () => {
+      const chatId = `next-${runtime}-${Date.now()}`;
+      await messageOf(await send(chatId, "first"));
+      const second = await messageOf(await send(chatId, "second"));
+      expect(textOf(second)).toBe(expectedText("second"));
+      expect(await messageOf((await transport.reconnectToStream({ chatId }))!)).toEqual(second);
+    },
+    PATIENCE_MS,
+  );
 });

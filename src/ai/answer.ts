@@ -10,9 +10,10 @@
  * Ends, each written once to the stream before it closes:
  * - the source ends: the stream closes;
  * - the source throws: an error chunk (`{ type: "error", errorText }`, the AI SDK's shape), then close;
- * - stopped (`stop()`, the `signal` option, or the stream closed or deleted by anyone else, on any
- *   process that shares the log): the generation's signal aborts, the source is cancelled, and an
- *   abort chunk (`{ type: "abort" }`) closes the stream unless someone else already closed it.
+ * - stopped (`stop()`, the `signal` option, or the stream closed by anyone else, on any process that
+ *   shares the log): the generation's signal aborts, the source is cancelled, and an abort chunk
+ *   (`{ type: "abort" }`) closes the stream unless someone else already closed it;
+ * - the stream deleted or expired under it: the generation stops the same way, and writes nothing.
  */
 import type { StreamLog } from "../hub/log.ts";
 
@@ -107,12 +108,14 @@ async function run(options: AnswerOptions, controller: AbortController, ttlSecon
   const signal = controller.signal;
   let closing = false; // set before our own close, so that the watcher below tells it from another's
   let closedElsewhere = false;
+  let deleted = false;
   // A stop may come from any process that shares the log: it closes (or deletes) the stream, and
   // this watcher hears it (on Redis over pub/sub) and stops the generation at once.
   const unwatch = log.watch(name, (change) => {
     if (closing) return;
     if (change.kind === "deleted" || (change.kind === "appended" && change.record.closed)) {
       closedElsewhere = true;
+      deleted = change.kind === "deleted";
       controller.abort("closed elsewhere");
     }
   });
@@ -139,7 +142,7 @@ async function run(options: AnswerOptions, controller: AbortController, ttlSecon
       controller.abort(appended.kind);
       return appended.kind === "closed" ? "stopped" : "lost";
     }
-    if (closedElsewhere) return "stopped";
+    if (closedElsewhere) return deleted ? "lost" : "stopped";
     const reason = typeof signal.reason === "string" ? signal.reason : undefined;
     return (await finish(log, name, [{ type: "abort", ...(reason ? { reason } : {}) }], () => (closing = true)))
       ? "stopped"

@@ -28,10 +28,18 @@ import { parseOrThrow } from "./validation.ts";
 
 export interface ChatRoutesOptions {
   log: StreamLog;
-  settings: ChatSettings;
   /** The SSE options of a reader's stream (caps, keep-alive, the request's signal). */
   eventStreamOptions: (c: Context) => EventStreamOptions;
 }
+
+/** The chat's routes over the app's log, as createApp mounts them (AppOptions.chat). */
+export type ChatRoutes = (options: ChatRoutesOptions) => Hono;
+
+/** The demo chat with these settings, for AppOptions.chat. */
+export const chatRoutesWith =
+  (settings: ChatSettings): ChatRoutes =>
+  (options) =>
+    chatRoutes({ ...options, settings });
 
 /** The durable stream that holds a chat's latest answer. */
 export const answerStreamName = (chatId: string) => `ai/chat/${chatId}`;
@@ -60,7 +68,7 @@ const chatRequestSchema = z.object({
   messageId: z.string().optional(),
 });
 
-export function chatRoutes(options: ChatRoutesOptions) {
+export function chatRoutes(options: ChatRoutesOptions & { settings: ChatSettings }): Hono {
   const { log, settings } = options;
   // This process's answers in flight: per chat (one at a time) and per client (the cap).
   const inFlight = new Set<string>();

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
+import { chatRoutesWith } from "../../src/app/chat.ts";
 import type { ChatSettings } from "../../src/app/chat-settings.ts";
 import { DEFAULT_CONFIG } from "../../src/config.ts";
 import { MemoryLog } from "../../src/hub/memory/memory-log.ts";
@@ -18,7 +19,7 @@ const started: { app: ReturnType<typeof createApp>; id: string; body: ReadableSt
 
 function appWith(chat: ChatSettings) {
   const app = createApp(DEFAULT_CONFIG, {
-    chat,
+    chat: chatRoutesWith(chat),
     log: new MemoryLog(undefined, clock),
     clientAddress: () => "10.0.0.1",
   });

@@ -14,6 +14,8 @@ import { formatLine, type Logger } from "../log/logger.ts";
 import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
 import { type AppOptions, createApp } from "./app.ts";
+import { chatRoutesWith } from "./chat.ts";
+import { type ChatSettings, DEFAULT_CHAT_SETTINGS } from "./chat-settings.ts";
 import type { Readiness } from "./health.ts";
 
 export interface ServerApp {
@@ -45,7 +47,7 @@ export function readServerConfig(env: Record<string, unknown>, exit: (code: numb
 
 export async function createServerApp(
   config: Config,
-  options: Pick<AppOptions, "serveAssets" | "clientAddress" | "metrics"> & { logger: Logger },
+  options: Pick<AppOptions, "serveAssets" | "clientAddress" | "metrics"> & { logger: Logger; chat?: ChatSettings },
 ): Promise<ServerApp> {
   const { logger, metrics } = options;
   const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true, onClosed: logStreamClosed(logger) });
@@ -80,6 +82,7 @@ export async function createServerApp(
   }
   const app = createApp(config, {
     ...options,
+    chat: chatRoutesWith(options.chat ?? DEFAULT_CHAT_SETTINGS),
     hub,
     log,
     openStreams,

@@ -25,6 +25,7 @@ describe("the installed tarball, from plain Node", () => {
   it("loads every Node-side entry with its exports", async () => {
     const loaded = await exportsOf(inject("consumer"), [
       "edge-sse",
+      "edge-sse/ai",
       "edge-sse/hono",
       "edge-sse/hub",
       "edge-sse/node",
@@ -34,6 +35,14 @@ describe("the installed tarball, from plain Node", () => {
     expect(loaded["edge-sse"]).toEqual(
       expect.arrayContaining(["eventStream", "OpenStreams", "encodeEvent", "EventStreamError", "takeOver"]),
     );
+    expect(loaded["edge-sse/ai"]).toEqual([
+      "ANSWER_LOST_ERROR",
+      "AnswerStartError",
+      "DONE",
+      "UI_MESSAGE_STREAM_HEADERS",
+      "answerResponse",
+      "startAnswer",
+    ]);
     expect(loaded["edge-sse/hono"]).toEqual(["eventStreamMiddleware", "streamEvents"]);
     expect(loaded["edge-sse/hub"]).toEqual(expect.arrayContaining(["Channel", "MemoryHub", "newMessageSchema"]));
     expect(loaded["edge-sse/node"]).toEqual(["directEventStreams", "startOnServerResponse"]);
@@ -57,9 +66,16 @@ describe("the installed tarball, from plain Node", () => {
     ]);
   });
 
-  it("loads the core and the hub without hono, which only edge-sse/hono and edge-sse/node need", async () => {
-    const loaded = await exportsOf(inject("bare"), ["edge-sse", "edge-sse/hub", "edge-sse/hono", "edge-sse/node"]);
+  it("loads the core, the hub and edge-sse/ai without hono or ai, which only edge-sse/hono and edge-sse/node need", async () => {
+    const loaded = await exportsOf(inject("bare"), [
+      "edge-sse",
+      "edge-sse/ai",
+      "edge-sse/hub",
+      "edge-sse/hono",
+      "edge-sse/node",
+    ]);
     expect(loaded["edge-sse"]).toContain("eventStream");
+    expect(loaded["edge-sse/ai"]).toContain("startAnswer");
     expect(loaded["edge-sse/hub"]).toContain("MemoryHub");
     expect(loaded["edge-sse/hono"]).toBe("ERR_MODULE_NOT_FOUND");
     expect(loaded["edge-sse/node"]).toBe("ERR_MODULE_NOT_FOUND");

@@ -23,6 +23,7 @@ describe("the packed tarball", () => {
     const { analysis, problems } = JSON.parse(stdout);
     expect(Object.keys(analysis.entrypoints).sort()).toEqual([
       ".",
+      "./ai",
       "./client",
       "./hono",
       "./hub",

@@ -1,0 +1,231 @@
+/**
+ * An answer that outlives its request: a generation's chunks (the AI SDK's UI message chunks, or any
+ * JSON values) appended to a durable stream as they come, and the stream closed when the generation
+ * ends. Nothing here waits for a reader: a client that leaves, reloads or never reads changes
+ * nothing, and every reader reads the same stream from its first chunk (see answer-response.ts).
+ *
+ * Built only on the `StreamLog` interface, so it runs on every backend's log. The generation itself
+ * runs where `startAnswer` was called (this process, or this isolate on Workers).
+ *
+ * Ends, each written once to the stream before it closes:
+ * - the source ends: the stream closes;
+ * - the source throws: an error chunk (`{ type: "error", errorText }`, the AI SDK's shape), then close;
+ * - stopped (`stop()`, the `signal` option, or the stream closed by anyone else, on any process that
+ *   shares the log): the generation's signal aborts, the source is cancelled, and an abort chunk
+ *   (`{ type: "abort" }`) closes the stream unless someone else already closed it;
+ * - the stream deleted or expired under it: the generation stops the same way, and writes nothing.
+ */
+import type { StreamLog } from "../hub/log.ts";
+
+/** What a generation yields: any async iterable or `ReadableStream` of JSON values. */
+export type ChunkSource = AsyncIterable<unknown> | ReadableStream<unknown>;
+
+export interface AnswerOptions {
+  log: StreamLog;
+  /** The durable stream the answer is written to; it must not exist yet. */
+  name: string;
+  /**
+   * The generation: its chunks, or a function that starts it with the signal that stops it, e.g.
+   * `(signal) => streamText({ model, messages, abortSignal: signal }).toUIMessageStream()`. Pass a
+   * function whenever the generation takes a signal: cancelling a source only stops it reading on.
+   */
+  source: ChunkSource | ((signal: AbortSignal) => ChunkSource | Promise<ChunkSource>);
+  /**
+   * The stream's sliding TTL (PROTOCOL.md §5.1): how long after its last read or write it stays
+   * readable. While the generation runs, the stream is touched at least every half TTL, so a model
+   * that thinks quietly for longer than the TTL does not lose its answer. null: it never expires.
+   */
+  ttlSeconds?: number | null;
+  /** Stops the generation when it aborts. */
+  signal?: AbortSignal;
+}
+
+/** How an answer ended. */
+export type AnswerEnd =
+  | "finished" // the source ended
+  | "failed" // the source threw: the stream ends with an error chunk
+  | "stopped" // stopped: the stream ends with an abort chunk (or as whoever closed it left it)
+  | "lost"; // the stream was deleted, expired or refused an append (a limit): nothing more was written
+
+export interface Answer {
+  readonly name: string;
+  /** Aborted when the generation is to stop, for whatever reason. */
+  readonly signal: AbortSignal;
+  /** Stops the generation; the stream then ends with an abort chunk. Safe to call at any time. */
+  stop(reason?: string): void;
+  /** Resolves once the stream is closed (or lost) and the source released. Never rejects. */
+  readonly ended: Promise<AnswerEnd>;
+}
+
+/** Thrown by `startAnswer` when the stream cannot be created (it exists, or the log refused it). */
+export class AnswerStartError extends Error {
+  constructor(
+    readonly reason: "exists" | "refused",
+    message: string,
+  ) {
+    super(message);
+    this.name = "AnswerStartError";
+  }
+}
+
+export const JSON_CONTENT_TYPE = "application/json";
+
+const utf8 = new TextEncoder();
+
+/**
+ * Creates the answer's stream, then runs the generation in the background: the returned promise
+ * resolves as soon as the stream exists, so a reader can start at once.
+ */
+export async function startAnswer(options: AnswerOptions): Promise<Answer> {
+  const { log, name } = options;
+  const ttlSeconds = options.ttlSeconds ?? null;
+  const created = await log.create(name, {
+    contentType: JSON_CONTENT_TYPE,
+    ttlSeconds,
+    expiresAt: null,
+    closed: false,
+    entries: [],
+    fork: null,
+  });
+  if (created.kind === "exists") throw new AnswerStartError("exists", `the stream ${name} exists already`);
+  if (created.kind !== "created") {
+    throw new AnswerStartError("refused", `the log refused the stream ${name}: ${created.kind}`);
+  }
+
+  const controller = new AbortController();
+  const stop = (reason?: string) => {
+    if (!controller.signal.aborted) controller.abort(reason ?? "stopped");
+  };
+  if (options.signal?.aborted) stop(String(options.signal.reason ?? "stopped"));
+  options.signal?.addEventListener("abort", () => stop(String(options.signal?.reason ?? "stopped")), { once: true });
+
+  const ended = run(options, controller, ttlSeconds);
+  return { name, signal: controller.signal, stop, ended };
+}
+
+async function run(options: AnswerOptions, controller: AbortController, ttlSeconds: number | null): Promise<AnswerEnd> {
+  const { log, name } = options;
+  const signal = controller.signal;
+  let closing = false; // set before our own close, so that the watcher below tells it from another's
+  let closedElsewhere = false;
+  let deleted = false;
+  // A stop may come from any process that shares the log: it closes (or deletes) the stream, and
+  // this watcher hears it (on Redis over pub/sub) and stops the generation at once.
+  const unwatch = log.watch(name, (change) => {
+    if (closing) return;
+    if (change.kind === "deleted" || (change.kind === "appended" && change.record.closed)) {
+      closedElsewhere = true;
+      deleted = change.kind === "deleted";
+      controller.abort("closed elsewhere");
+    }
+  });
+  // Keeps a sliding TTL from running out while the model is quiet (reads touch the stream).
+  const keepAlive =
+    ttlSeconds === null
+      ? undefined
+      : setInterval(() => void log.read(name, "tail", 0).catch(() => {}), (ttlSeconds * 1000) / 2);
+
+  let chunks: ChunkReader | undefined;
+  try {
+    const source = typeof options.source === "function" ? await options.source(signal) : options.source;
+    chunks = readerOf(source);
+    for (;;) {
+      const next = await untilAborted(chunks.next(), signal);
+      if (next === ABORTED) break;
+      if (next.done) {
+        return (await finish(log, name, [], () => (closing = true))) ? "finished" : "lost";
+      }
+      const appended = await log.append(name, appendOf([next.value], false));
+      if (appended.kind === "appended") continue;
+      // Closed by someone else between two chunks: a stop; anything else, the stream is gone for us.
+      if (appended.kind === "closed") closedElsewhere = true;
+      controller.abort(appended.kind);
+      return appended.kind === "closed" ? "stopped" : "lost";
+    }
+    if (closedElsewhere) return deleted ? "lost" : "stopped";
+    const reason = typeof signal.reason === "string" ? signal.reason : undefined;
+    return (await finish(log, name, [{ type: "abort", ...(reason ? { reason } : {}) }], () => (closing = true)))
+      ? "stopped"
+      : "lost";
+  } catch (error) {
+    controller.abort("failed");
+    const errorText = error instanceof Error ? error.message : String(error);
+    return (await finish(log, name, [{ type: "error", errorText }], () => (closing = true)).catch(() => false))
+      ? "failed"
+      : "lost";
+  } finally {
+    unwatch();
+    if (keepAlive !== undefined) clearInterval(keepAlive);
+    if (!controller.signal.aborted) controller.abort("ended");
+    // Not awaited: a source that ignores cancellation must not hold the answer's end.
+    chunks?.cancel().catch(() => {});
+  }
+}
+
+/** Appends the last chunks and closes; false if the stream is gone, or was closed with chunks by someone else. */
+async function finish(log: StreamLog, name: string, last: unknown[], closing: () => void): Promise<boolean> {
+  closing();
+  return (await log.append(name, appendOf(last, true))).kind === "appended";
+}
+
+function appendOf(chunks: unknown[], close: boolean) {
+  return {
+    entries: chunks.map((chunk) => utf8.encode(JSON.stringify(chunk))),
+    contentType: JSON_CONTENT_TYPE,
+    close,
+    streamSeq: undefined,
+    producer: undefined,
+  };
+}
+
+interface ChunkReader {
+  next(): Promise<IteratorResult<unknown>>;
+  cancel(): Promise<unknown>;
+}
+
+/**
+ * A `ReadableStream` is read with its own reader, not its async iterator: the iterator's `return()`
+ * waits for a pending read (WHATWG Streams, ReadableStream async iterator return steps), while
+ * `reader.cancel()` cancels at once, so a stop does not wait for the model's next token.
+ */
+function readerOf(source: ChunkSource): ChunkReader {
+  if (typeof (source as ReadableStream).getReader === "function") {
+    const reader = (source as ReadableStream<unknown>).getReader();
+    return {
+      next: () => reader.read() as Promise<IteratorResult<unknown>>,
+      cancel: () => reader.cancel(),
+    };
+  }
+  const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  return {
+    next: () => iterator.next(),
+    cancel: async () => iterator.return?.(),
+  };
+}
+
+const ABORTED = Symbol("aborted");
+
+/** `promise`, or ABORTED as soon as `signal` aborts (the promise is then left to settle unread). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.resolve(ABORTED);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      promise.catch(() => {});
+      resolve(ABORTED);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}

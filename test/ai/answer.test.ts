@@ -1,0 +1,212 @@
+/**
+ * startAnswer and answerResponse over the in-memory log: what the stream holds at each end (the
+ * source's end, a throw, a stop, a close by someone else), that readers neither hold nor stop the
+ * generation, and that every reader gets the chunks from the first, once, then [DONE].
+ */
+import { describe, expect, it } from "vitest";
+import { ANSWER_LOST_ERROR, answerResponse, startAnswer } from "../../src/ai/index.ts";
+import { MemoryLog } from "../../src/hub/memory/memory-log.ts";
+import { readEvents } from "../support/sse-reader.ts";
+
+const utf8Decoder = new TextDecoder();
+
+/** Everything the stream holds, and whether it is closed. */
+async function contentOf(log: MemoryLog, name: string) {
+  const result = await log.read(name, 0, Number.MAX_SAFE_INTEGER);
+  if (result.kind !== "found") return { kind: result.kind };
+  const chunks = result.entries.flatMap((entry) => JSON.parse(`[${utf8Decoder.decode(entry)}]`) as unknown[]);
+  return { chunks, closed: result.record.closed };
+}
+
+/** A source that yields one chunk per call of `release` (made before or after it is pulled), and says whether it was cancelled. */
+function controlledSource() {
+  let waiting: (() => void) | undefined;
+  let credits = 0;
+  const state = { pulled: 0, cancelled: false };
+  const source = new ReadableStream<unknown>({
+    async pull(controller) {
+      if (credits === 0) await new Promise<void>((resolve) => (waiting = resolve));
+      credits--;
+      controller.enqueue({ type: "text-delta", id: "t", delta: `${state.pulled++} ` });
+    },
+    cancel() {
+      state.cancelled = true;
+    },
+  });
+  const release = () => {
+    credits++;
+    const wake = waiting;
+    waiting = undefined;
+    wake?.();
+  };
+  return { source, state, release };
+}
+
+/** Every `data:` of a response, to its end. */
+async function dataOf(response: Response): Promise<string[]> {
+  const reader = readEvents(response);
+  const data: string[] = [];
+  for (;;) {
+    const event = await reader.next().catch(() => undefined);
+    if (event === undefined) return data;
+    data.push(event.data);
+  }
+}
+
+describe("startAnswer", () => {
+  it("appends each chunk as it comes and closes the stream at the source's end", async () => {
+    const log = new MemoryLog();
+    const chunks = [{ type: "start" }, { type: "text-delta", id: "t", delta: "hi" }, { type: "finish" }];
+    const answer = await startAnswer({
+      log,
+      name: "a",
+      source: (async function* () {
+        yield* chunks;
+      })(),
+    });
+    expect(await answer.ended).toBe("finished");
+    expect(await contentOf(log, "a")).toEqual({ chunks, closed: true });
+    expect(answer.signal.aborted).toBe(true);
+  });
+
+  it("ends a source that throws with the AI SDK's error chunk, then closes", async () => {
+    const log = new MemoryLog();
+    const answer = await startAnswer({
+      log,
+      name: "a",
+      source: (async function* () {
+        yield { type: "start" };
+        throw new Error("the model fell over");
+      })(),
+    });
+    expect(await answer.ended).toBe("failed");
+    expect(await contentOf(log, "a")).toEqual({
+      chunks: [{ type: "start" }, { type: "error", errorText: "the model fell over" }],
+      closed: true,
+    });
+  });
+
+  it("stops on stop(): the generation's signal aborts, the source is cancelled mid-read, an abort chunk closes the stream", async () => {
+    const log = new MemoryLog();
+    const { source, state, release } = controlledSource();
+    let signal: AbortSignal | undefined;
+    const answer = await startAnswer({
+      log,
+      name: "a",
+      source: (given) => {
+        signal = given;
+        return source;
+      },
+    });
+    release();
+    await expect.poll(async () => (await contentOf(log, "a")).chunks?.length).toBe(1);
+    answer.stop("enough");
+    expect(await answer.ended).toBe("stopped");
+    expect(signal?.aborted).toBe(true);
+    expect(state.cancelled).toBe(true);
+    expect(await contentOf(log, "a")).toEqual({
+      chunks: [
+        { type: "text-delta", id: "t", delta: "0 " },
+        { type: "abort", reason: "enough" },
+      ],
+      closed: true,
+    });
+  });
+
+  it("stops when its signal option aborts", async () => {
+    const log = new MemoryLog();
+    const { source, state } = controlledSource();
+    const outside = new AbortController();
+    const answer = await startAnswer({ log, name: "a", source, signal: outside.signal });
+    outside.abort();
+    expect(await answer.ended).toBe("stopped");
+    expect(state.cancelled).toBe(true);
+    expect((await contentOf(log, "a")).closed).toBe(true);
+  });
+
+  it("stops when anyone else closes the stream (a stop from another process), and writes nothing after it", async () => {
+    const log = new MemoryLog();
+    const { source, state, release } = controlledSource();
+    const answer = await startAnswer({ log, name: "a", source });
+    const abort = new TextEncoder().encode(JSON.stringify({ type: "abort" }));
+    await log.append("a", {
+      entries: [abort],
+      contentType: "application/json",
+      close: true,
+      streamSeq: undefined,
+      producer: undefined,
+    });
+    expect(await answer.ended).toBe("stopped");
+    release();
+    expect(state.cancelled).toBe(true);
+    expect(await contentOf(log, "a")).toEqual({ chunks: [{ type: "abort" }], closed: true });
+  });
+
+  it("ends as lost when the stream is deleted under it", async () => {
+    const log = new MemoryLog();
+    const { source, state } = controlledSource();
+    const answer = await startAnswer({ log, name: "a", source });
+    await log.delete("a");
+    expect(await answer.ended).toBe("lost");
+    expect(state.cancelled).toBe(true);
+    expect(await contentOf(log, "a")).toEqual({ kind: "not-found" });
+  });
+
+  it("refuses a stream that exists", async () => {
+    const log = new MemoryLog();
+    await startAnswer({ log, name: "a", source: controlledSource().source });
+    await expect(startAnswer({ log, name: "a", source: controlledSource().source })).rejects.toMatchObject({
+      name: "AnswerStartError",
+      reason: "exists",
+    });
+  });
+});
+
+describe("answerResponse", () => {
+  it("gives every reader the chunks from the first, live, then [DONE], in the UI message stream's shape", async () => {
+    const log = new MemoryLog();
+    const { source, release } = controlledSource();
+    const answer = await startAnswer({ log, name: "a", source });
+    release();
+    release();
+    await expect.poll(async () => (await contentOf(log, "a")).chunks?.length).toBe(2);
+    const early = answerResponse({ log, name: "a" });
+    expect(early.headers.get("x-vercel-ai-ui-message-stream")).toBe("v1");
+    expect(early.headers.get("content-type")).toBe("text/event-stream");
+    const earlyData = dataOf(early);
+    release();
+    await expect.poll(async () => (await contentOf(log, "a")).chunks?.length).toBe(3);
+    const late = dataOf(answerResponse({ log, name: "a" }));
+    answer.stop();
+    const expected = [
+      ...[0, 1, 2].map((n) => JSON.stringify({ type: "text-delta", id: "t", delta: `${n} ` })),
+      JSON.stringify({ type: "abort", reason: "stopped" }),
+      "[DONE]",
+    ];
+    expect(await earlyData).toEqual(expected);
+    expect(await late).toEqual(expected);
+  });
+
+  it("ends with an error chunk and [DONE] when the answer vanishes before its end", async () => {
+    const log = new MemoryLog();
+    await startAnswer({ log, name: "a", source: controlledSource().source });
+    const data = dataOf(answerResponse({ log, name: "a" }));
+    await log.delete("a");
+    expect(await data).toEqual([JSON.stringify({ type: "error", errorText: ANSWER_LOST_ERROR }), "[DONE]"]);
+  });
+
+  it("leaves the generation running when a reader leaves", async () => {
+    const log = new MemoryLog();
+    const { source, state, release } = controlledSource();
+    const answer = await startAnswer({ log, name: "a", source });
+    const reader = readEvents(answerResponse({ log, name: "a" }));
+    release();
+    await reader.next();
+    await reader.cancel();
+    release();
+    await expect.poll(async () => (await contentOf(log, "a")).chunks?.length).toBe(2);
+    expect(state.cancelled).toBe(false);
+    answer.stop();
+    await answer.ended;
+  });
+});

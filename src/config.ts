@@ -271,6 +271,18 @@ export const SETTINGS = {
   streamMaxAppends: wholeNumber("STREAM_MAX_APPENDS", 1_000_000, {
     doc: "durable streams: the appends one stream may hold; beyond it `413`; `0`: no limit",
   }),
+  demoModelDelayMs: wholeNumber("DEMO_MODEL_DELAY_MS", 150, {
+    doc: "the demo chat (`/api/chat`): ms between two words of the demo model, slow enough to reload mid-answer",
+  }),
+  // Long enough to reconnect after a network change; short enough that a client which kept the
+  // finished message itself (useChat's persisted messages) is not sent it again on its next page load.
+  chatAnswerTtlSeconds: wholeNumber("CHAT_ANSWER_TTL_SECONDS", 60, {
+    min: 1,
+    doc: "the demo chat: how long an answer stays resumable after its last read or write (its stream's sliding TTL); after it `GET /api/chat/:id/stream` answers `204`",
+  }),
+  chatMaxAnswersPerClient: wholeNumber("CHAT_MAX_ANSWERS_PER_CLIENT", 3, {
+    doc: "the demo chat: answers in flight at once per client address; beyond it `POST /api/chat` answers `429`; `0`: no cap",
+  }),
 };
 
 export type Config = SettingsOf<typeof SETTINGS>;

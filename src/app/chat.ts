@@ -19,9 +19,9 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { AnswerStartError, answerResponse, startAnswer } from "../ai/index.ts";
+import type { Config } from "../config.ts";
 import type { StreamLog } from "../hub/log.ts";
 import type { EventStreamOptions } from "../sse/index.ts";
-import type { ChatSettings } from "./chat-settings.ts";
 import { demoModel } from "./demo-model.ts";
 import { HttpError } from "./errors.ts";
 import { parseOrThrow } from "./validation.ts";
@@ -31,6 +31,9 @@ export interface ChatRoutesOptions {
   /** The SSE options of a reader's stream (caps, keep-alive, the request's signal). */
   eventStreamOptions: (c: Context) => EventStreamOptions;
 }
+
+/** The chat's settings (see src/config.ts: DEMO_MODEL_DELAY_MS, CHAT_ANSWER_TTL_SECONDS, CHAT_MAX_ANSWERS_PER_CLIENT). */
+export type ChatSettings = Pick<Config, "demoModelDelayMs" | "chatAnswerTtlSeconds" | "chatMaxAnswersPerClient">;
 
 /** The chat's routes over the app's log, as createApp mounts them (AppOptions.chat). */
 export type ChatRoutes = (options: ChatRoutesOptions) => Hono;
@@ -100,7 +103,7 @@ export function chatRoutes(options: ChatRoutesOptions & { settings: ChatSettings
     const name = answerStreamName(chatId);
     const client = c.get("clientAddress") ?? "unknown";
     if (inFlight.has(chatId)) throw answerInFlight();
-    if (settings.maxAnswersPerClient > 0 && (perClient.get(client) ?? 0) >= settings.maxAnswersPerClient) {
+    if (settings.chatMaxAnswersPerClient > 0 && (perClient.get(client) ?? 0) >= settings.chatMaxAnswersPerClient) {
       throw new HttpError(429, "too_many_answers", "this client has as many answers in flight as it may", {
         "retry-after": TOO_MANY_ANSWERS_RETRY_AFTER_SECONDS,
       });
@@ -119,7 +122,7 @@ export function chatRoutes(options: ChatRoutesOptions & { settings: ChatSettings
       const answer = await startAnswer({
         log,
         name,
-        ttlSeconds: settings.answerTtlSeconds,
+        ttlSeconds: settings.chatAnswerTtlSeconds,
         source: (signal) =>
           streamText({
             model: demoModel({ delayMs: settings.demoModelDelayMs, onToken: () => modelTokens++ }),

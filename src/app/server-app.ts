@@ -15,7 +15,6 @@ import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
 import { type AppOptions, createApp } from "./app.ts";
 import { chatRoutesWith } from "./chat.ts";
-import { type ChatSettings, DEFAULT_CHAT_SETTINGS } from "./chat-settings.ts";
 import type { Readiness } from "./health.ts";
 
 export interface ServerApp {
@@ -47,7 +46,7 @@ export function readServerConfig(env: Record<string, unknown>, exit: (code: numb
 
 export async function createServerApp(
   config: Config,
-  options: Pick<AppOptions, "serveAssets" | "clientAddress" | "metrics"> & { logger: Logger; chat?: ChatSettings },
+  options: Pick<AppOptions, "serveAssets" | "clientAddress" | "metrics"> & { logger: Logger },
 ): Promise<ServerApp> {
   const { logger, metrics } = options;
   const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true, onClosed: logStreamClosed(logger) });
@@ -82,7 +81,7 @@ export async function createServerApp(
   }
   const app = createApp(config, {
     ...options,
-    chat: chatRoutesWith(options.chat ?? DEFAULT_CHAT_SETTINGS),
+    chat: chatRoutesWith(config),
     hub,
     log,
     openStreams,

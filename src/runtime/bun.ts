@@ -1,6 +1,5 @@
 /** Bun entry: `npm run start:bun`. */
 import { getConnInfo, serveStatic } from "hono/bun";
-import { readChatSettings } from "../app/chat-settings.ts";
 import { createServerApp, readServerConfig } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readListenAddress } from "../config.ts";
@@ -16,7 +15,6 @@ const { app, openStreams, readiness, hubName } = await createServerApp(config, {
   clientAddress: (c) => getConnInfo(c).remote.address,
   logger,
   metrics,
-  chat: readChatSettings(process.env),
 });
 const { port, hostname } = readListenAddress(process.env);
 

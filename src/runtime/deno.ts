@@ -1,6 +1,5 @@
 /** Deno entry: `npm run start:deno`. */
 import { getConnInfo, serveStatic } from "hono/deno";
-import { readChatSettings } from "../app/chat-settings.ts";
 import { createServerApp, readServerConfig } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readListenAddress } from "../config.ts";
@@ -17,7 +16,6 @@ const { app, openStreams, readiness, hubName } = await createServerApp(config, {
   clientAddress: (c) => getConnInfo(c).remote.address,
   logger,
   metrics,
-  chat: readChatSettings(env),
 });
 const { port, hostname } = readListenAddress(env);
 

@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
-import { readChatSettings } from "../app/chat-settings.ts";
 import { createServerApp, readServerConfig } from "../app/server-app.ts";
 import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readListenAddress } from "../config.ts";
@@ -20,7 +19,6 @@ const { app, openStreams, readiness, hubName } = await createServerApp(config, {
   clientAddress: (c) => getConnInfo(c).remote.address,
   logger,
   metrics,
-  chat: readChatSettings(process.env),
 });
 const { port, hostname } = readListenAddress(process.env);
 

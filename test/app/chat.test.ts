@@ -5,12 +5,12 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
+import type { ChatSettings } from "../../src/app/chat.ts";
 import { chatRoutesWith } from "../../src/app/chat.ts";
-import type { ChatSettings } from "../../src/app/chat-settings.ts";
 import { DEFAULT_CONFIG } from "../../src/config.ts";
 import { MemoryLog } from "../../src/hub/memory/memory-log.ts";
 
-const SLOW: ChatSettings = { demoModelDelayMs: 60_000, answerTtlSeconds: 60, maxAnswersPerClient: 2 };
+const SLOW: ChatSettings = { demoModelDelayMs: 60_000, chatAnswerTtlSeconds: 60, chatMaxAnswersPerClient: 2 };
 
 let now = Date.now();
 const clock = () => now;
@@ -96,7 +96,7 @@ describe("the demo chat's routes", () => {
   });
 
   it("resumes a finished answer until CHAT_ANSWER_TTL_SECONDS after its last use, then answers 204", async () => {
-    const app = appWith({ ...SLOW, demoModelDelayMs: 0, answerTtlSeconds: 30 });
+    const app = appWith({ ...SLOW, demoModelDelayMs: 0, chatAnswerTtlSeconds: 30 });
     const response = await ask(app, "done");
     expect(await response.text()).toMatch(/data:\[DONE\]\n\n$/);
     now += 29_000;

@@ -26,6 +26,7 @@ const AT_LEAST_ONE = [
   "REDIS_TIMEOUT_MS",
   "SHARD_SUBSCRIBERS",
   "LONG_POLL_TIMEOUT_MS",
+  "CHAT_ANSWER_TTL_SECONDS",
 ];
 
 describe("settings", () => {

@@ -16,13 +16,18 @@ type SharedMessage =
   | { kind: "ask" }
   | { kind: "last-id"; id: string | undefined };
 
+/** The part of the Web Locks API used here (declared here: Deno's and Node's libraries lack it). */
+interface LockManager {
+  request(name: string, options: { signal?: AbortSignal }, callback: () => Promise<void>): Promise<unknown>;
+}
+
+function locks(): LockManager | undefined {
+  return (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+}
+
 /** Whether this environment can share (a browser with Web Locks and BroadcastChannel). */
 export function canShare(): boolean {
-  return (
-    typeof BroadcastChannel === "function" &&
-    typeof navigator === "object" &&
-    typeof (navigator as Navigator & { locks?: LockManager }).locks?.request === "function"
-  );
+  return typeof BroadcastChannel === "function" && typeof locks()?.request === "function";
 }
 
 /**
@@ -48,7 +53,7 @@ export function runShared(client: EventStreamClient<object>, name: string, optio
   // A tab that joins late learns where the others are, so that if it leads next it starts there.
   channel.postMessage({ kind: "ask" } satisfies SharedMessage);
 
-  navigator.locks
+  (locks() as LockManager)
     .request(`edge-sse:${name}`, { signal: client.finished }, async () => {
       if (client.closed) return;
       client.isLeader = true;

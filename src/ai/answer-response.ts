@@ -11,6 +11,7 @@
  */
 import type { StreamLog } from "../hub/log.ts";
 import { type EventSink, type EventStreamOptions, eventStream, type SseEvent } from "../sse/index.ts";
+import { HEARTBEAT_CHUNK_TYPE, HEARTBEAT_MS } from "./answer.ts";
 
 /** The headers the AI SDK's UI message stream carries (`UI_MESSAGE_STREAM_HEADERS` in `ai`). */
 export const UI_MESSAGE_STREAM_HEADERS: Readonly<Record<string, string>> = {
@@ -24,6 +25,9 @@ export const DONE = "[DONE]";
 /** The last chunk a reader gets when the answer vanished before it was closed. */
 export const ANSWER_LOST_ERROR = "the answer was lost before it ended (deleted, expired, or its backend lost it)";
 
+/** The last chunk a reader gets when the answer's producer went silent: its process died. */
+export const PRODUCER_GONE_ERROR = "the answer stopped before it ended: the process that generated it is gone";
+
 // Chunks are small (a token or a few): this keeps one read to a few hundred of them.
 const DEFAULT_MAX_READ_BYTES = 64 * 1024;
 
@@ -35,6 +39,11 @@ export interface AnswerResponseOptions {
   stream?: EventStreamOptions;
   /** The most bytes of chunks one read of the log takes. */
   maxReadBytes?: number;
+  /**
+   * How long an unfinished answer may stay silent (no chunk, no heartbeat) before the reader takes
+   * its producer for dead and ends. Default three heartbeats.
+   */
+  producerTimeoutMs?: number;
 }
 
 /** The answer from its first chunk, then live, then `[DONE]`. */
@@ -49,10 +58,11 @@ const utf8Decoder = new TextDecoder();
 async function* followAnswer(options: AnswerResponseOptions, sink: EventSink): AsyncGenerator<SseEvent> {
   const { log, name } = options;
   const maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
+  const producerTimeoutMs = options.producerTimeoutMs ?? 3 * HEARTBEAT_MS;
   let position = 0;
   while (!sink.closed) {
     // Watch before reading: an append between the read and the wait still wakes us.
-    const change = changeOf(log, name, sink.signal);
+    const change = changeOf(log, name, sink.signal, producerTimeoutMs);
     try {
       const result = await log.read(name, position, maxReadBytes);
       if (result.kind !== "found") {
@@ -64,6 +74,7 @@ async function* followAnswer(options: AnswerResponseOptions, sink: EventSink): A
       for (const entry of result.entries) {
         // An entry holds one or more compact JSON messages joined by commas (src/hub/log.ts).
         for (const chunk of JSON.parse(`[${utf8Decoder.decode(entry)}]`) as unknown[]) {
+          if ((chunk as { type?: unknown } | null)?.type === HEARTBEAT_CHUNK_TYPE) continue;
           yield { data: JSON.stringify(chunk) };
         }
       }
@@ -73,26 +84,38 @@ async function* followAnswer(options: AnswerResponseOptions, sink: EventSink): A
         yield { data: DONE };
         return;
       }
-      if (!(await change.happened)) return; // the client left
+      const happened = await change.happened;
+      if (happened === "silent") {
+        // Not a chunk nor a heartbeat for several heartbeats: nobody is generating this any more.
+        yield { data: JSON.stringify({ type: "error", errorText: PRODUCER_GONE_ERROR }) };
+        yield { data: DONE };
+        return;
+      }
+      if (happened === "left") return;
     } finally {
       change.stop();
     }
   }
 }
 
-/** Resolves true when the stream changes, false when `signal` aborts (the client left). */
-function changeOf(log: StreamLog, name: string, signal: AbortSignal) {
-  let settle: (changed: boolean) => void = () => {};
-  const happened = new Promise<boolean>((resolve) => {
+/**
+ * Resolves "changed" when the stream changes, "left" when `signal` aborts (the client left), and
+ * "silent" when nothing happened for `silenceMs`.
+ */
+function changeOf(log: StreamLog, name: string, signal: AbortSignal, silenceMs: number) {
+  let settle: (what: "changed" | "left" | "silent") => void = () => {};
+  const happened = new Promise<"changed" | "left" | "silent">((resolve) => {
     settle = resolve;
   });
-  const unwatch = log.watch(name, () => settle(true));
-  const onAbort = () => settle(false);
+  const unwatch = log.watch(name, () => settle("changed"));
+  const onAbort = () => settle("left");
   signal.addEventListener("abort", onAbort);
+  const timer = setTimeout(() => settle("silent"), silenceMs);
   return {
     happened,
     stop() {
       unwatch();
+      clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
     },
   };

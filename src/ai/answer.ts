@@ -14,6 +14,11 @@
  *   shares the log): the generation's signal aborts, the source is cancelled, and an abort chunk
  *   (`{ type: "abort" }`) closes the stream unless someone else already closed it;
  * - the stream deleted or expired under it: the generation stops the same way, and writes nothing.
+ *
+ * While it runs, a quiet generation writes a heartbeat (`{ type: "edge-sse-heartbeat" }`) every
+ * `heartbeatMs`, which readers skip: a reader that hears nothing for several of them knows the
+ * process that generated has died (on Redis, readers may be on other processes) and ends with an
+ * error chunk instead of waiting forever (answer-response.ts).
  */
 import type { StreamLog } from "../hub/log.ts";
 
@@ -38,7 +43,14 @@ export interface AnswerOptions {
   ttlSeconds?: number | null;
   /** Stops the generation when it aborts. */
   signal?: AbortSignal;
+  /** How often a quiet generation writes a heartbeat (ms). Default HEARTBEAT_MS. */
+  heartbeatMs?: number;
 }
+
+/** The chunk type of a heartbeat: written by a quiet generation, skipped by every reader. */
+export const HEARTBEAT_CHUNK_TYPE = "edge-sse-heartbeat";
+/** How often a quiet generation says it is alive. */
+export const HEARTBEAT_MS = 5_000;
 
 /** How an answer ended. */
 export type AnswerEnd =
@@ -119,11 +131,17 @@ async function run(options: AnswerOptions, controller: AbortController, ttlSecon
       controller.abort("closed elsewhere");
     }
   });
-  // Keeps a sliding TTL from running out while the model is quiet (reads touch the stream).
-  const keepAlive =
-    ttlSeconds === null
-      ? undefined
-      : setInterval(() => void log.read(name, "tail", 0).catch(() => {}), (ttlSeconds * 1000) / 2);
+  // A heartbeat when the model has been quiet for a period: readers elsewhere learn that this
+  // process lives, and the write keeps a sliding TTL from running out.
+  const heartbeatMs = Math.min(options.heartbeatMs ?? HEARTBEAT_MS, ttlSeconds === null ? Infinity : ttlSeconds * 500);
+  let wroteSinceBeat = false;
+  const heartbeat = setInterval(() => {
+    if (wroteSinceBeat || closing || signal.aborted) {
+      wroteSinceBeat = false;
+      return;
+    }
+    log.append(name, appendOf([{ type: HEARTBEAT_CHUNK_TYPE }], false)).catch(() => {});
+  }, heartbeatMs);
 
   let chunks: ChunkReader | undefined;
   try {
@@ -136,6 +154,7 @@ async function run(options: AnswerOptions, controller: AbortController, ttlSecon
         return (await finish(log, name, [], () => (closing = true))) ? "finished" : "lost";
       }
       const appended = await log.append(name, appendOf([next.value], false));
+      wroteSinceBeat = true;
       if (appended.kind === "appended") continue;
       // Closed by someone else between two chunks: a stop; anything else, the stream is gone for us.
       if (appended.kind === "closed") closedElsewhere = true;
@@ -155,7 +174,7 @@ async function run(options: AnswerOptions, controller: AbortController, ttlSecon
       : "lost";
   } finally {
     unwatch();
-    if (keepAlive !== undefined) clearInterval(keepAlive);
+    clearInterval(heartbeat);
     if (!controller.signal.aborted) controller.abort("ended");
     // Not awaited: a source that ignores cancellation must not hold the answer's end.
     chunks?.cancel().catch(() => {});

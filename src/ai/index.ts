@@ -25,6 +25,7 @@ export {
   type AnswerOptions,
   AnswerStartError,
   type ChunkSource,
+  HEARTBEAT_CHUNK_TYPE,
   startAnswer,
 } from "./answer.ts";
 export {
@@ -32,5 +33,6 @@ export {
   type AnswerResponseOptions,
   answerResponse,
   DONE,
+  PRODUCER_GONE_ERROR,
   UI_MESSAGE_STREAM_HEADERS,
 } from "./answer-response.ts";

@@ -3,8 +3,14 @@
  * source's end, a throw, a stop, a close by someone else), that readers neither hold nor stop the
  * generation, and that every reader gets the chunks from the first, once, then [DONE].
  */
-import { describe, expect, it } from "vitest";
-import { ANSWER_LOST_ERROR, answerResponse, startAnswer } from "../../src/ai/index.ts";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
+import {
+  ANSWER_LOST_ERROR,
+  answerResponse,
+  HEARTBEAT_CHUNK_TYPE,
+  PRODUCER_GONE_ERROR,
+  startAnswer,
+} from "../../src/ai/index.ts";
 import { MemoryLog } from "../../src/hub/memory/memory-log.ts";
 import { readEvents } from "../support/sse-reader.ts";
 
@@ -208,5 +214,66 @@ describe("answerResponse", () => {
     expect(state.cancelled).toBe(false);
     answer.stop();
     await answer.ended;
+  });
+});
+
+/** Everything a response's body says, as it comes. */
+function bodyText(response: Response) {
+  const decoder = new TextDecoder();
+  const received = { text: "" };
+  void (async () => {
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      received.text += decoder.decode(value, { stream: true });
+    }
+  })();
+  return received;
+}
+
+describe("an answer whose producer is gone", () => {
+  it("keeps a reader waiting while the generation beats, and ends it with an error once it is silent", async () => {
+    // The clock is the test's: heartbeats and silences come when it says, however loaded the machine.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const log = new MemoryLog();
+    // A generation that thinks for ever, quietly: only its heartbeats are written.
+    const answer = await startAnswer({
+      log,
+      name: "thinking",
+      heartbeatMs: 1_000,
+      source: (signal) =>
+        new ReadableStream({
+          pull: () => new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve())),
+        }),
+    });
+    const alive = bodyText(answerResponse({ log, name: "thinking", producerTimeoutMs: 3_000 }));
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect((await contentOf(log, "thinking")).chunks).toContainEqual({ type: HEARTBEAT_CHUNK_TYPE });
+    expect(alive.text).not.toContain("error"); // heartbeats are skipped, and they keep the reader waiting
+    answer.stop();
+    await answer.ended;
+    await vi.advanceTimersByTimeAsync(0);
+    expect(alive.text).toContain('"type":"abort"');
+    expect(alive.text).toContain("[DONE]");
+
+    // A stream left open by a process that died: nobody writes to it any more.
+    await log.create("orphan", {
+      contentType: "application/json",
+      ttlSeconds: null,
+      expiresAt: null,
+      closed: false,
+      entries: [new TextEncoder().encode('{"type":"start"}')],
+      fork: null,
+    });
+    const orphaned = bodyText(answerResponse({ log, name: "orphan", producerTimeoutMs: 3_000 }));
+    await vi.advanceTimersByTimeAsync(2_999);
+    expect(orphaned.text).not.toContain(PRODUCER_GONE_ERROR);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(orphaned.text).toContain(PRODUCER_GONE_ERROR);
+    expect(orphaned.text).toContain("[DONE]");
   });
 });

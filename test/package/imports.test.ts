@@ -39,6 +39,8 @@ describe("the installed tarball, from plain Node", () => {
       "ANSWER_LOST_ERROR",
       "AnswerStartError",
       "DONE",
+      "HEARTBEAT_CHUNK_TYPE",
+      "PRODUCER_GONE_ERROR",
       "UI_MESSAGE_STREAM_HEADERS",
       "answerResponse",
       "startAnswer",

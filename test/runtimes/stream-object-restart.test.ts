@@ -1,7 +1,7 @@
 /**
- * Workers under `wrangler dev`: a durable stream's object restarts (reset with `ctx.abort()`, as a
- * crash or a deploy does) while two idempotent producers append to it and an SSE reader follows
- * it. Each producer sends its appends one after another and sends an append again, with the same
+ * Workers under `wrangler dev`: a durable stream's object restarts three times (reset with
+ * `ctx.abort()`, as a crash or a deploy does) while two idempotent producers append to it and an
+ * SSE reader follows it. Each producer sends its appends one after another and sends an append again, with the same
  * Producer-Seq, until it is answered 2xx (the protocol's retry). Afterwards the stream holds every
  * append exactly once, each producer's in order, and the SSE reader has seen exactly what a
  * catch-up read returns: it went on across the restart, or came back from its last offset. The
@@ -16,7 +16,9 @@ import { PATIENCE_MS, readEvents } from "../support/sse-reader.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const PRODUCERS = 2;
-const APPENDS = 40; // per producer; the restart comes after half of them
+const APPENDS = 40; // per producer
+// Producer 0 has its object restarted right after these appends, while producer 1 goes on.
+const RESTART_AFTER = new Set([20, 26, 32]);
 
 interface Item {
   producer: number;
@@ -51,6 +53,9 @@ describe("a durable stream's object that restarts under wrangler dev", () => {
     expect(created.status).toBe(201);
 
     const reader = follow(url);
+    const instance = async () => (await fetch(`${server.url}/test/stream-instance/${name}`)).text();
+    const before = await instance();
+    let failedAppends = 0;
 
     /** Appends `seq` as producer `producer` until it is answered 2xx. */
     const append = async (producer: number, seq: number) => {
@@ -71,21 +76,27 @@ describe("a durable stream's object that restarts under wrangler dev", () => {
           if (response.ok) return;
           // Only a failure of the object may be answered otherwise; anything else is a bug.
           expect(response.status).toBeGreaterThanOrEqual(500);
+          failedAppends++;
         } catch {
           // The connection dropped: send it again, as the protocol's producers do.
+          failedAppends++;
         }
         if (Date.now() > deadline) throw new Error(`producer ${producer}'s append ${seq} never succeeded`);
       }
     };
-    const produce = async (producer: number, from: number, to: number) => {
-      for (let seq = from; seq < to; seq++) await append(producer, seq);
+    const restarts: Promise<Response>[] = [];
+    const produce = async (producer: number) => {
+      for (let seq = 0; seq < APPENDS; seq++) {
+        await append(producer, seq);
+        // Not awaited: the other producer's appends and this one's next meet the object going away.
+        if (producer === 0 && RESTART_AFTER.has(seq)) {
+          restarts.push(fetch(`${server.url}/test/restart-stream/${name}`, { method: "POST" }));
+        }
+      }
     };
-
-    await Promise.all(Array.from({ length: PRODUCERS }, (_, producer) => produce(producer, 0, APPENDS / 2)));
-    // The restart and the second half at once: some appends meet the object going away.
-    const restarted = fetch(`${server.url}/test/restart-stream/${name}`, { method: "POST" });
-    await Promise.all(Array.from({ length: PRODUCERS }, (_, producer) => produce(producer, APPENDS / 2, APPENDS)));
-    expect((await restarted).status).toBe(204);
+    await Promise.all(Array.from({ length: PRODUCERS }, (_, producer) => produce(producer)));
+    for (const restarted of await Promise.all(restarts)) expect(restarted.status).toBe(204);
+    expect(await instance()).not.toBe(before);
 
     const stored = await readAll(url);
     expect(stored).toHaveLength(PRODUCERS * APPENDS);
@@ -96,7 +107,10 @@ describe("a durable stream's object that restarts under wrangler dev", () => {
 
     const seen = await reader.until(stored.length);
     expect(seen).toEqual(stored);
-    reader.stop();
+    await reader.stop();
+    console.info(
+      `stream object restart: ${failedAppends} appends answered otherwise and sent again, the SSE reader opened ${reader.opens()} response(s)`,
+    );
   });
 });
 
@@ -121,11 +135,13 @@ function follow(url: string) {
   const items: Item[] = [];
   let offset = "-1";
   let stopped = false;
+  let opens = 0;
   const controller = new AbortController();
   const run = async () => {
     while (!stopped) {
       try {
         const response = await fetch(`${url}?offset=${offset}&live=sse`, { signal: controller.signal });
+        opens++;
         const events = readEvents(response);
         for (;;) {
           const event = await events.next();
@@ -146,6 +162,7 @@ function follow(url: string) {
       while (items.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       return [...items];
     },
+    opens: () => opens,
     stop() {
       stopped = true;
       controller.abort();

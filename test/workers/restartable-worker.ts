@@ -2,7 +2,8 @@
  * The Worker with two more routes, for the restart tests under `wrangler dev`
  * (test/runtimes/object-restart.test.ts, stream-object-restart.test.ts): `POST /test/restart/:channel`
  * resets that channel's object, `POST /test/restart-stream/:name` that durable stream's object
- * (`ctx.abort()`, as a crash or a deploy would), dropping every socket to it.
+ * (`ctx.abort()`, as a crash or a deploy would), dropping every socket to it; `GET
+ * /test/stream-instance/:name` names the stream object's current instance.
  */
 import worker, { ChannelObject as Channel, ChannelShard, StreamObject as Stream } from "../../src/runtime/worker.ts";
 
@@ -13,8 +14,15 @@ export class ChannelObject extends Channel {
 }
 
 export class StreamObject extends Stream {
+  /** Differs for each instance of the object: a test sees that a restart happened. */
+  private readonly instance = crypto.randomUUID();
+
   restart(): void {
     this.ctx.abort("restarted by a test");
+  }
+
+  whoAmI(): string {
+    return this.instance;
   }
 }
 
@@ -25,6 +33,11 @@ export default {
     const path = new URL(request.url).pathname;
     const restart = /^\/test\/restart\/([\w-]+)$/.exec(path);
     const restartStream = /^\/test\/restart-stream\/(.+)$/.exec(path);
+    const instance = /^\/test\/stream-instance\/(.+)$/.exec(path);
+    if (instance !== null) {
+      const streams = env.STREAMS as unknown as DurableObjectNamespace<StreamObject>;
+      return new Response(await streams.get(streams.idFromName(instance[1] as string)).whoAmI());
+    }
     if (request.method !== "POST" || (restart === null && restartStream === null)) {
       return worker.fetch(request, env, ctx);
     }

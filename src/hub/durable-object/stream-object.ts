@@ -177,6 +177,20 @@ export class StreamObject extends DurableObject<StreamEnv> {
     return new Response(null, { status: 101, webSocket: socket });
   }
 
+  /** Watchers send nothing; the runtime still wants the handlers of a hibernatable socket. */
+  override webSocketMessage(): void {}
+
+  override webSocketClose(socket: WebSocket, code: number): void {
+    // The Worker stopped watching (its response ended): finish the close from this side too.
+    try {
+      socket.close(code === 1005 ? 1000 : code, "done watching");
+    } catch {
+      // Closed already.
+    }
+  }
+
+  override webSocketError(): void {}
+
   override async alarm(): Promise<void> {
     await this.sendReleases();
     const record = await this.live(Date.now());

@@ -260,7 +260,7 @@ async function longPoll(
       if (result.kind !== "found") return result;
       if (result.entries.length > 0 || result.record.closed) return result;
       position = result.next;
-      if (!(await changes.next(deadline, signal))) return result;
+      if ((await changes.next(deadline, signal)) === undefined) return result;
     }
   } finally {
     changes.stop();

@@ -12,7 +12,7 @@ import type { StreamLog } from "../hub/log.ts";
 import { isJsonStream, mediaTypeOf, type StreamRecord } from "../hub/stream-rules.ts";
 import { type EventSink, type EventStreamOptions, encodeEvent, eventStream, type SseEvent } from "../sse/index.ts";
 import { base64Of, bodyOf, concat } from "./body.ts";
-import { StreamChanges } from "./changes.ts";
+import { followOn, StreamChanges } from "./changes.ts";
 import { nextCursor } from "./cursor.ts";
 import { formatOffset } from "./offset.ts";
 
@@ -68,8 +68,8 @@ async function follow(read: SseRead, encoding: "text" | "base64", sink: EventSin
   // Watch before reading: an append between a read and the wait still wakes us.
   const changes = new StreamChanges(log, name);
   try {
+    let result = await log.read(name, position, read.maxReadBytes);
     while (!sink.closed) {
-      const result = await log.read(name, position, read.maxReadBytes);
       if (result.kind !== "found") return; // deleted, expired or trimmed while followed: the stream ends
       const { record, entries, next } = result;
       const atTail = next === record.tail;
@@ -89,8 +89,18 @@ async function follow(read: SseRead, encoding: "text" | "base64", sink: EventSin
       }
       if (events.length > 0 && !(await writeWhenRead(sink, concat(events.map(encodeEvent))))) return;
       if (closed) return;
-      if (!atTail) continue;
-      if (!(await changes.next(deadline, sink.signal))) return; // too old, or the client left
+      if (atTail) {
+        const changed = await changes.next(deadline, sink.signal);
+        if (changed === undefined) return; // too old, or the client left
+        // Appends told with their entries, from where this reader is: no need to ask the log (on
+        // Workers that saves each reader an object request per append).
+        const told = followOn(changed, position);
+        if (told !== undefined) {
+          result = told;
+          continue;
+        }
+      }
+      result = await log.read(name, position, read.maxReadBytes);
     }
   } finally {
     changes.stop();

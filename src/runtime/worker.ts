@@ -3,16 +3,22 @@
  * assets before this runs; settings come from `[vars]` in wrangler.toml or secrets.
  * wrangler.toml sets `enable_request_signal`: without it workerd never tells a stream that its
  * client left (see ../shared/FINDINGS.md). Channels live in `ChannelObject` Durable Objects (and
- * `ChannelShard` ones for big channels); each SSE stream is held by its client's Worker request.
+ * `ChannelShard` ones for big channels), durable streams (/v1/stream) in `StreamObject` ones; each
+ * SSE stream (and long-poll) is held by its client's Worker request.
  */
 import { createApp } from "../app/app.ts";
 import { publicSettings, readConfig } from "../config.ts";
-import { type ChannelNamespaces, DurableObjectHub } from "../hub/durable-object/index.ts";
+import {
+  type ChannelNamespaces,
+  DurableObjectHub,
+  DurableObjectLog,
+  type StreamNamespaces,
+} from "../hub/durable-object/index.ts";
 import { createLogger, writeToConsoleByLevel } from "../log/logger.ts";
 
-export { ChannelObject, ChannelShard } from "../hub/durable-object/index.ts";
+export { ChannelObject, ChannelShard, StreamObject } from "../hub/durable-object/index.ts";
 
-interface Env extends ChannelNamespaces {
+interface Env extends ChannelNamespaces, StreamNamespaces {
   [setting: string]: unknown;
 }
 
@@ -33,10 +39,12 @@ function createWorkerApp(env: Env) {
   logger.info("edge-sse isolate started", {
     runtime: "workerd",
     hub: "durable-object",
+    log: "durable-object",
     settings: publicSettings(config),
   });
   return createApp(config, {
     hub: new DurableObjectHub(env, config, logger),
+    log: new DurableObjectLog(env),
     // Set by Cloudflare's edge (and by wrangler dev) to the visitor's address.
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
     logger,

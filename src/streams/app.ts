@@ -11,6 +11,7 @@ import type { AppendResult, CreateRequest, ReadResult, StreamLog } from "../hub/
 import { isJsonStream, mediaTypeOf, type ProducerTuple, type StreamRecord } from "../hub/stream-rules.ts";
 import type { EventStreamOptions } from "../sse/index.ts";
 import { bodyOf, entriesOf, readBody } from "./body.ts";
+import { StreamChanges } from "./changes.ts";
 import { nextCursor } from "./cursor.ts";
 import { badRequest, StreamError } from "./errors.ts";
 import { formatOffset, parseOffset } from "./offset.ts";
@@ -257,27 +258,18 @@ async function longPoll(
 ): Promise<ReadResult> {
   const deadline = Date.now() + timeoutMs;
   let position = from;
-  for (;;) {
-    let wake: () => void = () => {};
-    const woken = new Promise<void>((resolve) => {
-      wake = resolve;
-    });
-    // Watch before reading: an append between the read and the wait still wakes us.
-    const unwatch = log.watch(name, wake);
-    const timer = setTimeout(wake, Math.max(0, deadline - Date.now()));
-    signal.addEventListener("abort", wake);
-    try {
+  // Watch before reading: an append between the read and the wait still wakes us.
+  const changes = new StreamChanges(log, name);
+  try {
+    for (;;) {
       const result = await log.read(name, position, maxBytes);
       if (result.kind !== "found") return result;
       if (result.entries.length > 0 || result.record.closed) return result;
-      if (Date.now() >= deadline || signal.aborted) return result;
       position = result.next;
-      await woken;
-    } finally {
-      unwatch();
-      clearTimeout(timer);
-      signal.removeEventListener("abort", wake);
+      if ((await changes.next(deadline, signal)) === undefined) return result;
     }
+  } finally {
+    changes.stop();
   }
 }
 

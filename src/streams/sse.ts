@@ -10,8 +10,9 @@
  */
 import type { StreamLog } from "../hub/log.ts";
 import { isJsonStream, mediaTypeOf, type StreamRecord } from "../hub/stream-rules.ts";
-import { type EventSink, type EventStreamOptions, eventStream, type SseEvent } from "../sse/index.ts";
+import { type EventSink, type EventStreamOptions, encodeEvent, eventStream, type SseEvent } from "../sse/index.ts";
 import { base64Of, bodyOf, concat } from "./body.ts";
+import { followOn, StreamChanges } from "./changes.ts";
 import { nextCursor } from "./cursor.ts";
 import { formatOffset } from "./offset.ts";
 
@@ -41,68 +42,92 @@ export function sseResponse(read: SseRead): Response {
   const headers = new Headers(read.stream.headers);
   headers.set("content-type", "text/event-stream");
   if (encoding === "base64") headers.set("stream-sse-data-encoding", "base64");
-  return eventStream((sink) => follow(read, encoding, sink), { ...read.stream, headers });
+  return eventStream(
+    async (sink) => {
+      await follow(read, encoding, sink);
+      sink.close();
+    },
+    { ...read.stream, headers },
+  );
 }
 
-async function* follow(read: SseRead, encoding: "text" | "base64", sink: EventSink): AsyncGenerator<SseEvent> {
+/**
+ * Writes what the stream has from the offset on, then each append as it comes, until the stream
+ * is closed, the response is too old, or the client leaves. A data event and the control event
+ * after it go out as one write: a reader never has data without the offset that follows it, and
+ * on workerd, where each write reaches the client as a chunk of its own, a reader that stops at
+ * the first control event it sees does not stop between the two.
+ */
+async function follow(read: SseRead, encoding: "text" | "base64", sink: EventSink): Promise<void> {
   const { log, name } = read;
   const json = isJsonStream(read.record.contentType);
   let position = read.from;
   let cursor = read.cursor;
   let announced = false; // whether the client has had a control event since its last data
   const deadline = Date.now() + read.maxAgeMs;
-  while (!sink.closed) {
-    // Watch before reading: an append between the read and the wait still wakes us.
-    const change = changeOf(log, name, sink.signal, deadline);
-    try {
-      const result = await log.read(name, position, read.maxReadBytes);
+  // Watch before reading: an append between a read and the wait still wakes us.
+  const changes = new StreamChanges(log, name);
+  try {
+    let result = await log.read(name, position, read.maxReadBytes);
+    while (!sink.closed) {
       if (result.kind !== "found") return; // deleted, expired or trimmed while followed: the stream ends
       const { record, entries, next } = result;
       const atTail = next === record.tail;
       const closed = record.closed && atTail;
+      const events: SseEvent[] = [];
       if (entries.length > 0) {
         const bytes = concat(entries);
         const data = json ? bodyOf(entries, record.contentType) : bytes;
-        yield { event: "data", data: encoding === "base64" ? base64Of(data) : utf8Decoder.decode(data) };
+        events.push({ event: "data", data: encoding === "base64" ? base64Of(data) : utf8Decoder.decode(data) });
         announced = false;
       }
       position = next;
       if (!announced || closed) {
         cursor = nextCursor(cursor);
-        yield { event: "control", data: JSON.stringify(control(next, cursor, atTail, closed)) };
+        events.push({ event: "control", data: JSON.stringify(control(next, cursor, atTail, closed)) });
         announced = true;
       }
+      if (events.length > 0 && !(await writeWhenRead(sink, concat(events.map(encodeEvent))))) return;
       if (closed) return;
-      if (!atTail) continue;
-      if (!(await change.happened)) return; // too old, or the client left
-    } finally {
-      change.stop();
+      if (atTail) {
+        const changed = await changes.next(deadline, sink.signal);
+        if (changed === undefined) return; // too old, or the client left
+        // Appends told with their entries, from where this reader is: no need to ask the log (on
+        // Workers that saves each reader an object request per append).
+        const told = followOn(changed, position);
+        if (told !== undefined) {
+          result = told;
+          continue;
+        }
+      }
+      result = await log.read(name, position, read.maxReadBytes);
     }
+  } finally {
+    changes.stop();
   }
+}
+
+/**
+ * Writes `chunk` once it fits in what the client may leave unread, waiting for one read if it does
+ * not (as edge-sse's iterable sources do): a chunk bigger than the whole limit then drops the client
+ * as too slow, and it resumes from its last offset.
+ */
+async function writeWhenRead(sink: EventSink, chunk: Uint8Array): Promise<boolean> {
+  if (!sink.fits(chunk)) {
+    let wake = () => {};
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      sink.onPull = wake;
+      sink.signal.addEventListener("abort", wake);
+    });
+    sink.onPull = undefined;
+    sink.signal.removeEventListener("abort", wake);
+  }
+  return sink.write(chunk);
 }
 
 function control(next: number, cursor: string, upToDate: boolean, closed: boolean) {
   // The cursor only tells a client how to come back; a closed stream has nothing to come back for.
   if (closed) return { streamNextOffset: formatOffset(next), streamClosed: true, upToDate: true };
   return { streamNextOffset: formatOffset(next), streamCursor: cursor, ...(upToDate ? { upToDate: true } : {}) };
-}
-
-/** Resolves true when the stream changes; false when the deadline passes or `signal` aborts. */
-function changeOf(log: StreamLog, name: string, signal: AbortSignal, deadline: number) {
-  let settle: (changed: boolean) => void = () => {};
-  const happened = new Promise<boolean>((resolve) => {
-    settle = resolve;
-  });
-  const unwatch = log.watch(name, () => settle(true));
-  const timer = setTimeout(() => settle(false), Math.max(0, deadline - Date.now()));
-  const onAbort = () => settle(false);
-  signal.addEventListener("abort", onAbort);
-  return {
-    happened,
-    stop() {
-      unwatch();
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    },
-  };
 }

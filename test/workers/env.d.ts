@@ -6,5 +6,6 @@ declare namespace Cloudflare {
   interface Env {
     CHANNELS: DurableObjectNamespace<import("../../src/hub/durable-object/index.ts").ChannelObject>;
     CHANNEL_SHARDS: DurableObjectNamespace<import("../../src/hub/durable-object/index.ts").ChannelShard>;
+    STREAMS: DurableObjectNamespace<import("../../src/hub/durable-object/index.ts").StreamObject>;
   }
 }

@@ -1,9 +1,11 @@
 /**
- * The Worker with one more route, for test/runtimes/object-restart.test.ts under `wrangler dev`:
- * `POST /test/restart/:channel` resets that channel's object (`ctx.abort()`, as a crash or a
- * deploy would), dropping every subscriber's socket to it.
+ * The Worker with two more routes, for the restart tests under `wrangler dev`
+ * (test/runtimes/object-restart.test.ts, stream-object-restart.test.ts): `POST /test/restart/:channel`
+ * resets that channel's object, `POST /test/restart-stream/:name` that durable stream's object
+ * (`ctx.abort()`, as a crash or a deploy would), dropping every socket to it; `GET
+ * /test/stream-instance/:name` names the stream object's current instance.
  */
-import worker, { ChannelObject as Channel, ChannelShard } from "../../src/runtime/worker.ts";
+import worker, { ChannelObject as Channel, ChannelShard, StreamObject as Stream } from "../../src/runtime/worker.ts";
 
 export class ChannelObject extends Channel {
   restart(): void {
@@ -11,17 +13,49 @@ export class ChannelObject extends Channel {
   }
 }
 
+export class StreamObject extends Stream {
+  /** Differs for each instance of the object: a test sees that a restart happened. */
+  private readonly instance = crypto.randomUUID();
+
+  restart(): void {
+    this.ctx.abort("restarted by a test");
+  }
+
+  whoAmI(): string {
+    return this.instance;
+  }
+}
+
 export { ChannelShard };
 
 export default {
   async fetch(request, env, ctx) {
-    const restart = /^\/test\/restart\/([\w-]+)$/.exec(new URL(request.url).pathname);
-    if (restart === null || request.method !== "POST") return worker.fetch(request, env, ctx);
-    // This entry exports the subclass as ChannelObject, so that is what the binding holds.
-    const channels = env.CHANNELS as unknown as DurableObjectNamespace<ChannelObject>;
-    const channel = channels.get(channels.idFromName(restart[1] as string));
-    // The call fails by design: the object is gone before it can answer.
-    await channel.restart().catch(() => {});
+    const path = new URL(request.url).pathname;
+    const restart = /^\/test\/restart\/([\w-]+)$/.exec(path);
+    const restartStream = /^\/test\/restart-stream\/(.+)$/.exec(path);
+    const instance = /^\/test\/stream-instance\/(.+)$/.exec(path);
+    if (instance !== null) {
+      const streams = env.STREAMS as unknown as DurableObjectNamespace<StreamObject>;
+      return new Response(await streams.get(streams.idFromName(instance[1] as string)).whoAmI());
+    }
+    if (request.method !== "POST" || (restart === null && restartStream === null)) {
+      return worker.fetch(request, env, ctx);
+    }
+    // This entry exports the subclasses under the classes' names, so that is what the bindings hold.
+    // The calls fail by design: the object is gone before it can answer.
+    if (restart !== null) {
+      const channels = env.CHANNELS as unknown as DurableObjectNamespace<ChannelObject>;
+      await channels
+        .get(channels.idFromName(restart[1] as string))
+        .restart()
+        .catch(() => {});
+    } else {
+      const streams = env.STREAMS as unknown as DurableObjectNamespace<StreamObject>;
+      await streams
+        .get(streams.idFromName(decodeURIComponent(restartStream?.[1] as string)))
+        .restart()
+        .catch(() => {});
+    }
     return new Response(null, { status: 204 });
   },
 } satisfies ExportedHandler<Parameters<typeof worker.fetch>[1]>;

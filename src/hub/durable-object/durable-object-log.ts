@@ -1,0 +1,78 @@
+/**
+ * The Durable Streams log seen from a Worker: each stream is its own `StreamObject` (named by the
+ * stream's name), called by RPC; `watch` is a WebSocket to it from the Worker request that holds
+ * the reader's response (stream-watch.ts). Reads are retried through a fresh stub when the call
+ * fails (the object restarting): they change nothing but a sliding TTL, so an SSE reader goes on
+ * across a restart instead of ending. Writes are not: one that failed may have been applied, and
+ * only the client knows whether it may send it again (idempotent producers may).
+ */
+import { BackendUnavailableError } from "../backend-unavailable.ts";
+import type {
+  AppendRequest,
+  AppendResult,
+  CreateRequest,
+  CreateResult,
+  DeleteResult,
+  LogChange,
+  ReadResult,
+  StreamLog,
+  StreamLookup,
+} from "../log.ts";
+import type { StreamObject } from "./stream-object.ts";
+import { StreamWatch } from "./stream-watch.ts";
+
+export interface StreamNamespaces {
+  STREAMS: DurableObjectNamespace<StreamObject>;
+}
+
+// Waits before each attempt of a read whose call to the object failed.
+const READ_RETRY_DELAYS_MS = [0, 100, 500, 1_000, 2_000];
+
+export class DurableObjectLog implements StreamLog {
+  /** @param namespaces the `STREAMS` binding (see wrangler.toml); the objects read their limits from env */
+  constructor(private readonly namespaces: StreamNamespaces) {}
+
+  create(name: string, request: CreateRequest): Promise<CreateResult> {
+    return this.object(name).create(request) as Promise<CreateResult>;
+  }
+
+  append(name: string, request: AppendRequest): Promise<AppendResult> {
+    return this.object(name).append(request) as Promise<AppendResult>;
+  }
+
+  read(name: string, position: number | "tail", maxBytes: number): Promise<ReadResult> {
+    return this.retried(() => this.object(name).read(position, maxBytes) as Promise<ReadResult>);
+  }
+
+  head(name: string): Promise<StreamLookup> {
+    return this.retried(() => this.object(name).head() as Promise<StreamLookup>);
+  }
+
+  delete(name: string): Promise<DeleteResult> {
+    return this.object(name).delete();
+  }
+
+  watch(name: string, listener: (change: LogChange) => void): () => void {
+    const watch = new StreamWatch(() => this.object(name), listener);
+    return () => watch.stop();
+  }
+
+  /** A fresh stub each time: one that saw its object reset stays broken. */
+  private object(name: string): DurableObjectStub<StreamObject> {
+    const { STREAMS } = this.namespaces;
+    return STREAMS.get(STREAMS.idFromName(name));
+  }
+
+  private async retried<T>(call: () => Promise<T>): Promise<T> {
+    let failure: unknown;
+    for (const delay of READ_RETRY_DELAYS_MS) {
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      try {
+        return await call();
+      } catch (error) {
+        failure = error;
+      }
+    }
+    throw new BackendUnavailableError("the stream's Durable Object", failure);
+  }
+}

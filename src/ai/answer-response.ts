@@ -9,8 +9,9 @@
  * Built on edge-sse's `eventStream`: keep-alives, backpressure (the log is read only as fast as the
  * client reads) and the caps of `OpenStreams`, as every other stream.
  */
-import type { StreamLog } from "../hub/log.ts";
+import type { ReadResult, StreamLog } from "../hub/log.ts";
 import { type EventSink, type EventStreamOptions, eventStream, type SseEvent } from "../sse/index.ts";
+import { followOn, StreamChanges } from "../streams/changes.ts";
 import { HEARTBEAT_CHUNK_TYPE, HEARTBEAT_MS } from "./answer.ts";
 
 /** The headers the AI SDK's UI message stream carries (`UI_MESSAGE_STREAM_HEADERS` in `ai`). */
@@ -60,11 +61,11 @@ async function* followAnswer(options: AnswerResponseOptions, sink: EventSink): A
   const maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
   const producerTimeoutMs = options.producerTimeoutMs ?? 3 * HEARTBEAT_MS;
   let position = 0;
-  while (!sink.closed) {
-    // Watch before reading: an append between the read and the wait still wakes us.
-    const change = changeOf(log, name, sink.signal, producerTimeoutMs);
-    try {
-      const result = await log.read(name, position, maxReadBytes);
+  // One watch for the whole response, set before the first read (see src/streams/changes.ts).
+  const changes = new StreamChanges(log, name);
+  try {
+    let result: ReadResult = await log.read(name, position, maxReadBytes);
+    while (!sink.closed) {
       if (result.kind !== "found") {
         // Deleted or expired while read, or never there: say so, so that no client waits forever.
         yield { data: JSON.stringify({ type: "error", errorText: ANSWER_LOST_ERROR }) };
@@ -79,44 +80,29 @@ async function* followAnswer(options: AnswerResponseOptions, sink: EventSink): A
         }
       }
       position = result.next;
-      if (position < result.record.tail) continue;
-      if (result.record.closed) {
-        yield { data: DONE };
-        return;
+      if (position >= result.record.tail) {
+        if (result.record.closed) {
+          yield { data: DONE };
+          return;
+        }
+        const changed = await changes.next(Date.now() + producerTimeoutMs, sink.signal);
+        if (changed === undefined) {
+          if (sink.signal.aborted) return; // the client left
+          // Not a chunk nor a heartbeat for several heartbeats: nobody is generating this any more.
+          yield { data: JSON.stringify({ type: "error", errorText: PRODUCER_GONE_ERROR }) };
+          yield { data: DONE };
+          return;
+        }
+        // Appends told with their entries, from where this reader is: no need to ask the log.
+        const told = followOn(changed, position);
+        if (told !== undefined) {
+          result = told;
+          continue;
+        }
       }
-      const happened = await change.happened;
-      if (happened === "silent") {
-        // Not a chunk nor a heartbeat for several heartbeats: nobody is generating this any more.
-        yield { data: JSON.stringify({ type: "error", errorText: PRODUCER_GONE_ERROR }) };
-        yield { data: DONE };
-        return;
-      }
-      if (happened === "left") return;
-    } finally {
-      change.stop();
+      result = await log.read(name, position, maxReadBytes);
     }
+  } finally {
+    changes.stop();
   }
-}
-
-/**
- * Resolves "changed" when the stream changes, "left" when `signal` aborts (the client left), and
- * "silent" when nothing happened for `silenceMs`.
- */
-function changeOf(log: StreamLog, name: string, signal: AbortSignal, silenceMs: number) {
-  let settle: (what: "changed" | "left" | "silent") => void = () => {};
-  const happened = new Promise<"changed" | "left" | "silent">((resolve) => {
-    settle = resolve;
-  });
-  const unwatch = log.watch(name, () => settle("changed"));
-  const onAbort = () => settle("left");
-  signal.addEventListener("abort", onAbort);
-  const timer = setTimeout(() => settle("silent"), silenceMs);
-  return {
-    happened,
-    stop() {
-      unwatch();
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    },
-  };
 }

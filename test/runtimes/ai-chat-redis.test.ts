@@ -1,0 +1,106 @@
+/**
+ * Resumable answers on Redis, with the AI SDK's own client (`ai` 6, pinned), two Node processes on
+ * one redis-server. The reading process killed (`kill -9`) mid-answer: the client resumes on the
+ * other and rebuilds the whole answer. The generating process killed: its readers on the other
+ * process end with the documented error and [DONE], and nothing hangs.
+ */
+import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PRODUCER_GONE_ERROR } from "../../src/ai/index.ts";
+import { demoReply } from "../../src/app/demo-model.ts";
+import { type RunningRedis, startRedis } from "../support/redis.ts";
+import { type RunningServer, startServer } from "../support/server.ts";
+
+const question = (text: string): UIMessage => ({ id: `u-${text}`, role: "user", parts: [{ type: "text", text }] });
+const textOf = (message: UIMessage) => message.parts.map((part) => (part.type === "text" ? part.text : "")).join("");
+
+async function chunksOf(stream: ReadableStream<UIMessageChunk>): Promise<UIMessageChunk[]> {
+  const chunks: UIMessageChunk[] = [];
+  const reader = stream.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return chunks;
+    chunks.push(value);
+  }
+}
+
+async function messageOf(stream: ReadableStream<UIMessageChunk>): Promise<UIMessage> {
+  let last: UIMessage | undefined;
+  for await (const message of readUIMessageStream({ stream })) last = message;
+  if (last === undefined) throw new Error("the stream rebuilt no message");
+  return last;
+}
+
+/** Reads until `count` text deltas came, then leaves the rest unread. */
+async function readDeltas(stream: ReadableStream<UIMessageChunk>, count: number) {
+  const reader = stream.getReader();
+  for (let deltas = 0; deltas < count; ) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the stream ended after ${deltas} deltas`);
+    if (value.type === "text-delta") deltas++;
+  }
+  return reader;
+}
+
+describe("resumable AI answers on Redis, two Node processes", () => {
+  let redis: RunningRedis;
+  let servers: RunningServer[] = [];
+  const transportOf = (server: RunningServer) => new DefaultChatTransport({ api: `${server.url}/api/chat` });
+  const send = (server: RunningServer, chatId: string, text: string) =>
+    transportOf(server).sendMessages({
+      chatId,
+      messages: [question(text)],
+      trigger: "submit-message",
+      messageId: undefined,
+      abortSignal: undefined,
+    });
+
+  // Slow enough that every kill lands mid-answer (66 words: about 13 s).
+  const SETTINGS = () => ({ REDIS_URL: redis.url, DEMO_MODEL_DELAY_MS: "200", PUBLISH_RATE_LIMIT: "0" });
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    servers = await Promise.all([startServer("node", SETTINGS()), startServer("node", SETTINGS())]);
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server.stop()));
+    await redis?.dispose();
+  });
+
+  it("rebuilds the whole answer on another process after the reading process is killed", async () => {
+    const [generating, reading] = servers as [RunningServer, RunningServer];
+    const chatId = `reader-killed-${Date.now()}`;
+    const text = "what survives a crash?";
+    await readDeltas(await send(generating, chatId, text), 1);
+    const follower = await transportOf(reading).reconnectToStream({ chatId });
+    expect(follower).not.toBeNull();
+    await readDeltas(follower!, 3);
+    reading.signal("SIGKILL");
+    expect(await reading.exited(10_000)).toBe(true);
+
+    const resumed = await transportOf(generating).reconnectToStream({ chatId });
+    expect(resumed).not.toBeNull();
+    const message = await messageOf(resumed!);
+    expect(textOf(message)).toBe(demoReply(text).join(""));
+    expect(message.parts.filter((part) => part.type === "text")).toHaveLength(1);
+    // The killed process comes back for the next test, on a port of its own.
+    servers[1] = await startServer("node", SETTINGS());
+  });
+
+  it("ends the readers on another process with an error and [DONE] when the generating process is killed", async () => {
+    const [generating, reading] = servers as [RunningServer, RunningServer];
+    const chatId = `producer-killed-${Date.now()}`;
+    await readDeltas(await send(generating, chatId, "who finishes this?"), 1);
+    const follower = await transportOf(reading).reconnectToStream({ chatId });
+    expect(follower).not.toBeNull();
+    const followed = chunksOf(follower!);
+    generating.signal("SIGKILL");
+    expect(await generating.exited(10_000)).toBe(true);
+
+    const chunks = await followed; // ends by itself: never a stream that hangs
+    expect(chunks.at(-1)).toEqual({ type: "error", errorText: PRODUCER_GONE_ERROR });
+    const deltas = chunks.filter((chunk) => chunk.type === "text-delta").length;
+    expect(deltas).toBeGreaterThan(0);
+    expect(deltas).toBeLessThan(demoReply("who finishes this?").length);
+  });
+});

@@ -4,7 +4,7 @@
  * `Stream-Seq` and idempotent producers, close, expire. Pure functions of a record and a request, so
  * the in-memory log, Redis and the Durable Object decide alike and only apply the outcome.
  */
-import type { AppendRequest, AppendResult, CreateRequest } from "./log.ts";
+import type { AppendRequest, AppendResult, CreateRequest, CreateResult, ForkRequest } from "./log.ts";
 
 /** A producer's last accepted request on one stream (PROTOCOL.md §5.2.1). */
 export interface ProducerState {
@@ -145,6 +145,48 @@ export function entryPrefix(entry: Uint8Array, subOffset: number, json: boolean)
       .map((message) => JSON.stringify(message))
       .join(","),
   );
+}
+
+/**
+ * Decides a fork of `source` (PROTOCOL.md §4.2): on success fills in the fork's `record` (content
+ * type, TTL or expiry, head, how it was forked) and says where it starts; otherwise why it cannot be.
+ * A sub-offset then takes `forkPrefix` of the source's entry at `position`, which the backend reads.
+ */
+export function planFork(
+  record: StreamRecord,
+  source: StreamRecord,
+  request: CreateRequest,
+  fork: ForkRequest,
+): { kind: "fork"; position: number } | Extract<CreateResult, { kind: "conflict" | "invalid-fork" }> {
+  if (source.deleted) return { kind: "conflict", message: "its source was deleted" };
+  const contentType = request.contentType ?? source.contentType;
+  if (mediaTypeOf(contentType) !== mediaTypeOf(source.contentType)) {
+    return { kind: "conflict", message: "a fork has its source's content type" };
+  }
+  const position = fork.position ?? source.tail;
+  if (position > source.tail) return { kind: "invalid-fork", message: "the fork offset is past the tail" };
+  if (position < source.head)
+    return { kind: "invalid-fork", message: "the fork offset is before the oldest entry kept" };
+  Object.assign(record, forkExpiry(source, request), {
+    contentType,
+    head: source.head,
+    tail: source.head,
+    fork: { from: fork.from, source: source.instance, position, subOffset: fork.subOffset },
+  });
+  return { kind: "fork", position };
+}
+
+/**
+ * What a fork with a sub-offset inherits of the source's entry at its position (undefined: there is
+ * none, at the tail), or why it cannot.
+ */
+export function forkPrefix(
+  record: StreamRecord,
+  next: Uint8Array | undefined,
+): Uint8Array | Extract<CreateResult, { kind: "invalid-fork" }> {
+  const subOffset = record.fork?.subOffset ?? 0;
+  const prefix = next && entryPrefix(next, subOffset, isJsonStream(record.contentType));
+  return prefix ?? { kind: "invalid-fork", message: "the sub-offset is past the next entry" };
 }
 
 /** What an append does to a stream, decided before anything is written. */

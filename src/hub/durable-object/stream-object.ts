@@ -35,14 +35,12 @@ import {
   appendResultOf,
   applyWrite,
   createConflict,
-  entryPrefix,
-  forkExpiry,
+  forkPrefix,
   isExpired,
-  isJsonStream,
-  mediaTypeOf,
   newRecord,
   overLimit,
   planAppend,
+  planFork,
   type StreamLimits,
   type StreamRecord,
 } from "../stream-rules.ts";
@@ -258,26 +256,15 @@ export class StreamObject extends DurableObject<StreamEnv> {
     if (lookup.kind === "not-found") return { kind: "fork-source-missing" };
     if (lookup.kind === "gone") return { kind: "conflict", message: "its source was deleted" };
     const from = lookup.record;
-    record.contentType = request.contentType ?? from.contentType;
-    if (mediaTypeOf(record.contentType) !== mediaTypeOf(from.contentType)) {
-      return { kind: "conflict", message: "a fork has its source's content type" };
-    }
-    Object.assign(record, forkExpiry(from, request));
-    const position = fork.position ?? from.tail;
-    if (position > from.tail) return { kind: "invalid-fork", message: "the fork offset is past the tail" };
-    if (position < from.head) {
-      return { kind: "invalid-fork", message: "the fork offset is before the oldest entry kept" };
-    }
+    const planned = planFork(record, from, request, fork);
+    if (planned.kind !== "fork") return planned;
+    const { position } = planned;
     const rest: Uint8Array[] = [];
     if (fork.subOffset > 0) {
-      const next = (await source.forkEntries(from.instance, position, position + 1, 0))?.[0];
-      const prefix = next && entryPrefix(next, fork.subOffset, isJsonStream(record.contentType));
-      if (prefix === undefined) return { kind: "invalid-fork", message: "the sub-offset is past the next entry" };
+      const prefix = forkPrefix(record, (await source.forkEntries(from.instance, position, position + 1, 0))?.[0]);
+      if (!(prefix instanceof Uint8Array)) return prefix;
       rest.push(prefix);
     }
-    record.head = from.head;
-    record.tail = from.head;
-    record.fork = { from: fork.from, source: from.instance, position, subOffset: fork.subOffset };
     while (record.tail < position) {
       const page = await source.forkEntries(from.instance, record.tail, position, FORK_PAGE_BYTES);
       // Gone (or made anew) while it was copied.

@@ -19,14 +19,12 @@ import {
   appendResultOf,
   applyWrite,
   createConflict,
-  entryPrefix,
-  forkExpiry,
+  forkPrefix,
   isExpired,
-  isJsonStream,
-  mediaTypeOf,
   newRecord,
   overLimit,
   planAppend,
+  planFork,
   type StreamLimits,
   type StreamRecord,
 } from "../stream-rules.ts";
@@ -68,29 +66,17 @@ export class MemoryLog implements StreamLog {
     let entries: Uint8Array[] = [];
     let source: MemoryStream | undefined;
     if (request.fork !== null) {
-      const { from, subOffset } = request.fork;
-      source = this.live(from, now);
+      source = this.live(request.fork.from, now);
       if (source === undefined) return { kind: "fork-source-missing" };
-      if (source.record.deleted) return { kind: "conflict", message: "its source was deleted" };
-      record.contentType = request.contentType ?? source.record.contentType;
-      if (mediaTypeOf(record.contentType) !== mediaTypeOf(source.record.contentType)) {
-        return { kind: "conflict", message: "a fork has its source's content type" };
-      }
-      Object.assign(record, forkExpiry(source.record, request));
-      const position = request.fork.position ?? source.record.tail;
-      if (position > source.record.tail) return { kind: "invalid-fork", message: "the fork offset is past the tail" };
-      if (position < source.record.head) {
-        return { kind: "invalid-fork", message: "the fork offset is before the oldest entry kept" };
-      }
-      entries = source.entries.slice(0, position - source.record.head);
-      if (subOffset > 0) {
-        const next = source.entries[position - source.record.head];
-        const prefix = next && entryPrefix(next, subOffset, isJsonStream(record.contentType));
-        if (prefix === undefined) return { kind: "invalid-fork", message: "the sub-offset is past the next entry" };
+      const fork = planFork(record, source.record, request, request.fork);
+      if (fork.kind !== "fork") return fork;
+      const inherited = fork.position - source.record.head;
+      entries = source.entries.slice(0, inherited);
+      if (request.fork.subOffset > 0) {
+        const prefix = forkPrefix(record, source.entries[inherited]);
+        if (!(prefix instanceof Uint8Array)) return prefix;
         entries.push(prefix);
       }
-      record.head = source.record.head;
-      record.fork = { from, source: source.record.instance, position, subOffset };
     }
     entries.push(...request.entries);
     record.tail = record.head;

@@ -31,14 +31,12 @@ import {
   appendResultOf,
   applyWrite,
   createConflict,
-  entryPrefix,
-  forkExpiry,
+  forkPrefix,
   isExpired,
-  isJsonStream,
-  mediaTypeOf,
   newRecord,
   overLimit,
   planAppend,
+  planFork,
   type StreamLimits,
   type StreamRecord,
 } from "../stream-rules.ts";
@@ -227,37 +225,21 @@ export class RedisLog implements StreamLog {
     let entries: Uint8Array[] = [];
     let source: Loaded | undefined;
     if (request.fork !== null) {
-      const { from, subOffset } = request.fork;
-      source = await this.live(from, now);
+      const { subOffset } = request.fork;
+      source = await this.live(request.fork.from, now);
       if (source === undefined) return { result: { kind: "fork-source-missing" } };
-      if (source.record.deleted) return { result: { kind: "conflict", message: "its source was deleted" } };
-      record.contentType = request.contentType ?? source.record.contentType;
-      if (mediaTypeOf(record.contentType) !== mediaTypeOf(source.record.contentType)) {
-        return { result: { kind: "conflict", message: "a fork has its source's content type" } };
-      }
-      Object.assign(record, forkExpiry(source.record, request));
-      const position = request.fork.position ?? source.record.tail;
-      if (position > source.record.tail) {
-        return { result: { kind: "invalid-fork", message: "the fork offset is past the tail" } };
-      }
-      if (position < source.record.head) {
-        return { result: { kind: "invalid-fork", message: "the fork offset is before the oldest entry kept" } };
-      }
+      const fork = planFork(record, source.record, request, request.fork);
+      if (fork.kind !== "fork") return { result: fork };
       // Copied, not shared: the fork outlives its source's deletion. The check on the source's
       // record below also vouches for these entries (a stream's entries only grow while it lives).
-      const inherited = position - source.record.head;
+      const inherited = fork.position - source.record.head;
       const copied = await this.range(source.keys, 0, inherited + (subOffset > 0 ? 1 : 0));
       entries = copied.slice(0, inherited);
       if (subOffset > 0) {
-        const next = copied[inherited];
-        const prefix = next && entryPrefix(next, subOffset, isJsonStream(record.contentType));
-        if (prefix === undefined) {
-          return { result: { kind: "invalid-fork", message: "the sub-offset is past the next entry" } };
-        }
+        const prefix = forkPrefix(record, copied[inherited]);
+        if (!(prefix instanceof Uint8Array)) return { result: prefix };
         entries.push(prefix);
       }
-      record.head = source.record.head;
-      record.fork = { from, source: source.record.instance, position, subOffset };
     }
     entries.push(...request.entries);
     record.tail = record.head;

@@ -42,7 +42,7 @@ const CLOSE_REASONS: readonly CloseReason[] = [
   "shutdown",
   "deadline",
 ];
-const STREAM_KINDS = ["ticker", "feed"] as const;
+const STREAM_KINDS = ["ticker", "feed", "durable-stream", "answer"] as const;
 
 /**
  * prom-client's default process and runtime metrics, less the three gauges named `*_total`:

@@ -126,8 +126,11 @@ describe("/metrics", () => {
   it("counts streams open by kind and closed by reason, publishes, deliveries (fan-out and replay) and publish times", async () => {
     const { app, scrape } = appWithMetrics();
     let text = await scrape();
-    expect(sample(text, "edge_sse_streams_open", 'kind="feed"')).toBe(0);
+    for (const kind of ["ticker", "feed", "durable-stream", "answer"]) {
+      expect(sample(text, "edge_sse_streams_open", `kind="${kind}"`)).toBe(0);
+    }
     expect(sample(text, "edge_sse_streams_closed_total", 'reason="overflow"')).toBe(0);
+    expect(sample(text, "edge_sse_streams_closed_total", 'reason="deadline"')).toBe(0);
 
     const feeds = [
       await open(app, "/api/channels/news/messages/stream"),

@@ -5,37 +5,22 @@
  * ends with every id, once and in order, on the stream it opened first. The server runs
  * test/workers/restartable-worker.ts, the Worker with a route that restarts an object.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { EventSource } from "eventsource";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../support/server.ts";
+import { startRestartableWorker } from "../support/restartable-worker.ts";
+import type { RunningServer } from "../support/server.ts";
 import { eventually } from "../support/sse-reader.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const SUBSCRIBERS = 5;
 const MESSAGES = 60;
 
 describe("a channel object that restarts under wrangler dev", () => {
   let server: RunningServer;
-  let config: string;
   beforeAll(async () => {
-    // The project's wrangler.toml, pointed at the restartable Worker.
-    config = await mkdtemp(join(tmpdir(), "edge-sse-restart-"));
-    const toml = (await readFile(join(ROOT, "wrangler.toml"), "utf8"))
-      .replace(/^main = .*$/m, `main = "${join(ROOT, "test/workers/restartable-worker.ts")}"`)
-      .replace(/^directory = .*$/m, `directory = "${join(ROOT, "static")}"`);
-    await writeFile(join(config, "wrangler.toml"), toml);
-    server = await startServer(
-      "workerd",
-      { KEEP_ALIVE_MS: "300", PUBLISH_RATE_LIMIT: "0" },
-      { args: ["--config", join(config, "wrangler.toml")] },
-    );
+    server = await startRestartableWorker({ KEEP_ALIVE_MS: "300", PUBLISH_RATE_LIMIT: "0" });
   });
   afterAll(async () => {
     await server?.stop();
-    await rm(config, { recursive: true, force: true });
   });
 
   it("ends every subscriber's stream with every id, once and in order, and no stream reopened", async () => {

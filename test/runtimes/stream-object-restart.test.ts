@@ -8,14 +8,11 @@
  * offset. The server runs test/workers/restartable-worker.ts, the Worker with a route that
  * restarts an object.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../support/server.ts";
+import { startRestartableWorker } from "../support/restartable-worker.ts";
+import type { RunningServer } from "../support/server.ts";
 import { appendUntilAccepted, expectEveryAppendOnceInOrder, followSse, readAll } from "../support/stream-client.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const PRODUCERS = 2;
 const APPENDS = 40; // per producer
 // Producer 0 has its object restarted right after these appends, while producer 1 goes on.
@@ -23,23 +20,15 @@ const RESTART_AFTER = new Set([20, 26, 32]);
 
 describe("a durable stream's object that restarts under wrangler dev", () => {
   let server: RunningServer;
-  let config: string;
   beforeAll(async () => {
-    // The project's wrangler.toml, pointed at the restartable Worker.
-    config = await mkdtemp(join(tmpdir(), "edge-sse-stream-restart-"));
-    const toml = (await readFile(join(ROOT, "wrangler.toml"), "utf8"))
-      .replace(/^main = .*$/m, `main = "${join(ROOT, "test/workers/restartable-worker.ts")}"`)
-      .replace(/^directory = .*$/m, `directory = "${join(ROOT, "static")}"`);
-    await writeFile(join(config, "wrangler.toml"), toml);
-    server = await startServer(
-      "workerd",
-      { KEEP_ALIVE_MS: "300", PUBLISH_RATE_LIMIT: "0", MAX_STREAMS_PER_CLIENT: "0" },
-      { args: ["--config", join(config, "wrangler.toml")] },
-    );
+    server = await startRestartableWorker({
+      KEEP_ALIVE_MS: "300",
+      PUBLISH_RATE_LIMIT: "0",
+      MAX_STREAMS_PER_CLIENT: "0",
+    });
   });
   afterAll(async () => {
     await server?.stop();
-    await rm(config, { recursive: true, force: true });
   });
 
   it("keeps every append answered 2xx exactly once and in order, and the SSE reader sees them all", async () => {

@@ -6,7 +6,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { closeChromium, collectConsole, launchChromium, type PageConsole, waitFor } from "../support/browser.ts";
+import { closeChromium, collectConsole, launchChromiumWith, type PageConsole, waitFor } from "../support/browser.ts";
 import { type RunningServer, type Runtime, startServer } from "../support/server.ts";
 
 const ISO = String.raw`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z`;
@@ -76,11 +76,7 @@ describe.each<Runtime>(["workerd", "node"])("the demo page in Chromium, served b
   let context: BrowserContext | undefined;
 
   beforeAll(async () => {
-    const [launched, started] = await Promise.allSettled([launchChromium(), startServer(runtime, SETTINGS)]);
-    if (launched.status === "fulfilled") browser = launched.value;
-    if (started.status === "fulfilled") server = started.value;
-    // Rethrown after both settled, so afterAll can stop whichever did start.
-    for (const result of [launched, started]) if (result.status === "rejected") throw result.reason;
+    ({ browser, server } = await launchChromiumWith(() => startServer(runtime, SETTINGS)));
   });
   afterEach(async () => {
     await context?.close();

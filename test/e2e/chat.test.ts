@@ -6,7 +6,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { demoReply } from "../../src/app/demo-model.ts";
-import { closeChromium, collectConsole, launchChromium, type PageConsole, waitFor } from "../support/browser.ts";
+import { closeChromium, collectConsole, launchChromiumWith, type PageConsole, waitFor } from "../support/browser.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
 import { PATIENCE_MS } from "../support/sse-reader.ts";
 
@@ -34,10 +34,7 @@ describe("the demo chat in Chromium, served by Node", () => {
   let context: BrowserContext | undefined;
 
   beforeAll(async () => {
-    const [launched, started] = await Promise.allSettled([launchChromium(), startServer("node", SETTINGS)]);
-    if (launched.status === "fulfilled") browser = launched.value;
-    if (started.status === "fulfilled") server = started.value;
-    for (const result of [launched, started]) if (result.status === "rejected") throw result.reason;
+    ({ browser, server } = await launchChromiumWith(() => startServer("node", SETTINGS)));
   });
   afterEach(async () => {
     await context?.close();

@@ -7,7 +7,7 @@
 import { build } from "esbuild";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeChromium, launchChromium } from "../support/browser.ts";
+import { closeChromium, launchChromiumWith } from "../support/browser.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
 import { eventually } from "../support/sse-reader.ts";
 
@@ -40,10 +40,9 @@ describe("edge-sse/client across tabs (Chromium, Node server)", () => {
       write: false,
     });
     const client = bundle.outputFiles[0]?.text ?? "";
-    [server, browser] = await Promise.all([
+    ({ browser, server } = await launchChromiumWith(() =>
       startServer("node", { PUBLISH_RATE_LIMIT: "0", RETRY_MS: "200" }),
-      launchChromium(),
-    ]);
+    ));
     context = await browser.newContext();
     await context.route(`${server.url}/__test/**`, (route) => {
       const script = route.request().url().endsWith(".js");

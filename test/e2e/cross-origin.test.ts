@@ -7,29 +7,21 @@
  * (another port): cross-origin but same-site. A cross-site cookie needs `SameSite=None; Secure`,
  * so https, which this loopback test does not have.
  */
-import { once } from "node:events";
-import { createServer, type Server } from "node:http";
 import { sign } from "hono/jwt";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { closeChromium, launchChromium } from "../support/browser.ts";
+import { closeChromium, launchChromiumWith, startPageServer } from "../support/browser.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
 
 const SECRET = "a-browser-test-secret-of-32-bytes!";
 const CHANNEL = "private-browser";
 
 /** A page server on its own loopback port: another origin than the app's. */
-async function pageServer(): Promise<{ server: Server; origin: string }> {
-  const server = createServer((_, response) => {
-    response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    response.end("<!doctype html><title>another origin</title><p>app</p>");
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return { server, origin: `http://127.0.0.1:${address.port}` };
-}
+const pageServer = () =>
+  startPageServer(() => ({
+    contentType: "text/html; charset=utf-8",
+    body: "<!doctype html><title>another origin</title><p>app</p>",
+  }));
 
 interface Outcome {
   opened: boolean;
@@ -67,20 +59,16 @@ function streamAndPublish(args: { stream: string; publish: string; token: string
 describe("a private channel from another origin in Chromium", () => {
   let browser: Browser | undefined;
   let api: RunningServer | undefined;
-  let allowed: { server: Server; origin: string };
-  let refused: { server: Server; origin: string };
+  let allowed: Awaited<ReturnType<typeof pageServer>>;
+  let refused: Awaited<ReturnType<typeof pageServer>>;
   let context: BrowserContext | undefined;
 
   beforeAll(async () => {
     allowed = await pageServer();
     refused = await pageServer();
-    const [launched, started] = await Promise.allSettled([
-      launchChromium(),
+    ({ browser, server: api } = await launchChromiumWith(() =>
       startServer("node", { AUTH_SECRET: SECRET, CORS_ORIGINS: allowed.origin }),
-    ]);
-    if (launched.status === "fulfilled") browser = launched.value;
-    if (started.status === "fulfilled") api = started.value;
-    for (const result of [launched, started]) if (result.status === "rejected") throw result.reason;
+    ));
   });
   afterEach(async () => {
     await context?.close();
@@ -88,7 +76,7 @@ describe("a private channel from another origin in Chromium", () => {
   });
   afterAll(async () => {
     await Promise.allSettled([closeChromium(browser), api?.stop()]);
-    for (const page of [allowed, refused]) page?.server.close();
+    await Promise.all([allowed, refused].map((page) => page?.close()));
   });
 
   /** A browser context holding the token cookie for the app's host, on a page of `origin`. */

@@ -3,12 +3,10 @@
  * the server's origin creates a JSON stream, writes it with an idempotent producer and reads it live
  * over SSE, to the close; a second page reads it from another origin (CORS).
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { build } from "esbuild";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
-import { closeChromium, collectConsole, launchChromium } from "../support/browser.ts";
+import { closeChromium, collectConsole, launchChromiumWith, startPageServer } from "../support/browser.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
 
 const MESSAGES = 50;
@@ -38,8 +36,7 @@ describe("@durable-streams/client in Chromium", () => {
   let server: RunningServer;
   let browser: Browser;
   let context: BrowserContext;
-  let otherOrigin: string;
-  let pageServer: Server;
+  let pages: { origin: string; close(): Promise<void> };
 
   beforeAll(async () => {
     const bundle = await build({
@@ -51,7 +48,7 @@ describe("@durable-streams/client in Chromium", () => {
     });
     const client = bundle.outputFiles[0]?.text ?? "";
     const page = `<!doctype html><script type="module">${WRITE_AND_FOLLOW}</script>`;
-    [server, browser] = await Promise.all([startServer("node", { PUBLISH_RATE_LIMIT: "0" }), launchChromium()]);
+    ({ browser, server } = await launchChromiumWith(() => startServer("node", { PUBLISH_RATE_LIMIT: "0" })));
     context = await browser.newContext();
     // On the server's origin, the browser context itself answers for the page and the client.
     await context.route(`${server.url}/__test/**`, (route) => {
@@ -60,18 +57,16 @@ describe("@durable-streams/client in Chromium", () => {
     });
     // Another origin, served for real on loopback (a page the context made up would count as public,
     // and Chromium keeps public pages from loopback: Private Network Access).
-    pageServer = createServer((request, response) => {
-      const script = request.url?.endsWith(".js") === true;
-      response.writeHead(200, { "content-type": script ? "text/javascript" : "text/html" });
-      response.end(script ? client : page);
-    });
-    await new Promise<void>((resolve) => pageServer.listen(0, "127.0.0.1", resolve));
-    otherOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
+    pages = await startPageServer((path) =>
+      path.endsWith(".js")
+        ? { contentType: "text/javascript", body: client }
+        : { contentType: "text/html", body: page },
+    );
   });
   afterAll(async () => {
     await closeChromium(browser);
     await server?.stop();
-    await new Promise((resolve) => pageServer?.close(resolve));
+    await pages?.close();
   });
 
   it("writes with an idempotent producer and reads live over SSE to the close, then from another origin", async () => {
@@ -95,7 +90,7 @@ describe("@durable-streams/client in Chromium", () => {
     const elsewhere = await context.newPage();
     const loggedElsewhere = collectConsole(elsewhere);
     onTestFailed(() => console.log("other origin console:", JSON.stringify(loggedElsewhere)));
-    await elsewhere.goto(`${otherOrigin}/__test/page.html`);
+    await elsewhere.goto(`${pages.origin}/__test/page.html`);
     await elsewhere.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
     const read = await elsewhere.evaluate(
       (url) => (window as unknown as { read(u: string): Promise<number[]> }).read(url),

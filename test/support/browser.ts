@@ -2,8 +2,12 @@
  * Headless Chromium for the browser tests: Debian's build (installed by `npm test`'s setup step,
  * scripts/setup.mjs), driven by playwright-core, which brings no browser of its own.
  */
+import { once } from "node:events";
 import { existsSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { type Browser, chromium, type Page } from "playwright-core";
+import type { RunningServer } from "./server.ts";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
@@ -28,6 +32,46 @@ export async function launchChromium(): Promise<Browser> {
     );
   }
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
+}
+
+/**
+ * Chromium and the server under test, started together. If either fails to start, the other is
+ * stopped before the error is thrown, so that no test leaves a process behind.
+ */
+export async function launchChromiumWith(
+  start: () => Promise<RunningServer>,
+): Promise<{ browser: Browser; server: RunningServer }> {
+  const [launched, started] = await Promise.allSettled([launchChromium(), start()]);
+  if (launched.status === "fulfilled" && started.status === "fulfilled") {
+    return { browser: launched.value, server: started.value };
+  }
+  await Promise.allSettled([
+    launched.status === "fulfilled" ? closeChromium(launched.value) : undefined,
+    started.status === "fulfilled" ? started.value.stop() : undefined,
+  ]);
+  throw launched.status === "rejected" ? launched.reason : (started as PromiseRejectedResult).reason;
+}
+
+/**
+ * A real loopback HTTP server that answers every path with `page(path)`: a page of another origin
+ * (one that a browser context made up with page.route would count as public, and Chromium's Private
+ * Network Access keeps public pages from loopback).
+ */
+export async function startPageServer(
+  page: (path: string) => { contentType: string; body: string },
+): Promise<{ origin: string; close(): Promise<void> }> {
+  const server = createServer((request, response) => {
+    const { contentType, body } = page(request.url ?? "/");
+    response.writeHead(200, { "content-type": contentType });
+    response.end(body);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** Closes the browser, and with it every page and the temporary profile; safe to call twice. */

@@ -108,10 +108,10 @@ export function durableStreams(options: DurableStreamsOptions) {
   const authorizeWrite = options.authorizeWrite ?? pass;
 
   const app = new Hono();
-  app.onError((error, c) => {
+  app.onError((error) => {
     const answer = error instanceof StreamError ? error.toResponse() : undefined;
     if (answer === undefined) throw error; // the host app's handler answers (and logs) the rest
-    return withSecurityHeaders(answer, c);
+    return answer; // with the security headers, set by the middleware below as on every answer
   });
   app.use(async (c, next) => {
     await next();
@@ -278,12 +278,8 @@ async function streamStateError(log: StreamLog, name: string, contentType: strin
   const lookup = await log.head(name);
   if (lookup.kind === "not-found") return notFound();
   if (lookup.kind === "gone") return gone();
-  if (lookup.record.closed) {
-    return new StreamError(409, "stream_closed", "the stream is closed", tailHeaders(lookup.record));
-  }
-  if (mediaTypeOf(lookup.record.contentType) !== mediaTypeOf(contentType)) {
-    return new StreamError(409, "content_type_mismatch", `the stream's content type is ${lookup.record.contentType}`);
-  }
+  if (lookup.record.closed) return closedError(lookup.record);
+  if (mediaTypeOf(lookup.record.contentType) !== mediaTypeOf(contentType)) return contentTypeMismatch(lookup.record);
   return undefined;
 }
 
@@ -398,9 +394,9 @@ function appendAnswer(result: AppendResult, producer: ProducerTuple | undefined)
     case "gone":
       throw gone();
     case "closed":
-      throw new StreamError(409, "stream_closed", "the stream is closed", tailHeaders(result.record));
+      throw closedError(result.record);
     case "content-type-mismatch":
-      throw new StreamError(409, "content_type_mismatch", `the stream's content type is ${result.record.contentType}`);
+      throw contentTypeMismatch(result.record);
     case "stream-seq-conflict":
       throw new StreamError(409, "stream_seq_conflict", "Stream-Seq must be greater than the last one accepted");
     case "stale-epoch":
@@ -421,8 +417,8 @@ function appendAnswer(result: AppendResult, producer: ProducerTuple | undefined)
 
 const notFound = () => new StreamError(404, "not_found", "no such stream");
 const gone = () => new StreamError(410, "gone", "the stream was deleted");
-
-function withSecurityHeaders(response: Response, _c: Context): Response {
-  for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.headers.set(name, value);
-  return response;
-}
+// A closed stream's 409 carries Stream-Closed and its final offset (§5.2).
+const closedError = (record: StreamRecord) =>
+  new StreamError(409, "stream_closed", "the stream is closed", tailHeaders(record));
+const contentTypeMismatch = (record: StreamRecord) =>
+  new StreamError(409, "content_type_mismatch", `the stream's content type is ${record.contentType}`);

@@ -5,11 +5,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { BackendUnavailableError } from "../hub/backend-unavailable.ts";
-import { StreamCapError } from "../sse/index.ts";
-
-export interface ErrorBody {
-  error: { code: string; message: string };
-}
+import { errorBody, StreamCapError } from "../sse/index.ts";
 
 /** Thrown by handlers and validators; `handleError` turns it into the JSON answer. */
 export class HttpError extends Error {
@@ -32,8 +28,7 @@ export function errorResponse(
   message: string,
   headers: Record<string, string> = {},
 ): Response {
-  const body: ErrorBody = { error: { code, message } };
-  return c.json(body, status, headers);
+  return c.json(errorBody(code, message), status, headers);
 }
 
 // A full server frees places only as clients leave: ask again in a while, not at once.

@@ -67,17 +67,24 @@ export class EventStreamError extends Error {
 }
 
 /**
- * The data of the `error` event: `{ "error": { "code": string, "message": string } }`, the same
- * shape as the demo app's HTTP errors.
+ * edge-sse's one error shape, `{ "error": { "code": string, "message": string } }`: the data of a
+ * stream's `error` event, and the body of every HTTP error the app and the streams routes answer.
  */
-export interface SourceErrorData {
+export interface ErrorBody {
   error: { code: string; message: string };
 }
 
+export function errorBody(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+/** The data of the `error` event. */
+export type SourceErrorData = ErrorBody;
+
 /** The data of the client's `error` event: the error's own code and message only for an `EventStreamError`. */
 export function sourceErrorData(error: unknown): SourceErrorData {
-  if (error instanceof EventStreamError) return { error: { code: error.code, message: error.message } };
-  return { error: { code: "source_failed", message: "the event source failed" } };
+  if (error instanceof EventStreamError) return errorBody(error.code, error.message);
+  return errorBody("source_failed", "the event source failed");
 }
 
 /** The `error` event a client gets when its source fails, encoded. */

@@ -13,8 +13,10 @@ export {
 } from "./encode.ts";
 export {
   type AnyEvents,
+  type ErrorBody,
   type EventOf,
   EventStreamError,
+  errorBody,
   type ItemOf,
   SOURCE_ERROR_EVENT,
   type SourceErrorData,

@@ -3,6 +3,8 @@
  * (`{ "error": { "code", "message" } }`), plus the headers the protocol asks some of them to carry
  * (`Stream-Closed` on a 409 for a closed stream, `Producer-Epoch` on a 403...).
  */
+import { errorBody } from "../sse/index.ts";
+
 export class StreamError extends Error {
   constructor(
     readonly status: number,
@@ -15,10 +17,7 @@ export class StreamError extends Error {
   }
 
   toResponse(): Response {
-    return Response.json(
-      { error: { code: this.code, message: this.message } },
-      { status: this.status, headers: this.headers },
-    );
+    return Response.json(errorBody(this.code, this.message), { status: this.status, headers: this.headers });
   }
 }
 

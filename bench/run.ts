@@ -106,7 +106,7 @@ async function startServer(target: Target, port: number, context?: ServerContext
 
 async function activeStreams(target: Target, port: number): Promise<number> {
   const response = await fetch(`http://${HOST}:${port}${target.statsPath}`);
-  return target.activeStreams(await response.json());
+  return target.activeStreams(await response.text());
 }
 
 /** Each server process's own count, for a target served by several. */

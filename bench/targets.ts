@@ -5,8 +5,12 @@
  * memory are the process's own.
  */
 import { join } from "node:path";
+import { nchanCommand } from "./peers/nchan.ts";
 
-export type Runtime = "node" | "bun" | "deno" | "workerd";
+/** Where a target runs: a JavaScript runtime, or nginx for nchan (C). */
+export type Runtime = "node" | "bun" | "deno" | "workerd" | "nginx";
+/** The runtimes a JavaScript server file is run on directly. */
+type JsRuntime = "node" | "bun" | "deno";
 
 /** Where one of a target's server processes runs. */
 export interface ServerContext {
@@ -33,7 +37,8 @@ export interface Target {
   publishPath: string;
   publishBody(payload: string): { type: string; body: string };
   statsPath: string;
-  activeStreams(stats: unknown): number;
+  /** The current subscribers, from the body of `statsPath`. */
+  activeStreams(stats: string): number;
   /** Comparable with the other runtimes' figures (workerd under wrangler dev is not). */
   comparable: boolean;
 }
@@ -49,7 +54,7 @@ export const EDGE_SSE_REDIS_TWO = "edge-sse on Redis, 2 processes";
 /** edge-sse in memory with the Prometheus metrics on: what counting costs on the hot path. */
 export const EDGE_SSE_METRICS = "edge-sse, METRICS=on";
 
-const onRuntime = (runtime: Exclude<Runtime, "workerd">, file: string) => {
+const onRuntime = (runtime: JsRuntime, file: string) => {
   switch (runtime) {
     case "node":
       return { cmd: NODE, args: ["--import", "tsx", file] };
@@ -71,7 +76,7 @@ const EDGE_SSE_SETTINGS = {
   PUBLISH_RATE_LIMIT: "0",
 };
 
-function edgeSse(runtime: Runtime): Target {
+function edgeSse(runtime: JsRuntime | "workerd"): Target {
   return {
     stack: EDGE_SSE,
     runtime,
@@ -105,7 +110,7 @@ function edgeSse(runtime: Runtime): Target {
     publishPath: "/api/channels/bench/messages",
     publishBody: (payload) => ({ type: "application/json", body: JSON.stringify({ text: payload }) }),
     statsPath: "/api/channels/bench/messages/stats",
-    activeStreams: (stats) => (stats as { subscribers: number }).subscribers,
+    activeStreams: (stats) => (JSON.parse(stats) as { subscribers: number }).subscribers,
   };
 }
 
@@ -114,12 +119,12 @@ function edgeSse(runtime: Runtime): Target {
  * benchmark starts without persistence for each measurement. Two processes are both of one runtime,
  * so their figures compare with one process's.
  */
-function edgeSseOnRedis(runtime: Exclude<Runtime, "workerd">, servers: 1 | 2): Target {
+function edgeSseOnRedis(runtime: JsRuntime, servers: 1 | 2): Target {
   return { ...edgeSse(runtime), stack: servers === 1 ? EDGE_SSE_REDIS : EDGE_SSE_REDIS_TWO, servers, redis: true };
 }
 
 /** edge-sse in memory with `METRICS=on`, beside the same server with metrics off. */
-function edgeSseWithMetrics(runtime: Exclude<Runtime, "workerd">): Target {
+function edgeSseWithMetrics(runtime: JsRuntime): Target {
   const plain = edgeSse(runtime);
   return {
     ...plain,
@@ -159,7 +164,7 @@ function edgeSseWorkerdDirect(): Target {
 }
 
 /** A peer following bench/peers/README.md's contract. */
-function peer(stack: string, runtime: Exclude<Runtime, "workerd">, file: string): Target {
+function peer(stack: string, runtime: JsRuntime, file: string): Target {
   return {
     stack,
     runtime,
@@ -171,7 +176,7 @@ function peer(stack: string, runtime: Exclude<Runtime, "workerd">, file: string)
     publishPath: "/publish",
     publishBody: (payload) => ({ type: "text/plain", body: asMessageJson(payload) }),
     statsPath: "/stats",
-    activeStreams: (stats) => (stats as { activeStreams: number }).activeStreams,
+    activeStreams: (stats) => (JSON.parse(stats) as { activeStreams: number }).activeStreams,
   };
 }
 
@@ -181,7 +186,24 @@ export const PEERS = {
   betterSseNode: "better-sse (node:http)",
   webStreamFloor: "web-stream floor",
   nodeHttpFloor: "node:http floor",
+  nchan: "nchan",
 } as const;
+
+/** nchan inside nginx (bench/peers/nchan.ts): the same contract, served by C. */
+function nchan(): Target {
+  return {
+    stack: PEERS.nchan,
+    runtime: "nginx",
+    comparable: true,
+    command: nchanCommand,
+    streamPath: "/stream",
+    publishPath: "/publish",
+    publishBody: (payload) => ({ type: "text/plain", body: asMessageJson(payload) }),
+    statsPath: "/stats",
+    // nchan_stub_status: plain text, one `name: value` per line, "subscribers: N" among them.
+    activeStreams: (stats) => Number(/^subscribers: (\d+)$/m.exec(stats)?.[1] ?? Number.NaN),
+  };
+}
 
 /** Grouped by runtime, edge-sse first: the order of the report's tables. */
 export const TARGETS: Target[] = [
@@ -206,4 +228,5 @@ export const TARGETS: Target[] = [
   peer(PEERS.webStreamFloor, "deno", "floor-web-stream.ts"),
   edgeSse("workerd"),
   edgeSseWorkerdDirect(),
+  nchan(),
 ];

@@ -28,6 +28,8 @@ const SYSTEM_PACKAGES = [
   { binary: "nginx", package: "nginx-light" }, // test/e2e/nginx.test.ts
   { binary: "redis-server", package: "redis-server" }, // the Redis hub's tests
   { binary: "promtool", package: "prometheus" }, // the metrics tests: promtool check metrics
+  // nchan, the benchmark's C peer (bench/peers/nchan.ts): a module, not a program, hence a file.
+  { file: "/usr/lib/nginx/modules/ngx_nchan_module.so", package: "libnginx-mod-nchan" },
 ];
 
 // The tests start servers with `npm start` (test/support/server.ts): inside a test run, whoever started
@@ -77,7 +79,7 @@ function readPackages(path) {
 }
 
 function ensureSystemPackages() {
-  const missing = SYSTEM_PACKAGES.filter(({ binary }) => !findBinary(binary)).map((entry) => entry.package);
+  const missing = SYSTEM_PACKAGES.filter((entry) => !isInstalled(entry)).map((entry) => entry.package);
   if (missing.length === 0) return;
   const command = `apt-get install -y ${missing.join(" ")}`;
   if (!findBinary("apt-get")) {
@@ -103,9 +105,13 @@ function ensureSystemPackages() {
   };
   apt([...options, "update"]);
   apt([...options, "install", "-y", ...missing]);
-  const still = SYSTEM_PACKAGES.filter(({ binary }) => !findBinary(binary)).map((entry) => entry.binary);
+  const still = SYSTEM_PACKAGES.filter((entry) => !isInstalled(entry)).map((entry) => entry.binary ?? entry.file);
   if (still.length > 0) fail(`installed, yet ${still.join(", ")} still missing`);
   say(`installed ${missing.join(", ")} in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+function isInstalled(entry) {
+  return entry.file ? existsSync(entry.file) : findBinary(entry.binary);
 }
 
 /** An absolute path that is executable, or a name found on PATH (or in the sbin folders root has). */

@@ -62,10 +62,15 @@ export function shutdownOnSignal(plan: ShutdownPlan): (signal: string) => void {
         return true;
       },
     );
-    const ended = plan.openStreams.shutdown();
-    plan.logger.info(`${signal}: stopped accepting and ended ${ended} streams; exiting once they are sent`, {
-      signal,
-      streams: ended,
+    // At the end of this turn, not now: the in-memory hub sends what was published in this turn
+    // at its end (see Channel.publish), and a message already answered 201 must reach the
+    // streams before they end.
+    setImmediate(() => {
+      const ended = plan.openStreams.shutdown();
+      plan.logger.info(`${signal}: stopped accepting and ended ${ended} streams; exiting once they are sent`, {
+        signal,
+        streams: ended,
+      });
     });
     // No need to clear this timer: the process exits either way.
     const timedOut = new Promise<false>((resolve) => setTimeout(resolve, plan.timeoutMs, false));

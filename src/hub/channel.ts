@@ -67,6 +67,16 @@ export const PRESENCE_INTERVAL_MS = 1000;
 // Replay reads history in pages of this many messages, so a long replay never holds a big array.
 const REPLAY_PAGE = 64;
 
+// A run of messages published in one turn is sent at once when it reaches this size, instead of at
+// the end of the turn: a burst never holds more than this in one chunk per subscriber.
+const MAX_RUN_MESSAGES = 64;
+const MAX_RUN_BYTES = 64 * 1024;
+
+// The end of this turn of the event loop, after the I/O callbacks it runs (setImmediate: Node, Bun,
+// Deno); a timer of 0 where there is none (workerd).
+const atEndOfTurn: (callback: () => void) => void =
+  typeof setImmediate === "function" ? (callback) => setImmediate(callback) : (callback) => setTimeout(callback, 0);
+
 export class Channel {
   /** Subscribers that have caught up and receive each publish as it happens. */
   private readonly live = new Set<EventSink>();
@@ -76,6 +86,20 @@ export class Channel {
   private readonly presence = new Set<EventSink>();
   private presenceTimer: ReturnType<typeof setTimeout> | undefined;
   private presenceSentAt = 0;
+  /**
+   * The run: messages stored in this turn of the event loop and not yet sent, encoded, with their
+   * ids. Every live subscriber gets the whole run as one write at the end of the turn (one syscall
+   * per subscriber for a burst, not one per message), as the Durable Object and Redis paths do.
+   */
+  private run: Uint8Array[] = [];
+  private runIds: number[] = [];
+  private runBytes = 0;
+  private runScheduled = false;
+  /**
+   * Subscribers that joined `live` while a run was pending, with the newest id they already had
+   * (replayed, or published before they joined): they get only the part of the run after it.
+   */
+  private joinedDuringRun = new Map<EventSink, number>();
 
   constructor(
     private readonly store: MessageStore,
@@ -86,16 +110,56 @@ export class Channel {
     private readonly metrics: HubMetrics = NO_HUB_METRICS,
   ) {}
 
-  /** Stores the message, then hands the same encoded bytes to every live subscriber. */
+  /**
+   * Stores the message and adds it to this turn's run, which every live subscriber gets at the end
+   * of the turn: the same encoded bytes for all.
+   */
   publish(input: NewMessage): Message {
     const message = this.store.append(input, new Date().toISOString());
     const bytes = encodeMessage(message);
+    this.run.push(bytes);
+    this.runIds.push(message.id);
+    this.runBytes += bytes.byteLength;
+    if (this.run.length >= MAX_RUN_MESSAGES || this.runBytes >= MAX_RUN_BYTES) this.sendRun();
+    else if (!this.runScheduled) {
+      this.runScheduled = true;
+      atEndOfTurn(this.sendRunAtEndOfTurn);
+    }
+    return message;
+  }
+
+  private readonly sendRunAtEndOfTurn = () => {
+    this.runScheduled = false;
+    this.sendRun();
+  };
+
+  /** Writes the pending run to every live subscriber, once each. */
+  private sendRun(): void {
+    const run = this.run;
+    if (run.length === 0) return;
+    const ids = this.runIds;
+    const joined = this.joinedDuringRun;
+    const chunk = run.length === 1 ? (run[0] as Uint8Array) : concat(run, this.runBytes);
+    this.run = [];
+    this.runIds = [];
+    this.runBytes = 0;
+    if (joined.size > 0) this.joinedDuringRun = new Map();
     // A subscriber whose buffer overflows is closed by write() and leaves `live` during the loop,
     // which a Set allows.
-    let written = 0;
-    for (const sink of this.live) if (sink.write(bytes)) written++;
-    this.metrics.delivered(written);
-    return message;
+    let delivered = 0;
+    for (const sink of this.live) {
+      const had = joined.get(sink);
+      if (had === undefined) {
+        if (sink.write(chunk)) delivered += run.length;
+        continue;
+      }
+      // It joined mid-run: what it already has is the part of the run up to `had`.
+      const from = ids.findIndex((id) => id > had);
+      if (from === -1) continue;
+      const rest = run.slice(from);
+      if (sink.write(concat(rest))) delivered += rest.length;
+    }
+    if (delivered > 0) this.metrics.delivered(delivered);
   }
 
   list(after: number, limit: number): Message[] {
@@ -135,7 +199,7 @@ export class Channel {
   // Shared by every subscriber (the sink is their argument): a channel with thousands of live
   // subscribers holds no closure per subscriber.
   private readonly joinLive: EventSource = (sink) => {
-    this.live.add(sink);
+    this.goLive(sink);
     this.subscribersChanged();
     return this.leave;
   };
@@ -145,10 +209,20 @@ export class Channel {
     return this.joinLive(sink);
   };
 
+  /**
+   * Adds a subscriber that has every message stored so far (replayed, or published before it came)
+   * to `live`; in the middle of a run, it will get only the rest of the run.
+   */
+  private goLive(sink: EventSink): void {
+    this.live.add(sink);
+    if (this.run.length > 0) this.joinedDuringRun.set(sink, this.store.latestId());
+  }
+
   private readonly leave = (sink: EventSink) => {
     sink.onPull = undefined;
     this.catchingUp.delete(sink);
     this.live.delete(sink);
+    this.joinedDuringRun.delete(sink);
     this.presence.delete(sink);
     this.subscribersChanged();
     if (this.live.size + this.catchingUp.size === 0 && this.store.oldestId() === undefined) this.onEmpty?.();
@@ -215,7 +289,7 @@ export class Channel {
         if (page.length === 0) {
           sink.onPull = undefined;
           this.catchingUp.delete(sink);
-          this.live.add(sink);
+          this.goLive(sink);
           return;
         }
         for (const message of page) {
@@ -231,4 +305,16 @@ export class Channel {
     };
     step();
   }
+}
+
+/** One chunk of `parts`, in order. */
+function concat(parts: Uint8Array[], bytes = parts.reduce((sum, part) => sum + part.byteLength, 0)): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const chunk = new Uint8Array(bytes);
+  let offset = 0;
+  for (const part of parts) {
+    chunk.set(part, offset);
+    offset += part.byteLength;
+  }
+  return chunk;
 }

@@ -6,6 +6,8 @@
 import { createParser } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
+import { shutdownOnSignal } from "../../src/app/shutdown.ts";
+import { createLogger } from "../../src/log/logger.ts";
 import { DEFAULT_CONFIG } from "../../src/config.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
 
@@ -50,5 +52,32 @@ describe("createApp with openStreams", () => {
       // No event: the ticker or feed never started.
       expect(items).toEqual([{ retry: 3000 }, { retry: expect.any(Number) }, { comment: "server shutting down" }]);
     }
+  });
+
+  it("on a signal, still sends a feed what was answered 201 in the same turn before ending it", async () => {
+    const openStreams = new OpenStreams();
+    const app = createApp(DEFAULT_CONFIG, { openStreams });
+    const stream = await app.request("/api/messages/stream");
+    const body = stream.text(); // reads to the end, which shutdown brings
+    const onSignal = shutdownOnSignal({
+      openStreams,
+      stopServer: async () => undefined,
+      timeoutMs: 1000,
+      readiness: { draining: false },
+      delayMs: 0,
+      exit: () => undefined,
+      logger: createLogger("error", () => undefined),
+    });
+    // Let the stream start (its source joins the channel on its first read).
+    while ((await (await app.request("/api/messages/stats")).json()).subscribers < 1) await Promise.resolve();
+
+    const published = await app.request("/api/messages", post("last words"));
+    expect(published.status).toBe(201);
+    onSignal("SIGTERM"); // in the same turn as the publish: its run is not sent yet
+
+    const events: string[] = [];
+    const parser = createParser({ onEvent: (event) => events.push(JSON.parse(event.data).text) });
+    parser.feed(await body);
+    expect(events).toEqual(["last words"]);
   });
 });

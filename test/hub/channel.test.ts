@@ -86,6 +86,36 @@ describe("Channel", () => {
     expect(feed.stats().subscribers).toBe(1);
   });
 
+  it("sends each message once when a subscriber resumes or joins while a run of publishes is pending", async () => {
+    const feed = channel();
+    const before = await subscribe(feed);
+    // One turn of the event loop: a run of three, then a resume from the first and a live-only
+    // join while the run is still unsent, then two more.
+    const ids = ["m1", "m2", "m3"].map((text) => feed.publish({ text }).id);
+    const resumeRequest = new AbortController();
+    const joinRequest = new AbortController();
+    openStreams.push(resumeRequest, joinRequest);
+    const resumed = readEvents(feed.stream({ after: ids[0], signal: resumeRequest.signal }));
+    const joined = readEvents(feed.stream({ after: undefined, signal: joinRequest.signal }));
+    // Their sources start when their bodies are first read, a few microtasks later: still in this
+    // turn, with the run unsent.
+    const opening = [resumed.opened(), joined.opened()];
+    for (let i = 0; i < 100 && feed.stats().subscribers < 3; i++) await Promise.resolve();
+    expect(feed.stats()).toMatchObject({ subscribers: 3, catchingUp: 0 });
+    ids.push(...["m4", "m5"].map((text) => feed.publish({ text }).id));
+    await Promise.all(opening);
+
+    const idsOf = async (reader: typeof before, count: number) => {
+      const received = [];
+      for (let i = 0; i < count; i++) received.push(Number((await reader.next()).id));
+      await expect(reader.next(50)).rejects.toThrow(/no event/);
+      return received;
+    };
+    expect(await idsOf(before, 5)).toEqual(ids);
+    expect(await idsOf(resumed, 4)).toEqual(ids.slice(1));
+    expect(await idsOf(joined, 2)).toEqual(ids.slice(3));
+  });
+
   it("drops a subscriber that stops reading, without holding back the others", async () => {
     const feed = channel(1000, { maxBufferedEvents: 10 });
     const stalled = await subscribe(feed);

@@ -1,7 +1,8 @@
 /**
  * What the in-memory hub reports to its HubMetrics: one `published` per publish with its channel,
- * one `delivered(count)` per publish with the number of subscribers written (not one call per
- * subscriber), and one `delivered(1)` per replayed message.
+ * one `delivered(count)` per run (what was published in one turn of the event loop, sent at its end)
+ * with the number of events written (not one call per subscriber), and one `delivered(1)` per
+ * replayed message.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { HubMetrics } from "../../src/hub/hub-metrics.ts";
@@ -45,11 +46,21 @@ describe("MemoryHub with HubMetrics", () => {
     await hub.publish("empty", { text: "to nobody" });
     for (const subscriber of subscribers) expect(JSON.parse((await subscriber.next()).data).text).toBe("to three");
     expect(calls).toEqual([
-      ["delivered", 3],
       ["published", "news"],
-      ["delivered", 0],
       ["published", "empty"],
+      ["delivered", 3],
     ]);
+  });
+
+  it("counts a run of publishes in one turn as one delivery count: events times subscribers", async () => {
+    const { metrics, calls } = recordingMetrics();
+    const hub = new MemoryHub(100, SETTINGS, new OpenStreams(), metrics);
+    const subscribers = await Promise.all([1, 2].map(() => subscribe(hub, "news")));
+    await Promise.all(["a", "b", "c"].map((text) => hub.publish("news", { text })));
+    for (const subscriber of subscribers) {
+      for (const text of ["a", "b", "c"]) expect(JSON.parse((await subscriber.next()).data).text).toBe(text);
+    }
+    expect(calls.filter(([name]) => name === "delivered")).toEqual([["delivered", 6]]);
   });
 
   it("reports each replayed message as one delivery", async () => {

@@ -7,8 +7,8 @@ import { createParser } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
 import { shutdownOnSignal } from "../../src/app/shutdown.ts";
-import { createLogger } from "../../src/log/logger.ts";
 import { DEFAULT_CONFIG } from "../../src/config.ts";
+import { createLogger } from "../../src/log/logger.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
 
 const post = (text: string) => ({

@@ -144,6 +144,29 @@ describe("the channel's objects in workerd", () => {
     await leave(path, [...readers, other]);
   }, 30_000);
 
+  it("forgets shard subscribers that a restart took away, though their counts were stored", async () => {
+    const { name, path } = newChannel();
+    const client = { "cf-connecting-ip": "192.0.2.9" };
+    // What a channel's storage holds after `wrangler dev` restarts over its persisted state (or a
+    // shard's last report was lost): shard 1 counted 15 subscribers of this client, whose sockets
+    // are gone. MAX_STREAMS_PER_CLIENT is 15.
+    const root = channelObject(name);
+    await runInDurableObject(root, (_instance, state) => {
+      state.storage.sql.exec("INSERT INTO shard_load (shard, subscribers) VALUES (1, 15)");
+      state.storage.sql.exec("INSERT INTO shard_clients (shard, client, subscribers) VALUES (1, '192.0.2.9', 15)");
+    });
+    await abortAllDurableObjects(); // the restart: the next call meets a fresh instance
+
+    const readers = await subscribe(path, 3, client);
+    // A stub of before the abort would only say so: a new one.
+    const rows = await runInDurableObject(channelObject(name), (_instance, state) =>
+      state.storage.sql.exec("SELECT shard, subscribers FROM shard_load ORDER BY shard").toArray(),
+    );
+    expect(rows).toEqual([{ shard: 1, subscribers: 0 }]);
+    expect((await stats(path)).subscribers).toBe(3);
+    await leave(path, readers);
+  }, 30_000);
+
   it("counts a replaying subscriber as catching up until it has caught up", async () => {
     const { path } = newChannel();
     const sent = [];

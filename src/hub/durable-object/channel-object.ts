@@ -36,6 +36,8 @@ import { isCatchingUp, SocketCounts, sendPresence } from "./socket-counts.ts";
 
 // A run of messages is sent at once when it reaches this size, instead of at the end of the turn.
 const FRAME_BYTES = 16 * 1024;
+// How long a fresh instance waits for a shard's counts before it keeps that shard's stored row.
+const RECOUNT_TIMEOUT_MS = 5_000;
 
 export interface ChannelEnv {
   CHANNEL_SHARDS: DurableObjectNamespace<ChannelShard>;
@@ -72,6 +74,32 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     this.store = new SqlMessageStore(ctx.storage.sql, this.config.historyLimit);
     this.load = new ShardLoad(ctx.storage.sql);
     this.sockets = new SocketCounts(ctx);
+    // The stored shard rows may be stale: a restart (a crash, a deploy, `wrangler dev` again over
+    // its persisted state) ended every socket they counted, and a shard's lost report leaves its
+    // row behind. Ghosts would count against the caps and presence for good: a fresh instance asks
+    // its shards first. After hibernation the rows are right, and the asking costs one call per
+    // shard, as a publish does.
+    if (this.load.total() > 0) void ctx.blockConcurrencyWhile(() => this.recountShards());
+  }
+
+  /** Rewrites each shard's row with the shard's own counts (one that does not answer keeps its row). */
+  private async recountShards(): Promise<void> {
+    await Promise.all(
+      this.load.activeShards().map(async (shard) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timedOut = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${RECOUNT_TIMEOUT_MS} ms`)), RECOUNT_TIMEOUT_MS);
+        });
+        try {
+          const { subscribers, clients } = await Promise.race([this.shard(shard).counts(), timedOut]);
+          this.load.report(shard, subscribers, clients, true);
+        } catch (error) {
+          console.error(`edge-sse: shard ${shard} could not be recounted; its stored count stays`, error);
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
   }
 
   /**

@@ -47,7 +47,7 @@ export class ChannelShard extends DurableObject<ShardEnv> {
     this.sockets.adding(client, !attachment.live);
     this.ctx.acceptWebSocket(accepted, socketTags(client, request.headers.has(PRESENCE_HEADER)));
     accepted.serializeAttachment(attachment);
-    this.report(attachment, client).catch(reportFailed);
+    this.report(attachment, client).catch(this.reportFailed);
     return new Response(null, { status: 101, webSocket: socket });
   }
 
@@ -71,6 +71,11 @@ export class ChannelShard extends DurableObject<ShardEnv> {
     return { subscribers: this.sockets.total, catchingUp: this.sockets.catchingUp };
   }
 
+  /** Its subscribers, every client's too: for the channel's object to recount after it restarts. */
+  counts(): { subscribers: number; clients: ClientCounts } {
+    return { subscribers: this.sockets.total, clients: this.sockets.clients() };
+  }
+
   override webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): void {
     if (message !== LIVE_NOTICE || !isCatchingUp(socket)) return;
     const attachment = socket.deserializeAttachment() as ShardAttachment;
@@ -90,7 +95,7 @@ export class ChannelShard extends DurableObject<ShardEnv> {
     const attachment = socket.deserializeAttachment() as ShardAttachment | null;
     this.sockets.removed();
     if (attachment === null) return;
-    await this.report(attachment, clientOf(this.ctx, socket)).catch(reportFailed);
+    await this.report(attachment, clientOf(this.ctx, socket)).catch(this.reportFailed);
   }
 
   /** Sends the channel's object this shard's counts: every client's the first time, then `client`'s. */
@@ -104,8 +109,13 @@ export class ChannelShard extends DurableObject<ShardEnv> {
       .get(channels.idFromString(where.channelId))
       .shardReport(where.shard, this.sockets.total, clients, complete);
   }
-}
 
-function reportFailed(error: unknown): void {
-  console.error("edge-sse: a shard could not report its subscribers to its channel", error);
+  /**
+   * A lost report leaves the channel's row of this shard wrong: the next report sends every
+   * client's counts again, and the channel's object recounts every shard when it restarts.
+   */
+  private readonly reportFailed = (error: unknown): void => {
+    this.reportedAll = false;
+    console.error("edge-sse: a shard could not report its subscribers to its channel", error);
+  };
 }

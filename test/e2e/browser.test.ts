@@ -6,7 +6,8 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { closeChromium, collectConsole, launchChromiumWith, type PageConsole, waitFor } from "../support/browser.ts";
+import { closeChromium, launchChromiumWith, waitFor } from "../support/browser.ts";
+import { countOf, type Demo, feedOf, type Message, openDemo, post } from "../support/demo-page.ts";
 import { type RunningServer, type Runtime, startServer } from "../support/server.ts";
 
 const ISO = String.raw`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z`;
@@ -19,54 +20,7 @@ const STREAM_CUT =
   /^Failed to load resource: net::ERR_\w+ \(http:\/\/[^/]+\/(sse|api\/(channels\/[\w-]+\/)?messages\/stream)(\?[^)]*)?\)$/;
 
 // What Chromium logs for the error page above.
-const BAD_GATEWAY =
-  /^Failed to load resource: the server responded with a status of 502/;
-
-interface Message {
-  id: number;
-  text: string;
-  author: string | null;
-  createdAt: string;
-}
-
-interface Demo extends PageConsole {
-  page: Page;
-}
-
-async function post(url: string, text: string, channel = "default"): Promise<Message> {
-  const response = await fetch(`${url}/api/channels/${channel}/messages`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ text }),
-  });
-  if (response.status !== 201) throw new Error(`POST answered ${response.status}: ${await response.text()}`);
-  return (await response.json()) as Message;
-}
-
-/** A page with its console recorded from the start, once its feed stream is open. */
-async function openDemo(context: BrowserContext, url: string): Promise<Demo> {
-  const page = await context.newPage();
-  const recorded = collectConsole(page);
-  await page.goto(url);
-  await waitFor("feed: onopen", () => recorded.logs.includes("feed: onopen"), 15_000, recorded);
-  return { page, ...recorded };
-}
-
-/** The subscriber count the page shows (`#subscriber-count`), or undefined before the first. */
-async function countOf(page: Page): Promise<number | undefined> {
-  const count = await page.getAttribute("#subscriber-count", "data-count");
-  return count ? Number(count) : undefined;
-}
-
-/** The feed as the page shows it: one entry per `#feed li[data-id]`, in page order. */
-function feedOf(page: Page): Promise<{ id: string; text: string }[]> {
-  return page.$$eval("#feed li[data-id]", (items) =>
-    items.map((item) => ({
-      id: (item as HTMLElement).dataset.id ?? "",
-      text: item.querySelector(".text")?.textContent ?? "",
-    })),
-  );
-}
+const BAD_GATEWAY = /^Failed to load resource: the server responded with a status of 502/;
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -171,7 +125,9 @@ describe.each<Runtime>(["workerd", "node"])("the demo page in Chromium, served b
     expect(logs.filter((line) => line === "feed: onopen").length).toBeGreaterThanOrEqual(2);
     expect(await page.getAttribute("#feed-status", "data-state")).toBe("open");
     // The page says it came back, and from where.
-    expect(await page.textContent("#feed-note")).toContain(`resumed after id ${a.id} (Last-Event-ID, sent by this tab)`);
+    expect(await page.textContent("#feed-note")).toContain(
+      `resumed after id ${a.id} (Last-Event-ID, sent by this tab)`,
+    );
     expect(await page.isVisible("#feed-note")).toBe(true);
     expect(errors.filter((error) => !STREAM_CUT.test(error))).toEqual([]);
   });
@@ -206,7 +162,9 @@ describe.each<Runtime>(["workerd", "node"])("the demo page in Chromium, served b
     await pause(500); // time for a duplicate to show up, if there were one
     expect(await feedOf(page)).toEqual([a, b].map((message) => ({ id: String(message.id), text: message.text })));
     expect(await page.getAttribute("#feed-status", "data-state")).toBe("open");
-    expect(await page.textContent("#feed-note")).toContain(`resumed after id ${a.id} (Last-Event-ID, sent by this tab)`);
+    expect(await page.textContent("#feed-note")).toContain(
+      `resumed after id ${a.id} (Last-Event-ID, sent by this tab)`,
+    );
     expect(errors.filter((error) => !STREAM_CUT.test(error) && !BAD_GATEWAY.test(error))).toEqual([]);
   });
 

@@ -21,6 +21,8 @@ export class EventStreamClient<Events extends object = AnyEvents> {
   onDispatch: ((event: string, data: string, id: string | undefined) => void) | undefined;
   /** @internal Told of every successful connection. */
   onConnected: (() => void) | undefined;
+  /** @internal Told of every failed attempt or dropped connection. */
+  onLost: ((error: unknown) => void) | undefined;
   /** @internal Told once, when the stream stops for good. */
   onFinish: (() => void) | undefined;
   private readonly handlers = new Map<string, Set<EventHandler>>();
@@ -76,11 +78,11 @@ export class EventStreamClient<Events extends object = AnyEvents> {
         await this.read(response.body as ReadableStream<Uint8Array>);
         if (this.isClosed) return;
         // The server ended the stream: come back, as EventSource does, after its retry (jittered).
-        this.options.onError?.(new Error("the stream ended"));
+        this.lost(new Error("the stream ended"));
       } catch (error) {
         if (this.isClosed) return;
         waitMs = error instanceof RetryAfterError ? error.waitMs : undefined;
-        this.options.onError?.(error);
+        this.lost(error);
       }
       await this.sleep(waitMs ?? backoffDelay(attempt++, this.baseDelayMs, maxMs));
     }
@@ -158,6 +160,11 @@ export class EventStreamClient<Events extends object = AnyEvents> {
     if (handlers === undefined || handlers.size === 0) return;
     const received: ReceivedEvent = { event, data: parsed(data), id };
     for (const handler of handlers) handler(received);
+  }
+
+  private lost(error: unknown): void {
+    this.options.onError?.(error);
+    this.onLost?.(error);
   }
 
   private sleep(ms: number): Promise<void> {

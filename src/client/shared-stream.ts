@@ -4,7 +4,9 @@
  * BroadcastChannel of that name; the others dispatch what it posts. Every tab keeps the last event id
  * it saw, so when the leader's tab closes (its lock is released by the browser) the next tab in line
  * connects from there: nothing lost (the server replays after that id), nothing twice (every tab saw
- * the same events up to it).
+ * the same events up to it). A tab that joins asks the leader where it is: it takes the leader's last
+ * id as its own (it gets everything after it from the leader), and is told open if the leader's
+ * connection is; the leader's lost connections reach every tab's `onError` too.
  */
 import type { EventStreamClient } from "./event-stream-client.ts";
 import type { EventStreamOptions } from "./types.ts";
@@ -13,8 +15,9 @@ import type { EventStreamOptions } from "./types.ts";
 type SharedMessage =
   | { kind: "event"; event: string; data: string; id: string | undefined }
   | { kind: "open" }
+  | { kind: "lost"; message: string }
   | { kind: "ask" }
-  | { kind: "last-id"; id: string | undefined };
+  | { kind: "state"; id: string | undefined; open: boolean };
 
 /** The part of the Web Locks API used here (declared here: Deno's and Node's libraries lack it). */
 interface LockManager {
@@ -43,22 +46,39 @@ export function runShared(client: EventStreamClient<object>, name: string, optio
     };
   });
 
+  const post = (message: SharedMessage) => channel.postMessage(message);
+  const opened = () => options.onOpen?.(new Response(null, { status: 200 }));
+  let open = false; // the leader's connection, while this tab leads
+
   channel.onmessage = ({ data }: MessageEvent<SharedMessage>) => {
     if (client.closed) return;
     if (data.kind === "event") client.deliver(data.event, data.data, data.id);
-    else if (data.kind === "open") options.onOpen?.(new Response(null, { status: 200 }));
-    else if (data.kind === "ask" && client.isLeader) channel.postMessage({ kind: "last-id", id: client.lastEventId });
-    else if (data.kind === "last-id" && client.lastEventId === undefined) client.lastEventId = data.id;
+    else if (data.kind === "open") opened();
+    else if (data.kind === "lost") options.onError?.(new Error(data.message));
+    else if (data.kind === "ask" && client.isLeader) post({ kind: "state", id: client.lastEventId, open });
+    else if (data.kind === "state" && !client.isLeader) {
+      // Replaces even an id this tab was given: from here on it gets what the leader gets, and should
+      // it lead next, starting from an older id would show the other tabs events a second time.
+      client.lastEventId = data.id;
+      if (data.open) opened();
+    }
   };
   // A tab that joins late learns where the others are, so that if it leads next it starts there.
-  channel.postMessage({ kind: "ask" } satisfies SharedMessage);
+  post({ kind: "ask" });
 
   (locks() as LockManager)
     .request(`edge-sse:${name}`, { signal: client.finished }, async () => {
       if (client.closed) return;
       client.isLeader = true;
-      client.onDispatch = (event, data, id) => channel.postMessage({ kind: "event", event, data, id });
-      client.onConnected = () => channel.postMessage({ kind: "open" });
+      client.onDispatch = (event, data, id) => post({ kind: "event", event, data, id });
+      client.onConnected = () => {
+        open = true;
+        post({ kind: "open" });
+      };
+      client.onLost = (error) => {
+        open = false;
+        post({ kind: "lost", message: error instanceof Error ? error.message : String(error) });
+      };
       await Promise.race([client.run(), released]);
     })
     .catch(() => {

@@ -53,7 +53,9 @@ export interface EventStreamOptions {
   /**
    * Share one connection among this origin's tabs that use the same name (a browser with Web Locks
    * and BroadcastChannel; elsewhere ignored): one tab holds it, the others get its events. Leave it
-   * out for a stream of this tab's own.
+   * out for a stream of this tab's own. A tab that joins gets the events from when it joined, and is
+   * told open if the stream is: `lastEventId` is then only where the leader starts, and what came
+   * before the join is the page's to fetch (its history route, say).
    */
   share?: string;
 }

@@ -20,6 +20,7 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>shared stream</title>
   const stream = connectEventStream({
     url: "/api/channels/" + params.get("channel") + "/messages/stream",
     share: params.get("share") ?? undefined,
+    lastEventId: params.get("lastEventId") ?? undefined,
   });
   stream.on("message", ({ data }) => window.received.push(data.id));
   window.isLeader = () => stream.isLeader;
@@ -71,9 +72,10 @@ describe("edge-sse/client across tabs (Chromium, Node server)", () => {
       into.push(((await response.json()) as { id: number }).id);
     }
   };
-  async function openTab(channel: string, share?: string): Promise<Page> {
+  async function openTab(channel: string, share?: string, lastEventId?: number): Promise<Page> {
     const page = await context.newPage();
-    await page.goto(`${server.url}/__test/page.html?channel=${channel}${share ? `&share=${share}` : ""}`);
+    const query = `channel=${channel}${share ? `&share=${share}` : ""}${lastEventId ? `&lastEventId=${lastEventId}` : ""}`;
+    await page.goto(`${server.url}/__test/page.html?${query}`);
     await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
     return page;
   }
@@ -106,5 +108,27 @@ describe("edge-sse/client across tabs (Chromium, Node server)", () => {
     await publish(channel, 1, published);
     expect(await eventually(async () => (await received(own)).length, 1)).toBe(1);
     for (const tab of [...rest, own]) await tab.close();
+  });
+
+  it("leads from the leader's id, not an older one it was given, so the other tabs see nothing twice", async () => {
+    const channel = `joined-${Date.now()}`;
+    const first = await openTab(channel, "late");
+    expect(await eventually(() => subscribers(channel), 1)).toBe(1);
+    const published: number[] = [];
+    await publish(channel, 3, published);
+    expect(await eventually(async () => (await received(first)).length, 3)).toBe(3);
+
+    // Two tabs join, one of them asking to start from the first message: the leader is past it.
+    const older = await openTab(channel, "late", published[0]);
+    const other = await openTab(channel, "late");
+    await first.close();
+    await publish(channel, 2, published);
+    const after = published.slice(3);
+    for (const tab of [older, other]) {
+      expect(await eventually(async () => (await received(tab)).length, 2)).toBe(2);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // time for a repeat to show up, if there were one
+      expect(await received(tab)).toEqual(after);
+    }
+    for (const tab of [older, other]) await tab.close();
   });
 });

@@ -45,6 +45,8 @@ export function nginxUpstream(server = "127.0.0.1:8787"): string {
 export const NGINX_UPSTREAM = nginxUpstream();
 
 export interface NginxOptions {
+  /** Listen here instead of on a free port: nginx started again where its clients left it. */
+  port?: number;
   /** `proxy_read_timeout`: how long nginx waits for the next byte from the app before it gives up. */
   readTimeoutSeconds: number;
   /**
@@ -77,7 +79,7 @@ export async function startNginx(upstreamUrl: string, options: NginxOptions): Pr
     );
   }
   const host = "127.0.0.1";
-  const port = await freePort(host);
+  const port = await freePort(host, options.port);
   const upstream = new URL(upstreamUrl);
   const prefix = await mkdtemp(join(tmpdir(), "edge-sse-nginx-"));
   const config = nginxConfig(prefix, `${host}:${port}`, upstream.host, options);

@@ -1,6 +1,6 @@
 /**
  * Durable streams on Redis (src/hub/redis/redis-log.ts), with real server processes on one real
- * redis-server: Electric's conformance suite against Node and Bun; one stream created on Node,
+ * redis-server: Electric's conformance suite against Node, Bun and Deno; one stream created on Node,
  * appended to on Bun and read live on Deno; and what idempotent producers are promised through a
  * `kill -9` of the process they write to and through a `kill -9` of Redis (append-only file,
  * fsynced on every write): every append answered 2xx is in the stream exactly once, in each
@@ -23,7 +23,7 @@ const settingsOn = (redis: RunningRedis) => ({
   MAX_STREAMS_PER_CLIENT: "0",
 });
 
-describe.each(["node", "bun"] as const)("the Durable Streams conformance suite on %s (Redis)", (runtime) => {
+describe.each(["node", "bun", "deno"] as const)("the Durable Streams conformance suite on %s (Redis)", (runtime) => {
   // The suite reads baseUrl when each test runs: it is set once the server is up.
   const options: ConformanceTestOptions = { baseUrl: "", longPollTimeoutMs: LONG_POLL_TIMEOUT_MS };
   let redis: RunningRedis;

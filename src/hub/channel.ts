@@ -11,9 +11,9 @@ import {
   type OpenStreams,
   type StreamDeadline,
 } from "../sse/index.ts";
+import { type ChannelEvent, draftOf, encodeChannelEvent, type Publication, type Published } from "./channel-event.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
-import { encodeMessage, type Message, type NewMessage } from "./message.ts";
-import type { MessageStore } from "./store.ts";
+import type { EventStore } from "./store.ts";
 
 /** How each subscriber's stream behaves (see `EventStreamOptions`). */
 export interface StreamSettings {
@@ -78,7 +78,7 @@ export class Channel {
   private presenceSentAt = 0;
 
   constructor(
-    private readonly store: MessageStore,
+    private readonly store: EventStore,
     private readonly streams: StreamSettings,
     /** Called when the last subscriber leaves a channel that holds no message. */
     private readonly onEmpty?: () => void,
@@ -86,19 +86,23 @@ export class Channel {
     private readonly metrics: HubMetrics = NO_HUB_METRICS,
   ) {}
 
-  /** Stores the message, then hands the same encoded bytes to every live subscriber. */
-  publish(input: NewMessage): Message {
-    const message = this.store.append(input, new Date().toISOString());
-    const bytes = encodeMessage(message);
+  /**
+   * Stores the event, then hands the same encoded bytes to every live subscriber. A publication
+   * whose idempotency key was used before sends nothing and answers the first event.
+   */
+  publish(publication: Publication): Published {
+    const published = this.store.append(draftOf(publication), new Date().toISOString(), publication.idempotencyKey);
+    if (published.replayed) return published;
+    const bytes = encodeChannelEvent(published.event);
     // A subscriber whose buffer overflows is closed by write() and leaves `live` during the loop,
     // which a Set allows.
     let written = 0;
     for (const sink of this.live) if (sink.write(bytes)) written++;
     this.metrics.delivered(written);
-    return message;
+    return published;
   }
 
-  list(after: number, limit: number): Message[] {
+  list(after: number, limit: number): ChannelEvent[] {
     return this.store.after(after, limit);
   }
 
@@ -218,14 +222,14 @@ export class Channel {
           this.live.add(sink);
           return;
         }
-        for (const message of page) {
-          const bytes = encodeMessage(message);
+        for (const event of page) {
+          const bytes = encodeChannelEvent(event);
           if (!sink.fits(bytes)) {
             sink.onPull = step; // resume when the client has read some
             return;
           }
           if (sink.write(bytes)) this.metrics.delivered(1);
-          cursor = message.id;
+          cursor = event.id;
         }
       }
     };

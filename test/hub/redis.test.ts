@@ -15,6 +15,16 @@ import { PUBLISH_SCRIPT } from "../../src/hub/redis/publish-script.ts";
 import { envelopeMiddle } from "../../src/hub/redis/stored-event.ts";
 import { SILENT_LOGGER } from "../../src/log/logger.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
+import {
+  type AppFetch,
+  BAD_PUBLICATIONS,
+  checkIdempotency,
+  checkMessageIdempotency,
+  checkRejection,
+  checkRoundTrip,
+  json,
+  listEvents,
+} from "../support/channel-events.ts";
 import { say } from "../support/publication.ts";
 import { type RunningRedis, startRedis } from "../support/redis.ts";
 import { readEvents, type SseReader } from "../support/sse-reader.ts";
@@ -286,4 +296,85 @@ describe("RedisHub", () => {
     for (const other of others.slice(0, 2)) await other.cancel();
     await presence(2);
   }, 30_000);
+});
+
+describe("channel events on Redis", () => {
+  /** Two apps, each on its own hub (its own connections): two processes on one Redis. */
+  async function twoApps(): Promise<AppFetch[]> {
+    return Promise.all(
+      [0, 1].map(async () => {
+        const app = createApp(config, { hub: await hub(), openStreams: new OpenStreams(config) });
+        return async (path: string, init?: RequestInit) => app.request(path, init);
+      }),
+    );
+  }
+
+  it("round-trips any JSON value, named or not, through publish, stream, replay and list", async () => {
+    await checkRoundTrip((await twoApps())[0] as AppFetch, freshChannel());
+  });
+
+  it.each(BAD_PUBLICATIONS.slice(0, 4))("rejects %s and stores nothing", async (...rejection) => {
+    await checkRejection((await twoApps())[0] as AppFetch, freshChannel(), rejection);
+  });
+
+  it("stores a publication retried with one Idempotency-Key once, across two processes at once", async () => {
+    await checkIdempotency(await twoApps(), freshChannel(), 10);
+  });
+
+  it("keeps an idempotency key in the channel's slot for IDEMPOTENCY_KEY_TTL_SECONDS", async () => {
+    const made = await connectRedisHub({
+      url: redis.url,
+      historyLimit: 10,
+      idempotencyKeyTtlSeconds: 120,
+      streams: streamSettings(config),
+      openStreams: new OpenStreams(config),
+      timeoutMs: 1_000,
+    });
+    hubs.push(made);
+    const channel = freshChannel();
+    const first = await made.publish(channel, { data: { n: 1 }, idempotencyKey: "k" });
+    const key = `${channelKeys("edge-sse", channel).idempotencyPrefix}k`;
+    const ttl = Number(await redis.command("TTL", key));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(120);
+    // The channel's hash tag, first in the key: the same Cluster slot as its counter and history.
+    expect(key.startsWith(`edge-sse:{${channel}}:`)).toBe(true);
+    await redis.command("DEL", key);
+    const after = await made.publish(channel, { data: { n: 2 }, idempotencyKey: "k" });
+    expect(after.replayed).toBe(false);
+    expect(after.event.id).toBe(first.event.id + 1);
+  });
+
+  it("answers a retried message with the first message, in the seed's shape", async () => {
+    await checkMessageIdempotency((await twoApps())[0] as AppFetch, freshChannel());
+  });
+
+  it("replays and lists messages stored by the version before generic events, as they were", async () => {
+    const [app] = (await twoApps()) as [AppFetch];
+    const channel = freshChannel();
+    const keys = channelKeys("edge-sse", channel);
+    // What the earlier script stored: the message itself, its id first, in field `m`.
+    const old = { id: 41, text: "from before", author: "ann", createdAt: "2026-12-01T00:00:00.000Z" };
+    await redis.command("XADD", keys.history, "41-0", "m", JSON.stringify(old));
+    await redis.command("SET", keys.counter, "41");
+    const reader = readEvents(
+      await app(`/api/channels/${channel}/messages/stream`, { headers: { "last-event-id": "40" } }),
+    );
+    const replayed = await reader.next();
+    expect({ id: replayed.id, event: replayed.event, data: replayed.data }).toEqual({
+      id: "41",
+      event: undefined,
+      data: JSON.stringify(old),
+    });
+    const next = (await (await app(`/api/channels/${channel}/messages`, json({ text: "after" }))).json()) as Message;
+    expect(next.id).toBe(42);
+    expect(Number((await reader.next()).id)).toBe(42);
+    await reader.cancel();
+    const listed = (await (await app(`/api/channels/${channel}/messages`)).json()) as { messages: Message[] };
+    expect(listed.messages).toEqual([old, next]);
+    expect(await listEvents(app, channel)).toEqual([
+      { id: 41, event: null, data: old, createdAt: old.createdAt },
+      { id: 42, event: null, data: next, createdAt: expect.any(String) },
+    ]);
+  });
 });

@@ -197,7 +197,7 @@ export const SETTINGS = {
     doc: "messages each channel keeps for replay and listing",
   }),
   eventMaxBytes: wholeNumber("EVENT_MAX_BYTES", 64 * 1024, {
-    min: 16,
+    min: 1,
     max: 1024 * 1024,
     doc: "the largest body `POST /api/channels/:channel/events` takes (`413` beyond); the demo's `/messages` routes take 16 KiB",
   }),

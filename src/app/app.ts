@@ -117,8 +117,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
       origin: config.corsOrigins,
       credentials: true,
       allowMethods: ["GET", "POST"],
-      allowHeaders: ["authorization", "content-type", "last-event-id"],
-      exposeHeaders: ["retry-after", "www-authenticate"],
+      allowHeaders: ["authorization", "content-type", "last-event-id", "idempotency-key"],
+      exposeHeaders: ["retry-after", "www-authenticate", "idempotent-replayed"],
     });
     // Durable streams answer CORS themselves, with the protocol's methods and headers.
     app.use((c, next) => (c.req.path.startsWith(STREAMS_PATH) ? next() : channelCors(c, next)));

@@ -46,7 +46,7 @@ describe("the installed tarball, from plain Node", () => {
       "startAnswer",
     ]);
     expect(loaded["edge-sse/hono"]).toEqual(["eventStreamMiddleware", "streamEvents"]);
-    expect(loaded["edge-sse/hub"]).toEqual(expect.arrayContaining(["Channel", "MemoryHub", "newMessageSchema"]));
+    expect(loaded["edge-sse/hub"]).toEqual(expect.arrayContaining(["Channel", "MemoryHub", "encodeChannelEvent"]));
     expect(loaded["edge-sse/node"]).toEqual(["directEventStreams", "startOnServerResponse"]);
     expect(loaded["edge-sse/client"]).toEqual(["EventStreamClient", "backoffDelay", "connectEventStream"]);
     expect(loaded["edge-sse/streams"]).toEqual(

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Channel, HISTORY_TRUNCATED_EVENT, type StreamSettings } from "../../src/hub/channel.ts";
-import type { EventDraft } from "../../src/hub/channel-event.ts";
+import { type EventDraft, formatChannelEvent } from "../../src/hub/channel-event.ts";
 import { MAX_IDEMPOTENCY_KEYS, MemoryEventStore } from "../../src/hub/memory-store.ts";
 import { say } from "../support/publication.ts";
 import { readEvents } from "../support/sse-reader.ts";
@@ -165,5 +165,27 @@ describe("MemoryEventStore", () => {
     const idFirst = (value: object): EventDraft => ({ ...draft(value), idInData: true });
     expect(store.append(idFirst({ text: "a", author: null }), AT).event.data).toBe('{"id":7,"text":"a","author":null}');
     expect(store.append(idFirst({}), AT).event.data).toBe('{"id":8}');
+  });
+});
+
+describe("draftOf", () => {
+  it.each([
+    ["an event name with a line break", { data: 1, event: "a\ndata: x" }],
+    ["an event name with a space", { data: 1, event: "a b" }],
+    ["a reserved event name", { data: 1, event: "presence" }],
+    ["data that is no JSON value", { data: undefined }],
+    ["idInData with an array", { data: [1], idInData: true }],
+    ["idInData with an object that has an id", { data: { id: 3 }, idInData: true }],
+  ])("refuses %s with a TypeError, before anything is stored", (_name, publication) => {
+    const feed = channel();
+    expect(() => feed.publish(publication)).toThrow(TypeError);
+    expect(feed.list(0, 10)).toEqual([]);
+  });
+
+  it("serialises the data compactly, so that it is one data: line whatever its strings hold", () => {
+    const feed = channel();
+    const { event } = feed.publish({ data: { text: "a\nb\r\nc", list: [1, { x: null }] }, event: "note:v1" });
+    expect(event.data).toBe('{"text":"a\\nb\\r\\nc","list":[1,{"x":null}]}');
+    expect(formatChannelEvent(event)).toBe(`id: ${event.id}\nevent: note:v1\ndata:${event.data}\n\n`);
   });
 });

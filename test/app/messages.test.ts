@@ -7,6 +7,7 @@ import { sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
 import { DEFAULT_CONFIG } from "../../src/config.ts";
+import { RESERVED_EVENT_NAMES } from "../../src/hub/index.ts";
 import {
   type AppFetch,
   BAD_PUBLICATIONS,
@@ -15,6 +16,7 @@ import {
   checkRejection,
   checkRoundTrip,
   json,
+  type StoredEvent,
 } from "../support/channel-events.ts";
 import { readEvents } from "../support/sse-reader.ts";
 
@@ -159,6 +161,29 @@ describe("channel events on the memory hub", () => {
 
   it.each(BAD_PUBLICATIONS)("rejects %s and stores nothing", async (...rejection) => {
     await checkRejection(appFetch(createApp(DEFAULT_CONFIG)), fresh(), rejection);
+  });
+
+  it("stores any JSON value fast-check makes and lists it back equal, with any valid event name", async () => {
+    const app = appFetch(createApp({ ...DEFAULT_CONFIG, publishRateLimit: 0 }));
+    const channel = fresh();
+    const name = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/).filter((event) => !RESERVED_EVENT_NAMES.has(event));
+    let after = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue(), fc.option(name, { nil: undefined }), async (data, event) => {
+        const response = await app(`/api/channels/${channel}/events`, json({ data, event }));
+        expect(response.status).toBe(201);
+        const listed = (await (await app(`/api/channels/${channel}/events?after=${after}`)).json()) as {
+          events: StoredEvent[];
+        };
+        expect(listed.events.length).toBe(1);
+        const [stored] = listed.events as [StoredEvent];
+        // JSON itself turns -0 into 0: compare with what JSON can carry.
+        expect(stored.data).toEqual(JSON.parse(JSON.stringify(data)));
+        expect(stored.event).toBe(event ?? null);
+        after = stored.id;
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it("refuses a body over EVENT_MAX_BYTES with 413 and stores nothing", async () => {

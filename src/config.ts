@@ -196,6 +196,15 @@ export const SETTINGS = {
     min: 1,
     doc: "messages each channel keeps for replay and listing",
   }),
+  eventMaxBytes: wholeNumber("EVENT_MAX_BYTES", 64 * 1024, {
+    min: 1,
+    max: 1024 * 1024,
+    doc: "the largest body `POST /api/channels/:channel/events` takes (`413` beyond); the demo's `/messages` routes take 16 KiB",
+  }),
+  idempotencyKeyTtlSeconds: wholeNumber("IDEMPOTENCY_KEY_TTL_SECONDS", 86_400, {
+    min: 1,
+    doc: "how long a channel remembers an `Idempotency-Key` and the event it published (see [Channel events](#channel-events)); in memory at most 10,000 keys per channel",
+  }),
   shutdownTimeoutMs: wholeNumber("SHUTDOWN_TIMEOUT_MS", 5_000, {
     doc: "on SIGTERM or SIGINT (Node, Bun, Deno), how long ended streams may take to reach their clients before the process exits anyway (see [Reliability](docs/reliability.md))",
   }),

@@ -19,7 +19,7 @@ import { channelAccess } from "./authorization.ts";
 import type { ChatRoutes } from "./chat.ts";
 import { errorResponse, handleError, handleNotFound } from "./errors.ts";
 import { healthRoutes, type Readiness } from "./health.ts";
-import { DEFAULT_CHANNEL, messageRoutes, streamResponse } from "./messages.ts";
+import { DEFAULT_CHANNEL, eventRoutes, messageRoutes, streamResponse } from "./messages.ts";
 import type { AppMetrics } from "./metrics.ts";
 import { publishRateLimit } from "./publish-rate-limit.ts";
 import { tickerResponse } from "./ticker.ts";
@@ -83,7 +83,15 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = options.metrics;
   const openStreams = options.openStreams ?? new OpenStreams(config, { onClosed: logStreamClosed(logger) });
-  const hub = options.hub ?? new MemoryHub(config.historyLimit, streamSettings(config), openStreams, metrics?.hub);
+  const hub =
+    options.hub ??
+    new MemoryHub(
+      config.historyLimit,
+      streamSettings(config),
+      openStreams,
+      metrics?.hub,
+      config.idempotencyKeyTtlSeconds,
+    );
   metrics?.watch(openStreams);
   const app = new Hono();
   app.onError(handleError);
@@ -109,8 +117,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
       origin: config.corsOrigins,
       credentials: true,
       allowMethods: ["GET", "POST"],
-      allowHeaders: ["authorization", "content-type", "last-event-id"],
-      exposeHeaders: ["retry-after", "www-authenticate"],
+      allowHeaders: ["authorization", "content-type", "last-event-id", "idempotency-key"],
+      exposeHeaders: ["retry-after", "www-authenticate", "idempotent-replayed"],
     });
     // Durable streams answer CORS themselves, with the protocol's methods and headers.
     app.use((c, next) => (c.req.path.startsWith(STREAMS_PATH) ? next() : channelCors(c, next)));
@@ -151,6 +159,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const messages = messageRoutes(hub, access, rateLimit);
   api.route("/messages", messages);
   api.route("/channels/:channel/messages", messages);
+  api.route("/channels/:channel/events", eventRoutes(hub, access, rateLimit, config.eventMaxBytes));
   // The seed's own path for the message stream.
   api.get(
     "/ssemessages",

@@ -62,6 +62,7 @@ export async function createServerApp(
     ({ hub, log } = await connectRedis({
       url: config.redisUrl,
       historyLimit: config.historyLimit,
+      idempotencyKeyTtlSeconds: config.idempotencyKeyTtlSeconds,
       streams: streamSettings(config),
       openStreams,
       timeoutMs: config.redisTimeoutMs,

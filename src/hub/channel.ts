@@ -11,9 +11,9 @@ import {
   type OpenStreams,
   type StreamDeadline,
 } from "../sse/index.ts";
+import { type ChannelEvent, draftOf, encodeChannelEvent, type Publication, type Published } from "./channel-event.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
-import { encodeMessage, type Message, type NewMessage } from "./message.ts";
-import type { MessageStore } from "./store.ts";
+import type { EventStore } from "./store.ts";
 
 /** How each subscriber's stream behaves (see `EventStreamOptions`). */
 export interface StreamSettings {
@@ -102,7 +102,7 @@ export class Channel {
   private joinedDuringRun = new Map<EventSink, number>();
 
   constructor(
-    private readonly store: MessageStore,
+    private readonly store: EventStore,
     private readonly streams: StreamSettings,
     /** Called when the last subscriber leaves a channel that holds no message. */
     private readonly onEmpty?: () => void,
@@ -111,21 +111,23 @@ export class Channel {
   ) {}
 
   /**
-   * Stores the message and adds it to this turn's run, which every live subscriber gets at the end
-   * of the turn: the same encoded bytes for all.
+   * Stores the event and adds it to this turn's run, which every live subscriber gets at the end
+   * of the turn: the same encoded bytes for all. A publication whose idempotency key was used
+   * before sends nothing and answers the first event.
    */
-  publish(input: NewMessage): Message {
-    const message = this.store.append(input, new Date().toISOString());
-    const bytes = encodeMessage(message);
+  publish(publication: Publication): Published {
+    const published = this.store.append(draftOf(publication), new Date().toISOString(), publication.idempotencyKey);
+    if (published.replayed) return published;
+    const bytes = encodeChannelEvent(published.event);
     this.run.push(bytes);
-    this.runIds.push(message.id);
+    this.runIds.push(published.event.id);
     this.runBytes += bytes.byteLength;
     if (this.run.length >= MAX_RUN_MESSAGES || this.runBytes >= MAX_RUN_BYTES) this.sendRun();
     else if (!this.runScheduled) {
       this.runScheduled = true;
       atEndOfTurn(this.sendRunAtEndOfTurn);
     }
-    return message;
+    return published;
   }
 
   private readonly sendRunAtEndOfTurn = () => {
@@ -162,7 +164,7 @@ export class Channel {
     if (delivered > 0) this.metrics.delivered(delivered);
   }
 
-  list(after: number, limit: number): Message[] {
+  list(after: number, limit: number): ChannelEvent[] {
     return this.store.after(after, limit);
   }
 
@@ -292,14 +294,14 @@ export class Channel {
           this.goLive(sink);
           return;
         }
-        for (const message of page) {
-          const bytes = encodeMessage(message);
+        for (const event of page) {
+          const bytes = encodeChannelEvent(event);
           if (!sink.fits(bytes)) {
             sink.onPull = step; // resume when the client has read some
             return;
           }
           if (sink.write(bytes)) this.metrics.delivered(1);
-          cursor = message.id;
+          cursor = event.id;
         }
       }
     };

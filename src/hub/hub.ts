@@ -1,11 +1,12 @@
 /**
- * The hub: named channels of messages, and the streams that follow them. Routes talk only to
+ * The hub: named channels of events (any JSON value, an optional event name), and the streams that
+ * follow them. Routes talk only to
  * this interface, so the backend can change (in-process, Durable Objects, a shared store for
  * several processes) without touching them.
  */
 import type { StreamDeadline } from "../sse/index.ts";
 import type { ChannelStats } from "./channel.ts";
-import type { Message, NewMessage } from "./message.ts";
+import type { ChannelEvent, Publication, Published } from "./channel-event.ts";
 
 export interface StreamOptions {
   /** Replay what came after this id first (from Last-Event-ID); undefined means live only. */
@@ -30,9 +31,14 @@ export interface StreamOptions {
 }
 
 export interface Hub {
-  publish(channel: string, message: NewMessage): Promise<Message>;
-  /** Retained messages with an id above `after`, oldest first. */
-  list(channel: string, after: number, limit: number): Promise<Message[]>;
+  /**
+   * Stores the event and sends it to the channel's subscribers. With an idempotency key the channel
+   * has seen within IDEMPOTENCY_KEY_TTL_SECONDS, stores and sends nothing and answers the first
+   * event, `replayed`: atomically, so concurrent publications with one key store one event.
+   */
+  publish(channel: string, publication: Publication): Promise<Published>;
+  /** Retained events with an id above `after`, oldest first. */
+  list(channel: string, after: number, limit: number): Promise<ChannelEvent[]>;
   /** The SSE response that follows `channel` for one client. */
   stream(channel: string, options: StreamOptions): Promise<Response>;
   channelStats(channel: string): Promise<ChannelStats>;
@@ -53,4 +59,4 @@ export interface BackendStatus {
   connected: boolean;
 }
 
-export type { ChannelStats, Message, NewMessage };
+export type { ChannelEvent, ChannelStats, Publication, Published };

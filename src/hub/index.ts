@@ -1,5 +1,5 @@
 /**
- * `edge-sse/hub`: named channels of messages and the streams that follow them. `Hub` is the seam
+ * `edge-sse/hub`: named channels of events (any JSON value) and the streams that follow them. `Hub` is the seam
  * an app's routes depend on; `MemoryHub` keeps channels in this process; `Channel` is one
  * channel's subscribers and history, for a backend of your own. The Redis backend, which shares
  * channels between processes, is `edge-sse/hub/redis`; the Workers backend is `edge-sse/workers`.
@@ -19,9 +19,17 @@ export {
   type StreamRequest,
   type StreamSettings,
 } from "./channel.ts";
+export {
+  type ChannelEvent,
+  EVENT_NAME,
+  type EventDraft,
+  encodeChannelEvent,
+  type Publication,
+  type Published,
+  RESERVED_EVENT_NAMES,
+} from "./channel-event.ts";
 export type { BackendStatus, Hub, StreamOptions } from "./hub.ts";
 export { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
 export { MemoryHub } from "./memory.ts";
-export { MemoryMessageStore } from "./memory-store.ts";
-export { encodeMessage, MESSAGE_LIMITS, type Message, type NewMessage, newMessageSchema } from "./message.ts";
-export type { MessageStore } from "./store.ts";
+export { MAX_IDEMPOTENCY_KEYS, MemoryEventStore, type MemoryEventStoreOptions } from "./memory-store.ts";
+export { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS, type EventStore } from "./store.ts";

@@ -4,9 +4,11 @@
  */
 import type { OpenStreams } from "../sse/index.ts";
 import { Channel, type StreamSettings } from "./channel.ts";
+import type { Publication } from "./channel-event.ts";
 import type { Hub, StreamOptions } from "./hub.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
-import { MemoryMessageStore } from "./memory-store.ts";
+import { MemoryEventStore } from "./memory-store.ts";
+import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS } from "./store.ts";
 
 export class MemoryHub implements Hub {
   private readonly channels = new Map<string, Channel>();
@@ -20,11 +22,13 @@ export class MemoryHub implements Hub {
     private readonly streams: StreamSettings,
     private readonly openStreams: OpenStreams,
     private readonly metrics: HubMetrics = NO_HUB_METRICS,
+    /** How long each channel remembers an idempotency key (IDEMPOTENCY_KEY_TTL_SECONDS). */
+    private readonly idempotencyKeyTtlSeconds = DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS,
   ) {}
 
-  async publish(channel: string, message: Parameters<Channel["publish"]>[0]) {
-    const published = this.channel(channel).publish(message);
-    this.metrics.published(channel);
+  async publish(channel: string, publication: Publication) {
+    const published = this.channel(channel).publish(publication);
+    if (!published.replayed) this.metrics.published(channel);
     return published;
   }
 
@@ -60,7 +64,10 @@ export class MemoryHub implements Hub {
       // A channel only subscribed to, never published on, goes when its last subscriber does:
       // subscriptions to made-up names must not fill memory.
       channel = new Channel(
-        new MemoryMessageStore(this.historyLimit, this.firstId),
+        new MemoryEventStore(this.historyLimit, {
+          firstId: this.firstId,
+          idempotencyKeyTtlSeconds: this.idempotencyKeyTtlSeconds,
+        }),
         this.streams,
         () => this.channels.delete(name),
         this.metrics,

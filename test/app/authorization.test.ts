@@ -342,7 +342,7 @@ describe("CORS", () => {
     expect(response.headers.get("access-control-allow-credentials")).toBe("true");
     expect(response.headers.get("access-control-allow-methods")?.split(",")).toContain("POST");
     const allowed = response.headers.get("access-control-allow-headers")?.toLowerCase().split(",");
-    expect(allowed).toEqual(expect.arrayContaining(["authorization", "content-type"]));
+    expect(allowed).toEqual(expect.arrayContaining(["authorization", "content-type", "idempotency-key"]));
   });
 
   it("does not allow another origin", async () => {

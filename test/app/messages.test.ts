@@ -3,15 +3,22 @@
  * and changes nothing. The same routes run under real servers in test/runtimes.
  */
 import fc from "fast-check";
+import { sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
 import { DEFAULT_CONFIG } from "../../src/config.ts";
-
-const json = (body: unknown) => ({
-  method: "POST",
-  headers: { "content-type": "application/json" },
-  body: typeof body === "string" ? body : JSON.stringify(body),
-});
+import { RESERVED_EVENT_NAMES } from "../../src/hub/index.ts";
+import {
+  type AppFetch,
+  BAD_PUBLICATIONS,
+  checkIdempotency,
+  checkMessageIdempotency,
+  checkRejection,
+  checkRoundTrip,
+  json,
+  type StoredEvent,
+} from "../support/channel-events.ts";
+import { readEvents } from "../support/sse-reader.ts";
 
 async function storedCount(app: ReturnType<typeof createApp>, channel = "default"): Promise<number> {
   const path = channel === "default" ? "/api/messages" : `/api/channels/${channel}/messages`;
@@ -137,5 +144,99 @@ describe("GET /api/messages and the stream's parameters", () => {
     });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("invalid_last_event_id");
+  });
+});
+
+describe("channel events on the memory hub", () => {
+  const appFetch =
+    (app: ReturnType<typeof createApp>): AppFetch =>
+    async (path, init) =>
+      app.request(path, init);
+  let channels = 0;
+  const fresh = () => `events-${++channels}`;
+
+  it("round-trips any JSON value, named or not, through publish, stream, replay and list", async () => {
+    await checkRoundTrip(appFetch(createApp(DEFAULT_CONFIG)), fresh());
+  });
+
+  it.each(BAD_PUBLICATIONS)("rejects %s and stores nothing", async (...rejection) => {
+    await checkRejection(appFetch(createApp(DEFAULT_CONFIG)), fresh(), rejection);
+  });
+
+  it("stores any JSON value fast-check makes and lists it back equal, with any valid event name", async () => {
+    const app = appFetch(createApp({ ...DEFAULT_CONFIG, publishRateLimit: 0 }));
+    const channel = fresh();
+    const name = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/).filter((event) => !RESERVED_EVENT_NAMES.has(event));
+    let after = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue(), fc.option(name, { nil: undefined }), async (data, event) => {
+        const response = await app(`/api/channels/${channel}/events`, json({ data, event }));
+        expect(response.status).toBe(201);
+        const listed = (await (await app(`/api/channels/${channel}/events?after=${after}`)).json()) as {
+          events: StoredEvent[];
+        };
+        expect(listed.events.length).toBe(1);
+        const [stored] = listed.events as [StoredEvent];
+        // JSON itself turns -0 into 0: compare with what JSON can carry.
+        expect(stored.data).toEqual(JSON.parse(JSON.stringify(data)));
+        expect(stored.event).toBe(event ?? null);
+        after = stored.id;
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("refuses a body over EVENT_MAX_BYTES with 413 and stores nothing", async () => {
+    const app = appFetch(createApp({ ...DEFAULT_CONFIG, eventMaxBytes: 1024 }));
+    const channel = fresh();
+    expect((await app(`/api/channels/${channel}/events`, json({ data: "x".repeat(1000) }))).status).toBe(201);
+    await checkRejection(app, fresh(), ["big", json({ data: "x".repeat(1020) }), 413, "body_too_large"]);
+  });
+
+  it("stores a publication retried with one Idempotency-Key once, sequentially and concurrently", async () => {
+    await checkIdempotency([appFetch(createApp(DEFAULT_CONFIG))], fresh());
+  });
+
+  it("answers a retried message with the first message, in the seed's shape", async () => {
+    await checkMessageIdempotency(appFetch(createApp(DEFAULT_CONFIG)), fresh());
+  });
+
+  it("keeps one publisher's Idempotency-Key apart from another's (the token's sub)", async () => {
+    const config = { ...DEFAULT_CONFIG, authSecret: "s".repeat(32) };
+    const app = createApp(config);
+    const tokenOf = async (sub: string) =>
+      `Bearer ${await sign({ sub, sse: { publish: ["*"], subscribe: ["*"] } }, config.authSecret)}`;
+    const channel = fresh();
+    const publish = async (sub: string) =>
+      app.request(
+        `/api/channels/${channel}/events`,
+        json({ data: sub }, { "idempotency-key": "same", authorization: await tokenOf(sub) }),
+      );
+    expect((await publish("ann")).status).toBe(201);
+    expect((await publish("bob")).status).toBe(201);
+    expect((await publish("ann")).status).toBe(200);
+  });
+
+  it("sends events published on the generic route to the demo's stream and list, as their data", async () => {
+    const app = appFetch(createApp(DEFAULT_CONFIG));
+    const stream = readEvents(await app("/api/messages/stream"));
+    await stream.opened();
+    const message = (await (await app("/api/messages", json({ text: "hi" }))).json()) as { id: number };
+    expect((await app("/api/channels/default/events", json({ data: [1], event: "tick" }))).status).toBe(201);
+    const first = await stream.next();
+    expect({ id: first.id, event: first.event, data: JSON.parse(first.data) }).toEqual({
+      id: String(message.id),
+      event: undefined,
+      data: message,
+    });
+    const second = await stream.next();
+    expect({ id: Number(second.id), event: second.event, data: second.data }).toEqual({
+      id: message.id + 1,
+      event: "tick",
+      data: "[1]",
+    });
+    await stream.cancel();
+    const listed = (await (await app("/api/messages")).json()) as { messages: unknown[] };
+    expect(listed.messages).toEqual([message, [1]]);
   });
 });

@@ -27,6 +27,8 @@ const AT_LEAST_ONE = [
   "SHARD_SUBSCRIBERS",
   "LONG_POLL_TIMEOUT_MS",
   "CHAT_ANSWER_TTL_SECONDS",
+  "EVENT_MAX_BYTES",
+  "IDEMPOTENCY_KEY_TTL_SECONDS",
 ];
 
 describe("settings", () => {

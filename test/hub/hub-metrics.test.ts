@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { HubMetrics } from "../../src/hub/hub-metrics.ts";
 import { MemoryHub } from "../../src/hub/memory.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
+import { say } from "../support/publication.ts";
 import { readEvents, type SseReader } from "../support/sse-reader.ts";
 
 const SETTINGS = { retry: 1000, keepAliveMs: 0, maxBufferedBytes: 1 << 20, maxBufferedEvents: 1000 };
@@ -42,8 +43,8 @@ describe("MemoryHub with HubMetrics", () => {
     const { metrics, calls } = recordingMetrics();
     const hub = new MemoryHub(100, SETTINGS, new OpenStreams(), metrics);
     const subscribers = await Promise.all([1, 2, 3].map(() => subscribe(hub, "news")));
-    await hub.publish("news", { text: "to three" });
-    await hub.publish("empty", { text: "to nobody" });
+    await hub.publish("news", say("to three"));
+    await hub.publish("empty", say("to nobody"));
     for (const subscriber of subscribers) expect(JSON.parse((await subscriber.next()).data).text).toBe("to three");
     expect(calls).toEqual([
       ["published", "news"],
@@ -56,7 +57,7 @@ describe("MemoryHub with HubMetrics", () => {
     const { metrics, calls } = recordingMetrics();
     const hub = new MemoryHub(100, SETTINGS, new OpenStreams(), metrics);
     const subscribers = await Promise.all([1, 2].map(() => subscribe(hub, "news")));
-    await Promise.all(["a", "b", "c"].map((text) => hub.publish("news", { text })));
+    await Promise.all(["a", "b", "c"].map((text) => hub.publish("news", say(text))));
     for (const subscriber of subscribers) {
       for (const text of ["a", "b", "c"]) expect(JSON.parse((await subscriber.next()).data).text).toBe(text);
     }
@@ -66,11 +67,11 @@ describe("MemoryHub with HubMetrics", () => {
   it("reports each replayed message as one delivery", async () => {
     const { metrics, calls } = recordingMetrics();
     const hub = new MemoryHub(100, SETTINGS, new OpenStreams(), metrics);
-    const first = await hub.publish("news", { text: "1" });
-    await hub.publish("news", { text: "2" });
-    await hub.publish("news", { text: "3" });
+    const first = await hub.publish("news", say("1"));
+    await hub.publish("news", say("2"));
+    await hub.publish("news", say("3"));
     calls.length = 0;
-    const resumed = await subscribe(hub, "news", first.id);
+    const resumed = await subscribe(hub, "news", first.event.id);
     expect(JSON.parse((await resumed.next()).data).text).toBe("2");
     expect(JSON.parse((await resumed.next()).data).text).toBe("3");
     expect(calls).toEqual([

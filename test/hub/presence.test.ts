@@ -7,13 +7,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app/app.ts";
 import { DEFAULT_CONFIG } from "../../src/config.ts";
 import { Channel, PRESENCE_EVENT, PRESENCE_INTERVAL_MS, type StreamSettings } from "../../src/hub/channel.ts";
-import { MemoryMessageStore } from "../../src/hub/memory-store.ts";
+import { MemoryEventStore } from "../../src/hub/memory-store.ts";
+import { say } from "../support/publication.ts";
 import { readEvents, type SseReader } from "../support/sse-reader.ts";
 
 const SETTINGS: StreamSettings = { retry: 1000, keepAliveMs: 0, maxBufferedBytes: 1 << 20, maxBufferedEvents: 1000 };
 
 function channel(settings: Partial<StreamSettings> = {}) {
-  return new Channel(new MemoryMessageStore(1000), { ...SETTINGS, ...settings });
+  return new Channel(new MemoryEventStore(1000), { ...SETTINGS, ...settings });
 }
 
 const openStreams: AbortController[] = [];
@@ -55,7 +56,7 @@ describe("presence events", () => {
 
     for (const watcher of watchers) expect(await nextCount(watcher)).toBe(5);
     // The next thing anyone reads is the message: one count per burst, and none for the others.
-    const sent = feed.publish({ text: "after the count" });
+    const sent = feed.publish(say("after the count")).event;
     for (const reader of [...watchers, ...others]) expect((await reader.next()).id).toBe(String(sent.id));
   });
 
@@ -70,7 +71,7 @@ describe("presence events", () => {
     a.leave();
     await subscribe(feed);
     await vi.advanceTimersByTimeAsync(PRESENCE_INTERVAL_MS - 1);
-    const marker = feed.publish({ text: "before the interval is up" });
+    const marker = feed.publish(say("before the interval is up")).event;
     expect((await watcher.next()).id).toBe(String(marker.id));
 
     await vi.advanceTimersByTimeAsync(1);
@@ -96,10 +97,10 @@ describe("presence events", () => {
 
   it("counts a subscriber that is still replaying, and leaves the replay's ids in order", async () => {
     const feed = channel();
-    const ids = Array.from({ length: 5 }, (_, i) => feed.publish({ text: `m${i}` }).id);
+    const ids = Array.from({ length: 5 }, (_, i) => feed.publish(say(`m${i}`)).event.id);
     const reader = await subscribe(feed, { presence: true, after: 0 });
     await vi.runOnlyPendingTimersAsync();
-    const live = feed.publish({ text: "live" }).id;
+    const live = feed.publish(say("live")).event.id;
 
     const events = [];
     for (let i = 0; i < 7; i++) events.push(await reader.next());

@@ -4,15 +4,28 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
+import type { Message } from "../../src/app/message.ts";
 import { createServerApp } from "../../src/app/server-app.ts";
 import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
-import type { Message } from "../../src/hub/message.ts";
+import type { ChannelEvent } from "../../src/hub/channel-event.ts";
 import { connectRedisHub } from "../../src/hub/redis/connect.ts";
 import type { RedisHub } from "../../src/hub/redis/hub.ts";
 import { channelKeys } from "../../src/hub/redis/keys.ts";
 import { PUBLISH_SCRIPT } from "../../src/hub/redis/publish-script.ts";
+import { envelopeMiddle } from "../../src/hub/redis/stored-event.ts";
 import { SILENT_LOGGER } from "../../src/log/logger.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
+import {
+  type AppFetch,
+  BAD_PUBLICATIONS,
+  checkIdempotency,
+  checkMessageIdempotency,
+  checkRejection,
+  checkRoundTrip,
+  json,
+  listEvents,
+} from "../support/channel-events.ts";
+import { say } from "../support/publication.ts";
 import { type RunningRedis, startRedis } from "../support/redis.ts";
 import { readEvents, type SseReader } from "../support/sse-reader.ts";
 
@@ -68,20 +81,22 @@ async function take(reader: SseReader, count: number) {
   return { ids, others };
 }
 
+/** Publishes the demo's message `{text}` (its id first in its data), as the app does. */
+const send = async (on: RedisHub, channel: string, text: string): Promise<ChannelEvent> =>
+  (await on.publish(channel, say(text))).event;
+
 const increasingByOne = (ids: number[]) => ids.every((id, i) => i === 0 || id === (ids[i - 1] as number) + 1);
 
 describe("RedisHub", () => {
   it("numbers messages gap-free across two processes and lists them in order, as camelCase JSON", async () => {
     const [a, b] = await Promise.all([hub(), hub()]);
     const channel = freshChannel();
-    const published = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).publish(channel, { text: `m${i}`, author: "ann" })),
-    );
+    const published = await Promise.all(Array.from({ length: 40 }, (_, i) => send(i % 2 ? a : b, channel, `m${i}`)));
     const ids = published.map((message) => message.id).sort((x, y) => x - y);
     expect(increasingByOne(ids)).toBe(true);
     const listed = await b.list(channel, 0, 100);
     expect(listed.map((message) => message.id)).toEqual(ids);
-    expect(Object.keys(listed[0] as Message)).toEqual(["id", "text", "author", "createdAt"]);
+    expect(Object.keys(JSON.parse((listed[0] as ChannelEvent).data))).toEqual(["id", "text", "author", "createdAt"]);
     expect(await a.list(channel, ids[29] as number, 5)).toEqual(listed.slice(30, 35));
     expect(await a.channelStats(channel)).toMatchObject({ latestId: ids.at(-1), oldestId: ids[0] });
   });
@@ -90,9 +105,7 @@ describe("RedisHub", () => {
     const [a, b] = await Promise.all([hub(), hub()]);
     const channel = freshChannel();
     const readers = [await follow(a, channel), await follow(b, channel), await follow(b, channel)];
-    const published = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).publish(channel, { text: `m${i}` })),
-    );
+    const published = await Promise.all(Array.from({ length: 60 }, (_, i) => send(i % 2 ? a : b, channel, `m${i}`)));
     const ids = published.map((message) => message.id).sort((x, y) => x - y);
     for (const reader of readers) expect((await take(reader, 60)).ids).toEqual(ids);
     expect((await b.channelStats(channel)).subscribers).toBe(2);
@@ -101,12 +114,12 @@ describe("RedisHub", () => {
   it("replays after Last-Event-ID then goes live with no gap and no duplicate while others publish", async () => {
     const [a, b] = await Promise.all([hub(), hub()]);
     const channel = freshChannel();
-    const first = await a.publish(channel, { text: "first" });
-    for (let i = 0; i < 20; i++) await a.publish(channel, { text: `before ${i}` });
+    const first = await send(a, channel, "first");
+    for (let i = 0; i < 20; i++) await send(a, channel, `before ${i}`);
     let publishing = true;
     const during = (async () => {
       let n = 0;
-      while (publishing) await (n++ % 2 ? a : b).publish(channel, { text: `during ${n}` });
+      while (publishing) await send(n++ % 2 ? a : b, channel, `during ${n}`);
     })();
     const resumed = await follow(b, channel, first.id);
     const { ids: early } = await take(resumed, 30);
@@ -125,9 +138,10 @@ describe("RedisHub", () => {
     const channel = freshChannel();
     const reader = await follow(a, channel);
     const keys = channelKeys("edge-sse", channel);
-    const before = await a.publish(channel, { text: "announced" });
+    const before = await send(a, channel, "announced");
     // Stored, but announced on a pub/sub channel nobody listens to: as if the announcement was lost.
-    const rest = JSON.stringify({ text: "lost", author: null, createdAt: new Date().toISOString() }).slice(1);
+    const createdAt = new Date().toISOString();
+    const rest = `,${JSON.stringify({ text: "lost", author: null, createdAt }).slice(1)}`;
     for (let i = 0; i < 3; i++) {
       await redis.command(
         "EVAL",
@@ -136,12 +150,15 @@ describe("RedisHub", () => {
         keys.counter,
         keys.history,
         `${keys.pubsub}:nowhere`,
+        envelopeMiddle(null, createdAt),
         rest,
         "50",
         "0",
+        "1",
+        "60",
       );
     }
-    const after = await a.publish(channel, { text: "announced again" });
+    const after = await send(a, channel, "announced again");
     const { ids, others } = await take(reader, 5);
     expect(ids).toEqual([before.id, before.id + 1, before.id + 2, before.id + 3, after.id]);
     expect(after.id).toBe(before.id + 4);
@@ -151,9 +168,9 @@ describe("RedisHub", () => {
   it("sends history-truncated when a resume asks for what the history no longer holds", async () => {
     const a = await hub(5);
     const channel = freshChannel();
-    const published: Message[] = [];
-    for (let i = 0; i < 12; i++) published.push(await a.publish(channel, { text: `m${i}` }));
-    const reader = await follow(a, channel, (published[0] as Message).id);
+    const published: ChannelEvent[] = [];
+    for (let i = 0; i < 12; i++) published.push(await send(a, channel, `m${i}`));
+    const reader = await follow(a, channel, (published[0] as ChannelEvent).id);
     const truncated = await reader.next();
     expect(truncated.event).toBe("history-truncated");
     expect(JSON.parse(truncated.data)).toEqual({ lastEventId: published[0]?.id, oldestId: published[7]?.id });
@@ -164,13 +181,13 @@ describe("RedisHub", () => {
     const a = await hub();
     const channel = freshChannel();
     const keys = channelKeys("edge-sse", channel);
-    const first = await a.publish(channel, { text: "one" });
+    const first = await send(a, channel, "one");
     await redis.command("DEL", keys.counter);
-    const second = await a.publish(channel, { text: "two" });
+    const second = await send(a, channel, "two");
     expect(second.id).toBeGreaterThan(first.id);
     const reader = await follow(a, channel);
     await redis.command("FLUSHALL");
-    const third = await a.publish(channel, { text: "three" });
+    const third = await send(a, channel, "three");
     expect(third.id).toBeGreaterThan(second.id);
     expect((await take(reader, 1)).ids).toEqual([third.id]);
     expect((await a.list(channel, 0, 10)).map((message) => message.id)).toEqual([third.id]);
@@ -223,13 +240,11 @@ describe("RedisHub", () => {
     const reader = await follow(a, channel);
     const ids: number[] = [];
     for (let round = 0; round < 2; round++) {
-      for (let i = 0; i < 10; i++) ids.push((await b.publish(channel, { text: `m${round}.${i}` })).id);
+      for (let i = 0; i < 10; i++) ids.push((await send(b, channel, `m${round}.${i}`)).id);
       expect(await redis.command("CLIENT", "KILL", "TYPE", "pubsub")).toBeGreaterThan(0);
       // At once, all together: published before the client can have resubscribed (its first retry
       // waits 50 ms), so their announcements reach nobody and only re-reading the history finds them.
-      const lost = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => b.publish(channel, { text: `n${round}.${i}` })),
-      );
+      const lost = await Promise.all(Array.from({ length: 10 }, (_, i) => send(b, channel, `n${round}.${i}`)));
       ids.push(...lost.map((message) => message.id).sort((x, y) => x - y));
     }
     const { ids: received, others } = await take(reader, ids.length);
@@ -281,4 +296,85 @@ describe("RedisHub", () => {
     for (const other of others.slice(0, 2)) await other.cancel();
     await presence(2);
   }, 30_000);
+});
+
+describe("channel events on Redis", () => {
+  /** Two apps, each on its own hub (its own connections): two processes on one Redis. */
+  async function twoApps(): Promise<AppFetch[]> {
+    return Promise.all(
+      [0, 1].map(async () => {
+        const app = createApp(config, { hub: await hub(), openStreams: new OpenStreams(config) });
+        return async (path: string, init?: RequestInit) => app.request(path, init);
+      }),
+    );
+  }
+
+  it("round-trips any JSON value, named or not, through publish, stream, replay and list", async () => {
+    await checkRoundTrip((await twoApps())[0] as AppFetch, freshChannel());
+  });
+
+  it.each(BAD_PUBLICATIONS.slice(0, 4))("rejects %s and stores nothing", async (...rejection) => {
+    await checkRejection((await twoApps())[0] as AppFetch, freshChannel(), rejection);
+  });
+
+  it("stores a publication retried with one Idempotency-Key once, across two processes at once", async () => {
+    await checkIdempotency(await twoApps(), freshChannel(), 10);
+  });
+
+  it("keeps an idempotency key in the channel's slot for IDEMPOTENCY_KEY_TTL_SECONDS", async () => {
+    const made = await connectRedisHub({
+      url: redis.url,
+      historyLimit: 10,
+      idempotencyKeyTtlSeconds: 120,
+      streams: streamSettings(config),
+      openStreams: new OpenStreams(config),
+      timeoutMs: 1_000,
+    });
+    hubs.push(made);
+    const channel = freshChannel();
+    const first = await made.publish(channel, { data: { n: 1 }, idempotencyKey: "k" });
+    const key = `${channelKeys("edge-sse", channel).idempotencyPrefix}k`;
+    const ttl = Number(await redis.command("TTL", key));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(120);
+    // The channel's hash tag, first in the key: the same Cluster slot as its counter and history.
+    expect(key.startsWith(`edge-sse:{${channel}}:`)).toBe(true);
+    await redis.command("DEL", key);
+    const after = await made.publish(channel, { data: { n: 2 }, idempotencyKey: "k" });
+    expect(after.replayed).toBe(false);
+    expect(after.event.id).toBe(first.event.id + 1);
+  });
+
+  it("answers a retried message with the first message, in the seed's shape", async () => {
+    await checkMessageIdempotency((await twoApps())[0] as AppFetch, freshChannel());
+  });
+
+  it("replays and lists messages stored by the version before generic events, as they were", async () => {
+    const [app] = (await twoApps()) as [AppFetch];
+    const channel = freshChannel();
+    const keys = channelKeys("edge-sse", channel);
+    // What the earlier script stored: the message itself, its id first, in field `m`.
+    const old = { id: 41, text: "from before", author: "ann", createdAt: "2026-12-01T00:00:00.000Z" };
+    await redis.command("XADD", keys.history, "41-0", "m", JSON.stringify(old));
+    await redis.command("SET", keys.counter, "41");
+    const reader = readEvents(
+      await app(`/api/channels/${channel}/messages/stream`, { headers: { "last-event-id": "40" } }),
+    );
+    const replayed = await reader.next();
+    expect({ id: replayed.id, event: replayed.event, data: replayed.data }).toEqual({
+      id: "41",
+      event: undefined,
+      data: JSON.stringify(old),
+    });
+    const next = (await (await app(`/api/channels/${channel}/messages`, json({ text: "after" }))).json()) as Message;
+    expect(next.id).toBe(42);
+    expect(Number((await reader.next()).id)).toBe(42);
+    await reader.cancel();
+    const listed = (await (await app(`/api/channels/${channel}/messages`)).json()) as { messages: Message[] };
+    expect(listed.messages).toEqual([old, next]);
+    expect(await listEvents(app, channel)).toEqual([
+      { id: 41, event: null, data: old, createdAt: old.createdAt },
+      { id: 42, event: null, data: next, createdAt: expect.any(String) },
+    ]);
+  });
 });

@@ -46,7 +46,7 @@ describe("the installed tarball, from plain Node", () => {
       "startAnswer",
     ]);
     expect(loaded["edge-sse/hono"]).toEqual(["eventStreamMiddleware", "streamEvents"]);
-    expect(loaded["edge-sse/hub"]).toEqual(expect.arrayContaining(["Channel", "MemoryHub", "newMessageSchema"]));
+    expect(loaded["edge-sse/hub"]).toEqual(expect.arrayContaining(["Channel", "MemoryHub", "encodeChannelEvent"]));
     expect(loaded["edge-sse/node"]).toEqual(["directEventStreams", "startOnServerResponse"]);
     expect(loaded["edge-sse/client"]).toEqual(["EventStreamClient", "backoffDelay", "connectEventStream"]);
     expect(loaded["edge-sse/streams"]).toEqual(
@@ -105,9 +105,9 @@ describe("the installed tarball, from plain Node", () => {
           openStreams: new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }),
         };
         const [a, b] = await Promise.all([connectRedisHub(options), connectRedisHub(options)]);
-        const published = await a.publish("news", { text: "from a" });
+        const published = await a.publish("news", { data: { text: "from a" }, event: "note" });
         const listed = await b.list("news", 0, 10);
-        console.log(JSON.stringify(listed.map((m) => m.id === published.id && m.text)));
+        console.log(JSON.stringify(listed.map((e) => e.id === published.event.id && e.event === "note" && JSON.parse(e.data).text)));
         await Promise.all([a.close(), b.close()]);`;
       const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
         cwd: inject("consumer"),

@@ -4,8 +4,8 @@
  * files. Run from a copy of just those files, as JSR sees them, so that this repository's
  * tsconfig.json (workerd's types, for the demo) does not apply.
  *
- * `--allow-slow-types` until src/hub/memory.ts's methods and src/hub/message.ts's schema have
- * explicit types (the only slow types the dry run reports; the files belong to the hub's owners).
+ * `--allow-slow-types` until src/hub/memory.ts's methods have explicit types (the only slow types
+ * the dry run reported; the file belongs to the hub's owners).
  * `edge-sse/workers` is npm-only: it imports `cloudflare:workers`, which only workerd resolves.
  */
 import { execFile } from "node:child_process";

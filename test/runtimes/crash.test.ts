@@ -9,7 +9,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Message } from "../../src/hub/message.ts";
+import type { Message } from "../../src/app/message.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
 
 const MESSAGES = 400;

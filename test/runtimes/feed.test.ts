@@ -3,6 +3,7 @@
  * publishers, a subscriber that drops and resumes, and cleanup afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AppFetch, checkIdempotency, checkRoundTrip } from "../support/channel-events.ts";
 import { IdSubscriber as Subscriber } from "../support/id-subscriber.ts";
 import { RUNTIMES, type RunningServer, startServer } from "../support/server.ts";
 import { eventually } from "../support/sse-reader.ts";
@@ -92,5 +93,11 @@ describe.each(RUNTIMES)("the feed on %s", (runtime) => {
     expect(subscriber.ids).toEqual([id]);
     subscriber.close();
     expect(await eventually(async () => (await stats("default")).subscribers, 0)).toBe(0);
+  });
+
+  it("carries any JSON value with its event name, and stores one event for one Idempotency-Key", async () => {
+    const app: AppFetch = (path, init) => fetch(`${server.url}${path}`, init);
+    await checkRoundTrip(app, `values-${Date.now()}`);
+    await checkIdempotency([app], `idempotent-${Date.now()}`, 10);
   });
 });

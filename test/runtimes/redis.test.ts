@@ -5,6 +5,7 @@
  * a Redis restart, and a process killed with SIGKILL.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AppFetch, checkIdempotency, checkRoundTrip } from "../support/channel-events.ts";
 import { IdSubscriber } from "../support/id-subscriber.ts";
 import { promtoolCheck, sample } from "../support/metrics.ts";
 import { spawnGroup } from "../support/process-group.ts";
@@ -126,6 +127,13 @@ describe("three runtimes on one Redis", () => {
     const histories = await Promise.all(servers.map((server) => history(server, channel)));
     for (const listed of histories) expect(listed.map((message) => message.id)).toEqual(acknowledged);
     for (const subscriber of subscribers) subscriber.close();
+  });
+
+  it("stores one event for one Idempotency-Key posted to all three at once, and round-trips any JSON value", async () => {
+    const apps: AppFetch[] = servers.map((server) => (path, init) => fetch(`${server.url}${path}`, init));
+    await checkIdempotency(apps, `idempotent-${Date.now()}`, 12);
+    // On Bun, through Redis: published, followed, replayed and listed.
+    await checkRoundTrip(apps[1] as AppFetch, `values-${Date.now()}`);
   });
 
   it("loses nothing and repeats nothing when the pub/sub connections are killed twice during a burst", async () => {

@@ -1,9 +1,20 @@
 /**
  * The live feed inside workerd: channels are Durable Objects with SQLite history.
  */
-import { abortAllDurableObjects } from "cloudflare:test";
-import { exports } from "cloudflare:workers";
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { SqlEventStore } from "../../src/hub/sql-store.ts";
+import {
+  type AppFetch,
+  BAD_PUBLICATIONS,
+  checkIdempotency,
+  checkMessageIdempotency,
+  checkRejection,
+  checkRoundTrip,
+  json,
+  listEvents,
+} from "../support/channel-events.ts";
 import { eventually, readEvents } from "../support/sse-reader.ts";
 
 const BASE = "http://edge-sse.test";
@@ -78,5 +89,89 @@ describe("the feed in workerd", () => {
     const response = await fetchApp("/api/messages", { method: "POST", body: "x" });
     expect(response.status).toBe(415);
     expect(await response.json()).toEqual({ error: { code: "unsupported_media_type", message: expect.any(String) } });
+  });
+});
+
+describe("channel events in workerd (Durable Objects, SQLite)", () => {
+  const app: AppFetch = (path, init) => fetchApp(path, init);
+  let count = 0;
+  const fresh = () => `events-${++count}-${Date.now()}`;
+
+  it("round-trips any JSON value, named or not, through publish, stream, replay and list", async () => {
+    await checkRoundTrip(app, fresh());
+  });
+
+  it.each(BAD_PUBLICATIONS.filter(([name]) => /line break|reserved|nested|Idempotency/.test(name)))(
+    "rejects %s and stores nothing",
+    async (...rejection) => {
+      await checkRejection(app, fresh(), rejection);
+    },
+  );
+
+  it("stores a publication retried with one Idempotency-Key once, sequentially and concurrently", async () => {
+    await checkIdempotency([app], fresh(), 10);
+  });
+
+  it("answers a retried message with the first message, in the seed's shape", async () => {
+    await checkMessageIdempotency(app, fresh());
+  });
+
+  it("remembers an idempotency key across a restart of the channel's object", async () => {
+    const channel = fresh();
+    const publish = () => app(`/api/channels/${channel}/events`, json({ data: 1 }, { "idempotency-key": "k" }));
+    const first = await publish();
+    expect(first.status).toBe(201);
+    await abortAllDurableObjects();
+    const retry = await publish();
+    expect(retry.status).toBe(200);
+    expect(await retry.json()).toEqual(await first.json());
+    expect((await listEvents(app, channel)).length).toBe(1);
+  });
+
+  it("migrates an object's seed-era history in place: it replays as it was, and ids continue", async () => {
+    const channel = fresh();
+    // An object as the previous version left it: a `messages` table of text and author, whose oldest
+    // rows were trimmed (the sequence is above every row).
+    const old = [
+      { id: 7, text: "line\nbreak", author: "ann", createdAt: "2026-12-01T00:00:00.000Z" },
+      { id: 8, text: "ünïcödé", author: null, createdAt: "2026-12-01T00:00:01.000Z" },
+    ];
+    const stub = env.CHANNELS.get(env.CHANNELS.idFromName(channel));
+    await runInDurableObject(stub, (_instance, state) => {
+      const { sql } = state.storage;
+      sql.exec("DROP TABLE messages");
+      sql.exec(`CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL, author TEXT, created_at TEXT NOT NULL)`);
+      for (const { id, text, author, createdAt } of old) {
+        sql.exec(
+          "INSERT INTO messages (id, text, author, created_at) VALUES (?, ?, ?, ?)",
+          id,
+          text,
+          author,
+          createdAt,
+        );
+      }
+      sql.exec("UPDATE sqlite_sequence SET seq = 9 WHERE name = 'messages'");
+    });
+    // The next start of the object (a deploy) runs the migration.
+    await abortAllDurableObjects();
+    const path = `/api/channels/${channel}/messages`;
+    const listed = (await (await fetchApp(path)).json()) as { messages: unknown[] };
+    expect(listed.messages).toEqual(old);
+    const reader = readEvents(await fetchApp(`${path}/stream`, { headers: { "last-event-id": "6" } }));
+    for (const message of old) {
+      const event = await reader.next();
+      expect({ id: Number(event.id), data: event.data }).toEqual({ id: message.id, data: JSON.stringify(message) });
+    }
+    const next = await post(path, "after the deploy");
+    expect(next.id).toBe(10);
+    expect(Number((await reader.next()).id)).toBe(10);
+    await reader.cancel();
+    // Opening the store again finds nothing to migrate. (A new stub: the old one saw its object reset.)
+    await runInDurableObject(env.CHANNELS.get(env.CHANNELS.idFromName(channel)), (_instance, state) => {
+      const store = new SqlEventStore(state.storage.sql, 250);
+      expect(store.after(0, 10).map((event) => event.id)).toEqual([7, 8, 10]);
+      expect(store.latestId()).toBe(10);
+    });
   });
 });

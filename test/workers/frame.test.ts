@@ -1,21 +1,25 @@
 /**
- * The frames the channel's object sends the Worker: a run of messages whose SSE bytes reach the
+ * The frames the channel's object sends the Worker: a run of events whose SSE bytes reach the
  * client as they are, read back by a real spec parser; the Worker finds ids and event boundaries
- * without decoding, including messages whose text holds line breaks and blank lines.
+ * without decoding, including data whose strings hold line breaks and blank lines, and named events.
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
+import { type ChannelEvent, encodeChannelEvent } from "../../src/hub/channel-event.ts";
 import { encodeFrame, eventsAfter, readFrame } from "../../src/hub/durable-object/frame.ts";
-import { encodeMessage, type Message } from "../../src/hub/message.ts";
 
-const message = (id: number, text: string): Message => ({
-  id,
-  text,
-  author: null,
-  createdAt: new Date(0).toISOString(),
-});
-const texts = ["first\n\nwith a blank line", "second\r\n\r\n", "third: ünïcödé ✓"];
-const messages = texts.map((text, i) => message(98 + i, text));
+const createdAt = new Date(0).toISOString();
+const values = [
+  { id: 98, text: "first\n\nwith a blank line", author: null, createdAt },
+  ["second\r\n\r\n", 2],
+  "third: ünïcödé ✓",
+];
+const events: ChannelEvent[] = values.map((value, i) => ({
+  id: 98 + i,
+  event: i === 1 ? "update:v1" : null,
+  data: JSON.stringify(value),
+  createdAt,
+}));
 
 function parse(bytes: Uint8Array): EventSourceMessage[] {
   const events: EventSourceMessage[] = [];
@@ -24,8 +28,8 @@ function parse(bytes: Uint8Array): EventSourceMessage[] {
   return events;
 }
 
-describe("a frame of messages", () => {
-  const encoded = encodeFrame(messages.map(encodeMessage), 100);
+describe("a frame of channel events", () => {
+  const encoded = encodeFrame(events.map(encodeChannelEvent), 100);
   // What the socket hands the Worker: an ArrayBuffer of its own.
   const frame = readFrame(encoded.slice().buffer);
 
@@ -33,9 +37,9 @@ describe("a frame of messages", () => {
     expect({ first: frame.first, last: frame.last }).toEqual({ first: 98, last: 100 });
   });
 
-  it("holds every message's SSE event as the client parses it", () => {
-    expect(parse(frame.events).map((event) => [event.id, JSON.parse(event.data)])).toEqual(
-      messages.map((m) => [String(m.id), m]),
+  it("holds every event's SSE event as the client parses it, named or not", () => {
+    expect(parse(frame.events).map((event) => [event.id, event.event, JSON.parse(event.data)])).toEqual(
+      events.map((e, i) => [String(e.id), e.event ?? undefined, values[i]]),
     );
   });
 

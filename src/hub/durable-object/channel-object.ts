@@ -14,8 +14,8 @@ import { DurableObject } from "cloudflare:workers";
 import { type Config, readConfig } from "../../config.ts";
 import type { StreamCap } from "../../sse/index.ts";
 import { type ChannelStats, PRESENCE_INTERVAL_MS } from "../channel.ts";
-import { encodeMessage, type Message, type NewMessage } from "../message.ts";
-import { SqlMessageStore } from "../sql-store.ts";
+import { type ChannelEvent, draftOf, encodeChannelEvent, type Publication, type Published } from "../channel-event.ts";
+import { SqlEventStore } from "../sql-store.ts";
 import type { ChannelShard } from "./channel-shard.ts";
 import { encodeFrame } from "./frame.ts";
 import {
@@ -53,7 +53,7 @@ export interface HistoryPage {
 
 export class ChannelObject extends DurableObject<ChannelEnv> {
   private readonly config: Config;
-  private readonly store: SqlMessageStore;
+  private readonly store: SqlEventStore;
   private readonly load: ShardLoad;
   private readonly sockets: SocketCounts;
   // Kept, not made per publish: calls through one stub arrive in the order they were made.
@@ -71,7 +71,9 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   constructor(ctx: DurableObjectState, env: ChannelEnv) {
     super(ctx, env);
     this.config = readConfig(env);
-    this.store = new SqlMessageStore(ctx.storage.sql, this.config.historyLimit);
+    this.store = new SqlEventStore(ctx.storage.sql, this.config.historyLimit, {
+      idempotencyKeyTtlSeconds: this.config.idempotencyKeyTtlSeconds,
+    });
     this.load = new ShardLoad(ctx.storage.sql);
     this.sockets = new SocketCounts(ctx);
     // The stored shard rows may be stale: a restart (a crash, a deploy, `wrangler dev` again over
@@ -135,18 +137,21 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   }
 
   /**
-   * Stores the message, then sends it with any others published in the same turn of the event loop
-   * as one frame (encoded once) to every subscriber here and to every shard once.
+   * Stores the event, then sends it with any others published in the same turn of the event loop
+   * as one frame (encoded once) to every subscriber here and to every shard once. A publication
+   * whose idempotency key was used before sends nothing and answers the first event: the check and
+   * the insert are one synchronous step, so concurrent retries store one event.
    */
-  publish(input: NewMessage): Message {
-    const message = this.store.append(input, new Date().toISOString());
-    const event = encodeMessage(message);
-    this.unsent.push(event);
-    this.unsentBytes += event.byteLength;
-    this.unsentLastId = message.id;
+  publish(publication: Publication): Published {
+    const published = this.store.append(draftOf(publication), new Date().toISOString(), publication.idempotencyKey);
+    if (published.replayed) return published;
+    const bytes = encodeChannelEvent(published.event);
+    this.unsent.push(bytes);
+    this.unsentBytes += bytes.byteLength;
+    this.unsentLastId = published.event.id;
     if (this.unsentBytes >= FRAME_BYTES) this.send();
     else this.sendTimer ??= setTimeout(this.send, 0);
-    return message;
+    return published;
   }
 
   private readonly send = (): void => {
@@ -174,10 +179,10 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
 
   /** History after `after`, for a subscriber catching up; the Worker sends `history-truncated` itself. */
   history(after: number, limit: number): HistoryPage {
-    return { oldestId: this.store.oldestId() ?? null, events: this.store.after(after, limit).map(encodeMessage) };
+    return { oldestId: this.store.oldestId() ?? null, events: this.store.after(after, limit).map(encodeChannelEvent) };
   }
 
-  list(after: number, limit: number): Message[] {
+  list(after: number, limit: number): ChannelEvent[] {
     return this.store.after(after, limit);
   }
 

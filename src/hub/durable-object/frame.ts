@@ -41,7 +41,7 @@ export function readFrame(data: ArrayBuffer): Frame {
 
 /**
  * The frame's events after `cursor` (which lies within the frame): every message event starts
- * `id: <digits>\n` (see encodeMessage) and contains no blank line (its data is one line of JSON),
+ * `id: <digits>\n` (see formatChannelEvent) and contains no blank line (its data is one line of JSON),
  * so events are found by their ending LF LF without decoding anything.
  */
 export function eventsAfter(frame: Frame, cursor: number): Uint8Array {

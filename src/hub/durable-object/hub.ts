@@ -8,8 +8,8 @@ import type { Logger } from "../../log/logger.ts";
 import { logStreamClosed } from "../../log/stream-log.ts";
 import { eventStream, OpenStreams } from "../../sse/index.ts";
 import type { ChannelStats } from "../channel.ts";
+import type { Publication } from "../channel-event.ts";
 import type { Hub, StreamOptions } from "../hub.ts";
-import type { NewMessage } from "../message.ts";
 import type { ChannelObject } from "./channel-object.ts";
 import type { ChannelShard } from "./channel-shard.ts";
 import { Subscription } from "./subscription.ts";
@@ -47,8 +47,8 @@ export class DurableObjectHub implements Hub {
     );
   }
 
-  publish(channel: string, message: NewMessage) {
-    return this.object(channel).publish(message);
+  publish(channel: string, publication: Publication) {
+    return this.object(channel).publish(publication);
   }
 
   list(channel: string, after: number, limit: number) {

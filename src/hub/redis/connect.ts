@@ -15,6 +15,8 @@ import { sha1 } from "./script-sha.ts";
 export interface RedisConnectOptions {
   url: string;
   historyLimit: number;
+  /** How long a channel remembers an idempotency key (default: a day). */
+  idempotencyKeyTtlSeconds?: number;
   streams: StreamSettings;
   openStreams: OpenStreams;
   /** How long a command, and a connection attempt, may take. */
@@ -80,6 +82,7 @@ export async function connectRedis(options: RedisConnectOptions): Promise<RedisB
     subscriber,
     publishScriptSha: await sha1(PUBLISH_SCRIPT),
     historyLimit: options.historyLimit,
+    idempotencyKeyTtlSeconds: options.idempotencyKeyTtlSeconds,
     streams: options.streams,
     openStreams: options.openStreams,
     timeoutMs: options.timeoutMs,

@@ -10,19 +10,14 @@ import { ErrorReply } from "redis";
 import { eventStream, type OpenStreams } from "../../sse/index.ts";
 import { BackendUnavailableError } from "../backend-unavailable.ts";
 import type { ChannelStats, StreamSettings } from "../channel.ts";
+import { afterId, type ChannelEvent, dataWithId, draftOf, type Publication, type Published } from "../channel-event.ts";
 import type { BackendStatus, Hub, StreamOptions } from "../hub.ts";
 import type { HubMetrics } from "../hub-metrics.ts";
-import type { Message, NewMessage } from "../message.ts";
+import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS } from "../store.ts";
 import { type ChannelKeys, channelKeys } from "./keys.ts";
 import { PUBLISH_SCRIPT } from "./publish-script.ts";
-import {
-  type ChannelHistory,
-  type ChannelPresence,
-  idOf,
-  PRESENCE_NOTICE,
-  RedisChannel,
-  type StoredMessage,
-} from "./redis-channel.ts";
+import { type ChannelHistory, type ChannelPresence, PRESENCE_NOTICE, RedisChannel } from "./redis-channel.ts";
+import { decodeStored, envelopeMiddle } from "./stored-event.ts";
 
 // A process refreshes its subscriber counts this often; a count not refreshed for PRESENCE_TTL_MS
 // (a process that crashed) no longer counts.
@@ -47,6 +42,8 @@ export interface RedisHubOptions {
   /** SHA-1 of PUBLISH_SCRIPT, for EVALSHA. */
   publishScriptSha: string;
   historyLimit: number;
+  /** How long a channel remembers an idempotency key (default: a day). */
+  idempotencyKeyTtlSeconds?: number | undefined;
   streams: StreamSettings;
   openStreams: OpenStreams;
   /** How long a command may take before the request answers 503. */
@@ -80,30 +77,44 @@ export class RedisHub implements Hub {
     options.commands.on("ready", () => this.reconnected());
   }
 
-  async publish(channel: string, input: NewMessage): Promise<Message> {
+  async publish(channel: string, publication: Publication): Promise<Published> {
+    const draft = draftOf(publication);
     const keys = channelKeys(this.prefix, channel);
-    const author = input.author ?? null;
     const createdAt = new Date().toISOString();
-    // The JSON after its id: the script prepends `{"id":N,` (see publish-script.ts).
-    const rest = JSON.stringify({ text: input.text, author, createdAt }).slice(1);
+    const { idempotencyKey } = publication;
+    const scriptKeys = [keys.counter, keys.history, keys.pubsub];
+    if (idempotencyKey !== undefined) scriptKeys.push(`${keys.idempotencyPrefix}${idempotencyKey}`);
+    // With idInData the script writes `{"id":N` in front of the object's members (see publish-script.ts).
+    const data = draft.idInData ? afterId(draft.data) : draft.data;
     const seen = String(this.channels.get(channel)?.highestId ?? 0);
-    const args = [keys.counter, keys.history, keys.pubsub, rest, String(this.options.historyLimit), seen];
-    let id: number;
+    const args = [
+      String(scriptKeys.length),
+      ...scriptKeys,
+      envelopeMiddle(draft.event, createdAt),
+      data,
+      String(this.options.historyLimit),
+      seen,
+      draft.idInData ? "1" : "0",
+      String(this.options.idempotencyKeyTtlSeconds ?? DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS),
+    ];
+    let reply: number | string;
     try {
-      id = await this.command<number>(["EVALSHA", this.options.publishScriptSha, "3", ...args]);
+      reply = await this.command<number | string>(["EVALSHA", this.options.publishScriptSha, ...args]);
     } catch (error) {
       // Redis forgot the script (restarted, or SCRIPT FLUSH): nothing ran, so sending it whole is
       // not a second publish.
       if (!(error instanceof ErrorReply && error.message.startsWith("NOSCRIPT"))) throw error;
-      id = await this.command<number>(["EVAL", PUBLISH_SCRIPT, "3", ...args]);
+      reply = await this.command<number | string>(["EVAL", PUBLISH_SCRIPT, ...args]);
     }
+    // A key seen before: the script answered the first event's stored JSON, and stored nothing.
+    if (typeof reply === "string") return { event: decodeStored(reply), replayed: true };
     this.options.metrics?.published(channel);
-    return { id, text: input.text, author, createdAt };
+    const id = Number(reply);
+    return { event: { id, event: draft.event, data: dataWithId(draft, id), createdAt }, replayed: false };
   }
 
-  async list(channel: string, after: number, limit: number): Promise<Message[]> {
-    const stored = await this.readHistory(channelKeys(this.prefix, channel), after, limit);
-    return stored.map((message) => JSON.parse(message.json) as Message);
+  async list(channel: string, after: number, limit: number): Promise<ChannelEvent[]> {
+    return this.readHistory(channelKeys(this.prefix, channel), after, limit);
   }
 
   async stream(channel: string, { after, signal, client, presence, endsAt }: StreamOptions): Promise<Response> {
@@ -230,7 +241,7 @@ export class RedisHub implements Hub {
     };
   }
 
-  private async readHistory(keys: ChannelKeys, after: number, count: number): Promise<StoredMessage[]> {
+  private async readHistory(keys: ChannelKeys, after: number, count: number): Promise<ChannelEvent[]> {
     const entries = await this.command<StreamEntry[]>([
       "XRANGE",
       keys.history,
@@ -239,10 +250,7 @@ export class RedisHub implements Hub {
       "COUNT",
       String(count),
     ]);
-    return entries.map(([, fields]) => {
-      const json = fields[1] as string;
-      return { id: idOf(json), json };
-    });
+    return entries.map(([, fields]) => decodeStored(fields[1] as string));
   }
 
   private async latestId(keys: ChannelKeys): Promise<number> {

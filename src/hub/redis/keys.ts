@@ -11,6 +11,11 @@ export interface ChannelKeys {
   history: string;
   /** The sharded pub/sub channel each message is announced on, as its JSON. */
   pubsub: string;
+  /**
+   * Where an idempotency key's first event is kept (the stored JSON, see stored-event.ts), for
+   * IDEMPOTENCY_KEY_TTL_SECONDS: this plus the key, in the channel's slot.
+   */
+  idempotencyPrefix: string;
   /** Subscribers per process: a hash of process id to `"<count> <expires at, ms>"`. */
   presence: string;
 }
@@ -21,5 +26,11 @@ export function channelKeys(prefix: string, channel: string): ChannelKeys {
     throw new TypeError(`a Redis channel name cannot contain braces, got ${JSON.stringify(channel)}`);
   }
   const tag = `${prefix}:{${channel}}`;
-  return { counter: `${tag}:id`, history: `${tag}:history`, pubsub: `${tag}:messages`, presence: `${tag}:presence` };
+  return {
+    counter: `${tag}:id`,
+    history: `${tag}:history`,
+    pubsub: `${tag}:messages`,
+    presence: `${tag}:presence`,
+    idempotencyPrefix: `${tag}:idempotency:`,
+  };
 }

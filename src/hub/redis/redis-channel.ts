@@ -23,18 +23,14 @@
  */
 import { type EventSink, type EventSource, encodeEvent } from "../../sse/index.ts";
 import { HISTORY_TRUNCATED_EVENT, PRESENCE_EVENT, PRESENCE_INTERVAL_MS } from "../channel.ts";
+import { type ChannelEvent, encodeChannelEvent } from "../channel-event.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "../hub-metrics.ts";
-
-/** A message as Redis holds it: its id and its JSON (the SSE data, exactly as sent). */
-export interface StoredMessage {
-  id: number;
-  json: string;
-}
+import { decodeStored } from "./stored-event.ts";
 
 /** What the channel reads from Redis. Each call fails fast while Redis is unreachable. */
 export interface ChannelHistory {
-  /** Up to `count` stored messages with an id above `after`, oldest first. */
-  after(after: number, count: number): Promise<StoredMessage[]>;
+  /** Up to `count` stored events with an id above `after`, oldest first. */
+  after(after: number, count: number): Promise<ChannelEvent[]>;
   /** The newest id issued on the channel (0 before the first). */
   latestId(): Promise<number>;
 }
@@ -47,7 +43,7 @@ export interface ChannelPresence {
   total(): Promise<number>;
 }
 
-/** What a presence announcement on the channel's pub/sub looks like (messages start with `{"id":`). */
+/** What a presence announcement on the channel's pub/sub looks like (events start with `{"id":`). */
 export const PRESENCE_NOTICE = '{"presence":true}';
 
 // Replay and gap fill read the history in pages of this many messages.
@@ -59,12 +55,6 @@ const MAX_HELD = 10_000;
 // connection is down; a reconnect also retries at once).
 const RETRY_MS = 500;
 
-/** A message's id, from the start of its JSON (`{"id":N,`), without parsing the rest. */
-export function idOf(json: string): number {
-  const end = json.indexOf(",", 6);
-  return Number(json.slice(6, end));
-}
-
 export class RedisChannel {
   /** Subscribers that receive each message as this process delivers it. */
   private readonly live = new Set<EventSink>();
@@ -75,7 +65,7 @@ export class RedisChannel {
   /** The last id handed to live subscribers; undefined until read from Redis after subscribing. */
   private delivered: number | undefined;
   private subscribed = false;
-  private readonly held: StoredMessage[] = [];
+  private readonly held: ChannelEvent[] = [];
   private mustReread = false;
   private pumping = false;
   private retry: ReturnType<typeof setTimeout> | undefined;
@@ -131,16 +121,16 @@ export class RedisChannel {
       if (this.watchers.size > 0) this.refreshing.soon();
       return;
     }
-    const id = idOf(json);
-    if (!this.pumping && this.held.length === 0 && this.delivered !== undefined && id === this.delivered + 1) {
-      this.deliver(id, json);
+    const event = decodeStored(json);
+    if (!this.pumping && this.held.length === 0 && this.delivered !== undefined && event.id === this.delivered + 1) {
+      this.deliver(event);
       return;
     }
     if (this.held.length >= MAX_HELD) {
       this.held.length = 0;
       if (this.delivered !== undefined) this.mustReread = true;
     }
-    this.held.push({ id, json });
+    this.held.push(event);
     void this.pump();
   }
 
@@ -246,9 +236,10 @@ export class RedisChannel {
     this.release();
   };
 
-  /** Hands one message to every live subscriber: the same bytes, encoded once. */
-  private deliver(id: number, json: string): void {
-    const bytes = encodeEvent({ id, data: json });
+  /** Hands one event to every live subscriber: the same bytes, encoded once. */
+  private deliver(event: ChannelEvent): void {
+    const { id } = event;
+    const bytes = encodeChannelEvent(event);
     // Those waiting for an earlier id get this one (a gap skipped theirs); those waiting for this
     // one hold it already and go live after it.
     if (this.ahead.size > 0) this.admitAhead(id - 1);
@@ -272,7 +263,7 @@ export class RedisChannel {
   }
 
   /** Delivers a message that may not follow `delivered`: ids in between are no longer stored. */
-  private deliverAfterGap(message: StoredMessage): void {
+  private deliverAfterGap(message: ChannelEvent): void {
     const delivered = this.delivered ?? 0;
     // Before the first message there is nothing a live subscriber could have missed.
     if (delivered > 0 && message.id > delivered + 1) {
@@ -282,7 +273,7 @@ export class RedisChannel {
       });
       for (const sink of this.live) sink.write(notice);
     }
-    this.deliver(message.id, message.json);
+    this.deliver(message);
   }
 
   /**
@@ -391,7 +382,7 @@ export class RedisChannel {
               this.joinFrom(sink, message.id - 1);
               return;
             }
-            const bytes = encodeEvent({ id: message.id, data: message.json });
+            const bytes = encodeChannelEvent(message);
             if (!sink.fits(bytes)) {
               // Resume when the client has read some.
               sink.onPull = () => {

@@ -98,8 +98,8 @@ export function createApp(hub) {
     }),
   );
 
-  app.post("/messages", async (c) => c.json(await hub.publish("news", await c.req.json()), 201));
-  app.get("/messages", async (c) => c.json(await hub.list("news", 0, 100)));
+  app.post("/messages", async (c) => c.json((await hub.publish("news", { data: await c.req.json() })).event, 201));
+  app.get("/messages", async (c) => c.json((await hub.list("news", 0, 100)).map((event) => JSON.parse(event.data))));
   app.get("/stats", (c) => c.json(stats));
   return app;
 }

@@ -12,7 +12,7 @@ import {
   StreamCapError,
 } from "edge-sse";
 import { eventStreamMiddleware, type HonoStreamOptions, streamEvents } from "edge-sse/hono";
-import { type Hub, MemoryHub, type Message } from "edge-sse/hub";
+import { type Hub, MemoryHub, type Published } from "edge-sse/hub";
 import { directEventStreams } from "edge-sse/node";
 import { Hono } from "hono";
 
@@ -65,7 +65,7 @@ const hub: Hub = new MemoryHub(
   { retry: 3000, keepAliveMs: 5000, maxBufferedBytes: 1 << 20, maxBufferedEvents: 1000 },
   openStreams,
 );
-const published: Promise<Message> = hub.publish("news", { text: "hello" });
+const published: Promise<Published> = hub.publish("news", { data: { text: "hello" }, event: "note" });
 const errorData: SourceErrorData = { error: { code: "x", message: "y" } };
 const errors = [new EventStreamError("code", "message"), new StreamCapError("streams")];
 

@@ -9,7 +9,9 @@ type Env = ChannelNamespaces;
 export default {
   async fetch(request, env) {
     const hub = new DurableObjectHub(env);
-    if (request.method === "POST") return Response.json(await hub.publish("news", { text: await request.text() }));
+    if (request.method === "POST") {
+      return Response.json((await hub.publish("news", { data: { text: await request.text() } })).event);
+    }
     return eventStream(async function* () {
       yield* (await hub.list("news", 0, 10)).map((message) => ({ event: "message", id: message.id, data: message }));
     });

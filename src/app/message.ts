@@ -1,12 +1,13 @@
 /**
- * A feed message: what `POST /api/messages` creates and every subscriber receives, as
- * camelCase JSON (as the seed's ASP.NET controller sends it).
+ * The demo feed's message (the seed's "real-world" example): what `POST /api/messages` takes and
+ * every subscriber receives, as camelCase JSON (as the seed's ASP.NET controller sends it):
+ * `{"id":N,"text":...,"author":...,"createdAt":...}`. On the hub it is an ordinary channel event
+ * whose data is this object, the id written in first by the hub (`idInData`).
  */
 import { z } from "zod";
-import { encodeEvent } from "../sse/index.ts";
 
 export interface Message {
-  /** Positive, strictly increasing within its channel; also the SSE event id. */
+  /** The channel event's id: positive, strictly increasing within its channel; also the SSE id. */
   id: number;
   text: string;
   author: string | null;
@@ -38,7 +39,7 @@ export const newMessageSchema = z.object({
 
 export type NewMessage = z.output<typeof newMessageSchema>;
 
-/** The SSE event for a message: `id:` is the message id, data its JSON. Encoded once per message. */
-export function encodeMessage(message: Message): Uint8Array {
-  return encodeEvent({ id: message.id, data: JSON.stringify(message) });
+/** The event's data without its id, in the seed's member order: the hub writes `"id"` in front. */
+export function messageData(input: NewMessage, createdAt: string): Omit<Message, "id"> {
+  return { text: input.text, author: input.author ?? null, createdAt };
 }

@@ -27,6 +27,13 @@ export interface StreamOptions {
   presence?: boolean | undefined;
   /** Ends the stream then, with its event (see `EventStreamOptions.endsAt`): the token's expiry. */
   endsAt?: StreamDeadline | undefined;
+  /**
+   * One channel of a multi-channel stream (see channel-set.ts), read by that stream: the outer
+   * stream is counted, capped, kept alive and ended at shutdown, so this one is not counted in the
+   * process's streams and sends no keep-alives. On Workers each channel's object still counts it
+   * against its caps, as it counts every subscriber of that channel.
+   */
+  part?: boolean | undefined;
 }
 
 export interface Hub {

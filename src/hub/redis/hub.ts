@@ -9,7 +9,7 @@
 import { ErrorReply } from "redis";
 import { eventStream, type OpenStreams } from "../../sse/index.ts";
 import { BackendUnavailableError } from "../backend-unavailable.ts";
-import type { ChannelStats, StreamSettings } from "../channel.ts";
+import { type ChannelStats, PART_SETTINGS, type StreamSettings } from "../channel.ts";
 import type { BackendStatus, Hub, StreamOptions } from "../hub.ts";
 import type { HubMetrics } from "../hub-metrics.ts";
 import type { Message, NewMessage } from "../message.ts";
@@ -106,7 +106,7 @@ export class RedisHub implements Hub {
     return stored.map((message) => JSON.parse(message.json) as Message);
   }
 
-  async stream(channel: string, { after, signal, client, presence, endsAt }: StreamOptions): Promise<Response> {
+  async stream(channel: string, { after, signal, client, presence, endsAt, part }: StreamOptions): Promise<Response> {
     const state = this.channel(channel);
     // Opened once this process is in step with the channel, so a client that saw the stream open
     // gets every message published after that.
@@ -119,8 +119,9 @@ export class RedisHub implements Hub {
           : state.joinLive;
     return eventStream(source, {
       ...this.options.streams,
+      ...(part ? PART_SETTINGS : {}),
       signal,
-      openStreams: this.options.openStreams,
+      openStreams: part ? undefined : this.options.openStreams,
       client,
       endsAt,
       // One function per channel, not per stream: forgets the channel if this was its last stream,
@@ -170,6 +171,7 @@ export class RedisHub implements Hub {
     const history: ChannelHistory = {
       after: (after, count) => this.readHistory(keys, after, count),
       latestId: () => this.latestId(keys),
+      everTrimmed: () => this.everTrimmed(keys),
     };
     const presence = this.presenceOf(keys);
     const channel = new RedisChannel(
@@ -243,6 +245,12 @@ export class RedisHub implements Hub {
       const json = fields[1] as string;
       return { id: idOf(json), json };
     });
+  }
+
+  /** Redis 7 counts a stream's entries ever added (XINFO STREAM `entries-added`): more than it holds, some went. */
+  private async everTrimmed(keys: ChannelKeys): Promise<boolean> {
+    const info = new Map(hashEntries(await this.command<unknown>(["XINFO", "STREAM", keys.history])));
+    return Number(info.get("entries-added")) > Number(info.get("length"));
   }
 
   private async latestId(keys: ChannelKeys): Promise<number> {

@@ -134,31 +134,34 @@ export async function channelSetStream(hub: Hub, options: ChannelSetOptions): Pr
 /** The channels' streams, read into one sink. */
 class ChannelSet {
   private readonly positions: string[];
+  private readonly readers: ReadableStreamDefaultReader<Uint8Array>[];
   private sink: EventSink | undefined;
   private readonly waitingForRoom: (() => void)[] = [];
 
   constructor(
     private readonly channels: readonly string[],
     private readonly starts: readonly number[],
-    private readonly bodies: ReadableStream<Uint8Array>[],
+    bodies: ReadableStream<Uint8Array>[],
     private readonly parts: AbortController,
   ) {
     this.positions = channels.map((channel, i) => `${channel}:${starts[i]}`);
+    // Taken now (nothing is read yet), so that close() can cancel each, read or not.
+    this.readers = bodies.map((body) => body.getReader());
   }
 
   readonly source = (sink: EventSink) => {
     this.sink = sink;
     const positions = Object.fromEntries(this.channels.map((channel, i) => [channel, this.starts[i]]));
     sink.send({ event: CURSOR_EVENT, id: this.positions.join(","), data: JSON.stringify(positions) });
-    this.channels.forEach((channel, i) => void this.follow(channel, i, this.bodies[i] as ReadableStream<Uint8Array>));
+    this.channels.forEach((channel, i) => void this.follow(channel, i, this.readers[i] as ReadableStreamDefaultReader));
   };
 
   /** Ends every channel's stream: the outer one ended (client gone, too slow, shutdown, token expired). */
   readonly close = () => {
     this.parts.abort();
     for (const wake of this.waitingForRoom.splice(0)) wake();
-    // Cancelling the bodies too: on Node, Bun and Deno that is how a channel's stream hears it.
-    for (const body of this.bodies) void body.cancel().catch(() => {});
+    // Cancelled too: a hub may not pass the signal on; the channel's stream then hears it this way.
+    for (const reader of this.readers) void reader.cancel().catch(() => {});
   };
 
   /**
@@ -167,8 +170,7 @@ class ChannelSet {
    * paced instead of dropping the client. A channel's stream that ends on its own (its backend lost,
    * its object reset) ends the whole stream, so the client comes back with its cursor.
    */
-  private async follow(channel: string, i: number, body: ReadableStream<Uint8Array>): Promise<void> {
-    const reader = body.getReader();
+  private async follow(channel: string, i: number, reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
     const decoder = new TextDecoder();
     const parsed: EventSourceMessage[] = [];
     let retries = 0;

@@ -188,7 +188,11 @@ class ChannelSet {
         const { done, value } = await reader.read();
         if (done) break;
         parser.feed(decoder.decode(value, { stream: true }));
-        for (const event of parsed.splice(0)) if (!(await this.send(channel, i, event))) return;
+        for (const event of parsed.splice(0)) {
+          // Awaited only when the client's queue is full: the hot path stays synchronous.
+          const sent = this.send(channel, i, event);
+          if (!(sent === true || (sent !== false && (await sent)))) return;
+        }
       }
     } catch {
       // The channel's stream failed: as its end.
@@ -199,26 +203,43 @@ class ChannelSet {
     sink.close();
   }
 
-  private async send(channel: string, i: number, event: EventSourceMessage): Promise<boolean> {
+  private send(channel: string, i: number, event: EventSourceMessage): boolean | Promise<boolean> {
     const sink = this.sink as EventSink;
-    let bytes = this.encode(channel, i, event);
-    if (!sink.fits(bytes)) {
-      while (!sink.closed && !sink.fits(bytes)) await this.room();
+    const bytes = this.encode(channel, i, event);
+    if (!sink.fits(bytes)) return this.sendWhenRoom(channel, i, event);
+    this.moved(channel, i, event);
+    return sink.write(bytes);
+  }
+
+  private async sendWhenRoom(channel: string, i: number, event: EventSourceMessage): Promise<boolean> {
+    const sink = this.sink as EventSink;
+    let bytes: Uint8Array;
+    do {
+      await this.room();
       // Other channels may have moved on while this one waited: its cursor must say so.
       bytes = this.encode(channel, i, event);
-    }
-    // The position moves only as the event is written: an event of another channel sent
-    // meanwhile must not carry a position this client has not been sent yet.
-    if (event.id !== undefined) this.positions[i] = `${channel}:${event.id}`;
+    } while (!sink.closed && !sink.fits(bytes));
+    this.moved(channel, i, event);
     return sink.write(bytes);
+  }
+
+  /**
+   * The position moves only as the event is written: an event of another channel sent meanwhile
+   * must not carry a position this client has not been sent yet.
+   */
+  private moved(channel: string, i: number, event: EventSourceMessage): void {
+    if (event.id !== undefined) this.positions[i] = `${channel}:${event.id}`;
   }
 
   private encode(channel: string, i: number, event: EventSourceMessage): Uint8Array {
     let id: string | undefined;
     if (event.id !== undefined) {
-      const positions = [...this.positions];
-      positions[i] = `${channel}:${event.id}`;
-      id = positions.join(",");
+      id = "";
+      const positions = this.positions;
+      for (let n = 0; n < positions.length; n++) {
+        if (n > 0) id += ",";
+        id += n === i ? `${channel}:${event.id}` : positions[n];
+      }
     }
     return encodeEvent({ event: `${channel}/${event.event ?? "message"}`, id, data: event.data });
   }

@@ -9,17 +9,17 @@ import { createApp } from "../../src/app/app.ts";
 import { DEFAULT_CONFIG, readConfig } from "../../src/config.ts";
 import {
   type ChannelSetTarget,
+  endsWhenTokenExpires,
   everyMessageOnceInOrder,
   freshChannels,
   open,
-  publish,
-  readMessages,
-  readUntilEnd,
   refusesBadCursors,
+  refusesUnauthorizedChannel,
   resumesFromCursor,
   streamPath,
   subscribers,
   truncatedPerChannel,
+  withAdminToken,
 } from "../support/channel-set-cases.ts";
 import { readEvents } from "../support/sse-reader.ts";
 
@@ -91,50 +91,15 @@ describe("GET /api/stream on the in-memory hub", () => {
 
 describe("GET /api/stream with authorization on", () => {
   const SECRET = "a-test-secret-of-at-least-32-bytes!";
-  const app = inProcess(readConfig({ AUTH_SECRET: SECRET }));
-  // Publishes and stats carry a token that may do anything; streams carry what each test gives.
-  const target: ChannelSetTarget = {
-    historyLimit: app.historyLimit,
-    request: async (path, init) => {
-      if (init?.method !== "POST" && !path.endsWith("/stats")) return app.request(path, init);
-      const admin = await sign({ sub: "admin", sse: { publish: ["*"], subscribe: ["*"] } }, SECRET);
-      return app.request(path, { ...init, headers: { ...init?.headers, authorization: `Bearer ${admin}` } });
-    },
-  };
+  const target = withAdminToken(inProcess(readConfig({ AUTH_SECRET: SECRET })), () =>
+    sign({ sub: "admin", sse: { publish: ["*"], subscribe: ["*"] } }, SECRET),
+  );
   const token = (subscribe: string[], exp = Math.floor(Date.now() / 1000) + 60) =>
     sign({ sub: "reader", exp, sse: { subscribe } }, SECRET);
 
-  it("refuses the whole stream with 403 naming the refused channel, and streams nothing", async () => {
-    const [allowed, refused, other] = freshChannels(3, "private-") as [string, string, string];
-    const response = await target.request(streamPath(["public", allowed, refused, other]), {
-      headers: { authorization: `Bearer ${await token([allowed])}` },
-    });
-    expect(response.status).toBe(403);
-    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-    expect(await response.json()).toEqual({
-      error: { code: "forbidden", message: `the token does not allow reading channel ${refused}` },
-    });
-    for (const channel of ["public", allowed, refused]) expect(await subscribers(target, channel)).toBe(0);
-    const none = await target.request(streamPath(["public", refused]));
-    expect(none.status).toBe(401);
-    expect((await none.json()) as unknown).toMatchObject({ error: { message: expect.stringContaining(refused) } });
-  });
+  it("refuses the whole stream with 403 naming the refused channel, and streams nothing", () =>
+    refusesUnauthorizedChannel(target, token));
 
-  it("ends when the token expires, with token-expired, and sends nothing published after", async () => {
-    const [mine] = freshChannels(1, "private-") as [string];
-    const exp = Math.floor(Date.now() / 1000) + 2;
-    const response = await target.request(streamPath([mine, "public"], `&authorization=${await token([mine], exp)}`));
-    expect(response.status).toBe(200);
-    const reader = readEvents(response);
-    expect((await reader.next()).event).toBe("cursor");
-    await publish(target, mine, "before");
-    expect((await readMessages(reader, 1)).messages[0]?.channel).toBe(mine);
-    const rest = await readUntilEnd(reader);
-    expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000);
-    expect(rest.map((event) => event.event)).toEqual(["token-expired"]);
-    expect(reader.retries.at(-1)).toBe(DEFAULT_CONFIG.retryMs);
-    // The stream has ended, and every channel's part of it with it: what comes now reaches nobody.
-    expect(await subscribers(target, mine)).toBe(0);
-    expect(await subscribers(target, "public")).toBe(0);
-  });
+  it("ends when the token expires, with token-expired, and sends nothing published after", () =>
+    endsWhenTokenExpires(target, token));
 });

@@ -10,16 +10,16 @@ import { readConfig } from "../../src/config.ts";
 import { DurableObjectHub } from "../../src/hub/durable-object/index.ts";
 import {
   type ChannelSetTarget,
+  endsWhenTokenExpires,
   everyMessageOnceInOrder,
   freshChannels,
-  publish,
-  readMessages,
-  readUntilEnd,
   refusesBadCursors,
+  refusesUnauthorizedChannel,
   resumesFromCursor,
   streamPath,
   subscribers,
   truncatedPerChannel,
+  withAdminToken,
 } from "../support/channel-set-cases.ts";
 import { eventually, readEvents } from "../support/sse-reader.ts";
 
@@ -56,42 +56,16 @@ describe("GET /api/stream in workerd with authorization on", () => {
   const SECRET = "a-workers-test-secret-of-32-bytes!!";
   const config = readConfig({ AUTH_SECRET: SECRET, PUBLISH_RATE_LIMIT: "0" });
   const app = createApp(config, { hub: new DurableObjectHub(env, config) });
-  const target: ChannelSetTarget = {
-    historyLimit: 250,
-    request: async (path, init) => {
-      if (init?.method !== "POST" && !path.endsWith("/stats")) return app.request(`${BASE}${path}`, init, env);
-      const admin = await sign({ sub: "admin", sse: { publish: ["*"], subscribe: ["*"] } }, SECRET);
-      const headers = { ...init?.headers, authorization: `Bearer ${admin}` };
-      return app.request(`${BASE}${path}`, { ...init, headers }, env);
-    },
-  };
+  const target = withAdminToken(
+    { historyLimit: 250, request: async (path, init) => app.request(`${BASE}${path}`, init, env) },
+    () => sign({ sub: "admin", sse: { publish: ["*"], subscribe: ["*"] } }, SECRET),
+  );
   const token = (subscribe: string[], exp = Math.floor(Date.now() / 1000) + 60) =>
     sign({ sub: "reader", exp, sse: { subscribe } }, SECRET);
 
-  it("refuses the whole stream with 403 naming the refused channel, and streams nothing", async () => {
-    const [allowed, refused] = freshChannels(2, "private-") as [string, string];
-    const response = await target.request(streamPath(["public", allowed, refused]), {
-      headers: { authorization: `Bearer ${await token([allowed])}` },
-    });
-    expect(response.status).toBe(403);
-    expect(await response.json()).toEqual({
-      error: { code: "forbidden", message: `the token does not allow reading channel ${refused}` },
-    });
-    for (const channel of [allowed, refused]) expect(await subscribers(target, channel)).toBe(0);
-  });
+  it("refuses the whole stream with 403 naming the refused channel, and streams nothing", () =>
+    refusesUnauthorizedChannel(target, token));
 
-  it("ends when the token expires, with token-expired, and sends nothing published after", async () => {
-    const [mine] = freshChannels(1, "private-") as [string];
-    const exp = Math.floor(Date.now() / 1000) + 2;
-    const response = await target.request(streamPath([mine], `&authorization=${await token([mine], exp)}`));
-    expect(response.status).toBe(200);
-    const reader = readEvents(response);
-    expect((await reader.next()).event).toBe("cursor");
-    await publish(target, mine, "before");
-    expect((await readMessages(reader, 1)).messages[0]?.channel).toBe(mine);
-    const rest = await readUntilEnd(reader);
-    expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000);
-    expect(rest.map((event) => event.event)).toEqual(["token-expired"]);
-    expect(await eventually(() => subscribers(target, mine), 0)).toBe(0);
-  });
+  it("ends when the token expires, with token-expired, and sends nothing published after", () =>
+    endsWhenTokenExpires(target, token));
 });

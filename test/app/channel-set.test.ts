@@ -74,6 +74,17 @@ describe("GET /api/stream on the in-memory hub", () => {
     expect(after.activeStreams).toBe(0);
   });
 
+  it("answers HEAD with the stream's headers and follows nothing", async () => {
+    const target = inProcess();
+    const channels = freshChannels(2);
+    const response = await target.request(streamPath(channels), { method: "HEAD" });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    for (const channel of channels) expect(await subscribers(target, channel)).toBe(0);
+    const stats = (await (await target.request("/api/stats")).json()) as { activeStreams: number };
+    expect(stats.activeStreams).toBe(0);
+  });
+
   it("refuses too many channels, a channel named twice, a bad name or none, with 400", async () => {
     const target = inProcess({ ...DEFAULT_CONFIG, maxChannelsPerStream: 2 });
     for (const path of [

@@ -8,7 +8,7 @@ import type { StreamSettings } from "../../src/hub/channel.ts";
 import { CursorError, channelSetStream, parseCursor } from "../../src/hub/channel-set.ts";
 import type { Hub } from "../../src/hub/hub.ts";
 import { MemoryHub } from "../../src/hub/memory.ts";
-import { type EventSink, eventStream, OpenStreams } from "../../src/sse/index.ts";
+import { type EventSink, eventStream, OpenStreams, StreamCapError } from "../../src/sse/index.ts";
 import { readUntilEnd } from "../support/channel-set-cases.ts";
 import { readEvents } from "../support/sse-reader.ts";
 
@@ -140,5 +140,48 @@ describe("channelSetStream", () => {
     }
     for (const channel of channels) expect(texts.get(channel)).toEqual(Array.from({ length: 300 }, (_, i) => `${i}`));
     await reader.cancel();
+  });
+
+  it("lets go of the channels it opened when another refuses (a cap, a backend down), and rejects with its error", async () => {
+    const openStreams = new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 });
+    const memory = new MemoryHub(1000, SETTINGS, openStreams);
+    const refusal = new StreamCapError("client-streams");
+    const hub = Object.assign(Object.create(memory) as Hub, {
+      stream: (channel: string, options: Parameters<Hub["stream"]>[1]) =>
+        channel === "full" ? Promise.reject(refusal) : memory.stream(channel, options),
+    });
+    const opening = channelSetStream(hub, {
+      channels: ["x", "full", "y"],
+      cursor: undefined,
+      request,
+      signal: undefined,
+      settings: SETTINGS,
+      openStreams,
+    });
+    await expect(opening).rejects.toBe(refusal);
+    for (const channel of ["x", "y"]) expect((await memory.channelStats(channel)).subscribers).toBe(0);
+    expect(openStreams.toJSON().activeStreams).toBe(0);
+  });
+
+  it("ends with the server's shutdown: a retry for the client, and every channel's stream gone", async () => {
+    const openStreams = new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 });
+    const hub = new MemoryHub(1000, SETTINGS, openStreams);
+    const reader = readEvents(
+      await channelSetStream(hub, {
+        channels: ["s1", "s2"],
+        cursor: undefined,
+        request,
+        signal: undefined,
+        settings: SETTINGS,
+        openStreams,
+      }),
+    );
+    await reader.next();
+    expect((await hub.channelStats("s1")).subscribers).toBe(1);
+    expect(openStreams.toJSON().activeStreams).toBe(1);
+    openStreams.shutdown();
+    expect(await readUntilEnd(reader)).toEqual([]);
+    expect(reader.comments).toContain("server shutting down");
+    for (const channel of ["s1", "s2"]) expect((await hub.channelStats(channel)).subscribers).toBe(0);
   });
 });

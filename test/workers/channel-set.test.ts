@@ -2,6 +2,7 @@
  * Several channels in one stream inside workerd: the Worker holds the stream and one socket per
  * channel object. The cases are test/support/channel-set-cases.ts, as on every other backend.
  */
+import { abortAllDurableObjects } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
@@ -13,6 +14,9 @@ import {
   endsWhenTokenExpires,
   everyMessageOnceInOrder,
   freshChannels,
+  open,
+  publish,
+  readMessages,
   refusesBadCursors,
   refusesUnauthorizedChannel,
   resumesFromCursor,
@@ -41,6 +45,33 @@ describe("GET /api/stream in workerd (Durable Objects)", () => {
 
   it("answers a forged or malformed cursor with 400 invalid_cursor and follows nothing", () =>
     refusesBadCursors(worker));
+
+  it("misses nothing and repeats nothing across a reset of the channels' objects", async () => {
+    const channels = freshChannels(2);
+    const [a, b] = channels as [string, string];
+    const opened = await open(worker, channels);
+    const sent = [`${a}:${await publish(worker, a, "a1")}`];
+    const seen = (await readMessages(opened.reader, 1)).messages;
+    await abortAllDurableObjects();
+    sent.push(`${b}:${await publish(worker, b, "b1")}`, `${a}:${await publish(worker, a, "a2")}`);
+    // The Worker's sockets reconnect to the new objects and carry on; or, if they cannot, the stream
+    // ends with a retry and the client comes back with its cursor. Either way: each message once.
+    let reader = opened.reader;
+    let cursor = seen[0]?.cursor as string;
+    while (seen.length < sent.length) {
+      try {
+        const next = (await readMessages(reader, 1)).messages[0] as (typeof seen)[number];
+        seen.push(next);
+        cursor = next.cursor;
+      } catch (error) {
+        if ((error as Error).message !== "stream ended") throw error;
+        reader = (await open(worker, channels, { "last-event-id": cursor })).reader;
+      }
+    }
+    await reader.cancel();
+    expect(seen.map((message) => `${message.channel}:${message.id}`).sort()).toEqual([...sent].sort());
+    expect(seen.filter((message) => message.channel === a).map((message) => message.text)).toEqual(["a1", "a2"]);
+  });
 
   it("lets go of every channel's socket when the client leaves", async () => {
     const channels = freshChannels(3);

@@ -26,7 +26,10 @@ import {
   encodeRetry,
   eventStream,
   type OpenStreams,
+  type SseStream,
   type StreamDeadline,
+  type StreamTransport,
+  takeOver,
 } from "../sse/index.ts";
 import type { StreamSettings } from "./channel.ts";
 import type { Hub } from "./hub.ts";
@@ -110,14 +113,14 @@ export async function channelSetStream(hub: Hub, options: ChannelSetOptions): Pr
       }),
     ),
   );
-  const bodies = opened.map((result) => (result.status === "fulfilled" ? result.value.body : null));
   const failed = opened.find((result) => result.status === "rejected");
   if (failed !== undefined) {
     parts.abort();
-    for (const body of bodies) void body?.cancel().catch(() => {});
+    for (const result of opened) if (result.status === "fulfilled") void result.value.body?.cancel().catch(() => {});
     throw failed.reason;
   }
-  const set = new ChannelSet(channels, starts, bodies as ReadableStream<Uint8Array>[], parts);
+  const responses = opened.map((result) => (result as PromiseFulfilledResult<Response>).value);
+  const set = new ChannelSet(channels, starts, responses, parts);
   return eventStream(set.source, {
     ...options.settings,
     signal: options.signal,
@@ -131,128 +134,210 @@ export async function channelSetStream(hub: Hub, options: ChannelSetOptions): Pr
   });
 }
 
-/** The channels' streams, read into one sink. */
+/** The channels' streams, re-sent into one sink. */
 class ChannelSet {
   private readonly positions: string[];
-  private readonly readers: ReadableStreamDefaultReader<Uint8Array>[];
+  private readonly parts: ChannelPart[];
   private sink: EventSink | undefined;
-  private readonly waitingForRoom: (() => void)[] = [];
+  private isClosed = false;
 
   constructor(
     private readonly channels: readonly string[],
     private readonly starts: readonly number[],
-    bodies: ReadableStream<Uint8Array>[],
-    private readonly parts: AbortController,
+    responses: readonly Response[],
+    private readonly aborter: AbortController,
   ) {
     this.positions = channels.map((channel, i) => `${channel}:${starts[i]}`);
-    // Taken now (nothing is read yet), so that close() can cancel each, read or not.
-    this.readers = bodies.map((body) => body.getReader());
+    this.parts = responses.map((response, i) => new ChannelPart(this, channels[i] as string, i, response));
   }
 
   readonly source = (sink: EventSink) => {
     this.sink = sink;
     const positions = Object.fromEntries(this.channels.map((channel, i) => [channel, this.starts[i]]));
     sink.send({ event: CURSOR_EVENT, id: this.positions.join(","), data: JSON.stringify(positions) });
-    this.channels.forEach((channel, i) => void this.follow(channel, i, this.readers[i] as ReadableStreamDefaultReader));
+    for (const part of this.parts) if (!sink.closed) part.start();
   };
 
   /** Ends every channel's stream: the outer one ended (client gone, too slow, shutdown, token expired). */
   readonly close = () => {
-    this.parts.abort();
-    for (const wake of this.waitingForRoom.splice(0)) wake();
-    // Cancelled too: a hub may not pass the signal on; the channel's stream then hears it this way.
-    for (const reader of this.readers) void reader.cancel().catch(() => {});
+    this.isClosed = true;
+    this.aborter.abort();
+    for (const part of this.parts) part.stop();
   };
 
   /**
-   * Re-sends one channel's events in its order, as fast as the client reads: an event that does not
-   * fit waits for room (as a single stream's replay does), so a long replay of many channels is
-   * paced instead of dropping the client. A channel's stream that ends on its own (its backend lost,
-   * its object reset) ends the whole stream, so the client comes back with its cursor.
+   * Writes one channel's event if it fits the client's queue; false if it must wait (the caller keeps
+   * it, and is asked to drain when the client has read some). The position moves only as its event is
+   * written, and the cursor is built then: an event of another channel sent while this one waits
+   * never carries a position this client has not been sent.
    */
-  private async follow(channel: string, i: number, reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    const parsed: EventSourceMessage[] = [];
-    let retries = 0;
-    let retry: number | undefined;
-    const parser = createParser({
-      onEvent: (event) => parsed.push(event),
-      // The channel's first retry: is the outer stream's business; a later one (a Durable Object
-      // subscription that cannot reconnect) says when to come back, and is passed on at the end.
-      onRetry: (ms) => {
-        if (retries++ > 0) retry = ms;
-      },
-    });
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        parser.feed(decoder.decode(value, { stream: true }));
-        for (const event of parsed.splice(0)) {
-          // Awaited only when the client's queue is full: the hot path stays synchronous.
-          const sent = this.send(channel, i, event);
-          if (!(sent === true || (sent !== false && (await sent)))) return;
-        }
-      }
-    } catch {
-      // The channel's stream failed: as its end.
-    }
+  trySend(part: ChannelPart, event: EventSourceMessage): boolean {
     const sink = this.sink;
-    if (sink === undefined || sink.closed) return;
+    if (sink === undefined || sink.closed) return true; // dropped: the stream is over
+    const bytes = this.encode(part, event);
+    if (!sink.fits(bytes)) {
+      sink.onPull = this.pulled;
+      return false;
+    }
+    if (event.id !== undefined) this.positions[part.index] = `${part.channel}:${event.id}`;
+    sink.write(bytes);
+    return true;
+  }
+
+  /** A channel's stream ended on its own (its backend lost, its object reset): so does this one. */
+  partEnded(retry: number | undefined): void {
+    const sink = this.sink;
+    if (this.isClosed || sink === undefined || sink.closed) return;
+    // Its later retry: (a Durable Object subscription that cannot reconnect) says when to come back.
     if (retry !== undefined) sink.write(encodeRetry(retry));
     sink.close();
   }
 
-  private send(channel: string, i: number, event: EventSourceMessage): boolean | Promise<boolean> {
-    const sink = this.sink as EventSink;
-    const bytes = this.encode(channel, i, event);
-    if (!sink.fits(bytes)) return this.sendWhenRoom(channel, i, event);
-    this.moved(channel, i, event);
-    return sink.write(bytes);
-  }
+  private readonly pulled = () => {
+    (this.sink as EventSink).onPull = undefined;
+    for (const part of this.parts) part.drain();
+  };
 
-  private async sendWhenRoom(channel: string, i: number, event: EventSourceMessage): Promise<boolean> {
-    const sink = this.sink as EventSink;
-    let bytes: Uint8Array;
-    do {
-      await this.room();
-      // Other channels may have moved on while this one waited: its cursor must say so.
-      bytes = this.encode(channel, i, event);
-    } while (!sink.closed && !sink.fits(bytes));
-    this.moved(channel, i, event);
-    return sink.write(bytes);
-  }
-
-  /**
-   * The position moves only as the event is written: an event of another channel sent meanwhile
-   * must not carry a position this client has not been sent yet.
-   */
-  private moved(channel: string, i: number, event: EventSourceMessage): void {
-    if (event.id !== undefined) this.positions[i] = `${channel}:${event.id}`;
-  }
-
-  private encode(channel: string, i: number, event: EventSourceMessage): Uint8Array {
+  private encode(part: ChannelPart, event: EventSourceMessage): Uint8Array {
     let id: string | undefined;
     if (event.id !== undefined) {
       id = "";
       const positions = this.positions;
       for (let n = 0; n < positions.length; n++) {
         if (n > 0) id += ",";
-        id += n === i ? `${channel}:${event.id}` : positions[n];
+        id += n === part.index ? `${part.channel}:${event.id}` : positions[n];
       }
     }
-    return encodeEvent({ event: `${channel}/${event.event ?? "message"}`, id, data: event.data });
+    return encodeEvent({ event: `${part.channel}/${event.event ?? "message"}`, id, data: event.data });
+  }
+}
+
+// What an event weighs beyond its data while it waits (its field names and cursor, roughly).
+const EVENT_OVERHEAD_BYTES = 128;
+
+/**
+ * One channel's stream, written straight into this object (its transport, taken over before anyone
+ * read its body: see `takeOver`) instead of through a web stream read back here: no read promise per
+ * event. Events wait here while the client's queue is full; what waits is what this channel's stream
+ * sees as queued, so its replay pauses until the client reads, and a live channel that outruns the
+ * client overflows its limit and ends the whole stream, as a single stream would.
+ */
+class ChannelPart implements StreamTransport {
+  private readonly decoder = new TextDecoder();
+  private readonly parser = createParser({
+    onEvent: (event) => this.arrived(event),
+    // The first retry: is the outer stream's business; a later one is passed on at the end.
+    onRetry: (ms) => {
+      if (this.retries++ > 0) this.retry = ms;
+    },
+  });
+  private retries = 0;
+  private retry: number | undefined;
+  private readonly waiting: EventSourceMessage[] = [];
+  private waitingWeight = 0;
+  private wantsRead = false;
+  private ended = false;
+  private readonly stream: SseStream | undefined;
+  /** Set when the hub's response is not an `eventStream` one: its body is read instead. */
+  private body: ReadableStream<Uint8Array> | null = null;
+  private reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly set: ChannelSet,
+    readonly channel: string,
+    readonly index: number,
+    response: Response,
+  ) {
+    this.stream = takeOver(response);
+    if (this.stream === undefined) this.body = response.body;
   }
 
-  private room(): Promise<void> {
-    return new Promise((resolve) => {
-      this.waitingForRoom.push(resolve);
-      (this.sink as EventSink).onPull = this.pulled;
-    });
+  start(): void {
+    if (this.stream !== undefined) this.stream.start(this);
+    else void this.read();
   }
 
-  private readonly pulled = () => {
-    (this.sink as EventSink).onPull = undefined;
-    for (const wake of this.waitingForRoom.splice(0)) wake();
-  };
+  /** The outer stream ended: so does this channel's. Idempotent. */
+  stop(): void {
+    this.ended = true;
+    this.wake?.();
+    if (this.stream !== undefined) this.stream.clientLeft();
+    else void (this.reader ?? this.body)?.cancel().catch(() => {});
+  }
+
+  write(chunk: Uint8Array): number {
+    if (this.ended) return -1;
+    this.parser.feed(this.decoder.decode(chunk, { stream: true }));
+    return this.waitingWeight;
+  }
+
+  queued(): number {
+    return this.waitingWeight;
+  }
+
+  end(): void {
+    this.finish();
+  }
+
+  abort(): void {
+    this.finish();
+  }
+
+  awaitRead(): void {
+    this.wantsRead = true;
+  }
+
+  /** Sends what waits, as far as the client's queue allows; then lets the channel's stream go on. */
+  drain(): void {
+    while (this.waiting.length > 0) {
+      const event = this.waiting[0] as EventSourceMessage;
+      if (!this.set.trySend(this, event)) return;
+      this.waiting.shift();
+      this.waitingWeight -= weightOf(event);
+    }
+    this.waitingWeight = 0;
+    this.wake?.();
+    if (this.wantsRead) {
+      this.wantsRead = false;
+      this.stream?.pulled();
+    }
+  }
+
+  private arrived(event: EventSourceMessage): void {
+    if (this.waiting.length === 0 && this.set.trySend(this, event)) return;
+    this.waiting.push(event);
+    this.waitingWeight += weightOf(event);
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.drain();
+    this.set.partEnded(this.retry);
+  }
+
+  /** For a hub whose streams are not `eventStream` responses: their body, read as the client reads. */
+  private async read(): Promise<void> {
+    try {
+      this.reader = this.body?.getReader();
+      for (;;) {
+        if (this.ended || this.reader === undefined) return;
+        const { done, value } = await this.reader.read();
+        if (done || this.write(value) < 0) break;
+        while (this.waiting.length > 0 && !this.ended) {
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+          });
+        }
+      }
+    } catch {
+      // The channel's stream failed: as its end.
+    }
+    this.finish();
+  }
+}
+
+function weightOf(event: EventSourceMessage): number {
+  return event.data.length + EVENT_OVERHEAD_BYTES;
 }

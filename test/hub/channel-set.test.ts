@@ -117,6 +117,38 @@ describe("channelSetStream", () => {
     expect(openStreams.toJSON().activeStreams).toBe(0);
   });
 
+  it("reads the body of a hub whose channel streams are not edge-sse's own, and ends with it", async () => {
+    const encoder = new TextEncoder();
+    const hub = {
+      channelStats: async () => ({ subscribers: 0, catchingUp: 0, latestId: 2, oldestId: null }),
+      stream: async () =>
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(encoder.encode("retry: 10\n\nid: 3\nda"));
+              controller.enqueue(encoder.encode('ta: {"n":3}\n\nevent: order\ndata: x\n\n'));
+              controller.close();
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        ),
+    } as unknown as Hub;
+    const reader = readEvents(
+      await channelSetStream(hub, {
+        channels: ["o"],
+        cursor: undefined,
+        request,
+        signal: undefined,
+        settings: SETTINGS,
+      }),
+    );
+    expect(await reader.next()).toMatchObject({ event: "cursor", id: "o:2" });
+    expect(await readUntilEnd(reader)).toEqual([
+      { event: "o/message", id: "o:3", data: '{"n":3}' },
+      { event: "o/order", id: undefined, data: "x" },
+    ]);
+  });
+
   it("paces a long replay of several channels to what the client reads, instead of dropping it", async () => {
     const hub = new MemoryHub(1000, SETTINGS, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
     const channels = ["p", "q", "r"];

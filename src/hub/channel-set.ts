@@ -100,13 +100,14 @@ export async function channelSetStream(hub: Hub, options: ChannelSetOptions): Pr
   const starts = await Promise.all(
     channels.map(async (channel) => cursor?.get(channel) ?? (await hub.channelStats(channel)).latestId),
   );
-  const parts = new AbortController();
   const opened = await Promise.allSettled(
     channels.map((channel, i) =>
       hub.stream(channel, {
         after: starts[i],
         request: options.request,
-        signal: parts.signal,
+        // Ended by the multi-channel stream itself (ChannelPart.stop), which hears the client's signal:
+        // one listener on it, not one per channel (Node warns past ten on one signal).
+        signal: undefined,
         client: options.client,
         presence: options.presence,
         part: true,
@@ -115,12 +116,11 @@ export async function channelSetStream(hub: Hub, options: ChannelSetOptions): Pr
   );
   const failed = opened.find((result) => result.status === "rejected");
   if (failed !== undefined) {
-    parts.abort();
     for (const result of opened) if (result.status === "fulfilled") void result.value.body?.cancel().catch(() => {});
     throw failed.reason;
   }
   const responses = opened.map((result) => (result as PromiseFulfilledResult<Response>).value);
-  const set = new ChannelSet(channels, starts, responses, parts);
+  const set = new ChannelSet(channels, starts, responses);
   return eventStream(set.source, {
     ...options.settings,
     signal: options.signal,
@@ -145,7 +145,6 @@ class ChannelSet {
     private readonly channels: readonly string[],
     private readonly starts: readonly number[],
     responses: readonly Response[],
-    private readonly aborter: AbortController,
   ) {
     this.positions = channels.map((channel, i) => `${channel}:${starts[i]}`);
     this.parts = responses.map((response, i) => new ChannelPart(this, channels[i] as string, i, response));
@@ -161,7 +160,6 @@ class ChannelSet {
   /** Ends every channel's stream: the outer one ended (client gone, too slow, shutdown, token expired). */
   readonly close = () => {
     this.isClosed = true;
-    this.aborter.abort();
     for (const part of this.parts) part.stop();
   };
 
@@ -171,7 +169,7 @@ class ChannelSet {
    * written, and the cursor is built then: an event of another channel sent while this one waits
    * never carries a position this client has not been sent.
    */
-  trySend(part: ChannelPart, event: EventSourceMessage): boolean {
+  trySend(part: ChannelPart, event: ChannelEvent): boolean {
     const sink = this.sink;
     if (sink === undefined || sink.closed) return true; // dropped: the stream is over
     const bytes = this.encode(part, event);
@@ -198,7 +196,7 @@ class ChannelSet {
     for (const part of this.parts) part.drain();
   };
 
-  private encode(part: ChannelPart, event: EventSourceMessage): Uint8Array {
+  private encode(part: ChannelPart, event: ChannelEvent): Uint8Array {
     let id: string | undefined;
     if (event.id !== undefined) {
       id = "";
@@ -208,8 +206,51 @@ class ChannelSet {
         id += n === part.index ? `${part.channel}:${event.id}` : positions[n];
       }
     }
-    return encodeEvent({ event: `${part.channel}/${event.event ?? "message"}`, id, data: event.data });
+    // Subscribers of the same channels that are at the same positions (all of them, once caught up)
+    // are sent the same bytes: the last encoding of a shared event is kept on it and reused.
+    const last = event.encoded;
+    if (last !== undefined && last.id === id && last.channel === part.channel) return last.bytes;
+    const bytes = encodeEvent({ event: `${part.channel}/${event.event ?? "message"}`, id, data: event.data });
+    event.encoded = { channel: part.channel, id, bytes };
+    return bytes;
   }
+}
+
+/** A channel's event, with the last encoding of it that was sent (see `ChannelSet.encode`). */
+interface ChannelEvent extends EventSourceMessage {
+  encoded?: { channel: string; id: string | undefined; bytes: Uint8Array };
+}
+
+/** What one whole chunk holds: a channel's stream writes whole events (`EventSink.write`). */
+interface ParsedChunk {
+  events: ChannelEvent[];
+  retry: number | undefined;
+}
+
+/**
+ * Chunks parsed so far, by the chunk itself: the memory and Redis hubs write the same bytes to every
+ * subscriber of a channel, so a publish is parsed once for all of them, not once per subscriber.
+ */
+const parsedChunks = new WeakMap<Uint8Array, ParsedChunk>();
+let parsing: ParsedChunk = { events: [], retry: undefined };
+const chunkParser = createParser({
+  onEvent: (event) => parsing.events.push(event),
+  onRetry: (retry) => {
+    parsing.retry = retry;
+  },
+});
+const chunkDecoder = new TextDecoder();
+
+function parseChunk(chunk: Uint8Array): ParsedChunk {
+  let parsed = parsedChunks.get(chunk);
+  if (parsed === undefined) {
+    parsed = parsing = { events: [], retry: undefined };
+    chunkParser.feed(chunkDecoder.decode(chunk));
+    // A chunk is whole events: nothing of it may be left for the next one.
+    chunkParser.reset();
+    parsedChunks.set(chunk, parsed);
+  }
+  return parsed;
 }
 
 // What an event weighs beyond its data while it waits (its field names and cursor, roughly).
@@ -223,17 +264,9 @@ const EVENT_OVERHEAD_BYTES = 128;
  * client overflows its limit and ends the whole stream, as a single stream would.
  */
 class ChannelPart implements StreamTransport {
-  private readonly decoder = new TextDecoder();
-  private readonly parser = createParser({
-    onEvent: (event) => this.arrived(event),
-    // The first retry: is the outer stream's business; a later one is passed on at the end.
-    onRetry: (ms) => {
-      if (this.retries++ > 0) this.retry = ms;
-    },
-  });
   private retries = 0;
   private retry: number | undefined;
-  private readonly waiting: EventSourceMessage[] = [];
+  private readonly waiting: ChannelEvent[] = [];
   private waitingWeight = 0;
   private wantsRead = false;
   private ended = false;
@@ -268,7 +301,10 @@ class ChannelPart implements StreamTransport {
 
   write(chunk: Uint8Array): number {
     if (this.ended) return -1;
-    this.parser.feed(this.decoder.decode(chunk, { stream: true }));
+    const { events, retry } = parseChunk(chunk);
+    // The first retry: is the outer stream's business; a later one is passed on at the end.
+    if (retry !== undefined && this.retries++ > 0) this.retry = retry;
+    for (const event of events) this.arrived(event);
     return this.waitingWeight;
   }
 
@@ -291,7 +327,7 @@ class ChannelPart implements StreamTransport {
   /** Sends what waits, as far as the client's queue allows; then lets the channel's stream go on. */
   drain(): void {
     while (this.waiting.length > 0) {
-      const event = this.waiting[0] as EventSourceMessage;
+      const event = this.waiting[0] as ChannelEvent;
       if (!this.set.trySend(this, event)) return;
       this.waiting.shift();
       this.waitingWeight -= weightOf(event);
@@ -304,7 +340,7 @@ class ChannelPart implements StreamTransport {
     }
   }
 
-  private arrived(event: EventSourceMessage): void {
+  private arrived(event: ChannelEvent): void {
     if (this.waiting.length === 0 && this.set.trySend(this, event)) return;
     this.waiting.push(event);
     this.waitingWeight += weightOf(event);
@@ -317,14 +353,25 @@ class ChannelPart implements StreamTransport {
     this.set.partEnded(this.retry);
   }
 
-  /** For a hub whose streams are not `eventStream` responses: their body, read as the client reads. */
+  /**
+   * For a hub whose streams are not `eventStream` responses: their body, read as the client reads,
+   * with a parser of its own (its chunks may split events).
+   */
   private async read(): Promise<void> {
+    const decoder = new TextDecoder();
+    const parser = createParser({
+      onEvent: (event) => this.arrived(event),
+      onRetry: (ms) => {
+        if (this.retries++ > 0) this.retry = ms;
+      },
+    });
     try {
       this.reader = this.body?.getReader();
       for (;;) {
         if (this.ended || this.reader === undefined) return;
         const { done, value } = await this.reader.read();
-        if (done || this.write(value) < 0) break;
+        if (done || this.ended) break;
+        parser.feed(decoder.decode(value, { stream: true }));
         while (this.waiting.length > 0 && !this.ended) {
           await new Promise<void>((resolve) => {
             this.wake = resolve;

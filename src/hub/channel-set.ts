@@ -140,6 +140,7 @@ class ChannelSet {
   private readonly parts: ChannelPart[];
   private sink: EventSink | undefined;
   private isClosed = false;
+  private nextToDrain = 0;
 
   constructor(
     private readonly channels: readonly string[],
@@ -193,7 +194,9 @@ class ChannelSet {
 
   private readonly pulled = () => {
     (this.sink as EventSink).onPull = undefined;
-    for (const part of this.parts) part.drain();
+    // Each read starts with the next channel, so that one busy channel cannot keep the others waiting.
+    const first = this.nextToDrain++ % this.parts.length;
+    for (let n = 0; n < this.parts.length; n++) this.parts[(first + n) % this.parts.length]?.drain();
   };
 
   private encode(part: ChannelPart, event: ChannelEvent): Uint8Array {
@@ -330,7 +333,7 @@ class ChannelPart implements StreamTransport {
       const event = this.waiting[0] as ChannelEvent;
       if (!this.set.trySend(this, event)) return;
       this.waiting.shift();
-      this.waitingWeight -= weightOf(event);
+      this.waitingWeight -= this.weightOf(event);
     }
     this.waitingWeight = 0;
     this.wake?.();
@@ -343,7 +346,12 @@ class ChannelPart implements StreamTransport {
   private arrived(event: ChannelEvent): void {
     if (this.waiting.length === 0 && this.set.trySend(this, event)) return;
     this.waiting.push(event);
-    this.waitingWeight += weightOf(event);
+    this.waitingWeight += this.weightOf(event);
+  }
+
+  /** As its stream weighs a chunk (`SseStream.weigh`), so that both its byte and its event limits hold. */
+  private weightOf(event: EventSourceMessage): number {
+    return Math.max(event.data.length + EVENT_OVERHEAD_BYTES, this.stream?.minWeight ?? 0);
   }
 
   private finish(): void {
@@ -383,8 +391,4 @@ class ChannelPart implements StreamTransport {
     }
     this.finish();
   }
-}
-
-function weightOf(event: EventSourceMessage): number {
-  return event.data.length + EVENT_OVERHEAD_BYTES;
 }

@@ -149,6 +149,28 @@ describe("channelSetStream", () => {
     ]);
   });
 
+  it("ends the whole stream when a live channel outruns a client that does not read, as a single stream would", async () => {
+    const small = { ...SETTINGS, maxBufferedEvents: 20 };
+    const hub = new MemoryHub(1000, small, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
+    const reader = readEvents(
+      await channelSetStream(hub, {
+        channels: ["fast", "slow"],
+        cursor: undefined,
+        request,
+        signal: undefined,
+        settings: small,
+      }),
+    );
+    await reader.next();
+    // Nothing is read from here on: the client's queue fills, then the channel's own.
+    for (let i = 0; i < 200; i++) await hub.publish("fast", { text: `${i}` });
+    expect((await hub.channelStats("fast")).subscribers).toBe(0);
+    expect((await hub.channelStats("slow")).subscribers).toBe(0);
+    const got = await readUntilEnd(reader);
+    expect(got.length).toBeGreaterThan(0);
+    expect(got.length).toBeLessThan(200);
+  });
+
   it("paces a long replay of several channels to what the client reads, instead of dropping it", async () => {
     const hub = new MemoryHub(1000, SETTINGS, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
     const channels = ["p", "q", "r"];

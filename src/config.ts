@@ -241,6 +241,12 @@ export const SETTINGS = {
   maxStreamsPerClient: wholeNumber("MAX_STREAMS_PER_CLIENT", 100, {
     doc: "streams open at once from one client address (the socket's peer on Node, Bun, Deno; `CF-Connecting-IP` on Workers), counted where `MAX_STREAMS` is; beyond it `429`; behind a proxy every client has the proxy's address: raise it or set `0` there",
   }),
+  maxChannelsPerStream: wholeNumber("MAX_CHANNELS_PER_STREAM", 16, {
+    min: 1,
+    // 128 channels make a cursor of up to 10.5 KB: Node and Bun refuse request headers over 16 KB.
+    max: 128,
+    doc: "channels one stream may follow (`GET /api/stream?channel=a&channel=b…`); also bounds its cursor (`Last-Event-ID`) to 82 characters a channel; more: `400`; at most 128",
+  }),
   redisUrl: text("REDIS_URL", "", {
     defaultDoc: "empty (in memory)",
     doc: "Node, Bun and Deno: keep channels and durable streams in this Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS), shared by every process on it (see [Scale out on Redis](#scale-out-on-redis))",

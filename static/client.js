@@ -418,8 +418,48 @@ function parsed(data) {
     return data;
   }
 }
+
+// src/client/channel-set.ts
+var ChannelSetClient = class extends EventStreamClient {
+  /** One channel's events, typed by its own map: `channel("news").on("message", …)`. */
+  channel(name) {
+    return {
+      on: (type, handler) => (
+        // The names are the server's own: `${name}/${type}` is a key of ChannelSetEvents.
+        this.on(`${name}/${type}`, handler)
+      )
+    };
+  }
+  /** Where each channel is: the last id received from it (the cursor the client resumes with). */
+  positions() {
+    const positions = {};
+    for (const entry of this.lastEventId?.split(",") ?? []) {
+      const at = entry.lastIndexOf(":");
+      if (at > 0) positions[entry.slice(0, at)] = Number(entry.slice(at + 1));
+    }
+    return positions;
+  }
+};
+function connectChannels(options) {
+  const { url, channels, presence } = options;
+  const withChannels = async () => {
+    const page = globalThis.location?.href;
+    const base = new URL(String(typeof url === "function" ? await url() : url), page);
+    for (const channel of channels) base.searchParams.append("channel", channel);
+    if (presence) base.searchParams.set("presence", "1");
+    return base;
+  };
+  const streamOptions = { ...options, url: withChannels };
+  const client = new ChannelSetClient(streamOptions);
+  if (options.share !== void 0 && canShare())
+    runShared(client, options.share, streamOptions);
+  else client.run().catch((error) => options.onError?.(error));
+  return client;
+}
 export {
+  ChannelSetClient,
   EventStreamClient,
   backoffDelay,
+  connectChannels,
   connectEventStream
 };

@@ -16,6 +16,7 @@ import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
 import { durableStreams, streamNameOf } from "../streams/app.ts";
 import { channelAccess } from "./authorization.ts";
+import { channelSetRoutes } from "./channel-set-stream.ts";
 import type { ChatRoutes } from "./chat.ts";
 import { errorResponse, handleError, handleNotFound } from "./errors.ts";
 import { healthRoutes, type Readiness } from "./health.ts";
@@ -166,6 +167,9 @@ export function createApp(config: Config, options: AppOptions = {}) {
     access.read(() => DEFAULT_CHANNEL),
     (c) => streamResponse(c, hub, DEFAULT_CHANNEL),
   );
+
+  // Several channels in one stream, with one cursor over them all.
+  api.route("/stream", channelSetRoutes(hub, access, config, openStreams));
 
   api.get("/stats", async (c) => {
     const channels = await hub.stats();

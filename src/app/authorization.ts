@@ -8,7 +8,7 @@
  * Answers follow RFC 6750 §3: 401 with a `WWW-Authenticate: Bearer` challenge when the token is
  * missing or bad, 403 (`insufficient_scope`) when a good token does not name the channel.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import { getCookie } from "hono/cookie";
 import { verify } from "hono/jwt";
 import { z } from "zod";
@@ -31,17 +31,22 @@ declare module "hono" {
 /** Resolves (and validates) the channel a request is about. */
 export type ChannelOf = (c: Context) => string;
 
+/** Resolves (and validates) the channels a request reads. */
+export type ChannelsOf = (c: Context) => readonly string[];
+
 /** Middleware that let a request through only if it may publish to, or read, its channel. */
 export interface ChannelAccess {
   publish(channelOf: ChannelOf): MiddlewareHandler;
   read(channelOf: ChannelOf): MiddlewareHandler;
+  /** All or nothing: the first channel it may not read refuses the request, and names that channel. */
+  readEach(channelsOf: ChannelsOf): MiddlewareHandler;
 }
 
 /** The query parameter a stream request may carry its token in (EventSource cannot set headers). */
 export const TOKEN_PARAMETER = "authorization";
 
 const pass: MiddlewareHandler = (_c, next) => next();
-const OPEN: ChannelAccess = { publish: () => pass, read: () => pass };
+const OPEN: ChannelAccess = { publish: () => pass, read: () => pass, readEach: () => pass };
 
 export function channelAccess(config: Config): ChannelAccess {
   if (config.authSecret === "") return OPEN;
@@ -73,27 +78,33 @@ export function channelAccess(config: Config): ChannelAccess {
       return next();
     },
 
-    read: (channelOf) => async (c, next) => {
-      const channel = channelOf(c);
-      if (!matchesChannel(privateChannels, channel)) return next();
-      // The explicit places first; the cookie comes along with every request to this site.
-      const token = bearerToken(c) ?? queryToken(c) ?? nonEmpty(getCookie(c, authCookie));
-      if (token === undefined) {
-        throw unauthorized(
-          `channel ${channel} is private: send a token as Authorization: Bearer, ?${TOKEN_PARAMETER}= or the ${authCookie} cookie`,
-        );
-      }
-      const grants = await verifiedGrants(token);
+    read: (channelOf) => (c, next) => readChecked(c, next, [channelOf(c)]),
+    readEach: (channelsOf) => (c, next) => readChecked(c, next, channelsOf(c)),
+  };
+
+  async function readChecked(c: Context, next: Next, channels: readonly string[]) {
+    const guarded = channels.filter((channel) => matchesChannel(privateChannels, channel));
+    const first = guarded[0];
+    if (first === undefined) return next();
+    // The explicit places first; the cookie comes along with every request to this site.
+    const token = bearerToken(c) ?? queryToken(c) ?? nonEmpty(getCookie(c, authCookie));
+    if (token === undefined) {
+      throw unauthorized(
+        `channel ${first} is private: send a token as Authorization: Bearer, ?${TOKEN_PARAMETER}= or the ${authCookie} cookie`,
+      );
+    }
+    const grants = await verifiedGrants(token);
+    for (const channel of guarded) {
       if (!matchesChannel(grants.sse.subscribe, channel)) {
         throw forbidden(`the token does not allow reading channel ${channel}`);
       }
-      c.set("streamDeadline", grants.exp === undefined ? undefined : tokenDeadline(grants.exp * 1000, config.retryMs));
-      await next();
-      // A token from the query or a cookie leaves no Authorization header to stop a shared cache
-      // (RFC 9111 §3.5) from serving this history to the next caller. Streams bring their own.
-      if (!c.res.headers.has("cache-control")) c.header("cache-control", "private, no-store");
-    },
-  };
+    }
+    c.set("streamDeadline", grants.exp === undefined ? undefined : tokenDeadline(grants.exp * 1000, config.retryMs));
+    await next();
+    // A token from the query or a cookie leaves no Authorization header to stop a shared cache
+    // (RFC 9111 §3.5) from serving this history to the next caller. Streams bring their own.
+    if (!c.res.headers.has("cache-control")) c.header("cache-control", "private, no-store");
+  }
 }
 
 /**

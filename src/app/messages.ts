@@ -18,7 +18,7 @@ import { parseOrThrow, queryOf } from "./validation.ts";
 
 export const DEFAULT_CHANNEL = "default";
 
-const channelName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1 to 64 letters, digits, '-' or '_'");
+export const channelName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1 to 64 letters, digits, '-' or '_'");
 
 // Ids are safe integers; anything longer than 16 digits cannot be one of ours.
 const messageId = z

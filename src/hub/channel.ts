@@ -49,6 +49,8 @@ export interface StreamRequest {
   channel?: string | undefined;
   /** Ends the stream then, with its event: the token's expiry (see `EventStreamOptions.endsAt`). */
   endsAt?: StreamDeadline | undefined;
+  /** One channel of a multi-channel stream: no keep-alives of its own (see `StreamOptions.part`). */
+  part?: boolean | undefined;
 }
 
 /** The event sent before a replay that cannot start where the client asked: history was trimmed. */
@@ -63,6 +65,9 @@ export const HISTORY_TRUNCATED_EVENT = "history-truncated";
  */
 export const PRESENCE_EVENT = "presence";
 export const PRESENCE_INTERVAL_MS = 1000;
+
+/** What a channel's stream inside a multi-channel stream does differently: the outer one keeps alive. */
+export const PART_SETTINGS = { keepAliveMs: 0 } as const;
 
 // Replay reads history in pages of this many messages, so a long replay never holds a big array.
 const REPLAY_PAGE = 64;
@@ -179,6 +184,7 @@ export class Channel {
           : this.joinLive;
     return eventStream(source, {
       ...this.streams,
+      ...(request.part ? PART_SETTINGS : {}),
       signal: request.signal,
       onClose: request.onClose,
       openStreams: request.openStreams,

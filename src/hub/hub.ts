@@ -28,6 +28,13 @@ export interface StreamOptions {
   presence?: boolean | undefined;
   /** Ends the stream then, with its event (see `EventStreamOptions.endsAt`): the token's expiry. */
   endsAt?: StreamDeadline | undefined;
+  /**
+   * One channel of a multi-channel stream (see channel-set.ts), taken over by that stream: the outer
+   * stream is counted, capped, kept alive, ended at shutdown and told of the client's departure, so
+   * this one is not counted in the process's streams, sends no keep-alives and gets no signal. On Workers each channel's object still counts it
+   * against its caps, as it counts every subscriber of that channel.
+   */
+  part?: boolean | undefined;
 }
 
 export interface Hub {

@@ -38,11 +38,12 @@ export class MemoryHub implements Hub {
     return this.channels.get(channel)?.list(after, limit) ?? [];
   }
 
-  async stream(channel: string, { after, signal, client, presence, endsAt }: StreamOptions) {
+  async stream(channel: string, { after, signal, client, presence, endsAt, part }: StreamOptions) {
     return this.channel(channel).stream({
       after,
       signal,
-      openStreams: this.openStreams,
+      openStreams: part ? undefined : this.openStreams,
+      part,
       client,
       channel,
       presence,
@@ -51,7 +52,16 @@ export class MemoryHub implements Hub {
   }
 
   async channelStats(channel: string) {
-    return this.channels.get(channel)?.stats() ?? { subscribers: 0, catchingUp: 0, latestId: 0, oldestId: null };
+    // A channel not made yet will number its messages from `firstId`: the id before it is its newest
+    // so far, so that a client resuming after it gets the first message without a `history-truncated`.
+    return (
+      this.channels.get(channel)?.stats() ?? {
+        subscribers: 0,
+        catchingUp: 0,
+        latestId: this.firstId - 1,
+        oldestId: null,
+      }
+    );
   }
 
   async stats() {

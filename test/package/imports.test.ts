@@ -48,7 +48,13 @@ describe("the installed tarball, from plain Node", () => {
     expect(loaded["edge-sse/hono"]).toEqual(["eventStreamMiddleware", "streamEvents"]);
     expect(loaded["edge-sse/hub"]).toEqual(expect.arrayContaining(["Channel", "MemoryHub", "encodeChannelEvent"]));
     expect(loaded["edge-sse/node"]).toEqual(["directEventStreams", "startOnServerResponse"]);
-    expect(loaded["edge-sse/client"]).toEqual(["EventStreamClient", "backoffDelay", "connectEventStream"]);
+    expect(loaded["edge-sse/client"]).toEqual([
+      "ChannelSetClient",
+      "EventStreamClient",
+      "backoffDelay",
+      "connectChannels",
+      "connectEventStream",
+    ]);
     expect(loaded["edge-sse/streams"]).toEqual(
       expect.arrayContaining(["durableStreams", "MemoryLog", "formatOffset", "parseOffset"]),
     );

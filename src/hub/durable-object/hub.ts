@@ -7,7 +7,7 @@ import { type Config, DEFAULT_CONFIG, streamSettings } from "../../config.ts";
 import type { Logger } from "../../log/logger.ts";
 import { logStreamClosed } from "../../log/stream-log.ts";
 import { eventStream, OpenStreams } from "../../sse/index.ts";
-import type { ChannelStats } from "../channel.ts";
+import { type ChannelStats, PART_SETTINGS } from "../channel.ts";
 import type { Publication } from "../channel-event.ts";
 import type { Hub, StreamOptions } from "../hub.ts";
 import type { ChannelObject } from "./channel-object.ts";
@@ -56,7 +56,7 @@ export class DurableObjectHub implements Hub {
   }
 
   /** Connects to the channel first, so a cap's refusal (StreamCapError) comes before any stream. */
-  async stream(channel: string, { after, signal, client, presence, endsAt }: StreamOptions) {
+  async stream(channel: string, { after, signal, client, presence, endsAt, part }: StreamOptions) {
     const id = this.namespaces.CHANNELS.idFromName(channel);
     this.used.add(channel);
     const subscription = await Subscription.open(
@@ -65,11 +65,12 @@ export class DurableObjectHub implements Hub {
     );
     return eventStream((sink) => subscription.attach(sink), {
       ...this.streamSettings,
+      ...(part ? PART_SETTINGS : {}),
       // workerd never cancels the body when the client leaves; the signal, aborted at the stream's
       // next write (a message or keep-alive), is the notice (see ../shared/FINDINGS.md).
       signal,
       onClose: () => subscription.close(),
-      openStreams: this.openStreams,
+      openStreams: part ? undefined : this.openStreams,
       kind: "feed",
       channel,
       client,

@@ -9,7 +9,7 @@
 import { ErrorReply } from "redis";
 import { eventStream, type OpenStreams } from "../../sse/index.ts";
 import { BackendUnavailableError } from "../backend-unavailable.ts";
-import type { ChannelStats, StreamSettings } from "../channel.ts";
+import { type ChannelStats, PART_SETTINGS, type StreamSettings } from "../channel.ts";
 import { afterId, type ChannelEvent, dataWithId, draftOf, type Publication, type Published } from "../channel-event.ts";
 import type { BackendStatus, Hub, StreamOptions } from "../hub.ts";
 import type { HubMetrics } from "../hub-metrics.ts";
@@ -117,7 +117,7 @@ export class RedisHub implements Hub {
     return this.readHistory(channelKeys(this.prefix, channel), after, limit);
   }
 
-  async stream(channel: string, { after, signal, client, presence, endsAt }: StreamOptions): Promise<Response> {
+  async stream(channel: string, { after, signal, client, presence, endsAt, part }: StreamOptions): Promise<Response> {
     const state = this.channel(channel);
     // Opened once this process is in step with the channel, so a client that saw the stream open
     // gets every message published after that.
@@ -130,8 +130,9 @@ export class RedisHub implements Hub {
           : state.joinLive;
     return eventStream(source, {
       ...this.options.streams,
+      ...(part ? PART_SETTINGS : {}),
       signal,
-      openStreams: this.options.openStreams,
+      openStreams: part ? undefined : this.options.openStreams,
       client,
       endsAt,
       // One function per channel, not per stream: forgets the channel if this was its last stream,
@@ -181,6 +182,7 @@ export class RedisHub implements Hub {
     const history: ChannelHistory = {
       after: (after, count) => this.readHistory(keys, after, count),
       latestId: () => this.latestId(keys),
+      everTrimmed: () => this.everTrimmed(keys),
     };
     const presence = this.presenceOf(keys);
     const channel = new RedisChannel(
@@ -251,6 +253,12 @@ export class RedisHub implements Hub {
       String(count),
     ]);
     return entries.map(([, fields]) => decodeStored(fields[1] as string));
+  }
+
+  /** Redis 7 counts a stream's entries ever added (XINFO STREAM `entries-added`): more than it holds, some went. */
+  private async everTrimmed(keys: ChannelKeys): Promise<boolean> {
+    const info = new Map(hashEntries(await this.command<unknown>(["XINFO", "STREAM", keys.history])));
+    return Number(info.get("entries-added")) > Number(info.get("length"));
   }
 
   private async latestId(keys: ChannelKeys): Promise<number> {

@@ -33,6 +33,8 @@ export interface ChannelHistory {
   after(after: number, count: number): Promise<ChannelEvent[]>;
   /** The newest id issued on the channel (0 before the first). */
   latestId(): Promise<number>;
+  /** Whether the history ever dropped a message: it then no longer starts at the channel's first. */
+  everTrimmed(): Promise<boolean>;
 }
 
 /** The channel's subscriber count across processes, kept in Redis (see hub.ts). */
@@ -370,7 +372,11 @@ export class RedisChannel {
             this.joinFrom(sink, this.delivered as number);
             return;
           }
-          if (first.id > cursor + 1) {
+          // Ids jump where the clock seeds them (the first message, a lost counter), so after 0 (a
+          // multi-channel stream's cursor of a channel that had no message yet) only a history that
+          // dropped messages is truncated.
+          if (first.id > cursor + 1 && (cursor > 0 || (await this.history.everTrimmed()))) {
+            if (sink.closed) return;
             sink.send({
               event: HISTORY_TRUNCATED_EVENT,
               data: JSON.stringify({ lastEventId: cursor, oldestId: first.id }),

@@ -1,0 +1,242 @@
+/**
+ * The multi-channel stream's composition (src/hub/channel-set.ts) over the in-memory hub and over a
+ * hub whose channel streams the test writes itself: the cursor's grammar, names of custom events,
+ * a long replay paced to a small buffer, and a channel's stream that ends on its own.
+ */
+import { describe, expect, it } from "vitest";
+import type { StreamSettings } from "../../src/hub/channel.ts";
+import { CursorError, channelSetStream, parseCursor } from "../../src/hub/channel-set.ts";
+import type { Hub } from "../../src/hub/hub.ts";
+import { MemoryHub } from "../../src/hub/memory.ts";
+import { type EventSink, eventStream, OpenStreams, StreamCapError } from "../../src/sse/index.ts";
+import { readUntilEnd } from "../support/channel-set-cases.ts";
+import { say } from "../support/publication.ts";
+import { readEvents } from "../support/sse-reader.ts";
+
+const SETTINGS: StreamSettings = { retry: 1000, keepAliveMs: 0, maxBufferedBytes: 1 << 20, maxBufferedEvents: 1000 };
+const request = new Request("http://edge-sse.test/api/stream");
+
+describe("parseCursor", () => {
+  const channels = ["news", "chat-1", "a_b"];
+
+  it("reads each channel's position, in any order, leaving out any", () => {
+    expect(parseCursor("news:17,a_b:0", channels)).toEqual(
+      new Map([
+        ["news", 17],
+        ["a_b", 0],
+      ]),
+    );
+    expect(parseCursor(`chat-1:${Number.MAX_SAFE_INTEGER}`, channels).get("chat-1")).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it.each([
+    ["", "not <channel>:<message id>"],
+    ["news", "not <channel>:<message id>"],
+    ["news:", "not <channel>:<message id>"],
+    ["news:1,", "not <channel>:<message id>"],
+    ["news: 1", "not <channel>:<message id>"],
+    ["news:1e3", "not <channel>:<message id>"],
+    ["news:0x1", "not <channel>:<message id>"],
+    ["news:-1", "not <channel>:<message id>"],
+    ["news:9007199254740993", "is not a message id"],
+    ["news:12345678901234567", "not <channel>:<message id>"],
+    ["other:1", "channel other is not one of this stream's"],
+    ["news:1,news:2", "channel news appears twice"],
+    ["news:1\nid: 2", "not <channel>:<message id>"],
+    [`news:1,${"x".repeat(300)}`, "at most 245 characters"],
+  ])("refuses %j: %s", (cursor, message) => {
+    expect(() => parseCursor(cursor, channels)).toThrow(CursorError);
+    expect(() => parseCursor(cursor, channels)).toThrow(message);
+  });
+});
+
+/** A hub whose channel streams are written by the test: each channel's sink, once its stream started. */
+function scriptedHub() {
+  const sinks = new Map<string, EventSink>();
+  const started = new Map<string, () => void>();
+  const hub = {
+    channelStats: async () => ({ subscribers: 0, catchingUp: 0, latestId: 0, oldestId: null }),
+    stream: async (channel: string) =>
+      eventStream(
+        (sink) => {
+          sinks.set(channel, sink);
+          started.get(channel)?.();
+        },
+        { retry: 50, keepAliveMs: 0 },
+      ),
+  } as unknown as Hub;
+  const sinkOf = (channel: string) =>
+    sinks.get(channel) ??
+    new Promise<EventSink>((resolve) => started.set(channel, () => resolve(sinks.get(channel) as EventSink)));
+  return { hub, sinkOf };
+}
+
+describe("channelSetStream", () => {
+  it("names a channel's own event types <channel>/<type>, and keeps events without an id out of the cursor", async () => {
+    const { hub, sinkOf } = scriptedHub();
+    const response = await channelSetStream(hub, {
+      channels: ["shop", "news"],
+      cursor: undefined,
+      request,
+      signal: undefined,
+      settings: SETTINGS,
+    });
+    const reader = readEvents(response);
+    expect(await reader.next()).toEqual({ event: "cursor", id: "shop:0,news:0", data: '{"shop":0,"news":0}' });
+    const shop = await sinkOf("shop");
+    shop.send({ event: "order", id: 5, data: '{"sku":1}' });
+    shop.send({ event: "note", data: "no id" });
+    expect(await reader.next()).toEqual({ event: "shop/order", id: "shop:5,news:0", data: '{"sku":1}' });
+    expect(await reader.next()).toEqual({ event: "shop/note", id: undefined, data: "no id" });
+    // Order holds within a channel; across channels, as each arrives.
+    (await sinkOf("news")).send({ id: 9, data: "plain" });
+    expect(await reader.next()).toEqual({ event: "news/message", id: "shop:5,news:9", data: "plain" });
+    await reader.cancel();
+  });
+
+  it("ends the whole stream when one channel's stream ends on its own, passing on its later retry", async () => {
+    const { hub, sinkOf } = scriptedHub();
+    const openStreams = new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 });
+    const reader = readEvents(
+      await channelSetStream(hub, {
+        channels: ["a", "b"],
+        cursor: undefined,
+        request,
+        signal: undefined,
+        settings: SETTINGS,
+        openStreams,
+      }),
+    );
+    await reader.next();
+    const [a, b] = [await sinkOf("a"), await sinkOf("b")];
+    a.send({ id: 1, data: "x", retry: 250 });
+    a.close();
+    const rest = await readUntilEnd(reader);
+    expect(rest.map((event) => event.event)).toEqual(["a/message"]);
+    expect(reader.retries).toEqual([SETTINGS.retry, 250]);
+    expect(b.closed).toBe(true);
+    expect(openStreams.toJSON().activeStreams).toBe(0);
+  });
+
+  it("reads the body of a hub whose channel streams are not edge-sse's own, and ends with it", async () => {
+    const encoder = new TextEncoder();
+    const hub = {
+      channelStats: async () => ({ subscribers: 0, catchingUp: 0, latestId: 2, oldestId: null }),
+      stream: async () =>
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(encoder.encode("retry: 10\n\nid: 3\nda"));
+              controller.enqueue(encoder.encode('ta: {"n":3}\n\nevent: order\ndata: x\n\n'));
+              controller.close();
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        ),
+    } as unknown as Hub;
+    const reader = readEvents(
+      await channelSetStream(hub, {
+        channels: ["o"],
+        cursor: undefined,
+        request,
+        signal: undefined,
+        settings: SETTINGS,
+      }),
+    );
+    expect(await reader.next()).toMatchObject({ event: "cursor", id: "o:2" });
+    expect(await readUntilEnd(reader)).toEqual([
+      { event: "o/message", id: "o:3", data: '{"n":3}' },
+      { event: "o/order", id: undefined, data: "x" },
+    ]);
+  });
+
+  it("ends the whole stream when a live channel outruns a client that does not read, as a single stream would", async () => {
+    const small = { ...SETTINGS, maxBufferedEvents: 20 };
+    const hub = new MemoryHub(1000, small, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
+    const reader = readEvents(
+      await channelSetStream(hub, {
+        channels: ["fast", "slow"],
+        cursor: undefined,
+        request,
+        signal: undefined,
+        settings: small,
+      }),
+    );
+    await reader.next();
+    // Nothing is read from here on: the client's queue fills, then the channel's own.
+    for (let i = 0; i < 200; i++) await hub.publish("fast", say(`${i}`));
+    expect((await hub.channelStats("fast")).subscribers).toBe(0);
+    expect((await hub.channelStats("slow")).subscribers).toBe(0);
+    const got = await readUntilEnd(reader);
+    expect(got.length).toBeGreaterThan(0);
+    expect(got.length).toBeLessThan(200);
+  });
+
+  it("paces a long replay of several channels to what the client reads, instead of dropping it", async () => {
+    const hub = new MemoryHub(1000, SETTINGS, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
+    const channels = ["p", "q", "r"];
+    const starts = await Promise.all(channels.map(async (channel) => (await hub.channelStats(channel)).latestId));
+    for (let i = 0; i < 300; i++) for (const channel of channels) await hub.publish(channel, say(`${i}`));
+    // 900 messages to replay into a stream that may hold 20 unread.
+    const response = await channelSetStream(hub, {
+      channels,
+      cursor: new Map(channels.map((channel, i) => [channel, starts[i] as number])),
+      request,
+      signal: undefined,
+      settings: { ...SETTINGS, maxBufferedEvents: 20 },
+    });
+    const reader = readEvents(response);
+    await reader.next();
+    const texts = new Map(channels.map((channel) => [channel, [] as string[]]));
+    for (let n = 0; n < 900; n++) {
+      const event = await reader.next();
+      texts.get(event.event?.split("/")[0] as string)?.push(JSON.parse(event.data).text);
+      if (n % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (const channel of channels) expect(texts.get(channel)).toEqual(Array.from({ length: 300 }, (_, i) => `${i}`));
+    await reader.cancel();
+  });
+
+  it("lets go of the channels it opened when another refuses (a cap, a backend down), and rejects with its error", async () => {
+    const openStreams = new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 });
+    const memory = new MemoryHub(1000, SETTINGS, openStreams);
+    const refusal = new StreamCapError("client-streams");
+    const hub = Object.assign(Object.create(memory) as Hub, {
+      stream: (channel: string, options: Parameters<Hub["stream"]>[1]) =>
+        channel === "full" ? Promise.reject(refusal) : memory.stream(channel, options),
+    });
+    const opening = channelSetStream(hub, {
+      channels: ["x", "full", "y"],
+      cursor: undefined,
+      request,
+      signal: undefined,
+      settings: SETTINGS,
+      openStreams,
+    });
+    await expect(opening).rejects.toBe(refusal);
+    for (const channel of ["x", "y"]) expect((await memory.channelStats(channel)).subscribers).toBe(0);
+    expect(openStreams.toJSON().activeStreams).toBe(0);
+  });
+
+  it("ends with the server's shutdown: a retry for the client, and every channel's stream gone", async () => {
+    const openStreams = new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 });
+    const hub = new MemoryHub(1000, SETTINGS, openStreams);
+    const reader = readEvents(
+      await channelSetStream(hub, {
+        channels: ["s1", "s2"],
+        cursor: undefined,
+        request,
+        signal: undefined,
+        settings: SETTINGS,
+        openStreams,
+      }),
+    );
+    await reader.next();
+    expect((await hub.channelStats("s1")).subscribers).toBe(1);
+    expect(openStreams.toJSON().activeStreams).toBe(1);
+    openStreams.shutdown();
+    expect(await readUntilEnd(reader)).toEqual([]);
+    expect(reader.comments).toContain("server shutting down");
+    for (const channel of ["s1", "s2"]) expect((await hub.channelStats(channel)).subscribers).toBe(0);
+  });
+});

@@ -1,8 +1,10 @@
 /**
- * The Worker with the demo chat's answers generated in the Worker request that asked for them, kept
- * alive past its response by `waitUntil` only: the alternative to `AnswersObject` that the long
- * measurement in test/runtimes/ai-chat-workers.test.ts holds it against (docs/architecture.md,
- * "Resumable AI answers"). Not what the Worker ships.
+ * The Worker with the demo chat's answers generated elsewhere than the Worker ships them, for the
+ * long measurement in test/runtimes/ai-chat-workers.test.ts (docs/architecture.md, "Resumable AI
+ * answers"). `ANSWERS_IN` (a `--var`) says where:
+ * - `worker-wait-until`: in the Worker request that asked, kept past its response by `waitUntil`;
+ * - `worker`: in that request, with nothing to keep it;
+ * - `object-without-alarm`: in the client's `AnswersObject`, which never wakes itself.
  */
 import { waitUntil } from "cloudflare:workers";
 import { createApp } from "../../src/app/app.ts";
@@ -10,22 +12,29 @@ import { type ChatAnswers, chatRoutesWith, LocalChatAnswers } from "../../src/ap
 import { readConfig } from "../../src/config.ts";
 import { DurableObjectHub, DurableObjectLog } from "../../src/hub/durable-object/index.ts";
 import { createLogger } from "../../src/log/logger.ts";
-import type worker from "../../src/runtime/worker.ts";
+import worker, { AnswersObject as Answers } from "../../src/runtime/worker.ts";
 
-export { AnswersObject, ChannelObject, ChannelShard, StreamObject } from "../../src/runtime/worker.ts";
+export { ChannelObject, ChannelShard, StreamObject } from "../../src/runtime/worker.ts";
 
 type Env = Parameters<typeof worker.fetch>[1];
+
+export class AnswersObject extends Answers {
+  override async alarm(): Promise<void> {
+    if (this.env.ANSWERS_IN !== "object-without-alarm") await super.alarm();
+  }
+}
 
 let app: ReturnType<typeof createApp> | undefined;
 
 export default {
   fetch(request, env, ctx) {
-    app ??= createWaitUntilApp(env);
+    if (env.ANSWERS_IN === "object-without-alarm") return worker.fetch(request, env, ctx);
+    app ??= createInWorkerApp(env);
     return app.fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;
 
-function createWaitUntilApp(env: Env) {
+function createInWorkerApp(env: Env) {
   const config = readConfig(env);
   const log = new DurableObjectLog(env);
   const local = new LocalChatAnswers(log, config);
@@ -33,7 +42,7 @@ function createWaitUntilApp(env: Env) {
     async start(request, client) {
       const started = await local.start(request, client);
       // Kept until no answer of this isolate is in flight.
-      if (started.kind === "started") waitUntil(untilNoneInFlight(local));
+      if (started.kind === "started" && env.ANSWERS_IN === "worker-wait-until") waitUntil(untilNoneInFlight(local));
       return started;
     },
     stats: () => local.stats(),

@@ -56,7 +56,7 @@ export type ChatRoutes = (options: ChatRoutesOptions) => Hono;
 export const chatRoutesWith =
   (settings: ChatSettings, answers?: ChatAnswers): ChatRoutes =>
   (options) =>
-    chatRoutes({ ...options, settings, answers: answers ?? new LocalChatAnswers(options.log, settings) });
+    chatRoutes({ ...options, answers: answers ?? new LocalChatAnswers(options.log, settings) });
 
 /** A chat request as `DefaultChatTransport` sends it, validated. */
 export type ChatRequest = z.infer<typeof chatRequestSchema>;
@@ -116,7 +116,8 @@ declare module "hono" {
   }
 }
 
-export function chatRoutes(options: ChatRoutesOptions & { settings: ChatSettings; answers: ChatAnswers }): Hono {
+/** The chat's routes over `answers`, which hold its settings (the model's pace, the TTL, the cap). */
+export function chatRoutes(options: ChatRoutesOptions & { answers: ChatAnswers }): Hono {
   const { log, answers } = options;
   const access = options.access;
 

@@ -79,8 +79,9 @@ const MAX_RUN_BYTES = 64 * 1024;
 
 // The end of this turn of the event loop, after the I/O callbacks it runs (setImmediate: Node, Bun,
 // Deno); a timer of 0 where there is none (workerd).
+const setImmediateIfAny = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
 const atEndOfTurn: (callback: () => void) => void =
-  typeof setImmediate === "function" ? (callback) => setImmediate(callback) : (callback) => setTimeout(callback, 0);
+  setImmediateIfAny !== undefined ? (callback) => setImmediateIfAny(callback) : (callback) => setTimeout(callback, 0);
 
 export class Channel {
   /** Subscribers that have caught up and receive each publish as it happens. */

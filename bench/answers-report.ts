@@ -91,6 +91,11 @@ function targetsTable(run: AnswersRun): string {
         rows.push([`${at}: ${goal}`, "not measured", ""]);
         continue;
       }
+      // RSS can fall between two readings (a collection): at a small A the growth is noise.
+      if (pick(mine) <= 0 || pick(peer) <= 0) {
+        rows.push([`${at}: ${goal}`, "–", "RSS fell during the run: too small to tell"]);
+        continue;
+      }
       const value = pick(mine) / pick(peer);
       rows.push([`${at}: ${goal}`, ratio(value), (higher ? value >= 1 : value <= 1) ? "met" : "**missed**"]);
     }

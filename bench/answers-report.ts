@@ -158,7 +158,7 @@ processes, and a redis-server of their own without persistence. Compare within a
 machine moves the figures.
 
 - Run: ${run.started}, \`${run.command}\`, ${run.runs === 1 ? "one run per figure" : `median of ${run.runs} runs`}.
-- Machine: ${run.machine}.
+- Machine: ${run.machine}.${run.note === undefined ? "" : ` ${run.note}.`}
 - Our side is a bench-only server, not the demo's \`/api/chat\`: the demo model's words carry no send time,
   which the latency needs in every token, and its reply has a fixed length.
 - The POST that starts an answer is its first reader; the others \`GET\` it once it started. Latency: from a

@@ -327,6 +327,8 @@ export interface AnswersRun {
   command: string;
   machine: string;
   runs: number;
+  /** What the run's `--note=` said of it (e.g. "machine shared with other work"). */
+  note?: string;
   pace: AnswerPace;
   results: AnswersMeasurement[];
   survival: SurvivalMeasurement[];
@@ -355,6 +357,7 @@ async function main() {
     command: `npm run bench:answers${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
     machine: `${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
     runs,
+    ...(args.has("note") ? { note: args.get("note") } : {}),
     pace,
     results: [],
     survival: [],

@@ -139,7 +139,7 @@ RSS read from /proc), and on Redis from a redis-server of its own without persis
 within a run, not across runs: other work on the machine moves them.
 
 - Run: ${run.started}, \`${run.command}\`, ${run.runs === 1 ? "one run per figure" : `median of ${run.runs} runs`}.
-- Machine: ${run.machine}.
+- Machine: ${run.machine}.${run.note === undefined ? "" : ` ${run.note}.`}
 - Appends: ${int(plan.appends)} JSON appends per phase (a small message each), POSTed one at a time per
   writer on a keep-alive connection of its own; appends/s counts those answered 2xx.
 - Fan-out: N readers \`?offset=now&live=sse\` of one JSON stream on raw sockets in one load process; a

@@ -17,6 +17,7 @@
  *   npm run bench:streams                        N = 1000 and 5000 (the Worker at a fifth of N), one run each
  *   npm run bench:streams -- --quick             N = 200, smaller bursts: a couple of minutes
  *   npm run bench:streams -- --only=reference --n=1000 --runs=3
+ *   npm run bench:streams -- --quick --report --note="Machine shared with other work"   (the note goes in the report)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -292,6 +293,8 @@ export interface StreamsRun {
   command: string;
   machine: string;
   runs: number;
+  /** What the run's `--note=` said of it (e.g. "machine shared with other work"). */
+  note?: string;
   plan: StreamsPlan;
   appends: AppendsMeasurement[];
   fanout: FanoutMeasurement[];
@@ -323,6 +326,7 @@ async function main() {
     command: `npm run bench:streams${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
     machine: `${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
     runs,
+    ...(args.has("note") ? { note: args.get("note") } : {}),
     plan,
     appends: [],
     fanout: [],

@@ -235,9 +235,15 @@ async function follow(url: string, deadline: number, since: () => number): Promi
     outcome.status = response.status;
     if (response.body === null) return outcome;
     const decoder = new TextDecoder();
-    for await (const bytes of response.body) {
-      text += decoder.decode(bytes as Uint8Array, { stream: true });
-      if (text.includes("[DONE]")) break;
+    const reader = response.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      if (text.includes("[DONE]")) {
+        await reader.cancel();
+        break;
+      }
     }
     read();
     outcome.endedAfterMs = since();

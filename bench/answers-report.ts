@@ -161,6 +161,9 @@ machine moves the figures.
 - Machine: ${run.machine}.${run.note === undefined ? "" : ` ${run.note}.`}
 - Our side is a bench-only server, not the demo's \`/api/chat\`: the demo model's words carry no send time,
   which the latency needs in every token, and its reply has a fixed length.
+- Delivered tokens/s: the tokens every reader received, over the time from the first POST to the last
+  token received (ramp and the answers' end included); "of offered" is A × R × 20, what readers of answers
+  that all kept pace would get: long answers come close to it, short ones cannot.
 - The POST that starts an answer is its first reader; the others \`GET\` it once it started. Latency: from a
   token's making (its \`t=\`) to its receipt, for tokens made once every reader was connected.
 - Memory per answer in flight: RSS growth half-way through the answers over the idle server, divided by

@@ -14,7 +14,7 @@ import { MemoryLog } from "../hub/memory/memory-log.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
-import { durableStreams, streamNameOf } from "../streams/app.ts";
+import { durableStreams, forkSourceOf, streamNameOf } from "../streams/app.ts";
 import { ANSWER_STREAMS_PREFIX, answerStreamsReadOnly } from "./answer-streams.ts";
 import { channelAccess } from "./authorization.ts";
 import { channelSetRoutes } from "./channel-set-stream.ts";
@@ -198,6 +198,9 @@ export function createApp(config: Config, options: AppOptions = {}) {
         }),
       );
     }
+    const readForkSource = access.read((c) => forkSourceOf(c) as string);
+    const mayReadForkSource: MiddlewareHandler = (c, next) =>
+      forkSourceOf(c) === undefined ? next() : readForkSource(c, next);
     app.route(
       STREAMS_PATH,
       durableStreams({
@@ -207,10 +210,14 @@ export function createApp(config: Config, options: AppOptions = {}) {
         // The same rules as channels: a token names streams as it names channels, PRIVATE_CHANNELS
         // patterns make streams private, and every write counts against PUBLISH_RATE_LIMIT.
         authorizeRead: access.read(streamNameOf),
-        // The chat's answers are written by their generation only.
-        authorizeWrite: options.chat
-          ? every(answerStreamsReadOnly(streamNameOf), access.publish(streamNameOf), rateLimit)
-          : every(access.publish(streamNameOf), rateLimit),
+        // The chat's answers are written by their generation only. A fork copies its source: it
+        // needs the right to read that too, or a private stream could be forked to a public name.
+        authorizeWrite: every(
+          ...(options.chat ? [answerStreamsReadOnly(streamNameOf)] : []),
+          access.publish(streamNameOf),
+          mayReadForkSource,
+          rateLimit,
+        ),
         corsOrigins: config.corsOrigins.length > 0 ? config.corsOrigins : "*",
         cacheScope: config.authSecret === "" ? "public" : "private",
         eventStreamOptions: (c) => ({

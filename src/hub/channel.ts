@@ -286,8 +286,10 @@ export class Channel {
   private catchUp(sink: EventSink, cursor: number): void {
     const step = () => {
       while (!sink.closed) {
-        const oldest = this.store.oldestId();
-        if (oldest !== undefined && cursor < oldest - 1) {
+        // An empty store still knows where its ids start: a cursor from before them (one a
+        // restarted in-memory hub's clients bring back) missed what it cannot have, and is told.
+        const oldest = this.store.oldestId() ?? this.store.latestId() + 1;
+        if (cursor < oldest - 1) {
           sink.send({
             event: HISTORY_TRUNCATED_EVENT,
             data: JSON.stringify({ lastEventId: cursor, oldestId: oldest }),

@@ -56,7 +56,9 @@ describe("MemoryHub channels", () => {
     await new Promise((resolve) => setTimeout(resolve, 2)); // the next process starts later
 
     const after = createApp(DEFAULT_CONFIG); // the restarted process: an empty hub
-    const reader = readEvents(await after.request("/api/messages/stream", { headers: { "last-event-id": String(id) } }));
+    const reader = readEvents(
+      await after.request("/api/messages/stream", { headers: { "last-event-id": String(id) } }),
+    );
     const notice = await reader.next();
     expect(notice.event).toBe("history-truncated");
     const { lastEventId, oldestId } = JSON.parse(notice.data) as { lastEventId: number; oldestId: number };

@@ -156,20 +156,30 @@ async function getJson<T>(url: string): Promise<T> {
   return (await response.json()) as T;
 }
 
+// Tries of a publish whose connection failed before any answer (a keep-alive socket the server
+// closed as the request went out: "other side closed", seen on a loaded machine). Safe to retry:
+// the same Idempotency-Key stores it once.
+const PUBLISH_TRIES = 3;
+
 /** Posts one message: its id, or why it failed. */
 async function publish(base: string, seq: number): Promise<number | string> {
-  try {
-    const response = await fetch(base, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ text: `soak message ${seq}` }),
-      signal: AbortSignal.timeout(30_000),
-    });
-    if (response.status !== 201) return `${response.status} ${await response.text()}`;
-    return ((await response.json()) as { id: number }).id;
-  } catch (error) {
-    return String((error as Error).cause ?? error);
+  let failure = "";
+  for (let attempt = 1; attempt <= PUBLISH_TRIES; attempt++) {
+    try {
+      const response = await fetch(base, {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": `soak-${seq}` },
+        body: JSON.stringify({ text: `soak message ${seq}` }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      // 200: a retry of one that was stored (Idempotent-Replayed), answered with the first's id.
+      if (response.status !== 201 && response.status !== 200) return `${response.status} ${await response.text()}`;
+      return ((await response.json()) as { id: number }).id;
+    } catch (error) {
+      failure = String((error as Error).cause ?? error);
+    }
   }
+  return failure;
 }
 
 /**

@@ -288,8 +288,9 @@ export class Channel {
       while (!sink.closed) {
         // An empty store still knows where its ids start: a cursor from before them (one a
         // restarted in-memory hub's clients bring back) missed what it cannot have, and is told.
-        const oldest = this.store.oldestId() ?? this.store.latestId() + 1;
-        if (cursor < oldest - 1) {
+        // 0 is "I have nothing": on an empty channel there is nothing it missed that we know of.
+        const oldest = this.store.oldestId() ?? (cursor > 0 ? this.store.latestId() + 1 : undefined);
+        if (oldest !== undefined && cursor < oldest - 1) {
           sink.send({
             event: HISTORY_TRUNCATED_EVENT,
             data: JSON.stringify({ lastEventId: cursor, oldestId: oldest }),

@@ -44,7 +44,8 @@ const before = delivered.events;
 const cpu = process.cpuUsage();
 const started = performance.now();
 for (let m = 0; m < messages; m++) {
-  for (const channel of channels) await hub.publish(channel, { data: { text: `message ${m}, about eighty bytes of text` } });
+  for (const channel of channels)
+    await hub.publish(channel, { data: { text: `message ${m}, about eighty bytes of text` } });
   await new Promise((resolve) => setImmediate(resolve));
 }
 const expected = before + messages * k * subscribers;

@@ -5,7 +5,7 @@
 import type { OpenStreams } from "../sse/index.ts";
 import { Channel, type StreamSettings } from "./channel.ts";
 import type { Publication } from "./channel-event.ts";
-import type { Hub, StreamOptions } from "./hub.ts";
+import type { Hub, StreamOptions, SubscribeOptions, Subscription } from "./hub.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
 import { MemoryEventStore } from "./memory-store.ts";
 import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS } from "./store.ts";
@@ -49,6 +49,23 @@ export class MemoryHub implements Hub {
       presence,
       endsAt,
     });
+  }
+
+  async subscribe(channel: string, { after, presence }: SubscribeOptions): Promise<Subscription> {
+    let stop: (() => void) | undefined;
+    let stopped = false;
+    return {
+      // The channel is made only when the subscription starts: one never started (a HEAD) leaves nothing.
+      start: (subscriber) => {
+        if (stopped || stop !== undefined) return;
+        stop = this.channel(channel).subscribe(subscriber, after, presence === true);
+      },
+      stop: () => {
+        stopped = true;
+        stop?.();
+        stop = undefined;
+      },
+    };
   }
 
   async channelStats(channel: string) {

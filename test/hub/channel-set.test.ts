@@ -163,8 +163,12 @@ describe("channelSetStream", () => {
       }),
     );
     await reader.next();
-    // Nothing is read from here on: the client's queue fills, then the channel's own.
-    for (let i = 0; i < 200; i++) await hub.publish("fast", say(`${i}`));
+    // Nothing is read from here on: the client's queue fills, then the channel's own. One message a
+    // turn: what is published in one turn is one write (a run), to a single stream as to this one.
+    for (let i = 0; i < 200; i++) {
+      await hub.publish("fast", say(`${i}`));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     expect((await hub.channelStats("fast")).subscribers).toBe(0);
     expect((await hub.channelStats("slow")).subscribers).toBe(0);
     const got = await readUntilEnd(reader);
@@ -201,9 +205,10 @@ describe("channelSetStream", () => {
     const openStreams = new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 });
     const memory = new MemoryHub(1000, SETTINGS, openStreams);
     const refusal = new StreamCapError("client-streams");
+    // The memory hub is followed with `subscribe`; a hub without it, with `stream`: either refuses.
     const hub = Object.assign(Object.create(memory) as Hub, {
-      stream: (channel: string, options: Parameters<Hub["stream"]>[1]) =>
-        channel === "full" ? Promise.reject(refusal) : memory.stream(channel, options),
+      subscribe: (channel: string, options: Parameters<NonNullable<Hub["subscribe"]>>[1]) =>
+        channel === "full" ? Promise.reject(refusal) : memory.subscribe(channel, options),
     });
     const opening = channelSetStream(hub, {
       channels: ["x", "full", "y"],

@@ -4,10 +4,10 @@
  * Redis, under Node, Bun and Deno. Each measurement is one process of its own: it opens the streams,
  * publishes 100 messages on each channel (one per channel per turn), reads every body as a web stream
  * in the same process and prints its CPU per delivered event. About 100,000 events per measurement:
- * 1000 / K subscribers. The reader counts chunks, not blank lines: each message is its channel's
- * run of a turn, so one write, one event, in both modes; scanning the bytes would charge the longer
- * lines of the multi-channel stream (its cursor) to the server as a JS loop, where a server hands
- * them to a socket. The bytes per event are printed, so that difference shows.
+ * 1000 / K subscribers. The readers do not scan what they read (that would charge the longer lines
+ * of the multi-channel stream, its cursor, to the server as a JS loop over bytes, where a server
+ * hands them to a socket): the measurement ends when every reader's last event carries the last
+ * position. The bytes per event are printed, so that difference shows.
  *
  *   npx tsx bench/channel-set-cost.ts [--runtimes node,bun,deno] [--backends memory,redis]
  *                                     [--channels 1,5,20] [--runs 3]
@@ -39,7 +39,7 @@ interface Measured {
   mode: "set" | "single";
   channels: number;
   subscribers: number;
-  delivered: number;
+  events: number;
   bytesPerEvent: number;
   cpuMicrosecondsPerEvent: number;
 }
@@ -68,16 +68,18 @@ async function measure(
     hub = new MemoryHub(1000, SETTINGS, openStreams);
   }
   const request = new Request("http://bench.test/");
-  let delivered = 0;
   let bytes = 0;
-  // Counts whole events (chunks that end with a blank line: each is one event here) as the client reads them.
-  const drain = async (body: ReadableStream<Uint8Array> | null) => {
+  // Each reader keeps only its last chunk; its bytes are not scanned (see the header).
+  const readers: { last: Uint8Array | undefined; channel: number | undefined }[] = [];
+  const drain = async (body: ReadableStream<Uint8Array> | null, channel: number | undefined) => {
+    const state = { last: undefined as Uint8Array | undefined, channel };
+    readers.push(state);
     const reader = (body as ReadableStream<Uint8Array>).getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
       bytes += value.byteLength;
-      if (value[value.length - 1] === 10 && value[value.length - 2] === 10) delivered++;
+      state.last = value;
     }
   };
   // Fresh names on every run: Redis keeps history between runs.
@@ -85,32 +87,43 @@ async function measure(
   for (let s = 0; s < subscribers; s++) {
     if (mode === "set") {
       const options = { channels, cursor: undefined, request, signal: undefined, settings: SETTINGS };
-      void drain((await channelSetStream(hub, options)).body);
+      void drain((await channelSetStream(hub, options)).body, undefined);
     } else {
-      for (const channel of channels) {
-        void drain((await hub.stream(channel, { after: undefined, request, signal: undefined })).body);
+      for (const [i, channel] of channels.entries()) {
+        void drain((await hub.stream(channel, { after: undefined, request, signal: undefined })).body, i);
       }
     }
   }
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const before = delivered;
   const bytesBefore = bytes;
+  const lastIds: number[] = [];
   const cpu = process.cpuUsage();
   for (let m = 0; m < MESSAGES; m++) {
-    for (const channel of channels) await hub.publish(channel, { data: { text: `message ${m}, about forty bytes` } });
+    for (const [i, channel] of channels.entries()) {
+      lastIds[i] = (await hub.publish(channel, { data: { text: `message ${m}, about forty bytes` } })).event.id;
+    }
     await new Promise((resolve) => setImmediate(resolve));
   }
-  const expected = before + MESSAGES * k * subscribers;
-  while (delivered < expected) await new Promise((resolve) => setTimeout(resolve, 5));
+  // Done when every reader's last event carries the last position: its channel's last id, or the
+  // cursor with every channel's. The streams are exact (the tests' business), so every message came.
+  const cursor = channels.map((channel, i) => `${channel}:${lastIds[i]}`).join(",");
+  const decoder = new TextDecoder();
+  const done = (reader: (typeof readers)[number]) => {
+    const last = reader.last;
+    if (last === undefined) return false;
+    const id = reader.channel === undefined ? cursor : String(lastIds[reader.channel]);
+    return decoder.decode(last.subarray(Math.max(0, last.length - 4096))).includes(`id: ${id}\n`);
+  };
+  while (!readers.every(done)) await new Promise((resolve) => setTimeout(resolve, 20));
   const used = process.cpuUsage(cpu);
-  const events = delivered - before;
+  const events = MESSAGES * k * subscribers;
   return {
     runtime,
     backend,
     mode,
     channels: k,
     subscribers,
-    delivered: events,
+    events,
     bytesPerEvent: Math.round((bytes - bytesBefore) / events),
     cpuMicrosecondsPerEvent: (used.user + used.system) / events,
   };

@@ -149,9 +149,9 @@ const NO_BYTES = new Uint8Array(0);
  * Where a multi-channel stream is: the last id sent of each channel. Immutable and shared: streams
  * of the same channels at the same positions hold the same object, and its step by a message (the
  * next positions, with that message's bytes and cursor) is made by the first of them and reused by
- * the others, so a caught-up subscriber costs a comparison and a write per message, however many
- * channels it follows. A stream whose positions differ pays the encoding, then shares again once they
- * agree (see `lastStep`).
+ * the others, so a caught-up subscriber costs a comparison per message, however many channels it
+ * follows. A stream whose positions differ pays the encoding, then shares again once they agree
+ * (see `lastStep`).
  */
 class Positions {
   /** The message that led here, as sent: `event: <channel>/<type>`, `id: <cursor>`, its data. */
@@ -162,11 +162,9 @@ class Positions {
   private stepMessage: Message | undefined;
   private stepIndex = -1;
   private stepTo: Positions | undefined;
-  // The same for a run of one channel's messages sent as one write (see `afterRun`).
-  private runMessages: readonly Message[] | undefined;
-  private runIndex = -1;
-  private runTo: Positions | undefined;
-  private runBytes: Uint8Array = NO_BYTES;
+  /** The last chunk written from here (see `ChannelSet.flush`): the positions it stepped through, and its bytes. */
+  chunkSteps: readonly Positions[] | undefined;
+  chunkBytes: Uint8Array = NO_BYTES;
 
   constructor(
     readonly channels: readonly string[],
@@ -203,35 +201,6 @@ class Positions {
     if (this === lastStart) lastStart = undefined;
     return next;
   }
-
-  /** The positions after a run of channel `index`'s messages; `runBytesTo` is the run as one chunk. */
-  afterRun(index: number, messages: readonly Message[]): Positions {
-    if (this.runMessages === messages && this.runIndex === index) return this.runTo as Positions;
-    let to: Positions = this;
-    const chunks: Uint8Array[] = [];
-    let length = 0;
-    for (const message of messages) {
-      to = to.after(index, message);
-      chunks.push(to.bytes);
-      length += to.bytes.byteLength;
-    }
-    const bytes = new Uint8Array(length);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    this.runMessages = messages;
-    this.runIndex = index;
-    this.runTo = to;
-    this.runBytes = bytes;
-    return to;
-  }
-
-  /** The bytes of the last run stepped over from here (see `afterRun`). */
-  get runChunk(): Uint8Array {
-    return this.runBytes;
-  }
 }
 
 // The last step encoded, whoever made it: a stream whose positions reached the same cursor by
@@ -249,13 +218,20 @@ function startingPositions(channels: readonly string[], ids: readonly number[]):
   return positions;
 }
 
-/** The channels, re-sent into one sink. */
+/**
+ * The channels, re-sent into one sink. What the channels hand over waits in their parts until the
+ * end of the current task (a microtask), and is then written as one chunk: the memory hub sends every
+ * channel's run of a turn in one task (EndOfTurn), and Redis announcements read together arrive in
+ * one, so a subscriber of K channels costs one write per turn, not K. Subscribers at the same
+ * positions that are sent the same messages share that chunk too (`Positions.chunkBytes`).
+ */
 class ChannelSet {
   private at: Positions;
   private readonly parts: ChannelPart[];
   private sink: EventSink | undefined;
   private isClosed = false;
   private nextToDrain = 0;
+  private flushing = false;
 
   constructor(
     channels: readonly string[],
@@ -277,6 +253,11 @@ class ChannelSet {
     return this.isClosed || this.sink?.closed === true;
   }
 
+  /** Whether the stream follows one channel only. */
+  get single(): boolean {
+    return this.parts.length === 1;
+  }
+
   readonly source = (sink: EventSink) => {
     this.sink = sink;
     const at = this.at;
@@ -291,17 +272,80 @@ class ChannelSet {
     for (const part of this.parts) part.stop();
   };
 
+  /** A part has something waiting: it is written at the end of this task. */
+  soon(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    queueMicrotask(this.flush);
+  }
+
   /**
-   * Writes one channel's item if it fits the client's queue; false if it must wait (the caller keeps
-   * it, and is asked to drain when the client has read some). The positions move only as a message is
-   * written, and its cursor is theirs then: an event of another channel sent while this one waits
-   * never carries a position this client has not been sent.
+   * Writes what every part holds as one chunk, if it fits the client's queue; else event by event,
+   * as far as it fits (`drain`). The positions move only as messages are written, and each message's
+   * cursor is the positions after it: an event of another channel sent while this one waits never
+   * carries a position this client has not been sent.
+   */
+  readonly flush = () => {
+    this.flushing = false;
+    const sink = this.sink;
+    if (sink === undefined || sink.closed) return;
+    const parts = this.parts;
+    const first = this.nextToDrain % parts.length;
+    const from = this.at;
+    const known = from.chunkSteps;
+    let at = from;
+    let steps: Positions[] | undefined = [];
+    let same = known !== undefined;
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    for (let n = 0; n < parts.length; n++) {
+      const part = parts[(first + n) % parts.length] as ChannelPart;
+      for (const item of part.waiting) {
+        let chunk: Uint8Array;
+        if (item.id === undefined) {
+          chunk = noticeBytes(part, item);
+          steps = undefined; // a notice is this stream's own: not shared
+        } else {
+          at = at.after(part.index, item as Message);
+          chunk = at.bytes;
+          if (steps !== undefined) {
+            if (same && known?.[steps.length] !== at) same = false;
+            steps.push(at);
+          }
+        }
+        chunks.push(chunk);
+        length += chunk.byteLength;
+      }
+    }
+    if (chunks.length === 0) return;
+    let chunk: Uint8Array;
+    if (chunks.length === 1) chunk = chunks[0] as Uint8Array;
+    else if (steps !== undefined && same && known?.length === steps.length) chunk = from.chunkBytes;
+    else {
+      chunk = concat(chunks, length);
+      if (steps !== undefined) {
+        from.chunkSteps = steps;
+        from.chunkBytes = chunk;
+      }
+    }
+    if (!sink.fits(chunk)) {
+      this.drain(sink);
+      return;
+    }
+    this.at = at;
+    sink.write(chunk);
+    for (const part of parts) part.sent();
+  };
+
+  /**
+   * Writes one channel's item if it fits the client's queue; false if it must wait, to be sent when
+   * the client has read some. For the slow path (`drain`): a client whose queue is nearly full.
    */
   trySend(part: ChannelPart, item: Item): boolean {
     const sink = this.sink;
     if (sink === undefined || sink.closed) return true; // dropped: the stream is over
     if (item.id === undefined) {
-      const bytes = encodeEvent({ event: `${part.channel}/${item.event ?? "message"}`, data: item.data });
+      const bytes = noticeBytes(part, item);
       if (!sink.fits(bytes)) return this.waitForRead(sink);
       sink.write(bytes);
       return true;
@@ -310,19 +354,6 @@ class ChannelSet {
     if (!sink.fits(next.bytes)) return this.waitForRead(sink);
     this.at = next;
     sink.write(next.bytes);
-    return true;
-  }
-
-  /** Writes a run of one channel's messages as one chunk, as the hub sends a run to a single stream; false if it does not fit. */
-  trySendRun(part: ChannelPart, messages: readonly Message[]): boolean {
-    const sink = this.sink;
-    if (sink === undefined || sink.closed) return true;
-    const from = this.at;
-    const next = from.afterRun(part.index, messages);
-    const bytes = from.runChunk;
-    if (!sink.fits(bytes)) return false;
-    this.at = next;
-    sink.write(bytes);
     return true;
   }
 
@@ -335,6 +366,13 @@ class ChannelSet {
     sink.close();
   }
 
+  /** Event by event, each channel in turn, as far as the client's queue allows. */
+  private drain(sink: EventSink): void {
+    const parts = this.parts;
+    const first = this.nextToDrain % parts.length;
+    for (let n = 0; n < parts.length && !sink.closed; n++) parts[(first + n) % parts.length]?.drain();
+  }
+
   private waitForRead(sink: EventSink): false {
     sink.onPull = this.pulled;
     return false;
@@ -343,9 +381,25 @@ class ChannelSet {
   private readonly pulled = () => {
     (this.sink as EventSink).onPull = undefined;
     // Each read starts with the next channel, so that one busy channel cannot keep the others waiting.
-    const first = this.nextToDrain++ % this.parts.length;
-    for (let n = 0; n < this.parts.length; n++) this.parts[(first + n) % this.parts.length]?.drain();
+    this.nextToDrain++;
+    this.flush();
   };
+}
+
+/** An event of a channel without an id (presence, `history-truncated`): no cursor, encoded per stream. */
+function noticeBytes(part: ChannelPart, item: Item): Uint8Array {
+  return encodeEvent({ event: `${part.channel}/${item.event ?? "message"}`, data: item.data });
+}
+
+/** One chunk of `parts`, in order. */
+function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
+  const chunk = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    chunk.set(part, offset);
+    offset += part.byteLength;
+  }
+  return chunk;
 }
 
 /** What one whole chunk holds: a channel's stream writes whole events (`EventSink.write`). */
@@ -384,18 +438,20 @@ function parseChunk(chunk: Uint8Array): ParsedChunk {
 const EVENT_OVERHEAD_BYTES = 128;
 
 /**
- * One channel of the stream: the subscriber its subscription writes to. Events wait here while the
- * client's queue is full, weighed as a single stream weighs a chunk (its bytes, at least an equal
- * share of the byte limit per allowed event), so a replay pauses (it asks `fits` first) until the
- * client reads, and a live channel that outruns the client past MAX_BUFFERED_BYTES or
- * MAX_BUFFERED_EVENTS ends the whole stream, as it would end a single stream.
+ * One channel of the stream: the subscriber its subscription writes to. Events wait here until the
+ * stream writes them, weighed as a single stream weighs a chunk (a run handed over at once weighs its
+ * bytes, at least an equal share of the byte limit per allowed event), so a replay pauses (it asks
+ * `fits` first) until the client reads, and a live channel that outruns the client past
+ * MAX_BUFFERED_BYTES or MAX_BUFFERED_EVENTS ends the whole stream, as it would end a single stream.
  */
 class ChannelPart implements ChannelSubscriber {
   onPull: (() => void) | undefined = undefined;
+  /** What waits to be written, oldest first, with what each weighs. */
+  readonly waiting: Item[] = [];
+  private readonly weights: number[] = [];
+  private waitingWeight = 0;
   private retries = 0;
   private retry: number | undefined;
-  private readonly waiting: Item[] = [];
-  private waitingWeight = 0;
   private stopped = false;
   /** Set by a subscription that reads a body: called when nothing waits any more. */
   wake: (() => void) | undefined;
@@ -431,8 +487,18 @@ class ChannelPart implements ChannelSubscriber {
 
   take(messages: readonly Message[]): boolean {
     if (this.closed) return false;
-    if (messages.length > 1 && this.waiting.length === 0 && this.set.trySendRun(this, messages)) return true;
-    for (const message of messages) this.arrived(message);
+    // The only channel, one message, nothing waiting: nothing to gather it with, so written at once.
+    if (this.set.single && messages.length === 1 && this.waiting.length === 0) {
+      if (this.set.trySend(this, messages[0] as Message)) return !this.closed;
+    }
+    // Handed over at once (a run): one chunk's weight, as a single stream weighs the run's one write.
+    let bytes = 0;
+    for (const message of messages) bytes += message.data.length + EVENT_OVERHEAD_BYTES;
+    let first = Math.max(bytes, this.limits.minWeight) - bytes;
+    for (const message of messages) {
+      this.wait(message, message.data.length + EVENT_OVERHEAD_BYTES + first);
+      first = 0;
+    }
     return !this.closed;
   }
 
@@ -449,7 +515,7 @@ class ChannelPart implements ChannelSubscriber {
     if (this.closed) return false;
     const { events, retry } = parseChunk(chunk);
     // The first retry: is the outer stream's business; a later one is passed on at the end.
-    if (retry !== undefined && this.retries++ > 0) this.retry = retry;
+    if (retry !== undefined) this.retried(retry);
     for (const event of events) this.arrived(event);
     return !this.closed;
   }
@@ -460,25 +526,39 @@ class ChannelPart implements ChannelSubscriber {
     );
   }
 
-  /** Sends what waits, as far as the client's queue allows; then lets the channel's replay go on. */
-  drain(): void {
-    while (this.waiting.length > 0) {
-      const item = this.waiting[0] as Item;
-      if (!this.set.trySend(this, item)) return;
-      this.waiting.shift();
-      this.waitingWeight -= this.weightOf(item);
-    }
+  arrived(item: Item): void {
+    this.wait(item, Math.max(item.data.length + EVENT_OVERHEAD_BYTES, this.limits.minWeight));
+  }
+
+  /** Everything waiting was written (`ChannelSet.flush`): the channel's replay may go on. */
+  sent(): void {
+    if (this.waiting.length === 0) return;
+    // pop(), not `length = 0`, which V8 takes a slow path for: most flushes find one event here.
+    while (this.waiting.length > 0) this.waiting.pop();
+    while (this.weights.length > 0) this.weights.pop();
     this.waitingWeight = 0;
-    this.wake?.();
-    if (!this.closed) this.onPull?.();
+    this.resume();
+  }
+
+  /** Sends what waits, event by event, as far as the client's queue allows (the slow path). */
+  drain(): void {
+    let n = 0;
+    while (n < this.waiting.length && this.set.trySend(this, this.waiting[n] as Item)) {
+      this.waitingWeight -= this.weights[n] as number;
+      n++;
+    }
+    if (n === 0) return;
+    this.waiting.splice(0, n);
+    this.weights.splice(0, n);
+    if (this.waiting.length === 0) this.waitingWeight = 0;
+    this.resume();
   }
 
   /** The channel's stream ended on its own (see `subscribeByStream`): what waits goes, then the stream ends. */
   ended(): void {
     if (this.stopped) return;
+    this.set.flush();
     this.stopped = true;
-    // Sent as far as the client has room; then the outer stream ends after what it holds.
-    while (this.waiting.length > 0 && this.set.trySend(this, this.waiting[0] as Item)) this.waiting.shift();
     this.set.partEnded(this.retry);
   }
 
@@ -487,20 +567,22 @@ class ChannelPart implements ChannelSubscriber {
     if (this.retries++ > 0) this.retry = ms;
   }
 
-  arrived(item: Item): void {
-    if (this.waiting.length === 0 && this.set.trySend(this, item)) return;
-    this.waiting.push(item);
-    this.waitingWeight += this.weightOf(item);
-    // A live channel that outruns the client: a single stream would overflow here.
-    if (this.waitingWeight > this.limits.maxBytes) this.set.partEnded(undefined);
-  }
-
   get hasWaiting(): boolean {
     return this.waiting.length > 0;
   }
 
-  private weightOf(item: Item): number {
-    return Math.max(item.data.length + EVENT_OVERHEAD_BYTES, this.limits.minWeight);
+  private wait(item: Item, weight: number): void {
+    this.waiting.push(item);
+    this.weights.push(weight);
+    this.waitingWeight += weight;
+    // A live channel that outruns the client: a single stream would overflow here.
+    if (this.waitingWeight > this.limits.maxBytes) this.set.partEnded(undefined);
+    else this.set.soon();
+  }
+
+  private resume(): void {
+    this.wake?.();
+    if (!this.closed) this.onPull?.();
   }
 }
 

@@ -100,6 +100,26 @@ const MAX_RUN_BYTES = 64 * 1024;
 const atEndOfTurn: (callback: () => void) => void =
   typeof setImmediate === "function" ? (callback) => setImmediate(callback) : (callback) => setTimeout(callback, 0);
 
+/**
+ * The end of this turn, shared by the channels of one hub: every channel that published in the turn
+ * sends its run in one task, with no other task or microtask in between, so a multi-channel stream
+ * gets all of its channels' runs at once and writes them as one chunk (see channel-set.ts).
+ */
+export class EndOfTurn {
+  private pending: (() => void)[] = [];
+
+  schedule(callback: () => void): void {
+    if (this.pending.length === 0) atEndOfTurn(this.run);
+    this.pending.push(callback);
+  }
+
+  private readonly run = () => {
+    const pending = this.pending;
+    this.pending = [];
+    for (const callback of pending) callback();
+  };
+}
+
 export class Channel {
   /** Subscribers that have caught up and receive each publish as it happens. */
   private readonly live = new Set<ChannelSink>();
@@ -132,6 +152,8 @@ export class Channel {
     private readonly onEmpty?: () => void,
     /** Counts deliveries: one call per publish and per replayed message, none per subscriber. */
     private readonly metrics: HubMetrics = NO_HUB_METRICS,
+    /** When runs are sent: give every channel of a hub the same one. */
+    private readonly endOfTurn: EndOfTurn = new EndOfTurn(),
   ) {}
 
   /**
@@ -149,7 +171,7 @@ export class Channel {
     if (this.run.length >= MAX_RUN_MESSAGES || this.runBytes >= MAX_RUN_BYTES) this.sendRun();
     else if (!this.runScheduled) {
       this.runScheduled = true;
-      atEndOfTurn(this.sendRunAtEndOfTurn);
+      this.endOfTurn.schedule(this.sendRunAtEndOfTurn);
     }
     return published;
   }

@@ -3,7 +3,7 @@
  * memory. History survives nothing: a restart starts empty, with ids that continue upwards.
  */
 import type { OpenStreams } from "../sse/index.ts";
-import { Channel, type StreamSettings } from "./channel.ts";
+import { Channel, EndOfTurn, type StreamSettings } from "./channel.ts";
 import type { Publication } from "./channel-event.ts";
 import type { Hub, StreamOptions, SubscribeOptions, Subscription } from "./hub.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
@@ -12,6 +12,8 @@ import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS } from "./store.ts";
 
 export class MemoryHub implements Hub {
   private readonly channels = new Map<string, Channel>();
+  /** One for all channels: their runs of a turn go out together (see EndOfTurn). */
+  private readonly endOfTurn = new EndOfTurn();
   // Ids start from the clock in microseconds: a restarted process issues ids above every id the
   // previous one issued (unless it averaged over a million messages a second), so a client
   // resuming with its Last-Event-ID is sent what was published after the restart.
@@ -98,6 +100,7 @@ export class MemoryHub implements Hub {
         this.streams,
         () => this.channels.delete(name),
         this.metrics,
+        this.endOfTurn,
       );
       this.channels.set(name, channel);
     }

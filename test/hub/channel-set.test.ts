@@ -176,6 +176,43 @@ describe("channelSetStream", () => {
     expect(got.length).toBeLessThan(200);
   });
 
+  it("writes what its channels publish in one turn as one chunk, each event with the cursor after it, to every subscriber", async () => {
+    const hub = new MemoryHub(1000, SETTINGS, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
+    const channels = ["t1", "t2", "t3"];
+    const open = async () => {
+      const response = await channelSetStream(hub, {
+        channels,
+        cursor: undefined,
+        request,
+        signal: undefined,
+        settings: SETTINGS,
+      });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read(); // retry:
+      const cursor = new TextDecoder().decode((await reader.read()).value);
+      return { reader, start: /id: (.*)\n/.exec(cursor)?.[1] };
+    };
+    const [first, second] = [await open(), await open()];
+    expect(second.start).toBe(first.start);
+    const ids = [];
+    for (const channel of channels) ids.push((await hub.publish(channel, say(channel))).event.id);
+    for (const { reader } of [first, second]) {
+      const chunk = new TextDecoder().decode((await reader.read()).value);
+      const events = chunk.split("\n\n").filter(Boolean);
+      expect(events.map((event) => /^event: (.*)$/m.exec(event)?.[1])).toEqual([
+        "t1/message",
+        "t2/message",
+        "t3/message",
+      ]);
+      expect(events.map((event) => /^id: (.*)$/m.exec(event)?.[1])).toEqual([
+        `t1:${ids[0]},t2:${ids[1] - 1},t3:${ids[2] - 1}`,
+        `t1:${ids[0]},t2:${ids[1]},t3:${ids[2] - 1}`,
+        `t1:${ids[0]},t2:${ids[1]},t3:${ids[2]}`,
+      ]);
+      await reader.cancel();
+    }
+  });
+
   it("paces a long replay of several channels to what the client reads, instead of dropping it", async () => {
     const hub = new MemoryHub(1000, SETTINGS, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
     const channels = ["p", "q", "r"];

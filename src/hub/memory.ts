@@ -57,6 +57,7 @@ export class MemoryHub implements Hub {
     let stop: (() => void) | undefined;
     let stopped = false;
     return {
+      gathers: true,
       // The channel is made only when the subscription starts: one never started (a HEAD) leaves nothing.
       start: (subscriber) => {
         if (stopped || stop !== undefined) return;

@@ -301,38 +301,51 @@ class ChannelSet {
     const parts = this.parts;
     const first = this.nextToDrain % parts.length;
     const from = this.at;
+    // First pass: step through what waits; a subscriber that steps as the last one from here did
+    // (all of them, once caught up) writes the chunk it made, and allocates nothing.
     const known = from.chunkSteps;
     let at = from;
-    let steps: Positions[] | undefined = [];
+    let count = 0;
+    let shared = true;
     let same = known !== undefined;
-    const chunks: Uint8Array[] = [];
-    let length = 0;
     for (let n = 0; n < parts.length; n++) {
       const part = parts[(first + n) % parts.length] as ChannelPart;
       for (const item of part.waiting) {
-        let chunk: Uint8Array;
-        if (item.id === undefined) {
-          chunk = noticeBytes(part, item);
-          steps = undefined; // a notice is this stream's own: not shared
-        } else {
+        if (item.id === undefined)
+          shared = false; // a notice is this stream's own
+        else {
           at = at.after(part.index, item as Message);
-          chunk = at.bytes;
-          if (steps !== undefined) {
-            if (same && known?.[steps.length] !== at) same = false;
-            steps.push(at);
-          }
+          if (same && known?.[count] !== at) same = false;
         }
-        chunks.push(chunk);
-        length += chunk.byteLength;
+        count++;
       }
     }
-    if (chunks.length === 0) return;
+    if (count === 0) return;
     let chunk: Uint8Array;
-    if (chunks.length === 1) chunk = chunks[0] as Uint8Array;
-    else if (steps !== undefined && same && known?.length === steps.length) chunk = from.chunkBytes;
+    if (shared && same && known?.length === count) chunk = from.chunkBytes;
+    else if (count === 1 && shared) chunk = at.bytes;
     else {
-      chunk = concat(chunks, length);
-      if (steps !== undefined) {
+      // Second pass: the chunk (the steps are cached on the positions by now).
+      const steps: Positions[] = [];
+      const chunks: Uint8Array[] = [];
+      let length = 0;
+      let to = from;
+      for (let n = 0; n < parts.length; n++) {
+        const part = parts[(first + n) % parts.length] as ChannelPart;
+        for (const item of part.waiting) {
+          let bytes: Uint8Array;
+          if (item.id === undefined) bytes = noticeBytes(part, item);
+          else {
+            to = to.after(part.index, item as Message);
+            bytes = to.bytes;
+            steps.push(to);
+          }
+          chunks.push(bytes);
+          length += bytes.byteLength;
+        }
+      }
+      chunk = chunks.length === 1 ? (chunks[0] as Uint8Array) : concat(chunks, length);
+      if (shared) {
         from.chunkSteps = steps;
         from.chunkBytes = chunk;
       }
@@ -457,9 +470,8 @@ const EVENT_OVERHEAD_BYTES = 128;
  */
 class ChannelPart implements ChannelSubscriber {
   onPull: (() => void) | undefined = undefined;
-  /** What waits to be written, oldest first, with what each weighs. */
+  /** What waits to be written, oldest first. */
   readonly waiting: Item[] = [];
-  private readonly weights: number[] = [];
   private waitingWeight = 0;
   private retries = 0;
   private retry: number | undefined;
@@ -503,13 +515,12 @@ class ChannelPart implements ChannelSubscriber {
       if (this.set.trySend(this, messages[0] as Message)) return !this.closed;
     }
     // Handed over at once (a run): one chunk's weight, as a single stream weighs the run's one write.
-    let bytes = 0;
-    for (const message of messages) bytes += message.data.length + EVENT_OVERHEAD_BYTES;
-    let first = Math.max(bytes, this.limits.minWeight) - bytes;
+    let weight = 0;
     for (const message of messages) {
-      this.wait(message, message.data.length + EVENT_OVERHEAD_BYTES + first);
-      first = 0;
+      this.waiting.push(message);
+      weight += message.data.length + EVENT_OVERHEAD_BYTES;
     }
+    this.waited(Math.max(weight, this.limits.minWeight));
     return !this.closed;
   }
 
@@ -538,7 +549,12 @@ class ChannelPart implements ChannelSubscriber {
   }
 
   arrived(item: Item): void {
-    this.wait(item, Math.max(item.data.length + EVENT_OVERHEAD_BYTES, this.limits.minWeight));
+    this.waiting.push(item);
+    this.waited(this.weightOf(item));
+  }
+
+  private weightOf(item: Item): number {
+    return Math.max(item.data.length + EVENT_OVERHEAD_BYTES, this.limits.minWeight);
   }
 
   /** Everything waiting was written (`ChannelSet.flush`): the channel's replay may go on. */
@@ -546,7 +562,6 @@ class ChannelPart implements ChannelSubscriber {
     if (this.waiting.length === 0) return;
     // pop(), not `length = 0`, which V8 takes a slow path for: most flushes find one event here.
     while (this.waiting.length > 0) this.waiting.pop();
-    while (this.weights.length > 0) this.weights.pop();
     this.waitingWeight = 0;
     this.resume();
   }
@@ -555,12 +570,12 @@ class ChannelPart implements ChannelSubscriber {
   drain(): void {
     let n = 0;
     while (n < this.waiting.length && this.set.trySend(this, this.waiting[n] as Item)) {
-      this.waitingWeight -= this.weights[n] as number;
+      // What it weighed alone; a run (weighed as one chunk) weighs less, so never below nothing.
+      this.waitingWeight = Math.max(0, this.waitingWeight - this.weightOf(this.waiting[n] as Item));
       n++;
     }
     if (n === 0) return;
     this.waiting.splice(0, n);
-    this.weights.splice(0, n);
     if (this.waiting.length === 0) this.waitingWeight = 0;
     this.resume();
   }
@@ -582,9 +597,7 @@ class ChannelPart implements ChannelSubscriber {
     return this.waiting.length > 0;
   }
 
-  private wait(item: Item, weight: number): void {
-    this.waiting.push(item);
-    this.weights.push(weight);
+  private waited(weight: number): void {
     this.waitingWeight += weight;
     // A live channel that outruns the client: a single stream would overflow here.
     if (this.waitingWeight > this.limits.maxBytes) this.set.partEnded(undefined);

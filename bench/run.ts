@@ -60,7 +60,7 @@ export interface Measurement {
   completedRuns?: number;
 }
 
-const HOST = "127.0.0.1";
+export const HOST = "127.0.0.1";
 
 /** How much each measurement publishes. */
 export interface Plan {
@@ -81,7 +81,7 @@ export const QUICK_PLAN: Plan = { burstEvents: 100_000, steadyEventsPerSecond: 1
 const WORKERD_SIZES = [1000, 5000];
 const WORKERD_SLOWER = 10;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function startServer(target: Target, port: number, context?: ServerContext): Promise<ChildProcess> {
   const { cmd, args: argv, env } = target.command(port, context);
@@ -116,7 +116,7 @@ const activeStreamsAll = async (target: Target, ports: number[]) =>
   (await activeStreamsEach(target, ports)).reduce((sum, count) => sum + count, 0);
 
 /** The redis-server's own process, to count its CPU apart from the app's. */
-async function redisPid(redis: RunningRedis): Promise<number> {
+export async function redisPid(redis: RunningRedis): Promise<number> {
   const info = String(await redis.command("INFO", "server"));
   return Number(/process_id:(\d+)/.exec(info)?.[1]);
 }
@@ -126,7 +126,7 @@ async function redisPid(redis: RunningRedis): Promise<number> {
  * the target wants one: Redis without persistence (`--save "" --appendonly no`), since the
  * benchmark measures the hub, not the disk.
  */
-async function startServers(
+export async function startServers(
   target: Target,
 ): Promise<{ ports: number[]; servers: ChildProcess[]; redis: RunningRedis | undefined }> {
   const redis = target.redis ? await startRedis({ durable: false }) : undefined;
@@ -146,7 +146,7 @@ async function startServers(
   return { ports, servers, redis };
 }
 
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
@@ -247,10 +247,11 @@ export async function measureOnce(target: Target, n: number, plan: Plan): Promis
   }
 }
 
-function median(measurements: Measurement[]): Measurement {
-  const first = measurements[0] as Measurement;
+/** Each numeric figure's median over the runs (the others from the first run). */
+export function median<T extends { n: number }>(measurements: T[]): T {
+  const first = measurements[0] as T;
   const result = { ...first };
-  for (const key of Object.keys(first) as (keyof Measurement)[]) {
+  for (const key of Object.keys(first) as (keyof T)[]) {
     if (typeof first[key] !== "number" || key === "n") continue;
     const values = measurements.map((m) => m[key] as number).sort((a, b) => a - b);
     (result[key] as number) = values[Math.floor(values.length / 2)] as number;

@@ -10,7 +10,7 @@ import { nchanCommand } from "./peers/nchan.ts";
 /** Where a target runs: a JavaScript runtime, or nginx for nchan (C). */
 export type Runtime = "node" | "bun" | "deno" | "workerd" | "nginx";
 /** The runtimes a JavaScript server file is run on directly. */
-type JsRuntime = "node" | "bun" | "deno";
+export type JsRuntime = "node" | "bun" | "deno";
 
 /** Where one of a target's server processes runs. */
 export interface ServerContext {
@@ -54,7 +54,8 @@ export const EDGE_SSE_REDIS_TWO = "edge-sse on Redis, 2 processes";
 /** edge-sse in memory with the Prometheus metrics on: what counting costs on the hot path. */
 export const EDGE_SSE_METRICS = "edge-sse, METRICS=on";
 
-const onRuntime = (runtime: JsRuntime, file: string) => {
+/** The command line that runs a server file on a runtime, by its binary (not through npm). */
+export const onRuntime = (runtime: JsRuntime, file: string) => {
   switch (runtime) {
     case "node":
       return { cmd: NODE, args: ["--import", "tsx", file] };
@@ -76,17 +77,19 @@ const EDGE_SSE_SETTINGS = {
   PUBLISH_RATE_LIMIT: "0",
 };
 
-function edgeSse(runtime: JsRuntime | "workerd"): Target {
+/** edge-sse's demo server on `runtime`, with `settings` on top of the benchmark's own. */
+export function edgeSse(runtime: JsRuntime | "workerd", extraSettings: Record<string, string> = {}): Target {
+  const settings = { ...EDGE_SSE_SETTINGS, ...extraSettings };
   return {
     stack: EDGE_SSE,
     runtime,
     comparable: runtime !== "workerd",
     command(port, context) {
-      const env: Record<string, string> = { ...EDGE_SSE_SETTINGS, PORT: String(port), HOST: "127.0.0.1" };
+      const env: Record<string, string> = { ...settings, PORT: String(port), HOST: "127.0.0.1" };
       if (context?.redisUrl !== undefined) env.REDIS_URL = context.redisUrl;
       if (runtime === "workerd") {
         // wrangler dev reads settings as `--var`, not from the environment.
-        const vars = Object.entries(EDGE_SSE_SETTINGS).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+        const vars = Object.entries(settings).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
         return {
           cmd: bin("wrangler"),
           args: [

@@ -296,7 +296,7 @@ export const SETTINGS = {
     doc: "the demo chat: how long an answer stays resumable after its last read or write (its stream's sliding TTL); after it `GET /api/chat/:id/stream` answers `204`",
   }),
   chatMaxAnswersPerClient: wholeNumber("CHAT_MAX_ANSWERS_PER_CLIENT", 3, {
-    doc: "the demo chat: answers in flight at once per client address; beyond it `POST /api/chat` answers `429`; `0`: no cap",
+    doc: "the demo chat: answers in flight at once per client address (per process; on Workers counted exactly, in the address's `AnswersObject`); beyond it `POST /api/chat` answers `429`; `0`: no cap",
   }),
 };
 

@@ -3,15 +3,20 @@
  * `data:` fields with Buffer.indexOf (native code, no string per event); a sample of sockets also
  * reads each event's send time to measure publish-to-receive latency. Every benchmark event has
  * exactly one one-line `data:` field, and `data:` occurs nowhere else on the wire.
+ *
+ * Where one event may carry several messages, or the stream has events of its own (a durable
+ * stream's JSON batches and `event: control`), `marker` counts a text each message carries once
+ * instead, and the sampled sockets time every message of a `data:` line.
  */
 import { connect, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { ChunkedBody } from "./chunked-body.ts";
 
 // Without the space: the spec makes it optional, and better-sse writes `data:<payload>`.
-const DATA = Buffer.from("data:");
+const DATA_FIELD = "data:";
 // The payload carries its send time as `t=<ms since the epoch, fractional>`.
 const SEND_TIME = /t=(\d+(?:\.\d+)?)/;
+const SEND_TIMES = /t=(\d+(?:\.\d+)?)/g;
 
 export interface PoolOptions {
   host: string;
@@ -27,6 +32,10 @@ export interface PoolOptions {
   sampleEvery: number;
   /** Connections opened at once while ramping up (the server's accept backlog is finite). */
   connectBatch?: number;
+  /** Counted once per message instead of `data:` (see above); it must not occur in the headers. */
+  marker?: string;
+  /** The request subscriber `index` sends (default: `GET path`), e.g. a POST that starts what it reads. */
+  request?(index: number, host: string, port: number): string;
 }
 
 export const now = () => performance.timeOrigin + performance.now();
@@ -68,25 +77,25 @@ class Subscriber {
   }
 
   private onBody(body: Buffer) {
-    const count = this.sampled ? this.readLines(body) : this.countMarkers(body);
+    const count = this.sampled ? this.readLines(body) : this.countMarkers(body, this.pool.marker);
     if (count > 0) {
       this.events += count;
       this.pool.onEvents(count);
     }
   }
 
-  private countMarkers(chunk: Buffer): number {
+  private countMarkers(chunk: Buffer, marker: Buffer): number {
     let count = 0;
-    // "data:" cannot overlap itself, so a marker found across the joint is one not yet counted.
-    if (this.tail.length > 0 && Buffer.concat([this.tail, chunk.subarray(0, DATA.length - 1)]).includes(DATA)) {
+    // Neither "data:" nor a message marker overlaps itself, so one found across the joint is one not yet counted.
+    if (this.tail.length > 0 && Buffer.concat([this.tail, chunk.subarray(0, marker.length - 1)]).includes(marker)) {
       count++;
     }
-    let at = chunk.indexOf(DATA);
+    let at = chunk.indexOf(marker);
     while (at >= 0) {
       count++;
-      at = chunk.indexOf(DATA, at + DATA.length);
+      at = chunk.indexOf(marker, at + marker.length);
     }
-    this.tail = chunk.subarray(Math.max(0, chunk.length - (DATA.length - 1)));
+    this.tail = chunk.subarray(Math.max(0, chunk.length - (marker.length - 1)));
     return count;
   }
 
@@ -96,10 +105,15 @@ class Subscriber {
     this.partialLine = lines.pop() ?? "";
     let count = 0;
     for (const line of lines) {
-      if (!line.startsWith("data:")) continue;
-      count++;
-      const sent = SEND_TIME.exec(line);
-      if (sent) this.pool.latencies.push(received - Number(sent[1]));
+      if (!line.startsWith(DATA_FIELD)) continue;
+      if (this.pool.markerText === undefined) {
+        count++;
+        const sent = SEND_TIME.exec(line);
+        if (sent) this.pool.recordLatency(received, Number(sent[1]));
+        continue;
+      }
+      count += line.split(this.pool.markerText).length - 1;
+      for (const sent of line.matchAll(SEND_TIMES)) this.pool.recordLatency(received, Number(sent[1]));
     }
     return count;
   }
@@ -114,9 +128,20 @@ export class SubscriberPool {
   readonly errors = new Map<string, number>();
   received = 0;
   lastEventAt = 0;
+  /** Latencies are recorded only for messages sent at or after this time (ms since the epoch). */
+  sentAfter = 0;
+  readonly marker: Buffer;
+  readonly markerText: string | undefined;
   private waitingOpen: (() => void) | undefined;
 
-  constructor(private readonly options: PoolOptions) {}
+  constructor(private readonly options: PoolOptions) {
+    this.markerText = options.marker;
+    this.marker = Buffer.from(options.marker ?? DATA_FIELD);
+  }
+
+  recordLatency(received: number, sent: number) {
+    if (sent >= this.sentAfter) this.latencies.push(received - sent);
+  }
 
   onOpen() {
     this.opened++;
@@ -138,6 +163,10 @@ export class SubscriberPool {
         `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`,
       ),
     );
+    const requestOf = (index: number, server: number) =>
+      this.options.request
+        ? Buffer.from(this.options.request(index, host, ports[server] as number))
+        : (requests[server] as Buffer);
     const allOpen = new Promise<void>((resolve) => {
       this.waitingOpen = resolve;
     });
@@ -148,7 +177,7 @@ export class SubscriberPool {
           new Promise((resolve, reject) => {
             const server = Math.floor((j * ports.length) / count);
             const socket = connect({ host, port: ports[server] as number }, () => {
-              socket.write(requests[server] as Buffer);
+              socket.write(requestOf(j, server));
               resolve();
             });
             socket.setNoDelay(true);

@@ -9,7 +9,7 @@ type FetchHandler = (request: Request, info?: unknown) => Response | Promise<Res
 
 /** Only what the peers use of Deno's namespace; the Node typings of this folder do not know it. */
 interface DenoNamespace {
-  env: { get(name: string): string | undefined };
+  env: { get(name: string): string | undefined; toObject(): Record<string, string> };
   serve(
     options: { port: number; hostname: string; onListen(address: { port: number }): void },
     handler: FetchHandler,
@@ -21,8 +21,13 @@ interface DenoNamespace {
 const deno = (globalThis as { Deno?: DenoNamespace }).Deno;
 const runtime = deno ? "deno" : "Bun" in globalThis ? "bun" : "node";
 
-function readEnv(name: string): string | undefined {
+export function readEnv(name: string): string | undefined {
   return deno ? deno.env.get(name) : process.env[name];
+}
+
+/** The whole environment, on whichever runtime runs this file. */
+export function environment(): Record<string, string | undefined> {
+  return deno ? deno.env.toObject() : process.env;
 }
 
 function exit(code: number): never {

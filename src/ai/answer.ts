@@ -5,7 +5,9 @@
  * nothing, and every reader reads the same stream from its first chunk (see answer-response.ts).
  *
  * Built only on the `StreamLog` interface, so it runs on every backend's log. The generation itself
- * runs where `startAnswer` was called (this process, or this isolate on Workers).
+ * runs where `startAnswer` was called, and lives as long as that does: a process; on Workers, a Durable
+ * Object rather than a Worker request, which stops when its client leaves (`waitUntil` gives it 30 s
+ * more at most; see docs/architecture.md, "Answers on Workers").
  *
  * Ends, each written once to the stream before it closes:
  * - the source ends: the stream closes;
@@ -123,12 +125,26 @@ async function run(options: AnswerOptions, controller: AbortController, ttlSecon
   let deleted = false;
   // A stop may come from any process that shares the log: it closes (or deletes) the stream, and
   // this watcher hears it (on Redis over pub/sub) and stops the generation at once.
+  const stopElsewhere = (wasDeleted: boolean) => {
+    if (closing || signal.aborted) return;
+    closedElsewhere = true;
+    deleted = wasDeleted;
+    controller.abort("closed elsewhere");
+  };
   const unwatch = log.watch(name, (change) => {
     if (closing) return;
-    if (change.kind === "deleted" || (change.kind === "appended" && change.record.closed)) {
-      closedElsewhere = true;
-      deleted = change.kind === "deleted";
-      controller.abort("closed elsewhere");
+    if (change.kind === "appended" && change.record.closed) stopElsewhere(false);
+    // A watch that lost its backend says "deleted" too (on Workers, a stream object it could not reach
+    // again: stream-watch.ts): ask the log before giving the answer up. A real deletion is also told
+    // by the next append.
+    if (change.kind === "deleted") {
+      log.head(name).then(
+        (found) => {
+          if (found.kind !== "found") stopElsewhere(true);
+          else if (found.record.closed) stopElsewhere(false);
+        },
+        () => {},
+      );
     }
   });
   // A heartbeat when the model has been quiet for a period: readers elsewhere learn that this

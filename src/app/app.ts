@@ -14,7 +14,8 @@ import { MemoryLog } from "../hub/memory/memory-log.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
-import { durableStreams, streamNameOf } from "../streams/app.ts";
+import { durableStreams, forkSourceOf, streamNameOf } from "../streams/app.ts";
+import { ANSWER_STREAMS_PREFIX, answerStreamsReadOnly } from "./answer-streams.ts";
 import { channelAccess } from "./authorization.ts";
 import { channelSetRoutes } from "./channel-set-stream.ts";
 import type { ChatRoutes } from "./chat.ts";
@@ -74,8 +75,8 @@ export interface AppOptions {
   readiness?: Readiness;
   /**
    * The demo chat (`chatRoutesWith(settings)` from src/app/chat.ts), served at /api/chat where there is
-   * a log. Given by the Node, Bun and Deno entries: the Worker, which has no log yet, then bundles no
-   * `ai` (measured: 660 KiB of its 1.6 MiB). Default: none.
+   * a log; its answers' streams are then read-only at /v1/stream. Given by every runtime entry.
+   * Default: none (and no `ai` in a bundle of an app that does not import src/app/chat.ts).
    */
   chat?: ChatRoutes;
 }
@@ -155,7 +156,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const api = new Hono();
   api.get("/sse", (c) => tickerResponse(c, "Controller", config, openStreams));
 
-  const access = channelAccess(config);
+  // With the chat, its answers are private: a conversation is its user's.
+  const access = channelAccess(config, options.chat ? [`${ANSWER_STREAMS_PREFIX}*`] : []);
   const rateLimit = publishRateLimit(config, options.publishRateLimitStore);
   const messages = messageRoutes(hub, access, rateLimit);
   api.route("/messages", messages);
@@ -186,6 +188,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
         "/api/chat",
         options.chat({
           log,
+          access,
           eventStreamOptions: (c) => ({
             ...streamSettings(config),
             openStreams,
@@ -195,6 +198,9 @@ export function createApp(config: Config, options: AppOptions = {}) {
         }),
       );
     }
+    const readForkSource = access.read((c) => forkSourceOf(c) as string);
+    const mayReadForkSource: MiddlewareHandler = (c, next) =>
+      forkSourceOf(c) === undefined ? next() : readForkSource(c, next);
     app.route(
       STREAMS_PATH,
       durableStreams({
@@ -204,7 +210,14 @@ export function createApp(config: Config, options: AppOptions = {}) {
         // The same rules as channels: a token names streams as it names channels, PRIVATE_CHANNELS
         // patterns make streams private, and every write counts against PUBLISH_RATE_LIMIT.
         authorizeRead: access.read(streamNameOf),
-        authorizeWrite: every(access.publish(streamNameOf), rateLimit),
+        // The chat's answers are written by their generation only. A fork copies its source: it
+        // needs the right to read that too, or a private stream could be forked to a public name.
+        authorizeWrite: every(
+          ...(options.chat ? [answerStreamsReadOnly(streamNameOf)] : []),
+          access.publish(streamNameOf),
+          mayReadForkSource,
+          rateLimit,
+        ),
         corsOrigins: config.corsOrigins.length > 0 ? config.corsOrigins : "*",
         cacheScope: config.authSecret === "" ? "public" : "private",
         eventStreamOptions: (c) => ({

@@ -48,9 +48,14 @@ export const TOKEN_PARAMETER = "authorization";
 const pass: MiddlewareHandler = (_c, next) => next();
 const OPEN: ChannelAccess = { publish: () => pass, read: () => pass, readEach: () => pass };
 
-export function channelAccess(config: Config): ChannelAccess {
+/**
+ * @param alwaysPrivate patterns read only with a token whatever PRIVATE_CHANNELS says (the demo
+ * chat's answers, `ai/chat/*`: a conversation is its user's)
+ */
+export function channelAccess(config: Config, alwaysPrivate: readonly string[] = []): ChannelAccess {
   if (config.authSecret === "") return OPEN;
-  const { authSecret, authAlgorithm, privateChannels, authCookie } = config;
+  const { authSecret, authAlgorithm, authCookie } = config;
+  const privateChannels = [...config.privateChannels, ...alwaysPrivate];
 
   async function verifiedGrants(token: string) {
     let claims: unknown;

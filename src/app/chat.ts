@@ -12,16 +12,25 @@
  * Each chat's latest answer is the durable stream `ai/chat/{id}` of the app's log: what is in flight,
  * and its stop, are decided from the log alone (a stop closes the stream, and the generating process
  * hears it through `watch`), so this runs unchanged on any backend's log. Being a durable stream, an
- * answer can also be read at /v1/stream/ai/chat/{id}, under the same rules as any stream.
+ * answer can also be read at /v1/stream/ai/chat/{id}; it is written only by its generation (the
+ * streams routes refuse writes there: `answerStreamsReadOnly`).
+ *
+ * Where answers are generated is `ChatAnswers`: in this process (`LocalChatAnswers`, Node, Bun and
+ * Deno), or in a Durable Object of the client's (src/runtime/answers-object.ts, Workers), which also
+ * holds the per-client cap there. With AUTH_SECRET set, starting or stopping an answer needs a token
+ * whose `sse.publish` names `ai/chat/{id}`, and reading it one whose `sse.subscribe` does
+ * (src/app/authorization.ts; answers are private whatever PRIVATE_CHANNELS says).
  */
 import { convertToModelMessages, streamText, type UIMessage } from "ai";
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { AnswerStartError, answerResponse, startAnswer } from "../ai/index.ts";
 import type { Config } from "../config.ts";
 import type { StreamLog } from "../hub/log.ts";
 import type { EventStreamOptions } from "../sse/index.ts";
+import { answerStreamName } from "./answer-streams.ts";
+import type { ChannelAccess } from "./authorization.ts";
 import { demoModel } from "./demo-model.ts";
 import { HttpError } from "./errors.ts";
 import { parseOrThrow } from "./validation.ts";
@@ -30,6 +39,8 @@ export interface ChatRoutesOptions {
   log: StreamLog;
   /** The SSE options of a reader's stream (caps, keep-alive, the request's signal). */
   eventStreamOptions: (c: Context) => EventStreamOptions;
+  /** Who may start, stop and read which answer (the app's, with answers private). Default: anyone. */
+  access?: ChannelAccess;
 }
 
 /** The chat's settings (see src/config.ts: DEMO_MODEL_DELAY_MS, CHAT_ANSWER_TTL_SECONDS, CHAT_MAX_ANSWERS_PER_CLIENT). */
@@ -38,14 +49,41 @@ export type ChatSettings = Pick<Config, "demoModelDelayMs" | "chatAnswerTtlSecon
 /** The chat's routes over the app's log, as createApp mounts them (AppOptions.chat). */
 export type ChatRoutes = (options: ChatRoutesOptions) => Hono;
 
-/** The demo chat with these settings, for AppOptions.chat. */
+/**
+ * The demo chat with these settings, for AppOptions.chat. `answers` says where answers are
+ * generated; default: in this process, on the app's log.
+ */
 export const chatRoutesWith =
-  (settings: ChatSettings): ChatRoutes =>
+  (settings: ChatSettings, answers?: ChatAnswers): ChatRoutes =>
   (options) =>
-    chatRoutes({ ...options, settings });
+    chatRoutes({ ...options, answers: answers ?? new LocalChatAnswers(options.log, settings) });
 
-/** The durable stream that holds a chat's latest answer. */
-export const answerStreamName = (chatId: string) => `ai/chat/${chatId}`;
+/** A chat request as `DefaultChatTransport` sends it, validated. */
+export type ChatRequest = z.infer<typeof chatRequestSchema>;
+
+/** What came of asking for an answer. */
+export type AnswerStart =
+  | { kind: "started" }
+  | { kind: "in-flight" } // the chat has an answer in flight (here or on another process)
+  | { kind: "too-many" }; // the client has CHAT_MAX_ANSWERS_PER_CLIENT answers in flight
+
+/** What `/api/chat/stats` shows. */
+export interface ChatStats {
+  answersInFlight: number;
+  /** Tokens the demo model produced. */
+  modelTokens: number;
+}
+
+/**
+ * Where a chat's answers are generated and counted. Plain data in and out, so that it can be a
+ * Durable Object's RPC methods.
+ */
+export interface ChatAnswers {
+  /** Starts the chat's answer; resolves once its stream exists, so that a reader can start at once. */
+  start(request: ChatRequest, client: string): Promise<AnswerStart>;
+  /** The answers in flight where `client`'s answers are generated (this process, or its object). */
+  stats(client: string): Promise<ChatStats>;
+}
 
 // A conversation of a hundred long messages fits; a body meant to fill memory does not.
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -71,19 +109,17 @@ const chatRequestSchema = z.object({
   messageId: z.string().optional(),
 });
 
-export function chatRoutes(options: ChatRoutesOptions & { settings: ChatSettings }): Hono {
-  const { log, settings } = options;
-  // This process's answers in flight: per chat (one at a time) and per client (the cap).
-  const inFlight = new Set<string>();
-  const perClient = new Map<string, number>();
-  let modelTokens = 0;
+declare module "hono" {
+  interface ContextVariableMap {
+    /** The chat request of a `POST /api/chat`, validated before its token is checked against its id. */
+    chatRequest: ChatRequest;
+  }
+}
 
-  const release = (chatId: string, client: string) => {
-    inFlight.delete(chatId);
-    const count = (perClient.get(client) ?? 1) - 1;
-    if (count > 0) perClient.set(client, count);
-    else perClient.delete(client);
-  };
+/** The chat's routes over `answers`, which hold its settings (the model's pace, the TTL, the cap). */
+export function chatRoutes(options: ChatRoutesOptions & { answers: ChatAnswers }): Hono {
+  const { log, answers } = options;
+  const access = options.access;
 
   const readerOf = (c: Context, chatId: string) =>
     answerResponse({
@@ -92,65 +128,52 @@ export function chatRoutes(options: ChatRoutesOptions & { settings: ChatSettings
       stream: { ...options.eventStreamOptions(c), kind: "answer", channel: answerStreamName(chatId) },
     });
 
+  // The answer's stream a request is about, validated first (it names what the token must grant).
+  const chatIdOf = (c: Context) => parseOrThrow(chatIdSchema, c.req.param("id"), "chat_id");
+  const streamOfParam = (c: Context) => answerStreamName(chatIdOf(c));
+  const pass: MiddlewareHandler = (_c, next) => next();
+  const mayWrite = access?.publish((c) => answerStreamName(c.get("chatRequest").id)) ?? pass;
+  const mayWriteParam = access?.publish(streamOfParam) ?? pass;
+  const mayRead = access?.read(streamOfParam) ?? pass;
+
   const routes = new Hono();
 
-  routes.post("/", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge }), async (c) => {
-    const body = await c.req.json().catch(() => {
-      throw new HttpError(400, "invalid_json", "the body is not valid JSON");
-    });
-    const request = parseOrThrow(chatRequestSchema, body, "chat");
-    const chatId = request.id;
-    const name = answerStreamName(chatId);
-    const client = c.get("clientAddress") ?? "unknown";
-    if (inFlight.has(chatId)) throw answerInFlight();
-    if (settings.chatMaxAnswersPerClient > 0 && (perClient.get(client) ?? 0) >= settings.chatMaxAnswersPerClient) {
-      throw new HttpError(429, "too_many_answers", "this client has as many answers in flight as it may", {
-        "retry-after": TOO_MANY_ANSWERS_RETRY_AFTER_SECONDS,
+  routes.post(
+    "/",
+    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge }),
+    async (c, next) => {
+      const body = await c.req.json().catch(() => {
+        throw new HttpError(400, "invalid_json", "the body is not valid JSON");
       });
-    }
-    // Taken before the first await, so that a second request for the same chat sees it.
-    inFlight.add(chatId);
-    perClient.set(client, (perClient.get(client) ?? 0) + 1);
-    try {
-      const previous = await log.head(name);
-      // In flight elsewhere (another process on the same log).
-      if (previous.kind === "found" && !previous.record.closed) throw answerInFlight();
-      // The chat's last answer, finished: this one takes its place.
-      if (previous.kind !== "not-found") await log.delete(name);
-      const messages = request.messages as unknown as UIMessage[];
-      const modelMessages = await convertToModelMessages(messages);
-      const answer = await startAnswer({
-        log,
-        name,
-        ttlSeconds: settings.chatAnswerTtlSeconds,
-        source: (signal) =>
-          streamText({
-            model: demoModel({ delayMs: settings.demoModelDelayMs, onToken: () => modelTokens++ }),
-            messages: modelMessages,
-            abortSignal: signal,
-          }).toUIMessageStream({ originalMessages: messages, generateMessageId: () => crypto.randomUUID() }),
-      });
-      void answer.ended.finally(() => release(chatId, client));
-    } catch (error) {
-      release(chatId, client);
-      if (error instanceof AnswerStartError) throw answerInFlight();
-      throw error;
-    }
-    return readerOf(c, chatId);
-  });
+      c.set("chatRequest", parseOrThrow(chatRequestSchema, body, "chat"));
+      return next();
+    },
+    mayWrite,
+    async (c) => {
+      const request = c.get("chatRequest");
+      const started = await answers.start(request, c.get("clientAddress") ?? "unknown");
+      if (started.kind === "in-flight") throw answerInFlight();
+      if (started.kind === "too-many") {
+        throw new HttpError(429, "too_many_answers", "this client has as many answers in flight as it may", {
+          "retry-after": TOO_MANY_ANSWERS_RETRY_AFTER_SECONDS,
+        });
+      }
+      return readerOf(c, request.id);
+    },
+  );
 
-  routes.get("/stats", (c) => c.json({ answersInFlight: inFlight.size, modelTokens }));
+  routes.get("/stats", async (c) => c.json(await answers.stats(c.get("clientAddress") ?? "unknown")));
 
-  routes.get("/:id/stream", async (c) => {
-    const chatId = parseOrThrow(chatIdSchema, c.req.param("id"), "chat_id");
+  routes.get("/:id/stream", mayRead, async (c) => {
+    const chatId = chatIdOf(c);
     const answer = await log.head(answerStreamName(chatId));
     // None, or expired: CHAT_ANSWER_TTL_SECONDS after its last read or write.
     if (answer.kind !== "found") return c.body(null, 204);
     return readerOf(c, chatId);
   });
 
-  routes.delete("/:id/stream", async (c) => {
-    const chatId = parseOrThrow(chatIdSchema, c.req.param("id"), "chat_id");
+  routes.delete("/:id/stream", mayWriteParam, async (c) => {
+    const chatId = chatIdOf(c);
     // Closing the stream is the stop: readers get the abort chunk and the end at once, and the
     // process that generates it (this one, or any other on the same log) hears the close and
     // aborts its model call.
@@ -166,6 +189,79 @@ export function chatRoutes(options: ChatRoutesOptions & { settings: ChatSettings
   });
 
   return routes;
+}
+
+/**
+ * Answers generated in this process (or, on Workers, in the Durable Object that holds one): one at
+ * a time per chat, at most CHAT_MAX_ANSWERS_PER_CLIENT per client, counted here.
+ */
+export class LocalChatAnswers implements ChatAnswers {
+  private readonly inFlight = new Set<string>();
+  private readonly perClient = new Map<string, number>();
+  private modelTokens = 0;
+
+  constructor(
+    private readonly log: StreamLog,
+    private readonly settings: ChatSettings,
+  ) {}
+
+  /** Answers in flight here. */
+  get size(): number {
+    return this.inFlight.size;
+  }
+
+  async start(request: ChatRequest, client: string): Promise<AnswerStart> {
+    const { log, settings } = this;
+    const chatId = request.id;
+    const name = answerStreamName(chatId);
+    if (this.inFlight.has(chatId)) return { kind: "in-flight" };
+    if (settings.chatMaxAnswersPerClient > 0 && (this.perClient.get(client) ?? 0) >= settings.chatMaxAnswersPerClient) {
+      return { kind: "too-many" };
+    }
+    // Taken before the first await, so that a second request for the same chat sees it.
+    this.inFlight.add(chatId);
+    this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
+    try {
+      const previous = await log.head(name);
+      // In flight elsewhere (another process on the same log).
+      if (previous.kind === "found" && !previous.record.closed) {
+        this.release(chatId, client);
+        return { kind: "in-flight" };
+      }
+      // The chat's last answer, finished: this one takes its place.
+      if (previous.kind !== "not-found") await log.delete(name);
+      const messages = request.messages as unknown as UIMessage[];
+      const modelMessages = await convertToModelMessages(messages);
+      const answer = await startAnswer({
+        log,
+        name,
+        ttlSeconds: settings.chatAnswerTtlSeconds,
+        source: (signal) =>
+          streamText({
+            model: demoModel({ delayMs: settings.demoModelDelayMs, onToken: () => this.modelTokens++ }),
+            messages: modelMessages,
+            abortSignal: signal,
+          }).toUIMessageStream({ originalMessages: messages, generateMessageId: () => crypto.randomUUID() }),
+      });
+      void answer.ended.finally(() => this.release(chatId, client));
+      return { kind: "started" };
+    } catch (error) {
+      this.release(chatId, client);
+      if (error instanceof AnswerStartError) return { kind: "in-flight" };
+      throw error;
+    }
+  }
+
+  async stats(): Promise<ChatStats> {
+    return { answersInFlight: this.inFlight.size, modelTokens: this.modelTokens };
+  }
+
+  private release(chatId: string, client: string): void {
+    this.inFlight.delete(chatId);
+    const count = (this.perClient.get(client) ?? 1) - 1;
+    if (count > 0) this.perClient.set(client, count);
+    else this.perClient.delete(client);
+  }
 }
 
 function answerInFlight(): HttpError {

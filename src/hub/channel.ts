@@ -97,8 +97,9 @@ const MAX_RUN_BYTES = 64 * 1024;
 
 // The end of this turn of the event loop, after the I/O callbacks it runs (setImmediate: Node, Bun,
 // Deno); a timer of 0 where there is none (workerd).
+const setImmediateIfAny = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
 const atEndOfTurn: (callback: () => void) => void =
-  typeof setImmediate === "function" ? (callback) => setImmediate(callback) : (callback) => setTimeout(callback, 0);
+  setImmediateIfAny !== undefined ? (callback) => setImmediateIfAny(callback) : (callback) => setTimeout(callback, 0);
 
 /**
  * The end of this turn, shared by the channels of one hub: every channel that published in the turn
@@ -337,8 +338,10 @@ export class Channel {
   private catchUp(sink: ChannelSink, cursor: number): void {
     const step = () => {
       while (!sink.closed) {
-        const oldest = this.store.oldestId();
-        if (oldest !== undefined && cursor < oldest - 1) {
+        // An empty store still knows where its ids start: a cursor from before them (one a
+        // restarted in-memory hub's clients bring back) missed what it cannot have, and is told.
+        const oldest = this.store.oldestId() ?? this.store.latestId() + 1;
+        if (cursor < oldest - 1) {
           sink.send({
             event: HISTORY_TRUNCATED_EVENT,
             data: JSON.stringify({ lastEventId: cursor, oldestId: oldest }),

@@ -4,9 +4,11 @@
  * wrangler.toml sets `enable_request_signal`: without it workerd never tells a stream that its
  * client left (see ../shared/FINDINGS.md). Channels live in `ChannelObject` Durable Objects (and
  * `ChannelShard` ones for big channels), durable streams (/v1/stream) in `StreamObject` ones; each
- * SSE stream (and long-poll) is held by its client's Worker request.
+ * SSE stream (and long-poll) is held by its client's Worker request. The demo chat's answers are
+ * generated in `AnswersObject` ones, one per client address (answers-object.ts).
  */
 import { createApp } from "../app/app.ts";
+import { chatRoutesWith } from "../app/chat.ts";
 import { publicSettings, readConfig } from "../config.ts";
 import {
   type ChannelNamespaces,
@@ -15,10 +17,12 @@ import {
   type StreamNamespaces,
 } from "../hub/durable-object/index.ts";
 import { createLogger, writeToConsoleByLevel } from "../log/logger.ts";
+import { type AnswersEnv, answersInObjects } from "./answers-object.ts";
 
 export { ChannelObject, ChannelShard, StreamObject } from "../hub/durable-object/index.ts";
+export { AnswersObject } from "./answers-object.ts";
 
-interface Env extends ChannelNamespaces, StreamNamespaces {
+interface Env extends ChannelNamespaces, StreamNamespaces, AnswersEnv {
   [setting: string]: unknown;
 }
 
@@ -45,6 +49,7 @@ function createWorkerApp(env: Env) {
   return createApp(config, {
     hub: new DurableObjectHub(env, config, logger),
     log: new DurableObjectLog(env),
+    chat: chatRoutesWith(config, answersInObjects(env)),
     // Set by Cloudflare's edge (and by wrangler dev) to the visitor's address.
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
     logger,

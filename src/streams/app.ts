@@ -292,6 +292,22 @@ function checkedName(name: string): string {
   return name;
 }
 
+/**
+ * The stream a `PUT` forks from (`Stream-Forked-From`), by name; undefined when it forks nothing.
+ * For authorization: a fork copies its source, so whoever forks must be allowed to read it.
+ */
+export function forkSourceOf(c: Context): string | undefined {
+  const from = c.req.header("stream-forked-from");
+  if (from === undefined || c.req.method !== "PUT") return undefined;
+  return sourceName(c, from);
+}
+
+/** The source is named by its path on this server; the part below the streams' mount is its name. */
+function sourceName(c: Context, from: string): string {
+  const mount = c.req.path.slice(0, c.req.path.length - streamNameOf(c).length);
+  return checkedName(from.startsWith(mount) ? from.slice(mount.length) : from.replace(/^\//, ""));
+}
+
 function forkOf(c: Context, headers: Headers): CreateRequest["fork"] {
   const from = headers.get("stream-forked-from");
   const offset = headers.get("stream-fork-offset");
@@ -302,10 +318,7 @@ function forkOf(c: Context, headers: Headers): CreateRequest["fork"] {
     }
     return null;
   }
-  // The source is named by its path on this server; the part below where the streams are mounted
-  // is its name (a bare name is taken as it is).
-  const mount = c.req.path.slice(0, c.req.path.length - streamNameOf(c).length);
-  const source = checkedName(from.startsWith(mount) ? from.slice(mount.length) : from.replace(/^\//, ""));
+  const source = sourceName(c, from);
   let position: number | null = null;
   if (offset !== null) {
     const parsed = parseOffset(offset.trim());

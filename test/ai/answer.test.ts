@@ -276,4 +276,24 @@ describe("an answer whose producer is gone", () => {
     expect(orphaned.text).toContain(PRODUCER_GONE_ERROR);
     expect(orphaned.text).toContain("[DONE]");
   });
+
+  it("goes on to its end when its watch says the stream is gone while the log still has it (a watch that lost its backend)", async () => {
+    const log = new MemoryLog();
+    const listeners: ((change: { kind: "deleted" }) => void)[] = [];
+    const watch = log.watch.bind(log);
+    vi.spyOn(log, "watch").mockImplementation((name, listener) => {
+      listeners.push(listener as (change: { kind: "deleted" }) => void);
+      return watch(name, listener);
+    });
+    const { source, release } = controlledSource();
+    const answer = await startAnswer({ log, name: "a/watch-lost", source });
+    release();
+    for (const listener of listeners) listener({ kind: "deleted" });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(answer.signal.aborted).toBe(false);
+    release();
+    await vi.waitFor(async () => expect((await contentOf(log, "a/watch-lost")).chunks).toHaveLength(2));
+    answer.stop();
+    expect(await answer.ended).toBe("stopped");
+  });
 });

@@ -446,3 +446,29 @@ describe("authorization settings", () => {
     expect(readConfig({ PRIVATE_CHANNELS: "" }).privateChannels).toEqual([]);
   });
 });
+
+describe("durable streams with authorization on", () => {
+  const put = (app: ReturnType<typeof createApp>, name: string, bearer: string, headers: HeadersInit = {}) =>
+    app.request(`/v1/stream/${name}`, {
+      method: "PUT",
+      headers: { "content-type": "text/plain", authorization: `Bearer ${bearer}`, ...headers },
+      body: "secret",
+    });
+
+  it("forks a private stream only for a token that may read it: 403 otherwise, and no fork is made", async () => {
+    const app = authApp();
+    const owner = await token({ publish: ["private-vault", "copy-*"], subscribe: ["private-vault"] });
+    expect((await put(app, "private-vault", owner)).status).toBe(201);
+
+    // May create copy-* streams, may not read the private source.
+    const writer = await token({ publish: ["copy-*"] });
+    const refused = await put(app, "copy-1", writer, { "stream-forked-from": "/v1/stream/private-vault" });
+    await expectError(refused, 403, "forbidden");
+    const notMade = await app.request("/v1/stream/copy-1", { method: "HEAD" });
+    expect(notMade.status).toBe(404);
+
+    const allowed = await put(app, "copy-2", owner, { "stream-forked-from": "/v1/stream/private-vault" });
+    expect(allowed.status).toBe(201);
+    expect(await (await app.request("/v1/stream/copy-2?offset=-1")).text()).toBe("secretsecret");
+  });
+});

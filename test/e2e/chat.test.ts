@@ -1,7 +1,8 @@
 /**
  * The demo page's chat in headless Chromium against the Node server: ask, reload mid-answer, and the
  * answer completes once, with no duplicated text; a second tab opened mid-answer streams the same
- * answer. Node only: on Workers the chat waits for the Durable Object log.
+ * answer. Node only: the page is the same on every runtime, and the Worker's answers are tested with the
+ * AI SDK's client (test/runtimes/ai-chat-workers.test.ts).
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";

@@ -42,6 +42,34 @@ describe("MemoryHub channels", () => {
     const listed = (await (await app.request("/api/channels/kept/messages")).json()) as { messages: unknown[] };
     expect(listed.messages).toHaveLength(1);
   });
+
+  it("tells a client resuming from before a restart that what came before is gone, even with nothing published since", async () => {
+    const post = (app: ReturnType<typeof createApp>, text: string) =>
+      app.request("/api/messages", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text }),
+      });
+    const before = createApp(DEFAULT_CONFIG);
+    const { id } = (await (await post(before, "seen")).json()) as { id: number };
+    await post(before, "missed: the process stops before the client comes back");
+    await new Promise((resolve) => setTimeout(resolve, 2)); // the next process starts later
+
+    const after = createApp(DEFAULT_CONFIG); // the restarted process: an empty hub
+    const reader = readEvents(
+      await after.request("/api/messages/stream", { headers: { "last-event-id": String(id) } }),
+    );
+    const notice = await reader.next();
+    expect(notice.event).toBe("history-truncated");
+    const { lastEventId, oldestId } = JSON.parse(notice.data) as { lastEventId: number; oldestId: number };
+    expect(lastEventId).toBe(id);
+    expect(oldestId).toBeGreaterThan(id + 1);
+    // What the new process publishes comes after it, with an id from that first one on.
+    const { id: next } = (await (await post(after, "new")).json()) as { id: number };
+    expect(next).toBe(oldestId);
+    expect(Number((await reader.next()).id)).toBe(next);
+    await reader.cancel();
+  });
 });
 
 describe("HEAD on a stream route", () => {

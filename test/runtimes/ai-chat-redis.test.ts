@@ -4,57 +4,16 @@
  * other and rebuilds the whole answer. The generating process killed: its readers on the other
  * process end with the documented error and [DONE], and nothing hangs.
  */
-import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PRODUCER_GONE_ERROR } from "../../src/ai/index.ts";
 import { demoReply } from "../../src/app/demo-model.ts";
+import { chunksOf, messageOf, readDeltas, send, textOf, transportOf } from "../support/ai-chat.ts";
 import { type RunningRedis, startRedis } from "../support/redis.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
-
-const question = (text: string): UIMessage => ({ id: `u-${text}`, role: "user", parts: [{ type: "text", text }] });
-const textOf = (message: UIMessage) => message.parts.map((part) => (part.type === "text" ? part.text : "")).join("");
-
-async function chunksOf(stream: ReadableStream<UIMessageChunk>): Promise<UIMessageChunk[]> {
-  const chunks: UIMessageChunk[] = [];
-  const reader = stream.getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return chunks;
-    chunks.push(value);
-  }
-}
-
-async function messageOf(stream: ReadableStream<UIMessageChunk>): Promise<UIMessage> {
-  let last: UIMessage | undefined;
-  for await (const message of readUIMessageStream({ stream })) last = message;
-  if (last === undefined) throw new Error("the stream rebuilt no message");
-  return last;
-}
-
-/** Reads until `count` text deltas came, then leaves the rest unread. */
-async function readDeltas(stream: ReadableStream<UIMessageChunk>, count: number) {
-  const reader = stream.getReader();
-  for (let deltas = 0; deltas < count; ) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the stream ended after ${deltas} deltas`);
-    if (value.type === "text-delta") deltas++;
-  }
-  return reader;
-}
 
 describe("resumable AI answers on Redis, two Node processes", () => {
   let redis: RunningRedis;
   let servers: RunningServer[] = [];
-  const transportOf = (server: RunningServer) => new DefaultChatTransport({ api: `${server.url}/api/chat` });
-  const send = (server: RunningServer, chatId: string, text: string) =>
-    transportOf(server).sendMessages({
-      chatId,
-      messages: [question(text)],
-      trigger: "submit-message",
-      messageId: undefined,
-      abortSignal: undefined,
-    });
-
   // Slow enough that every kill lands mid-answer (66 words: about 13 s).
   const SETTINGS = () => ({ REDIS_URL: redis.url, DEMO_MODEL_DELAY_MS: "200", PUBLISH_RATE_LIMIT: "0" });
 

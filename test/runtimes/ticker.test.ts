@@ -89,11 +89,15 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
     });
   });
 
-  it("serves the demo page at /", async () => {
+  it("serves the demo page at /, and the client it imports", async () => {
     const response = await fetch(`${server.url}/`);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/html/);
-    expect(await response.text()).toContain("new EventSource(");
+    expect(await response.text()).toContain("import { connectEventStream } from '/client.js'");
+    const client = await fetch(`${server.url}/client.js`);
+    expect(client.status).toBe(200);
+    expect(client.headers.get("content-type")).toMatch(/^(text|application)\/javascript/);
+    expect(await client.text()).toContain("function connectEventStream(");
   });
 });
 

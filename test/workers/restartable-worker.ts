@@ -26,6 +26,7 @@ export class StreamObject extends Stream {
   }
 }
 
+export { AnswersObject } from "../../src/runtime/worker.ts";
 export { ChannelShard };
 
 export default {

@@ -98,7 +98,7 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
         } catch (error) {
           console.error(`edge-sse: shard ${shard} could not be recounted; its stored count stays`, error);
         } finally {
-          clearTimeout(timer);
+          if (timer !== undefined) clearTimeout(timer);
         }
       }),
     );

@@ -1,0 +1,196 @@
+/**
+ * Turns a run of `npm run bench:answers` (bench/results/answers.json) into docs/benchmarks-answers.md.
+ * `npx tsx bench/answers-report.ts [results.json]` rewrites it from a saved run without measuring again.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AnswersMeasurement, AnswersRun, ReaderOutcome, SurvivalMeasurement } from "./answers.ts";
+
+/** The peer's stack name in the results. */
+export const RESUMABLE_STREAM = "resumable-stream";
+
+const int = (value: number) => (Number.isFinite(value) ? Math.round(value).toLocaleString("en") : "–");
+const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : "–");
+const kib = (bytes: number | undefined) =>
+  bytes !== undefined && Number.isFinite(bytes) ? `${(bytes / 1024).toFixed(1)} KiB` : "–";
+const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : "–");
+const RUNTIME_NAMES: Record<string, string> = { node: "Node", bun: "Bun", deno: "Deno" };
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+const where = (m: { stack: string; runtime: string; backend?: string }) =>
+  m.stack === RESUMABLE_STREAM
+    ? `${RESUMABLE_STREAM} (Node, Redis)`
+    : `**edge-sse** ${RUNTIME_NAMES[m.runtime] ?? m.runtime}${m.backend === undefined ? "" : `, ${m.backend === "redis" ? "Redis" : "memory"}`}`;
+
+/** Memory per answer, the server's and redis-server's together. */
+const bytesPerAnswer = (m: AnswersMeasurement) => m.serverBytesPerAnswer + (m.redisBytesPerAnswer ?? 0);
+
+function versus(value: number, theirs: number | undefined, format: (v: number) => string, isOurs: boolean): string {
+  if (!isOurs || theirs === undefined) return format(value);
+  return `${format(value)} (${ratio(value / theirs)})`;
+}
+
+function resultsTable(run: AnswersRun): string {
+  const rows = run.results.map((m) => {
+    const ours = m.stack !== RESUMABLE_STREAM;
+    const peer = run.results.find(
+      (r) => r.stack === RESUMABLE_STREAM && r.answers === m.answers && r.readers === m.readers,
+    );
+    return [
+      where(m),
+      int(m.answers),
+      String(m.readers),
+      `${versus(m.deliveredTokensPerSecond, peer?.deliveredTokensPerSecond, int, ours)} of ${int(m.offeredTokensPerSecond)}`,
+      fixed(m.p50),
+      versus(m.p99, peer?.p99, (v) => fixed(v), ours),
+      fixed(m.cpuMicrosPerToken, 1),
+      kib(m.serverBytesPerAnswer),
+      kib(m.redisBytesPerAnswer),
+      int(m.lost),
+      int(m.failedReaders),
+    ];
+  });
+  return table(
+    [
+      "server",
+      "answers in flight",
+      "readers each",
+      "delivered tokens/s (of offered)",
+      "p50 ms",
+      "p99 ms",
+      "server CPU µs per token",
+      "server RSS per answer",
+      "redis-server RSS per answer",
+      "lost",
+      "failed readers",
+    ],
+    rows,
+  );
+}
+
+/** The issue's target: ahead of resumable-stream on every figure, on the same Redis and Node. */
+function targetsTable(run: AnswersRun): string {
+  const rows: string[][] = [];
+  const ours = run.results.filter((m) => m.stack !== RESUMABLE_STREAM && m.runtime === "node" && m.backend === "redis");
+  for (const mine of ours) {
+    const peer = run.results.find(
+      (r) => r.stack === RESUMABLE_STREAM && r.answers === mine.answers && r.readers === mine.readers,
+    );
+    const at = `A = ${int(mine.answers)}, R = ${mine.readers}`;
+    const figures: [string, (m: AnswersMeasurement) => number, boolean][] = [
+      ["delivered tokens/s", (m) => m.deliveredTokensPerSecond, true],
+      ["p99 append to receive", (m) => m.p99, false],
+      ["memory per answer in flight (server + redis-server)", bytesPerAnswer, false],
+    ];
+    for (const [goal, pick, higher] of figures) {
+      if (peer === undefined) {
+        rows.push([`${at}: ${goal}`, "not measured", ""]);
+        continue;
+      }
+      // RSS can fall between two readings (a collection): at a small A the growth is noise.
+      if (pick(mine) <= 0 || pick(peer) <= 0) {
+        rows.push([`${at}: ${goal}`, "–", "RSS fell during the run: too small to tell"]);
+        continue;
+      }
+      const value = pick(mine) / pick(peer);
+      rows.push([`${at}: ${goal}`, ratio(value), (higher ? value >= 1 : value <= 1) ? "met" : "**missed**"]);
+    }
+  }
+  if (rows.length === 0) return "Not measured in this run.";
+  return table(["target (edge-sse on Node and Redis ÷ resumable-stream on Node and Redis)", "ratio", ""], rows);
+}
+
+function outcome(reader: ReaderOutcome): string {
+  if (reader.open) return "still open, no end";
+  const ended = reader.done ? "ended with `[DONE]`" : reader.status === 0 ? "failed" : "ended without `[DONE]`";
+  const error = reader.error === undefined ? "" : ` after the error "${reader.error}"`;
+  return `${ended}${error}`;
+}
+
+function survivalTable(run: AnswersRun): string {
+  if (run.survival.length === 0) return "Not measured in this run.";
+  const rows = run.survival.map((s: SurvivalMeasurement) => {
+    const kinds = new Map<string, number>();
+    for (const reader of s.followers) kinds.set(outcome(reader), (kinds.get(outcome(reader)) ?? 0) + 1);
+    const followers = [...kinds].map(([kind, count]) => `${count} of ${s.answers}: ${kind}`).join("; ");
+    const tokens = s.followers.map((f) => f.tokens);
+    const endedAfter = s.followers.flatMap((f) => (f.endedAfterMs === undefined ? [] : [f.endedAfterMs]));
+    const late = s.late;
+    return [
+      where(s),
+      fixed(s.tokensAtDeath, 0),
+      `${Math.min(...tokens)}–${Math.max(...tokens)}`,
+      followers,
+      endedAfter.length === 0 ? "–" : `${fixed(Math.max(...endedAfter) / 1000)} s`,
+      `${late.status === 0 ? "no answer" : late.status}, ${late.tokens} tokens, ${outcome(late)}`,
+    ];
+  });
+  return table(
+    [
+      "server",
+      "tokens when A died",
+      "tokens B's readers got in all",
+      "B's readers (one per answer)",
+      "ended at most after A's death",
+      "a reader arriving at B 1 s after A's death",
+    ],
+    rows,
+  );
+}
+
+export function renderAnswersReport(run: AnswersRun): string {
+  const { pace } = run;
+  const deadline = run.survival[0]?.deadlineMs;
+  return `# Benchmarks: resumable AI answers
+
+<!-- Written by \`npm run bench:answers\` (bench/answers.ts); \`npx tsx bench/answers-report.ts\` rewrites it from bench/results/answers.json. -->
+
+Answers in flight, each ${int(pace.tokens)} tokens at ${int(1000 / pace.tokenMs)} tokens/s, with 1 or 3 readers each: edge-sse's
+answers (\`edge-sse/ai\`'s \`startAnswer\` and \`answerResponse\` over the memory or Redis log,
+bench/answers/edge-sse-server.ts) on Node, Bun and Deno, against Vercel's \`resumable-stream\` 2.2.13 on the
+same kind of Redis and on Node (bench/peers/resumable-stream.ts, see [its README](../bench/peers/README.md#resumable-stream)). Both
+stream the same chunks at the same pace (bench/answers/chunks.ts). Each figure comes from fresh server
+processes, and a redis-server of their own without persistence. Compare within a run: other work on the
+machine moves the figures.
+
+- Run: ${run.started}, \`${run.command}\`, ${run.runs === 1 ? "one run per figure" : `median of ${run.runs} runs`}.
+- Machine: ${run.machine}.${run.note === undefined ? "" : ` ${run.note}.`}
+- Our side is a bench-only server, not the demo's \`/api/chat\`: the demo model's words carry no send time,
+  which the latency needs in every token, and its reply has a fixed length.
+- Delivered tokens/s: the tokens every reader received, over the time from the first POST to the last
+  token received (ramp and the answers' end included); "of offered" is A × R × 20, what readers of answers
+  that all kept pace would get: long answers come close to it, short ones cannot.
+- The POST that starts an answer is its first reader; the others \`GET\` it once it started. Latency: from a
+  token's making (its \`t=\`) to its receipt, for tokens made once every reader was connected.
+- Memory per answer in flight: RSS growth half-way through the answers over the idle server, divided by
+  the answers; it includes the readers' connections (and, on Redis, the redis-server's growth apart).
+
+## The target
+
+${targetsTable(run)}
+
+## Answers in flight
+
+Ours ÷ resumable-stream's at the same A and R in brackets.
+
+${resultsTable(run)}
+
+## What an answer survives
+
+Two processes (A and B) of one stack on one Redis, on Node: answers started on A (its POST readers on
+A), each followed by one reader on B, then A killed with SIGKILL mid-answer. Every reader is watched for
+${deadline === undefined ? "–" : `${fixed(deadline / 1000, 0)} s`} after A's death.
+
+${survivalTable(run)}
+`;
+}
+
+if (import.meta.filename === process.argv[1]) {
+  const file = process.argv[2] ?? join(import.meta.dirname, "results/answers.json");
+  const run = JSON.parse(readFileSync(file, "utf8")) as AnswersRun;
+  writeFileSync(join(import.meta.dirname, "../docs/benchmarks-answers.md"), renderAnswersReport(run));
+}

@@ -1,0 +1,419 @@
+/**
+ * `npm run bench:answers`: resumable AI answers in flight. edge-sse's answers (`edge-sse/ai` over the
+ * memory or Redis log, bench/answers/edge-sse-server.ts) on Node, Bun and Deno against Vercel's
+ * `resumable-stream` (bench/peers/resumable-stream.ts) on the same kind of Redis and Node, same load:
+ *
+ * - A answers at once, each 20 tokens/s (bench/answers/chunks.ts), each with R readers: the POST that
+ *   starts it is the first, R - 1 more follow it with `GET /answers/:id/stream` once it has started.
+ *   Delivered tokens/s, p99 from a token's append to its receipt (tokens appended once every reader
+ *   was connected), server CPU per delivered token, and memory per answer in flight (RSS growth of the
+ *   server, and of redis-server, half-way through the answers, divided by A; readers' connections included).
+ * - "What an answer survives": two processes on one Redis, answers started on A, read on B, then A
+ *   killed (SIGKILL) mid-answer: what B's readers get, and what a reader that comes to B afterwards gets.
+ *
+ * The full run writes bench/results/answers.json and docs/benchmarks-answers.md; any other run writes
+ * bench/results/answers-partial.json and leaves the docs alone (unless --report).
+ *
+ *   npm run bench:answers                     A = 100 and 1000, R = 1 and 3, 200 tokens (10 s) an answer
+ *   npm run bench:answers -- --quick          A = 50, R = 1 and 3, 40 tokens (2 s) an answer
+ *   npm run bench:answers -- --only=resumable --answers=1000 --readers=3
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { signalGroup, stopGroup } from "../test/support/process-group.ts";
+import type { AnswerPace } from "./answers/chunks.ts";
+import { RESUMABLE_STREAM, renderAnswersReport } from "./answers-report.ts";
+import { now, SubscriberPool } from "./load/subscribers.ts";
+import { cpuSeconds, processTree, rssBytes } from "./process-stats.ts";
+import { HOST, median, percentile, redisPid, sleep, startServers } from "./run.ts";
+import { type JsRuntime, onRuntime, type Target } from "./targets.ts";
+
+export { RESUMABLE_STREAM };
+export const EDGE_SSE_ANSWERS = "edge-sse";
+
+export interface AnswersTarget {
+  stack: string;
+  runtime: JsRuntime;
+  backend: "memory" | "redis";
+  /** The server's file, under bench/. */
+  file: string;
+}
+
+export const ANSWERS_TARGETS: AnswersTarget[] = [
+  { stack: RESUMABLE_STREAM, runtime: "node", backend: "redis", file: "peers/resumable-stream.ts" },
+  ...(["node", "bun", "deno"] as const).flatMap((runtime) =>
+    (["memory", "redis"] as const).map((backend) => ({
+      stack: EDGE_SSE_ANSWERS,
+      runtime,
+      backend,
+      file: "answers/edge-sse-server.ts",
+    })),
+  ),
+];
+
+/** How a target is started: bench/targets.ts's Target, for bench/run.ts's startServers. */
+function serverOf(answers: AnswersTarget, pace: AnswerPace, servers = 1): Target {
+  return {
+    stack: answers.stack,
+    runtime: answers.runtime,
+    comparable: true,
+    servers,
+    redis: answers.backend === "redis",
+    command(port, context) {
+      const env: Record<string, string> = {
+        PORT: String(port),
+        HOST,
+        ANSWER_TOKENS: String(pace.tokens),
+        TOKEN_MS: String(pace.tokenMs),
+        // Every reader comes from 127.0.0.1 (FINDINGS.md, "benchmarks from one address").
+        MAX_STREAMS: "0",
+        MAX_STREAMS_PER_CLIENT: "0",
+        KEEP_ALIVE_MS: "30000",
+        LOG_LEVEL: "warn",
+      };
+      if (context?.redisUrl !== undefined) env.REDIS_URL = context.redisUrl;
+      return { ...onRuntime(answers.runtime, join(import.meta.dirname, answers.file)), env };
+    },
+    statsPath: "/healthz",
+    streamPath: "",
+    publishPath: "",
+    publishBody: () => ({ type: "", body: "" }),
+    activeStreams: (stats) => (JSON.parse(stats) as { answersInFlight: number }).answersInFlight,
+  };
+}
+
+export interface AnswersMeasurement {
+  stack: string;
+  runtime: string;
+  backend: "memory" | "redis";
+  /** Answers in flight at once (A) and readers each (R); `n` = A × R readers in all. */
+  answers: number;
+  readers: number;
+  n: number;
+  tokensPerAnswer: number;
+  tokenMs: number;
+  /** What A × R readers at 1000 / tokenMs tokens/s each would receive. */
+  offeredTokensPerSecond: number;
+  deliveredTokensPerSecond: number;
+  p50: number;
+  p99: number;
+  cpuMicrosPerToken: number;
+  /** RSS growth half-way through, per answer in flight: the server's, and redis-server's. */
+  serverBytesPerAnswer: number;
+  redisBytesPerAnswer?: number;
+  lost: number;
+  /** Readers not answered 200. */
+  failedReaders: number;
+}
+
+const postRequest = (id: string, host: string, port: number) =>
+  `POST /answers/${id} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n` +
+  "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+const getRequest = (id: string, host: string, port: number) =>
+  `GET /answers/${id}/stream HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n\r\n`;
+
+/** Until `pools` together have `total` tokens, or none came for `idleMs`. */
+async function waitForTokens(pools: SubscriberPool[], total: number, idleMs = 5_000): Promise<number> {
+  const received = () => pools.reduce((sum, pool) => sum + pool.received, 0);
+  let seen = received();
+  let lastProgress = now();
+  while (received() < total) {
+    await sleep(20);
+    if (received() !== seen) {
+      seen = received();
+      lastProgress = now();
+    } else if (now() - lastProgress > idleMs) break;
+  }
+  return received();
+}
+
+/** A answers with R readers each, on a fresh server (and redis-server). */
+export async function measureAnswers(
+  answers: AnswersTarget,
+  count: number,
+  readers: number,
+  pace: AnswerPace,
+): Promise<AnswersMeasurement> {
+  const { ports, servers, redis } = await startServers(serverOf(answers, pace));
+  const port = ports[0] as number;
+  const sampleEvery = Math.max(1, Math.floor(count / 50));
+  const starters = new SubscriberPool({
+    host: HOST,
+    port,
+    path: "",
+    count,
+    sampleEvery,
+    marker: "seq=",
+    request: (i, host, to) => postRequest(`a${i}`, host, to),
+  });
+  const followerCount = count * (readers - 1);
+  const followers = new SubscriberPool({
+    host: HOST,
+    port,
+    path: "",
+    count: followerCount,
+    sampleEvery,
+    marker: "seq=",
+    request: (j, host, to) => getRequest(`a${j % count}`, host, to),
+  });
+  const pools = followerCount > 0 ? [starters, followers] : [starters];
+  const serverTree = () => servers.flatMap((server) => processTree(server.pid as number));
+  try {
+    const redisPids = redis === undefined ? [] : [await redisPid(redis)];
+    await sleep(500);
+    const rssIdle = rssBytes(serverTree());
+    const redisRssIdle = rssBytes(redisPids);
+    const cpuBefore = cpuSeconds(serverTree());
+    const start = now();
+    await starters.open();
+    if (followerCount > 0) await followers.open();
+    // Tokens appended from now on were appended with every reader connected: no replay in their latency.
+    const allOpen = now();
+    for (const pool of pools) pool.sentAfter = allOpen;
+    await sleep(Math.max(0, start + (pace.tokens * pace.tokenMs) / 2 - now()));
+    const serverGrowth = rssBytes(serverTree()) - rssIdle;
+    const redisGrowth = rssBytes(redisPids) - redisRssIdle;
+    const total = count * readers * pace.tokens;
+    const received = await waitForTokens(pools, total);
+    const end = Math.max(...pools.map((pool) => pool.lastEventAt));
+    const cpuUsed = cpuSeconds(serverTree()) - cpuBefore;
+    const latencies = pools.flatMap((pool) => pool.latencies);
+    return {
+      stack: answers.stack,
+      runtime: answers.runtime,
+      backend: answers.backend,
+      answers: count,
+      readers,
+      n: count * readers,
+      tokensPerAnswer: pace.tokens,
+      tokenMs: pace.tokenMs,
+      offeredTokensPerSecond: (count * readers * 1000) / pace.tokenMs,
+      deliveredTokensPerSecond: received / ((end - start) / 1000),
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      cpuMicrosPerToken: (cpuUsed * 1e6) / received,
+      serverBytesPerAnswer: serverGrowth / count,
+      ...(redis === undefined ? {} : { redisBytesPerAnswer: redisGrowth / count }),
+      lost: total - received,
+      failedReaders: pools.reduce((sum, pool) => sum + pool.failed, 0),
+    };
+  } finally {
+    for (const pool of pools) pool.close();
+    await Promise.all(servers.map((server) => stopGroup(server)));
+    await redis?.dispose();
+  }
+}
+
+/** What one reader got, read with fetch until the answer's `[DONE]`, its connection's end, or `deadline`. */
+export interface ReaderOutcome {
+  status: number;
+  tokens: number;
+  /** The stream said `[DONE]`. */
+  done: boolean;
+  /** The `errorText` of an error chunk, if one came. */
+  error?: string;
+  /** Still open, with no end, at the deadline. */
+  open: boolean;
+  /** ms from the producer's death to this reader's end (absent while open). */
+  endedAfterMs?: number;
+}
+
+async function follow(url: string, deadline: number, since: () => number): Promise<ReaderOutcome> {
+  const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+  const outcome: ReaderOutcome = { status: 0, tokens: 0, done: false, open: false };
+  let text = "";
+  // What came, also from a reader cut off at the deadline.
+  const read = () => {
+    outcome.tokens = text.split("seq=").length - 1;
+    outcome.done = text.includes("[DONE]");
+    const error = /"errorText":"([^"]*)"/.exec(text)?.[1];
+    if (error !== undefined) outcome.error = error;
+  };
+  try {
+    const response = await fetch(url, { signal });
+    outcome.status = response.status;
+    if (response.body === null) return outcome;
+    const decoder = new TextDecoder();
+    const reader = response.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      if (text.includes("[DONE]")) {
+        await reader.cancel();
+        break;
+      }
+    }
+    read();
+    outcome.endedAfterMs = since();
+    return outcome;
+  } catch (error) {
+    read();
+    if (signal.aborted) outcome.open = true;
+    else outcome.error = String((error as Error).message);
+    return outcome;
+  }
+}
+
+export interface SurvivalMeasurement {
+  stack: string;
+  runtime: string;
+  answers: number;
+  tokensPerAnswer: number;
+  /** Tokens B's readers had, on average, when A died. */
+  tokensAtDeath: number;
+  /** B's readers (one per answer), read until `deadlineMs` after A's death. */
+  followers: ReaderOutcome[];
+  /** A reader that came to B one second after A died, for the first answer. */
+  late: ReaderOutcome;
+  deadlineMs: number;
+}
+
+/**
+ * Two processes on one Redis: `count` answers started on A, each read by one reader on B; A killed
+ * with SIGKILL after `killAfterMs`. B's readers, and a late one, are watched for `deadlineMs`.
+ */
+export async function measureProducerDeath(
+  answers: AnswersTarget,
+  count: number,
+  pace: AnswerPace,
+  { killAfterMs = 1_000, deadlineMs = 25_000 } = {},
+): Promise<SurvivalMeasurement> {
+  const { ports, servers, redis } = await startServers(serverOf(answers, pace, 2));
+  const [portA, portB] = ports as [number, number];
+  const starters = new SubscriberPool({
+    host: HOST,
+    port: portA,
+    path: "",
+    count,
+    sampleEvery: count,
+    marker: "seq=",
+    request: (i, host, to) => postRequest(`a${i}`, host, to),
+  });
+  try {
+    await starters.open();
+    const counts: number[] = [];
+    let diedAt = Number.POSITIVE_INFINITY;
+    const since = () => now() - diedAt;
+    const deadline = () => Date.now() + killAfterMs + deadlineMs;
+    const followers = Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        follow(`http://${HOST}:${portB}/answers/a${i}/stream`, deadline(), since).then((outcome) => {
+          counts[i] = outcome.tokens;
+          return outcome;
+        }),
+      ),
+    );
+    await sleep(killAfterMs);
+    const tokensAtDeath = starters.received / count;
+    diedAt = now();
+    signalGroup(servers[0]?.pid as number, "SIGKILL");
+    await sleep(1_000);
+    const late = follow(`http://${HOST}:${portB}/answers/a0/stream`, Date.now() + deadlineMs - 1_000, since);
+    return {
+      stack: answers.stack,
+      runtime: answers.runtime,
+      answers: count,
+      tokensPerAnswer: pace.tokens,
+      tokensAtDeath,
+      followers: await followers,
+      late: await late,
+      deadlineMs,
+    };
+  } finally {
+    starters.close();
+    await Promise.all(servers.map((server) => stopGroup(server)));
+    await redis?.dispose();
+  }
+}
+
+export interface AnswersRun {
+  started: string;
+  command: string;
+  machine: string;
+  runs: number;
+  /** What the run's `--note=` said of it (e.g. "machine shared with other work"). */
+  note?: string;
+  pace: AnswerPace;
+  results: AnswersMeasurement[];
+  survival: SurvivalMeasurement[];
+}
+
+const label = (t: AnswersTarget) => `${t.stack} ${t.runtime} ${t.backend}`;
+
+async function main() {
+  const args = new Map(
+    process.argv.slice(2).map((arg) => {
+      const [name, ...value] = arg.replace(/^--/, "").split("=");
+      return [name as string, value.length === 0 ? "true" : value.join("=")];
+    }),
+  );
+  const quick = args.has("quick");
+  const partial = quick || ["only", "answers", "readers", "runs", "tokens"].some((name) => args.has(name));
+  const writeDocs = !partial || args.has("report");
+  const pace: AnswerPace = { tokens: Number(args.get("tokens") ?? (quick ? 40 : 200)), tokenMs: 50 };
+  const counts = (args.get("answers") ?? (quick ? "50" : "100,1000")).split(",").map(Number);
+  const readerCounts = (args.get("readers") ?? "1,3").split(",").map(Number);
+  const runs = Number(args.get("runs") ?? 1);
+  const only = args.get("only");
+  const targets = ANSWERS_TARGETS.filter((t) => !only || label(t).includes(only));
+  const run: AnswersRun = {
+    started: new Date().toISOString(),
+    command: `npm run bench:answers${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    machine: `${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    runs,
+    ...(args.has("note") ? { note: args.get("note") } : {}),
+    pace,
+    results: [],
+    survival: [],
+  };
+  const file = join(import.meta.dirname, "results", partial ? "answers-partial.json" : "answers.json");
+  const save = () => {
+    mkdirSync(join(import.meta.dirname, "results"), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(run, null, 2)}\n`);
+    if (writeDocs) writeFileSync(join(import.meta.dirname, "../docs/benchmarks-answers.md"), renderAnswersReport(run));
+  };
+
+  for (const count of counts) {
+    for (const readers of readerCounts) {
+      for (const target of targets) {
+        const samples: AnswersMeasurement[] = [];
+        for (let i = 0; i < runs; i++) {
+          try {
+            samples.push(await measureAnswers(target, count, readers, pace));
+          } catch (error) {
+            console.error(`${label(target)} A=${count} R=${readers}: ${(error as Error).message}`);
+          }
+        }
+        if (samples.length === 0) continue;
+        const result = median(samples);
+        run.results.push(result);
+        save();
+        console.log(
+          `${label(target).padEnd(30)} A=${String(count).padEnd(5)} R=${readers}  ` +
+            `${Math.round(result.deliveredTokensPerSecond).toLocaleString("en").padStart(7)} of ${Math.round(result.offeredTokensPerSecond).toLocaleString("en")} tokens/s  ` +
+            `p50/p99 ${result.p50.toFixed(1)}/${result.p99.toFixed(1)} ms  ${(result.serverBytesPerAnswer / 1024).toFixed(1)} KiB/answer  ` +
+            `lost ${result.lost}  failed readers ${result.failedReaders}`,
+        );
+      }
+    }
+  }
+  // Two processes on one Redis, on Node: ours against resumable-stream.
+  for (const target of targets.filter((t) => t.backend === "redis" && t.runtime === "node")) {
+    try {
+      const survival = await measureProducerDeath(target, 10, { tokens: 100, tokenMs: 50 });
+      run.survival.push(survival);
+      save();
+      const ended = survival.followers.filter((f) => f.done).length;
+      console.log(
+        `${label(target).padEnd(30)} producer killed: ${ended} of ${survival.answers} readers on B ended, ` +
+          `late reader ${survival.late.status} with ${survival.late.tokens} tokens${survival.late.open ? ", still open" : ""}`,
+      );
+    } catch (error) {
+      console.error(`${label(target)} producer killed: ${(error as Error).message}`);
+    }
+  }
+}
+
+if (import.meta.filename === process.argv[1]) await main();

@@ -1,0 +1,45 @@
+/**
+ * The answer both sides of `npm run bench:answers` stream: the AI SDK's UI message chunks of one text
+ * part, one `text-delta` token every `tokenMs`, each token saying `seq=<k> t=<ms since the epoch>`
+ * (the load client's marker and send time, see bench/load/subscribers.ts). edge-sse's bench server and
+ * the resumable-stream peer both stream exactly these chunks at this pace, so they move the same bytes.
+ * Runtime-neutral (Node, Bun, Deno): no `node:` import.
+ */
+
+export interface AnswerPace {
+  /** text-delta chunks in the answer. */
+  tokens: number;
+  /** ms between two tokens: 50 is 20 tokens/s. */
+  tokenMs: number;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+/** The answer's chunks, paced: `start`, `text-start`, the tokens, `text-end`, `finish`. */
+export async function* answerChunks(pace: AnswerPace, signal?: AbortSignal): AsyncGenerator<object> {
+  yield { type: "start" };
+  yield { type: "text-start", id: "text-0" };
+  for (let seq = 1; seq <= pace.tokens && !signal?.aborted; seq++) {
+    await sleep(pace.tokenMs, signal);
+    if (signal?.aborted) return;
+    yield {
+      type: "text-delta",
+      id: "text-0",
+      delta: `seq=${seq} t=${(performance.timeOrigin + performance.now()).toFixed(3)} `,
+    };
+  }
+  yield { type: "text-end", id: "text-0" };
+  yield { type: "finish" };
+}
+
+/** The pace from the environment the benchmark gives both servers (ANSWER_TOKENS, TOKEN_MS). */
+export function paceFrom(read: (name: string) => string | undefined): AnswerPace {
+  return { tokens: Number(read("ANSWER_TOKENS") ?? 200), tokenMs: Number(read("TOKEN_MS") ?? 50) };
+}

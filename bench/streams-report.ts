@@ -1,0 +1,175 @@
+/**
+ * Turns a run of `npm run bench:streams` (bench/results/streams.json) into docs/benchmarks-streams.md.
+ * `npx tsx bench/streams-report.ts [results.json]` rewrites it from a saved run without measuring again.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AppendsMeasurement, FanoutMeasurement, StreamsRun } from "./streams.ts";
+
+/** The reference server's stack name in the results. */
+export const REFERENCE = "@durable-streams/server";
+
+const int = (value: number) => (Number.isFinite(value) ? Math.round(value).toLocaleString("en") : "–");
+const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : "–");
+const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : "–");
+const RUNTIME_NAMES: Record<string, string> = { node: "Node", bun: "Bun", deno: "Deno", workerd: "workerd" };
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+const where = (m: { stack: string; runtime: string; backend: string }) =>
+  m.stack === REFERENCE
+    ? `${REFERENCE} (reference)`
+    : `**edge-sse** ${RUNTIME_NAMES[m.runtime] ?? m.runtime}${m.runtime === "workerd" ? " (wrangler dev, Durable Objects)" : `, ${m.backend === "redis" ? "Redis" : "memory"}`}`;
+
+/** A figure, with ours ÷ the reference's after it on edge-sse's rows. */
+function versus(value: number, theirs: number | undefined, format: (v: number) => string, isOurs: boolean): string {
+  if (!isOurs || theirs === undefined) return format(value);
+  return `${format(value)} (${ratio(value / theirs)})`;
+}
+
+function appendsTable(run: StreamsRun): string {
+  const ref = run.appends.find((m) => m.stack === REFERENCE);
+  const rows = run.appends.map((m) => {
+    const ours = m.stack !== REFERENCE;
+    return [
+      where(m),
+      versus(m.oneWriter, ref?.oneWriter, int, ours),
+      versus(m.eightWritersOneStream, ref?.eightWritersOneStream, int, ours),
+      versus(m.eightWritersEightStreams, ref?.eightWritersEightStreams, int, ours),
+      versus(m.cpuMicrosPerAppend, ref?.cpuMicrosPerAppend, (v) => fixed(v, 0), ours),
+      int(m.appends),
+      int(m.failures),
+    ];
+  });
+  return table(
+    [
+      "server",
+      "1 writer, 1 stream",
+      "8 writers, 1 stream",
+      "8 writers, 8 streams",
+      "CPU µs per append (8 streams)",
+      "appends per phase",
+      "failed",
+    ],
+    rows,
+  );
+}
+
+function fanoutTable(run: StreamsRun): string {
+  const rows = run.fanout.map((m) => {
+    const ours = m.stack !== REFERENCE;
+    const ref = run.fanout.find((r) => r.stack === REFERENCE && r.n === m.n);
+    return [
+      where(m),
+      int(m.n),
+      versus(m.eventsPerSecond, ref?.eventsPerSecond, int, ours),
+      versus(m.cpuMicrosPerEvent, ref?.cpuMicrosPerEvent, (v) => fixed(v, 2), ours),
+      m.redisCpuMicrosPerEvent === undefined ? "" : fixed(m.redisCpuMicrosPerEvent, 2),
+      fixed(m.steadyP50),
+      versus(m.steadyP99, ref?.steadyP99, (v) => fixed(v), ours),
+      int(m.bytesPerReader),
+      int(m.burstLost + m.steadyLost),
+    ];
+  });
+  return table(
+    [
+      "server",
+      "N readers",
+      "delivered events/s",
+      "server CPU µs per event",
+      "redis-server CPU µs per event",
+      "p50 ms",
+      "p99 ms",
+      "RSS bytes per reader",
+      "lost",
+    ],
+    rows,
+  );
+}
+
+/** The issue's target: ahead of the reference on every figure on the same runtime (Node, in memory). */
+function targetsTable(run: StreamsRun): string {
+  const rows: string[][] = [];
+  const check = (goal: string, ours: number | undefined, theirs: number | undefined, higher: boolean) => {
+    if (ours === undefined || theirs === undefined) return rows.push([goal, "not measured", ""]);
+    const value = ours / theirs;
+    return rows.push([goal, ratio(value), (higher ? value >= 1 : value <= 1) ? "met" : "**missed**"]);
+  };
+  const ours = (m: { stack: string; runtime: string; backend: string }) =>
+    m.stack !== REFERENCE && m.runtime === "node" && m.backend === "memory";
+  const appendsOurs = run.appends.find(ours);
+  const appendsRef = run.appends.find((m) => m.stack === REFERENCE);
+  const appendFigures: [string, (m: AppendsMeasurement) => number][] = [
+    ["appends/s, 1 writer", (m) => m.oneWriter],
+    ["appends/s, 8 writers on 1 stream", (m) => m.eightWritersOneStream],
+    ["appends/s, 8 writers on 8 streams", (m) => m.eightWritersEightStreams],
+  ];
+  for (const [goal, pick] of appendFigures) {
+    check(goal, appendsOurs && pick(appendsOurs), appendsRef && pick(appendsRef), true);
+  }
+  const sizes = [...new Set(run.fanout.filter((m) => m.stack === REFERENCE).map((m) => m.n))];
+  for (const n of sizes) {
+    const mine = run.fanout.find((m) => ours(m) && m.n === n);
+    const ref = run.fanout.find((m) => m.stack === REFERENCE && m.n === n);
+    const figures: [string, (m: FanoutMeasurement) => number, boolean][] = [
+      ["delivered events/s", (m) => m.eventsPerSecond, true],
+      ["p99 append to receive", (m) => m.steadyP99, false],
+      ["server CPU per delivered event", (m) => m.cpuMicrosPerEvent, false],
+    ];
+    for (const [goal, pick, higher] of figures) {
+      check(`N = ${int(n)}: ${goal}`, mine && pick(mine), ref && pick(ref), higher);
+    }
+  }
+  return table(["target (edge-sse on Node in memory ÷ the reference on Node)", "ratio", ""], rows);
+}
+
+export function renderStreamsReport(run: StreamsRun): string {
+  const { plan } = run;
+  return `# Benchmarks: durable streams
+
+<!-- Written by \`npm run bench:streams\` (bench/streams.ts); \`npx tsx bench/streams-report.ts\` rewrites it from bench/results/streams.json. -->
+
+edge-sse's \`/v1/stream/*\` (the Durable Streams protocol) on its demo server, against Electric's reference
+server, [\`@durable-streams/server\`](../bench/peers/README.md#durable-streams-reference) 0.3.7 (Node, streams
+in memory), in one run on one machine. Each figure comes from a fresh server process of its own (its CPU and
+RSS read from /proc), and on Redis from a redis-server of its own without persistence. Compare figures
+within a run, not across runs: other work on the machine moves them.
+
+- Run: ${run.started}, \`${run.command}\`, ${run.runs === 1 ? "one run per figure" : `median of ${run.runs} runs`}.
+- Machine: ${run.machine}.${run.note === undefined ? "" : ` ${run.note}.`}
+- Appends: ${int(plan.appends)} JSON appends per phase (a small message each), POSTed one at a time per
+  writer on a keep-alive connection of its own; appends/s counts those answered 2xx.
+- Fan-out: N readers \`?offset=now&live=sse\` of one JSON stream on raw sockets in one load process; a
+  burst of ${int(plan.burstEvents)} delivered events (N × M appends from 8 connections) for events/s and
+  CPU, then ${int(plan.steadyEventsPerSecond)} delivered events/s for ${plan.steadyMessages} appends for the latency, from
+  the append's send to its receipt. A message is counted once whether the server sends it in an event of
+  its own or batched with others.
+- workerd: \`wrangler dev\` (three processes: wrangler, its proxy workerd and the Worker's, all counted) is
+  far slower than Workers in production: a fifth of N and a tenth of the load, a figure of its own.
+
+## The target
+
+Ahead of the reference on every figure on the same runtime (the reference runs on Node only):
+
+${targetsTable(run)}
+
+## Appends per second
+
+Each phase on a stream of its own, one after the other on one server; ours ÷ the reference's in brackets.
+
+${appendsTable(run)}
+
+## Live-tail fan-out
+
+${fanoutTable(run)}
+`;
+}
+
+if (import.meta.filename === process.argv[1]) {
+  const file = process.argv[2] ?? join(import.meta.dirname, "results/streams.json");
+  const run = JSON.parse(readFileSync(file, "utf8")) as StreamsRun;
+  writeFileSync(join(import.meta.dirname, "../docs/benchmarks-streams.md"), renderStreamsReport(run));
+}

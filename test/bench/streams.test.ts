@@ -1,0 +1,74 @@
+/**
+ * `npm run bench:streams` in short: the real harness (server processes, raw-socket readers, /proc
+ * readings, report) against Electric's reference server and edge-sse on Node in memory and on a real
+ * redis-server, with a few readers and a few hundred appends. It checks that every append is counted
+ * and every event delivered, and that the report is built from what was measured; the figures
+ * themselves are for docs/benchmarks-streams.md, never asserted.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  type FanoutMeasurement,
+  measureAppends,
+  measureFanout,
+  REFERENCE,
+  STREAMS_TARGETS,
+  type StreamsPlan,
+} from "../../bench/streams.ts";
+import { renderStreamsReport } from "../../bench/streams-report.ts";
+
+const N = 40;
+const PLAN: StreamsPlan = { appends: 200, burstEvents: 2_000, steadyEventsPerSecond: 400, steadyMessages: 4 };
+
+describe("the durable streams benchmark, in short", () => {
+  it("counts every append and delivers every append to every live reader, on edge-sse and the reference, and reports both", async () => {
+    const targets = STREAMS_TARGETS.filter((t) => t.target.runtime === "node");
+    expect(targets.map((t) => `${t.target.stack} ${t.backend}`)).toEqual([
+      `${REFERENCE} memory`,
+      "edge-sse memory",
+      "edge-sse redis",
+    ]);
+    const appends = [];
+    const fanout: FanoutMeasurement[] = [];
+    for (const target of targets) {
+      appends.push(await measureAppends(target, PLAN));
+      fanout.push(await measureFanout(target, N, PLAN));
+    }
+
+    for (const result of appends) {
+      expect(result.failures).toBe(0);
+      expect(result.appends).toBe(PLAN.appends);
+      expect(result.oneWriter).toBeGreaterThan(0);
+      expect(result.eightWritersOneStream).toBeGreaterThan(0);
+      expect(result.eightWritersEightStreams).toBeGreaterThan(0);
+    }
+    for (const result of fanout) {
+      expect(result.n).toBe(N);
+      expect(result.publishFailures).toBe(0);
+      expect(result.burstLost).toBe(0);
+      expect(result.steadyLost).toBe(0);
+      expect(result.eventsPerSecond).toBeGreaterThan(0);
+      expect(Number.isFinite(result.steadyP99)).toBe(true);
+    }
+    const [reference, memory, redis] = fanout as [FanoutMeasurement, FanoutMeasurement, FanoutMeasurement];
+    expect(reference.redisCpuMicrosPerEvent).toBeUndefined();
+    expect(redis.redisCpuMicrosPerEvent).toBeGreaterThanOrEqual(0);
+
+    const report = renderStreamsReport({
+      started: "",
+      command: "test",
+      machine: "test",
+      runs: 1,
+      plan: PLAN,
+      appends,
+      fanout,
+    });
+    const events = (m: FanoutMeasurement) => Math.round(m.eventsPerSecond).toLocaleString("en");
+    const ratio = (memory.eventsPerSecond / reference.eventsPerSecond).toFixed(2);
+    expect(report).toContain(`| ${REFERENCE} (reference) | ${N} | ${events(reference)} |`);
+    expect(report).toContain(`| **edge-sse** Node, memory | ${N} | ${events(memory)} (${ratio}×) |`);
+    expect(report).toContain(`| N = ${N}: delivered events/s | ${ratio}× |`);
+    expect(report).toContain(`| **edge-sse** Node, Redis | ${N} | ${events(redis)} (`);
+    const oneWriter = Math.round((appends[1] as (typeof appends)[0]).oneWriter).toLocaleString("en");
+    expect(report).toContain(`| **edge-sse** Node, memory | ${oneWriter} (`);
+  }, 180_000);
+});

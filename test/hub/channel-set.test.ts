@@ -260,6 +260,19 @@ describe("channelSetStream", () => {
     expect(openStreams.toJSON().activeStreams).toBe(0);
   });
 
+  it("leaves no channel behind when the stream is never read (a HEAD, a client gone at once)", async () => {
+    const hub = new MemoryHub(1000, SETTINGS, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
+    const response = await channelSetStream(hub, {
+      channels: ["never-1", "never-2"],
+      cursor: undefined,
+      request,
+      signal: undefined,
+      settings: SETTINGS,
+    });
+    await response.body?.cancel();
+    expect(await hub.stats()).toEqual({});
+  });
+
   it("ends with the server's shutdown: a retry for the client, and every channel's stream gone", async () => {
     const openStreams = new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 });
     const hub = new MemoryHub(1000, SETTINGS, openStreams);

@@ -1,10 +1,12 @@
 /**
  * Several channels in one SSE stream, with one cursor over all of them, on any Hub.
  *
- * Composed at the SSE level: each channel is followed by the backend's own single-channel stream
- * (`hub.stream(channel, { after, part: true })`), whose replay-then-live hand-over and
- * `history-truncated` are already exact on every backend, and its events are re-sent into one
- * stream. Nothing here knows a backend or what a channel's events carry.
+ * Each channel is followed with the backend's own replay-then-live hand-over and `history-truncated`,
+ * already exact on every backend: `hub.subscribe(channel, { after })` where the hub has it (memory,
+ * Redis), which hands over each channel's events as they are, the same objects for every subscriber;
+ * else the backend's single-channel stream (`hub.stream(channel, { after, part: true })`, Durable
+ * Objects), taken over and parsed. Either way each event is re-sent into one stream. Nothing here
+ * knows a backend or what a channel's events carry.
  *
  * On the wire (README, "Several channels in one stream"):
  * - a channel's event of type T (`message` when it names none, per WHATWG HTML §9.2.6 "dispatch the
@@ -19,8 +21,10 @@
  *   It has data (the positions as JSON) because eventsource-parser 3.1, and so the `eventsource`
  *   package and edge-sse/client, drop an event with no `data:` line without taking its id.
  */
-import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { createParser } from "eventsource-parser";
 import {
+  type AnyEvents,
+  type EventOf,
   type EventSink,
   encodeEvent,
   encodeRetry,
@@ -31,8 +35,8 @@ import {
   type StreamTransport,
   takeOver,
 } from "../sse/index.ts";
-import type { StreamSettings } from "./channel.ts";
-import type { Hub } from "./hub.ts";
+import type { ChannelSubscriber, StreamSettings } from "./channel.ts";
+import type { Hub, SubscribeOptions, Subscription } from "./hub.ts";
 
 /** The first event of a multi-channel stream: `data: {"<channel>": <position>, …}`, `id:` its cursor. */
 export const CURSOR_EVENT = "cursor";
@@ -101,26 +105,20 @@ export async function channelSetStream(hub: Hub, options: ChannelSetOptions): Pr
     channels.map(async (channel) => cursor?.get(channel) ?? (await hub.channelStats(channel)).latestId),
   );
   const opened = await Promise.allSettled(
-    channels.map((channel, i) =>
-      hub.stream(channel, {
-        after: starts[i],
-        request: options.request,
-        // Ended by the multi-channel stream itself (ChannelPart.stop), which hears the client's signal:
-        // one listener on it, not one per channel (Node warns past ten on one signal).
-        signal: undefined,
-        client: options.client,
-        presence: options.presence,
-        part: true,
-      }),
-    ),
+    channels.map((channel, i) => {
+      const subscribe = { after: starts[i], client: options.client, presence: options.presence };
+      return hub.subscribe !== undefined
+        ? hub.subscribe(channel, subscribe)
+        : subscribeByStream(hub, channel, subscribe, options.request);
+    }),
   );
   const failed = opened.find((result) => result.status === "rejected");
   if (failed !== undefined) {
-    for (const result of opened) if (result.status === "fulfilled") void result.value.body?.cancel().catch(() => {});
+    for (const result of opened) if (result.status === "fulfilled") result.value.stop();
     throw failed.reason;
   }
-  const responses = opened.map((result) => (result as PromiseFulfilledResult<Response>).value);
-  const set = new ChannelSet(channels, starts, responses);
+  const subscriptions = opened.map((result) => (result as PromiseFulfilledResult<Subscription>).value);
+  const set = new ChannelSet(channels, starts, subscriptions, options.settings);
   return eventStream(set.source, {
     ...options.settings,
     signal: options.signal,
@@ -134,56 +132,254 @@ export async function channelSetStream(hub: Hub, options: ChannelSetOptions): Pr
   });
 }
 
-/** The channels' streams, re-sent into one sink. */
+/** A channel's event as this stream gets it: from the hub as stored, or parsed from a channel's stream. */
+interface Item {
+  readonly id?: number | string | undefined;
+  /** Its type; null or undefined: `message`. */
+  readonly event?: string | null | undefined;
+  readonly data: string;
+}
+
+/** A channel's message: an item with an id, which moves the cursor. */
+type Message = Item & { readonly id: number | string };
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Where a multi-channel stream is: the last id sent of each channel. Immutable and shared: streams
+ * of the same channels at the same positions hold the same object, and its step by a message (the
+ * next positions, with that message's bytes and cursor) is made by the first of them and reused by
+ * the others, so a caught-up subscriber costs a comparison per message, however many channels it
+ * follows. A stream whose positions differ pays the encoding, then shares again once they agree
+ * (see `lastStep`).
+ */
+class Positions {
+  /** The message that led here, as sent: `event: <channel>/<type>`, `id: <cursor>`, its data. */
+  bytes: Uint8Array = NO_BYTES;
+  private text: string | undefined;
+  // The one step from here made so far, by the message of channel `stepIndex` (a one-entry cache:
+  // every stream at these positions gets the same next message, unless one has messages waiting).
+  private stepMessage: Message | undefined;
+  private stepIndex = -1;
+  private stepTo: Positions | undefined;
+  /** The last chunk written from here (see `ChannelSet.flush`): the positions it stepped through, and its bytes. */
+  chunkSteps: readonly Positions[] | undefined;
+  chunkBytes: Uint8Array = NO_BYTES;
+
+  constructor(
+    readonly channels: readonly string[],
+    readonly ids: readonly (number | string)[],
+  ) {}
+
+  /** `a:<last id of a>,b:<last id of b>`: the stream's `id:`, sent back as `Last-Event-ID`. */
+  get cursor(): string {
+    if (this.text === undefined) {
+      let text = "";
+      for (let n = 0; n < this.ids.length; n++) text += `${n > 0 ? "," : ""}${this.channels[n]}:${this.ids[n]}`;
+      this.text = text;
+    }
+    return this.text;
+  }
+
+  /** The positions after channel `index`'s `message`; their `bytes` are that message as sent. */
+  after(index: number, message: Message): Positions {
+    if (this.stepMessage === message && this.stepIndex === index) return this.stepTo as Positions;
+    const ids = this.ids.slice();
+    ids[index] = message.id;
+    let next = new Positions(this.channels, ids);
+    const cursor = next.cursor;
+    if (lastStep.message === message && lastStep.to.cursor === cursor) {
+      next = lastStep.to;
+    } else {
+      const event = `${this.channels[index]}/${message.event ?? "message"}`;
+      next.bytes = encodeEvent({ event, id: cursor, data: message.data });
+      lastStep = { message, to: next };
+    }
+    this.stepMessage = message;
+    this.stepIndex = index;
+    this.stepTo = next;
+    if (this === lastStart) lastStart = undefined;
+    return next;
+  }
+}
+
+// The last step encoded, whoever made it: a stream whose positions reached the same cursor by
+// another way (it started elsewhere, it waited) takes these positions on, and shares from then on.
+// It holds the newest positions made, so it keeps no chain of older ones alive.
+let lastStep: { message: Message | undefined; to: Positions } = { message: undefined, to: new Positions([], []) };
+// The last starting positions: streams of the same channels opened at the same positions start on one
+// object. Forgotten at its first step (a later stream starts past it), so it keeps no chain alive.
+let lastStart: Positions | undefined;
+
+function startingPositions(channels: readonly string[], ids: readonly number[]): Positions {
+  const positions = new Positions(channels, ids);
+  if (lastStart !== undefined && lastStart.cursor === positions.cursor) return lastStart;
+  lastStart = positions;
+  return positions;
+}
+
+/**
+ * The channels, re-sent into one sink. What the channels hand over waits in their parts until the
+ * end of the current task (a microtask), and is then written as one chunk: the memory hub sends every
+ * channel's run of a turn in one task (EndOfTurn), and Redis announcements read together arrive in
+ * one, so a subscriber of K channels costs one write per turn, not K. Subscribers at the same
+ * positions that are sent the same messages share that chunk too (`Positions.chunkBytes`).
+ */
 class ChannelSet {
-  private readonly positions: string[];
+  private at: Positions;
   private readonly parts: ChannelPart[];
   private sink: EventSink | undefined;
   private isClosed = false;
   private nextToDrain = 0;
+  private flushing = false;
 
   constructor(
-    private readonly channels: readonly string[],
-    private readonly starts: readonly number[],
-    responses: readonly Response[],
+    channels: readonly string[],
+    starts: readonly number[],
+    subscriptions: readonly Subscription[],
+    settings: StreamSettings,
   ) {
-    this.positions = channels.map((channel, i) => `${channel}:${starts[i]}`);
-    this.parts = responses.map((response, i) => new ChannelPart(this, channels[i] as string, i, response));
+    this.at = startingPositions(channels, starts);
+    const limits = {
+      maxBytes: settings.maxBufferedBytes,
+      minWeight: Math.ceil(settings.maxBufferedBytes / settings.maxBufferedEvents),
+    };
+    this.parts = subscriptions.map(
+      (subscription, i) => new ChannelPart(this, channels[i] as string, i, subscription, limits),
+    );
+    this.gathers = subscriptions.length > 1 && subscriptions.every((subscription) => subscription.gathers === true);
   }
+
+  /** Whether something waits for the end of this task. */
+  get flushPending(): boolean {
+    return this.flushing;
+  }
+
+  get closed(): boolean {
+    return this.isClosed || this.sink?.closed === true;
+  }
+
+  /**
+   * Whether to gather what the channels hand over in a task into one write: when the hub hands over
+   * a turn of all its channels in one task (`Subscription.gathers`) and there is more than one.
+   */
+  readonly gathers: boolean;
 
   readonly source = (sink: EventSink) => {
     this.sink = sink;
-    const positions = Object.fromEntries(this.channels.map((channel, i) => [channel, this.starts[i]]));
-    sink.send({ event: CURSOR_EVENT, id: this.positions.join(","), data: JSON.stringify(positions) });
+    const at = this.at;
+    const positions = Object.fromEntries(at.channels.map((channel, i) => [channel, at.ids[i]]));
+    sink.send({ event: CURSOR_EVENT, id: at.cursor, data: JSON.stringify(positions) });
     for (const part of this.parts) if (!sink.closed) part.start();
   };
 
-  /** Ends every channel's stream: the outer one ended (client gone, too slow, shutdown, token expired). */
+  /** Ends every channel's subscription: the outer stream ended (client gone, too slow, shutdown, token expired). */
   readonly close = () => {
     this.isClosed = true;
     for (const part of this.parts) part.stop();
   };
 
+  /** A part has something waiting: it is written at the end of this task. */
+  soon(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    // A promise's reaction, not queueMicrotask: Node's wraps each callback in an AsyncResource, which
+    // cost about 2 µs per subscriber and turn here (Node 20, bench/channel-set-cost.ts on Redis).
+    void RESOLVED.then(this.flush);
+  }
+
   /**
-   * Writes one channel's event if it fits the client's queue; false if it must wait (the caller keeps
-   * it, and is asked to drain when the client has read some). The position moves only as its event is
-   * written, and the cursor is built then: an event of another channel sent while this one waits
-   * never carries a position this client has not been sent.
+   * Writes what every part holds as one chunk, if it fits the client's queue; else event by event,
+   * as far as it fits (`drain`). The positions move only as messages are written, and each message's
+   * cursor is the positions after it: an event of another channel sent while this one waits never
+   * carries a position this client has not been sent.
    */
-  trySend(part: ChannelPart, event: ChannelEvent): boolean {
+  readonly flush = () => {
+    this.flushing = false;
+    const sink = this.sink;
+    if (sink === undefined || sink.closed) return;
+    const parts = this.parts;
+    const first = this.nextToDrain % parts.length;
+    const from = this.at;
+    // First pass: step through what waits; a subscriber that steps as the last one from here did
+    // (all of them, once caught up) writes the chunk it made, and allocates nothing.
+    const known = from.chunkSteps;
+    let at = from;
+    let count = 0;
+    let shared = true;
+    let same = known !== undefined;
+    for (let n = 0; n < parts.length; n++) {
+      const part = parts[(first + n) % parts.length] as ChannelPart;
+      for (const item of part.waiting) {
+        if (item.id === undefined)
+          shared = false; // a notice is this stream's own
+        else {
+          at = at.after(part.index, item as Message);
+          if (same && known?.[count] !== at) same = false;
+        }
+        count++;
+      }
+    }
+    if (count === 0) return;
+    let chunk: Uint8Array;
+    if (shared && same && known?.length === count) chunk = from.chunkBytes;
+    else if (count === 1 && shared) chunk = at.bytes;
+    else {
+      // Second pass: the chunk (the steps are cached on the positions by now).
+      const steps: Positions[] = [];
+      const chunks: Uint8Array[] = [];
+      let length = 0;
+      let to = from;
+      for (let n = 0; n < parts.length; n++) {
+        const part = parts[(first + n) % parts.length] as ChannelPart;
+        for (const item of part.waiting) {
+          let bytes: Uint8Array;
+          if (item.id === undefined) bytes = noticeBytes(part, item);
+          else {
+            to = to.after(part.index, item as Message);
+            bytes = to.bytes;
+            steps.push(to);
+          }
+          chunks.push(bytes);
+          length += bytes.byteLength;
+        }
+      }
+      chunk = chunks.length === 1 ? (chunks[0] as Uint8Array) : concat(chunks, length);
+      if (shared) {
+        from.chunkSteps = steps;
+        from.chunkBytes = chunk;
+      }
+    }
+    if (!sink.fits(chunk)) {
+      this.drain(sink);
+      return;
+    }
+    this.at = at;
+    sink.write(chunk);
+    for (const part of parts) part.sent();
+  };
+
+  /**
+   * Writes one channel's item if it fits the client's queue; false if it must wait, to be sent when
+   * the client has read some. For the slow path (`drain`): a client whose queue is nearly full.
+   */
+  trySend(part: ChannelPart, item: Item): boolean {
     const sink = this.sink;
     if (sink === undefined || sink.closed) return true; // dropped: the stream is over
-    const bytes = this.encode(part, event);
-    if (!sink.fits(bytes)) {
-      sink.onPull = this.pulled;
-      return false;
+    if (item.id === undefined) {
+      const bytes = noticeBytes(part, item);
+      if (!sink.fits(bytes)) return this.waitForRead(sink);
+      sink.write(bytes);
+      return true;
     }
-    if (event.id !== undefined) this.positions[part.index] = `${part.channel}:${event.id}`;
-    sink.write(bytes);
+    const next = this.at.after(part.index, item as Message);
+    if (!sink.fits(next.bytes)) return this.waitForRead(sink);
+    this.at = next;
+    sink.write(next.bytes);
     return true;
   }
 
-  /** A channel's stream ended on its own (its backend lost, its object reset): so does this one. */
+  /** A channel could not go on (its stream ended on its own, or outran the client): so does this stream. */
   partEnded(retry: number | undefined): void {
     const sink = this.sink;
     if (this.isClosed || sink === undefined || sink.closed) return;
@@ -192,47 +388,53 @@ class ChannelSet {
     sink.close();
   }
 
+  /** Event by event, each channel in turn, as far as the client's queue allows. */
+  private drain(sink: EventSink): void {
+    const parts = this.parts;
+    const first = this.nextToDrain % parts.length;
+    for (let n = 0; n < parts.length && !sink.closed; n++) parts[(first + n) % parts.length]?.drain();
+  }
+
+  private waitForRead(sink: EventSink): false {
+    sink.onPull = this.pulled;
+    return false;
+  }
+
   private readonly pulled = () => {
     (this.sink as EventSink).onPull = undefined;
     // Each read starts with the next channel, so that one busy channel cannot keep the others waiting.
-    const first = this.nextToDrain++ % this.parts.length;
-    for (let n = 0; n < this.parts.length; n++) this.parts[(first + n) % this.parts.length]?.drain();
+    this.nextToDrain++;
+    this.flush();
   };
-
-  private encode(part: ChannelPart, event: ChannelEvent): Uint8Array {
-    let id: string | undefined;
-    if (event.id !== undefined) {
-      id = "";
-      const positions = this.positions;
-      for (let n = 0; n < positions.length; n++) {
-        if (n > 0) id += ",";
-        id += n === part.index ? `${part.channel}:${event.id}` : positions[n];
-      }
-    }
-    // Subscribers of the same channels that are at the same positions (all of them, once caught up)
-    // are sent the same bytes: the last encoding of a shared event is kept on it and reused.
-    const last = event.encoded;
-    if (last !== undefined && last.id === id && last.channel === part.channel) return last.bytes;
-    const bytes = encodeEvent({ event: `${part.channel}/${event.event ?? "message"}`, id, data: event.data });
-    event.encoded = { channel: part.channel, id, bytes };
-    return bytes;
-  }
 }
 
-/** A channel's event, with the last encoding of it that was sent (see `ChannelSet.encode`). */
-interface ChannelEvent extends EventSourceMessage {
-  encoded?: { channel: string; id: string | undefined; bytes: Uint8Array };
+const RESOLVED = Promise.resolve();
+
+/** An event of a channel without an id (presence, `history-truncated`): no cursor, encoded per stream. */
+function noticeBytes(part: ChannelPart, item: Item): Uint8Array {
+  return encodeEvent({ event: `${part.channel}/${item.event ?? "message"}`, data: item.data });
+}
+
+/** One chunk of `parts`, in order. */
+function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
+  const chunk = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    chunk.set(part, offset);
+    offset += part.byteLength;
+  }
+  return chunk;
 }
 
 /** What one whole chunk holds: a channel's stream writes whole events (`EventSink.write`). */
 interface ParsedChunk {
-  events: ChannelEvent[];
+  events: Item[];
   retry: number | undefined;
 }
 
 /**
- * Chunks parsed so far, by the chunk itself: the memory and Redis hubs write the same bytes to every
- * subscriber of a channel, so a publish is parsed once for all of them, not once per subscriber.
+ * Chunks parsed so far, by the chunk itself: a notice (presence, `history-truncated`) or a channel
+ * stream's chunk written to every subscriber alike is parsed once for all of them.
  */
 const parsedChunks = new WeakMap<Uint8Array, ParsedChunk>();
 let parsing: ParsedChunk = { events: [], retry: undefined };
@@ -260,135 +462,244 @@ function parseChunk(chunk: Uint8Array): ParsedChunk {
 const EVENT_OVERHEAD_BYTES = 128;
 
 /**
- * One channel's stream, written straight into this object (its transport, taken over before anyone
- * read its body: see `takeOver`) instead of through a web stream read back here: no read promise per
- * event. Events wait here while the client's queue is full; what waits is what this channel's stream
- * sees as queued, so its replay pauses until the client reads, and a live channel that outruns the
- * client overflows its limit and ends the whole stream, as a single stream would.
+ * One channel of the stream: the subscriber its subscription writes to. Events wait here until the
+ * stream writes them, weighed as a single stream weighs a chunk (a run handed over at once weighs its
+ * bytes, at least an equal share of the byte limit per allowed event), so a replay pauses (it asks
+ * `fits` first) until the client reads, and a live channel that outruns the client past
+ * MAX_BUFFERED_BYTES or MAX_BUFFERED_EVENTS ends the whole stream, as it would end a single stream.
  */
-class ChannelPart implements StreamTransport {
+class ChannelPart implements ChannelSubscriber {
+  onPull: (() => void) | undefined = undefined;
+  /** What waits to be written, oldest first. */
+  readonly waiting: Item[] = [];
+  private waitingWeight = 0;
   private retries = 0;
   private retry: number | undefined;
-  private readonly waiting: ChannelEvent[] = [];
-  private waitingWeight = 0;
-  private wantsRead = false;
-  private ended = false;
-  private readonly stream: SseStream | undefined;
-  /** Set when the hub's response is not an `eventStream` one: its body is read instead. */
-  private body: ReadableStream<Uint8Array> | null = null;
-  private reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  private wake: (() => void) | undefined;
+  private stopped = false;
+  /** Set by a subscription that reads a body: called when nothing waits any more. */
+  wake: (() => void) | undefined;
 
   constructor(
     private readonly set: ChannelSet,
     readonly channel: string,
     readonly index: number,
-    response: Response,
-  ) {
+    private readonly subscription: Subscription,
+    private readonly limits: { maxBytes: number; minWeight: number },
+  ) {}
+
+  get closed(): boolean {
+    return this.stopped || this.set.closed;
+  }
+
+  /** The weight of what waits for the client (see `StreamTransport.queued`). */
+  get queued(): number {
+    return this.waitingWeight;
+  }
+
+  start(): void {
+    this.subscription.start(this);
+  }
+
+  /** The outer stream ended: so does this channel's subscription. Idempotent. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.wake?.();
+    this.subscription.stop();
+  }
+
+  take(messages: readonly Message[]): boolean {
+    if (this.closed) return false;
+    // Nothing to gather it with (see ChannelSet.gathers) and nothing waiting: written at once.
+    if (!this.set.gathers && messages.length === 1 && this.waiting.length === 0 && !this.set.flushPending) {
+      if (this.set.trySend(this, messages[0] as Message)) return !this.closed;
+    }
+    // Handed over at once (a run): one chunk's weight, as a single stream weighs the run's one write.
+    let weight = 0;
+    for (const message of messages) {
+      this.waiting.push(message);
+      weight += message.data.length + EVENT_OVERHEAD_BYTES;
+    }
+    this.waited(Math.max(weight, this.limits.minWeight));
+    return !this.closed;
+  }
+
+  /** A notice (`history-truncated`), or any event of a channel's stream. */
+  send(event: EventOf<AnyEvents>): boolean {
+    if (this.closed) return false;
+    const { data } = event;
+    this.arrived({ id: event.id, event: event.event, data: typeof data === "string" ? data : JSON.stringify(data) });
+    return !this.closed;
+  }
+
+  /** Bytes: a notice (presence), or a chunk of a channel's stream. */
+  write(chunk: Uint8Array): boolean {
+    if (this.closed) return false;
+    const { events, retry } = parseChunk(chunk);
+    // The first retry: is the outer stream's business; a later one is passed on at the end.
+    if (retry !== undefined) this.retried(retry);
+    for (const event of events) this.arrived(event);
+    return !this.closed;
+  }
+
+  fits(chunk: Uint8Array): boolean {
+    return (
+      !this.closed && this.waitingWeight + Math.max(chunk.byteLength, this.limits.minWeight) <= this.limits.maxBytes
+    );
+  }
+
+  arrived(item: Item): void {
+    this.waiting.push(item);
+    this.waited(this.weightOf(item));
+  }
+
+  private weightOf(item: Item): number {
+    return Math.max(item.data.length + EVENT_OVERHEAD_BYTES, this.limits.minWeight);
+  }
+
+  /** Everything waiting was written (`ChannelSet.flush`): the channel's replay may go on. */
+  sent(): void {
+    if (this.waiting.length === 0) return;
+    // pop(), not `length = 0`, which V8 takes a slow path for: most flushes find one event here.
+    while (this.waiting.length > 0) this.waiting.pop();
+    this.waitingWeight = 0;
+    this.resume();
+  }
+
+  /** Sends what waits, event by event, as far as the client's queue allows (the slow path). */
+  drain(): void {
+    let n = 0;
+    while (n < this.waiting.length && this.set.trySend(this, this.waiting[n] as Item)) {
+      // What it weighed alone; a run (weighed as one chunk) weighs less, so never below nothing.
+      this.waitingWeight = Math.max(0, this.waitingWeight - this.weightOf(this.waiting[n] as Item));
+      n++;
+    }
+    if (n === 0) return;
+    this.waiting.splice(0, n);
+    if (this.waiting.length === 0) this.waitingWeight = 0;
+    this.resume();
+  }
+
+  /** The channel's stream ended on its own (see `subscribeByStream`): what waits goes, then the stream ends. */
+  ended(): void {
+    if (this.stopped) return;
+    this.set.flush();
+    this.stopped = true;
+    this.set.partEnded(this.retry);
+  }
+
+  /** The first retry: a channel's stream sent (the outer stream has its own); a later one is passed on. */
+  retried(ms: number): void {
+    if (this.retries++ > 0) this.retry = ms;
+  }
+
+  get hasWaiting(): boolean {
+    return this.waiting.length > 0;
+  }
+
+  private waited(weight: number): void {
+    this.waitingWeight += weight;
+    // A live channel that outruns the client: a single stream would overflow here.
+    if (this.waitingWeight > this.limits.maxBytes) this.set.partEnded(undefined);
+    else this.set.soon();
+  }
+
+  private resume(): void {
+    this.wake?.();
+    if (!this.closed) this.onPull?.();
+  }
+}
+
+/**
+ * A channel of a hub without `subscribe` (Durable Objects): its single-channel stream, opened now so
+ * that a refusal (a cap) is the request's answer, taken over before anyone read its body (see
+ * `takeOver`) and started on this transport, which parses what it is written into the part. A
+ * response that is not an `eventStream` one has its body read instead.
+ */
+async function subscribeByStream(
+  hub: Hub,
+  channel: string,
+  { after, client, presence }: SubscribeOptions,
+  request: Request,
+): Promise<Subscription> {
+  // No signal: ended by the multi-channel stream itself (stop), which hears the client's: one listener
+  // on it, not one per channel (Node warns past ten on one signal).
+  const response = await hub.stream(channel, { after, request, signal: undefined, client, presence, part: true });
+  return new StreamSubscription(response);
+}
+
+class StreamSubscription implements Subscription, StreamTransport {
+  private part: ChannelPart | undefined;
+  private readonly stream: SseStream | undefined;
+  private body: ReadableStream<Uint8Array> | null = null;
+  private reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  private isStopped = false;
+
+  constructor(response: Response) {
     this.stream = takeOver(response);
     if (this.stream === undefined) this.body = response.body;
   }
 
-  start(): void {
+  start(subscriber: ChannelSubscriber): void {
+    this.part = subscriber as ChannelPart;
     if (this.stream !== undefined) this.stream.start(this);
-    else void this.read();
+    else void this.read(this.part);
   }
 
-  /** The outer stream ended: so does this channel's. Idempotent. */
   stop(): void {
-    this.ended = true;
-    this.wake?.();
+    if (this.isStopped) return;
+    this.isStopped = true;
     if (this.stream !== undefined) this.stream.clientLeft();
     else void (this.reader ?? this.body)?.cancel().catch(() => {});
   }
 
   write(chunk: Uint8Array): number {
-    if (this.ended) return -1;
-    const { events, retry } = parseChunk(chunk);
-    // The first retry: is the outer stream's business; a later one is passed on at the end.
-    if (retry !== undefined && this.retries++ > 0) this.retry = retry;
-    for (const event of events) this.arrived(event);
-    return this.waitingWeight;
+    const part = this.part;
+    if (part === undefined || !part.write(chunk)) return -1;
+    return part.queued;
   }
 
   queued(): number {
-    return this.waitingWeight;
+    return this.part?.queued ?? 0;
   }
 
   end(): void {
-    this.finish();
+    this.part?.ended();
   }
 
   abort(): void {
-    this.finish();
+    this.part?.ended();
   }
 
   awaitRead(): void {
-    this.wantsRead = true;
+    if (this.part !== undefined) this.part.onPull = this.pulled;
   }
 
-  /** Sends what waits, as far as the client's queue allows; then lets the channel's stream go on. */
-  drain(): void {
-    while (this.waiting.length > 0) {
-      const event = this.waiting[0] as ChannelEvent;
-      if (!this.set.trySend(this, event)) return;
-      this.waiting.shift();
-      this.waitingWeight -= this.weightOf(event);
-    }
-    this.waitingWeight = 0;
-    this.wake?.();
-    if (this.wantsRead) {
-      this.wantsRead = false;
-      this.stream?.pulled();
-    }
-  }
+  private readonly pulled = () => {
+    (this.part as ChannelPart).onPull = undefined;
+    this.stream?.pulled();
+  };
 
-  private arrived(event: ChannelEvent): void {
-    if (this.waiting.length === 0 && this.set.trySend(this, event)) return;
-    this.waiting.push(event);
-    this.waitingWeight += this.weightOf(event);
-  }
-
-  /** As its stream weighs a chunk (`SseStream.weigh`), so that both its byte and its event limits hold. */
-  private weightOf(event: EventSourceMessage): number {
-    return Math.max(event.data.length + EVENT_OVERHEAD_BYTES, this.stream?.minWeight ?? 0);
-  }
-
-  private finish(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.drain();
-    this.set.partEnded(this.retry);
-  }
-
-  /**
-   * For a hub whose streams are not `eventStream` responses: their body, read as the client reads,
-   * with a parser of its own (its chunks may split events).
-   */
-  private async read(): Promise<void> {
+  /** Reads the body as the client reads, with a parser of its own (its chunks may split events). */
+  private async read(part: ChannelPart): Promise<void> {
     const decoder = new TextDecoder();
-    const parser = createParser({
-      onEvent: (event) => this.arrived(event),
-      onRetry: (ms) => {
-        if (this.retries++ > 0) this.retry = ms;
-      },
-    });
+    const parser = createParser({ onEvent: (event) => part.arrived(event), onRetry: (ms) => part.retried(ms) });
     try {
       this.reader = this.body?.getReader();
       for (;;) {
-        if (this.ended || this.reader === undefined) return;
+        if (part.closed || this.reader === undefined) return;
         const { done, value } = await this.reader.read();
-        if (done || this.ended) break;
+        if (done || part.closed) break;
         parser.feed(decoder.decode(value, { stream: true }));
-        while (this.waiting.length > 0 && !this.ended) {
+        while (part.hasWaiting && !part.closed) {
           await new Promise<void>((resolve) => {
-            this.wake = resolve;
+            part.wake = resolve;
           });
         }
       }
     } catch {
       // The channel's stream failed: as its end.
     }
-    this.finish();
+    part.ended();
   }
 }

@@ -5,7 +5,6 @@
 import {
   type CloseReason,
   type EventSink,
-  type EventSource,
   encodeEvent,
   eventStream,
   type OpenStreams,
@@ -53,6 +52,25 @@ export interface StreamRequest {
   part?: boolean | undefined;
 }
 
+/**
+ * What a channel writes to: a client's own stream (an `EventSink`), or a `ChannelSubscriber`.
+ * Messages go to `take` where there is one, else as bytes to `write`; notices (`presence`,
+ * `history-truncated`) always go as bytes or through `send`.
+ */
+export type ChannelSink = Pick<EventSink, "closed" | "onPull" | "write" | "fits" | "send"> & {
+  take?(events: readonly ChannelEvent[]): boolean;
+};
+
+/**
+ * A follower of a channel that takes its messages as they are, not encoded for one client: a
+ * multi-channel stream's channel (see `Hub.subscribe`, channel-set.ts). A replay asks `fits` with
+ * the message's single-stream bytes before each `take`, and waits for `onPull` when it does not fit.
+ */
+export interface ChannelSubscriber extends ChannelSink {
+  /** Messages in order, the same objects for every subscriber. False once it has ended. */
+  take(events: readonly ChannelEvent[]): boolean;
+}
+
 /** The event sent before a replay that cannot start where the client asked: history was trimmed. */
 export const HISTORY_TRUNCATED_EVENT = "history-truncated";
 
@@ -83,13 +101,33 @@ const setImmediateIfAny = (globalThis as { setImmediate?: (callback: () => void)
 const atEndOfTurn: (callback: () => void) => void =
   setImmediateIfAny !== undefined ? (callback) => setImmediateIfAny(callback) : (callback) => setTimeout(callback, 0);
 
+/**
+ * The end of this turn, shared by the channels of one hub: every channel that published in the turn
+ * sends its run in one task, with no other task or microtask in between, so a multi-channel stream
+ * gets all of its channels' runs at once and writes them as one chunk (see channel-set.ts).
+ */
+export class EndOfTurn {
+  private pending: (() => void)[] = [];
+
+  schedule(callback: () => void): void {
+    if (this.pending.length === 0) atEndOfTurn(this.run);
+    this.pending.push(callback);
+  }
+
+  private readonly run = () => {
+    const pending = this.pending;
+    this.pending = [];
+    for (const callback of pending) callback();
+  };
+}
+
 export class Channel {
   /** Subscribers that have caught up and receive each publish as it happens. */
-  private readonly live = new Set<EventSink>();
+  private readonly live = new Set<ChannelSink>();
   /** Subscribers still being sent history; they join `live` when it is done. */
-  private readonly catchingUp = new Set<EventSink>();
+  private readonly catchingUp = new Set<ChannelSink>();
   /** Subscribers (in `live` or `catchingUp`) that asked for presence events. */
-  private readonly presence = new Set<EventSink>();
+  private readonly presence = new Set<ChannelSink>();
   private presenceTimer: ReturnType<typeof setTimeout> | undefined;
   private presenceSentAt = 0;
   /**
@@ -98,14 +136,15 @@ export class Channel {
    * per subscriber for a burst, not one per message), as the Durable Object and Redis paths do.
    */
   private run: Uint8Array[] = [];
-  private runIds: number[] = [];
+  /** The run's events, for subscribers that `take` them. */
+  private runEvents: ChannelEvent[] = [];
   private runBytes = 0;
   private runScheduled = false;
   /**
    * Subscribers that joined `live` while a run was pending, with the newest id they already had
    * (replayed, or published before they joined): they get only the part of the run after it.
    */
-  private joinedDuringRun = new Map<EventSink, number>();
+  private joinedDuringRun = new Map<ChannelSink, number>();
 
   constructor(
     private readonly store: EventStore,
@@ -114,6 +153,8 @@ export class Channel {
     private readonly onEmpty?: () => void,
     /** Counts deliveries: one call per publish and per replayed message, none per subscriber. */
     private readonly metrics: HubMetrics = NO_HUB_METRICS,
+    /** When runs are sent: give every channel of a hub the same one. */
+    private readonly endOfTurn: EndOfTurn = new EndOfTurn(),
   ) {}
 
   /**
@@ -126,12 +167,12 @@ export class Channel {
     if (published.replayed) return published;
     const bytes = encodeChannelEvent(published.event);
     this.run.push(bytes);
-    this.runIds.push(published.event.id);
+    this.runEvents.push(published.event);
     this.runBytes += bytes.byteLength;
     if (this.run.length >= MAX_RUN_MESSAGES || this.runBytes >= MAX_RUN_BYTES) this.sendRun();
     else if (!this.runScheduled) {
       this.runScheduled = true;
-      atEndOfTurn(this.sendRunAtEndOfTurn);
+      this.endOfTurn.schedule(this.sendRunAtEndOfTurn);
     }
     return published;
   }
@@ -145,27 +186,27 @@ export class Channel {
   private sendRun(): void {
     const run = this.run;
     if (run.length === 0) return;
-    const ids = this.runIds;
+    const events = this.runEvents;
     const joined = this.joinedDuringRun;
     const chunk = run.length === 1 ? (run[0] as Uint8Array) : concat(run, this.runBytes);
     this.run = [];
-    this.runIds = [];
+    this.runEvents = [];
     this.runBytes = 0;
     if (joined.size > 0) this.joinedDuringRun = new Map();
     // A subscriber whose buffer overflows is closed by write() and leaves `live` during the loop,
     // which a Set allows.
     let delivered = 0;
     for (const sink of this.live) {
-      const had = joined.get(sink);
+      const had = joined.size === 0 ? undefined : joined.get(sink);
       if (had === undefined) {
-        if (sink.write(chunk)) delivered += run.length;
+        if (sink.take === undefined ? sink.write(chunk) : sink.take(events)) delivered += run.length;
         continue;
       }
       // It joined mid-run: what it already has is the part of the run up to `had`.
-      const from = ids.findIndex((id) => id > had);
+      const from = events.findIndex((event) => event.id > had);
       if (from === -1) continue;
-      const rest = run.slice(from);
-      if (sink.write(concat(rest))) delivered += rest.length;
+      const rest = sink.take === undefined ? sink.write(concat(run.slice(from))) : sink.take(events.slice(from));
+      if (rest) delivered += run.length - from;
     }
     if (delivered > 0) this.metrics.delivered(delivered);
   }
@@ -196,6 +237,17 @@ export class Channel {
     });
   }
 
+  /**
+   * Follows the channel for a subscriber of its own (see `Hub.subscribe`): what `stream` sends, as
+   * events. Returns the function that stops it.
+   */
+  subscribe(subscriber: ChannelSubscriber, after: number | undefined, presence: boolean): () => void {
+    const source =
+      after !== undefined ? this.replayThenJoin(after, presence) : presence ? this.joinLiveWithPresence : this.joinLive;
+    source(subscriber);
+    return () => this.leave(subscriber);
+  }
+
   stats(): ChannelStats {
     return {
       subscribers: this.live.size + this.catchingUp.size,
@@ -207,13 +259,13 @@ export class Channel {
 
   // Shared by every subscriber (the sink is their argument): a channel with thousands of live
   // subscribers holds no closure per subscriber.
-  private readonly joinLive: EventSource = (sink) => {
+  private readonly joinLive = (sink: ChannelSink) => {
     this.goLive(sink);
     this.subscribersChanged();
     return this.leave;
   };
 
-  private readonly joinLiveWithPresence: EventSource = (sink) => {
+  private readonly joinLiveWithPresence = (sink: ChannelSink) => {
     this.presence.add(sink);
     return this.joinLive(sink);
   };
@@ -222,12 +274,12 @@ export class Channel {
    * Adds a subscriber that has every message stored so far (replayed, or published before it came)
    * to `live`; in the middle of a run, it will get only the rest of the run.
    */
-  private goLive(sink: EventSink): void {
+  private goLive(sink: ChannelSink): void {
     this.live.add(sink);
     if (this.run.length > 0) this.joinedDuringRun.set(sink, this.store.latestId());
   }
 
-  private readonly leave = (sink: EventSink) => {
+  private readonly leave = (sink: ChannelSink) => {
     sink.onPull = undefined;
     this.catchingUp.delete(sink);
     this.live.delete(sink);
@@ -237,8 +289,8 @@ export class Channel {
     if (this.live.size + this.catchingUp.size === 0 && this.store.oldestId() === undefined) this.onEmpty?.();
   };
 
-  private replayThenJoin(after: number, presence: boolean): EventSource {
-    return (sink) => {
+  private replayThenJoin(after: number, presence: boolean) {
+    return (sink: ChannelSink) => {
       this.catchingUp.add(sink);
       if (presence) this.presence.add(sink);
       this.subscribersChanged();
@@ -283,7 +335,7 @@ export class Channel {
    * catching up it is not in `live`; what is published meanwhile is in the store, and the
    * replay reaches it.
    */
-  private catchUp(sink: EventSink, cursor: number): void {
+  private catchUp(sink: ChannelSink, cursor: number): void {
     const step = () => {
       while (!sink.closed) {
         // An empty store still knows where its ids start: a cursor from before them (one a
@@ -310,7 +362,7 @@ export class Channel {
             sink.onPull = step; // resume when the client has read some
             return;
           }
-          if (sink.write(bytes)) this.metrics.delivered(1);
+          if (sink.take === undefined ? sink.write(bytes) : sink.take([event])) this.metrics.delivered(1);
           cursor = event.id;
         }
       }

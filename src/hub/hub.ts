@@ -5,7 +5,7 @@
  * several processes) without touching them.
  */
 import type { StreamDeadline } from "../sse/index.ts";
-import type { ChannelStats } from "./channel.ts";
+import type { ChannelStats, ChannelSubscriber } from "./channel.ts";
 import type { ChannelEvent, Publication, Published } from "./channel-event.ts";
 
 export interface StreamOptions {
@@ -48,6 +48,15 @@ export interface Hub {
   list(channel: string, after: number, limit: number): Promise<ChannelEvent[]>;
   /** The SSE response that follows `channel` for one client. */
   stream(channel: string, options: StreamOptions): Promise<Response>;
+  /**
+   * Follows `channel` for a subscriber that is not a client's stream of its own (a multi-channel
+   * stream's channel, see channel-set.ts): the same replay after `after`, then live, as `stream`, but
+   * the events are handed over as they are (`ChannelSubscriber.take`), the same objects for every
+   * subscriber, instead of encoded for one client. Resolves once the subscription could start; nothing
+   * is sent before `start`. Hubs whose subscribers live elsewhere (Durable Objects) leave it out: a
+   * multi-channel stream then composes their `stream`s.
+   */
+  subscribe?(channel: string, options: SubscribeOptions): Promise<Subscription>;
   channelStats(channel: string): Promise<ChannelStats>;
   /** Stats of the channels this hub instance knows (for Durable Objects: those it has used). */
   stats(): Promise<Record<string, ChannelStats>>;
@@ -60,10 +69,33 @@ export interface Hub {
   close?(): Promise<void>;
 }
 
+export interface SubscribeOptions {
+  /** Replay what came after this id first; undefined means live only. */
+  after: number | undefined;
+  /** Also send the channel's subscriber count as it changes (see `StreamOptions.presence`). */
+  presence?: boolean | undefined;
+  /** The client's address, where known. */
+  client?: string | undefined;
+}
+
+/** One channel followed for a `ChannelSubscriber` (see `Hub.subscribe`). */
+export interface Subscription {
+  /** Starts the replay, then live events, into `subscriber`. Once. */
+  start(subscriber: ChannelSubscriber): void;
+  /** Stops following, started or not. Idempotent. */
+  stop(): void;
+  /**
+   * True when the hub hands over what all its channels got in a turn in one task (the memory hub's
+   * EndOfTurn), so that a subscriber of several channels gains by gathering it into one write at the
+   * end of the task; else each delivery is best written at once.
+   */
+  readonly gathers?: boolean;
+}
+
 export interface BackendStatus {
   /** What the backend is, as operators know it: "redis". */
   backend: string;
   connected: boolean;
 }
 
-export type { ChannelEvent, ChannelStats, Publication, Published };
+export type { ChannelEvent, ChannelStats, ChannelSubscriber, Publication, Published };

@@ -13,7 +13,9 @@
 export { BackendUnavailableError } from "./backend-unavailable.ts";
 export {
   Channel,
+  type ChannelSink,
   type ChannelStats,
+  type ChannelSubscriber,
   HISTORY_TRUNCATED_EVENT,
   PRESENCE_EVENT,
   type StreamRequest,
@@ -28,7 +30,7 @@ export {
   type Published,
   RESERVED_EVENT_NAMES,
 } from "./channel-event.ts";
-export type { BackendStatus, Hub, StreamOptions } from "./hub.ts";
+export type { BackendStatus, Hub, StreamOptions, SubscribeOptions, Subscription } from "./hub.ts";
 export { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
 export { MemoryHub } from "./memory.ts";
 export { MAX_IDEMPOTENCY_KEYS, MemoryEventStore, type MemoryEventStoreOptions } from "./memory-store.ts";

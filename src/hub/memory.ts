@@ -3,15 +3,17 @@
  * memory. History survives nothing: a restart starts empty, with ids that continue upwards.
  */
 import type { OpenStreams } from "../sse/index.ts";
-import { Channel, type StreamSettings } from "./channel.ts";
+import { Channel, EndOfTurn, type StreamSettings } from "./channel.ts";
 import type { Publication } from "./channel-event.ts";
-import type { Hub, StreamOptions } from "./hub.ts";
+import type { Hub, StreamOptions, SubscribeOptions, Subscription } from "./hub.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
 import { MemoryEventStore } from "./memory-store.ts";
 import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS } from "./store.ts";
 
 export class MemoryHub implements Hub {
   private readonly channels = new Map<string, Channel>();
+  /** One for all channels: their runs of a turn go out together (see EndOfTurn). */
+  private readonly endOfTurn = new EndOfTurn();
   // Ids start from the clock in microseconds: a restarted process issues ids above every id the
   // previous one issued (unless it averaged over a million messages a second), so a client
   // resuming with its Last-Event-ID is sent what was published after the restart.
@@ -51,6 +53,24 @@ export class MemoryHub implements Hub {
     });
   }
 
+  async subscribe(channel: string, { after, presence }: SubscribeOptions): Promise<Subscription> {
+    let stop: (() => void) | undefined;
+    let stopped = false;
+    return {
+      gathers: true,
+      // The channel is made only when the subscription starts: one never started (a HEAD) leaves nothing.
+      start: (subscriber) => {
+        if (stopped || stop !== undefined) return;
+        stop = this.channel(channel).subscribe(subscriber, after, presence === true);
+      },
+      stop: () => {
+        stopped = true;
+        stop?.();
+        stop = undefined;
+      },
+    };
+  }
+
   async channelStats(channel: string) {
     // A channel not made yet will number its messages from `firstId`: the id before it is its newest
     // so far, so that a client resuming after it gets the first message without a `history-truncated`.
@@ -81,6 +101,7 @@ export class MemoryHub implements Hub {
         this.streams,
         () => this.channels.delete(name),
         this.metrics,
+        this.endOfTurn,
       );
       this.channels.set(name, channel);
     }

@@ -163,13 +163,54 @@ describe("channelSetStream", () => {
       }),
     );
     await reader.next();
-    // Nothing is read from here on: the client's queue fills, then the channel's own.
-    for (let i = 0; i < 200; i++) await hub.publish("fast", say(`${i}`));
+    // Nothing is read from here on: the client's queue fills, then the channel's own. One message a
+    // turn: what is published in one turn is one write (a run), to a single stream as to this one.
+    for (let i = 0; i < 200; i++) {
+      await hub.publish("fast", say(`${i}`));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     expect((await hub.channelStats("fast")).subscribers).toBe(0);
     expect((await hub.channelStats("slow")).subscribers).toBe(0);
     const got = await readUntilEnd(reader);
     expect(got.length).toBeGreaterThan(0);
     expect(got.length).toBeLessThan(200);
+  });
+
+  it("writes what its channels publish in one turn as one chunk, each event with the cursor after it, to every subscriber", async () => {
+    const hub = new MemoryHub(1000, SETTINGS, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
+    const channels = ["t1", "t2", "t3"];
+    const open = async () => {
+      const response = await channelSetStream(hub, {
+        channels,
+        cursor: undefined,
+        request,
+        signal: undefined,
+        settings: SETTINGS,
+      });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read(); // retry:
+      const cursor = new TextDecoder().decode((await reader.read()).value);
+      return { reader, start: /id: (.*)\n/.exec(cursor)?.[1] };
+    };
+    const [first, second] = [await open(), await open()];
+    expect(second.start).toBe(first.start);
+    const ids = [];
+    for (const channel of channels) ids.push((await hub.publish(channel, say(channel))).event.id);
+    for (const { reader } of [first, second]) {
+      const chunk = new TextDecoder().decode((await reader.read()).value);
+      const events = chunk.split("\n\n").filter(Boolean);
+      expect(events.map((event) => /^event: (.*)$/m.exec(event)?.[1])).toEqual([
+        "t1/message",
+        "t2/message",
+        "t3/message",
+      ]);
+      expect(events.map((event) => /^id: (.*)$/m.exec(event)?.[1])).toEqual([
+        `t1:${ids[0]},t2:${ids[1] - 1},t3:${ids[2] - 1}`,
+        `t1:${ids[0]},t2:${ids[1]},t3:${ids[2] - 1}`,
+        `t1:${ids[0]},t2:${ids[1]},t3:${ids[2]}`,
+      ]);
+      await reader.cancel();
+    }
   });
 
   it("paces a long replay of several channels to what the client reads, instead of dropping it", async () => {
@@ -201,9 +242,10 @@ describe("channelSetStream", () => {
     const openStreams = new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 });
     const memory = new MemoryHub(1000, SETTINGS, openStreams);
     const refusal = new StreamCapError("client-streams");
+    // The memory hub is followed with `subscribe`; a hub without it, with `stream`: either refuses.
     const hub = Object.assign(Object.create(memory) as Hub, {
-      stream: (channel: string, options: Parameters<Hub["stream"]>[1]) =>
-        channel === "full" ? Promise.reject(refusal) : memory.stream(channel, options),
+      subscribe: (channel: string, options: Parameters<NonNullable<Hub["subscribe"]>>[1]) =>
+        channel === "full" ? Promise.reject(refusal) : memory.subscribe(channel, options),
     });
     const opening = channelSetStream(hub, {
       channels: ["x", "full", "y"],
@@ -216,6 +258,19 @@ describe("channelSetStream", () => {
     await expect(opening).rejects.toBe(refusal);
     for (const channel of ["x", "y"]) expect((await memory.channelStats(channel)).subscribers).toBe(0);
     expect(openStreams.toJSON().activeStreams).toBe(0);
+  });
+
+  it("leaves no channel behind when the stream is never read (a HEAD, a client gone at once)", async () => {
+    const hub = new MemoryHub(1000, SETTINGS, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
+    const response = await channelSetStream(hub, {
+      channels: ["never-1", "never-2"],
+      cursor: undefined,
+      request,
+      signal: undefined,
+      settings: SETTINGS,
+    });
+    await response.body?.cancel();
+    expect(await hub.stats()).toEqual({});
   });
 
   it("ends with the server's shutdown: a retry for the client, and every channel's stream gone", async () => {

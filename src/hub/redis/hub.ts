@@ -9,9 +9,9 @@
 import { ErrorReply } from "redis";
 import { eventStream, type OpenStreams } from "../../sse/index.ts";
 import { BackendUnavailableError } from "../backend-unavailable.ts";
-import { type ChannelStats, PART_SETTINGS, type StreamSettings } from "../channel.ts";
+import { type ChannelStats, type ChannelSubscriber, PART_SETTINGS, type StreamSettings } from "../channel.ts";
 import { afterId, type ChannelEvent, dataWithId, draftOf, type Publication, type Published } from "../channel-event.ts";
-import type { BackendStatus, Hub, StreamOptions } from "../hub.ts";
+import type { BackendStatus, Hub, StreamOptions, SubscribeOptions, Subscription } from "../hub.ts";
 import type { HubMetrics } from "../hub-metrics.ts";
 import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS } from "../store.ts";
 import { type ChannelKeys, channelKeys } from "./keys.ts";
@@ -139,6 +139,35 @@ export class RedisHub implements Hub {
       // including one that never started (a HEAD, a client gone before the first read).
       onClose: state.release,
     });
+  }
+
+  async subscribe(channel: string, { after, presence }: SubscribeOptions): Promise<Subscription> {
+    const state = this.channel(channel);
+    // As for a stream: started once this process is in step with the channel.
+    await state.whenSynced(this.options.timeoutMs);
+    let leave: ((subscriber: ChannelSubscriber) => void) | undefined;
+    let subscriber: ChannelSubscriber | undefined;
+    let stopped = false;
+    return {
+      start: (to) => {
+        if (stopped || subscriber !== undefined) return;
+        subscriber = to;
+        const join =
+          after !== undefined
+            ? state.replayThenJoin(after, presence === true)
+            : presence
+              ? state.joinLiveWithPresence
+              : state.joinLive;
+        leave = join(to);
+      },
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        // Forgets the channel if this was its last subscriber, also when it never started.
+        if (leave !== undefined && subscriber !== undefined) leave(subscriber);
+        else state.release();
+      },
+    };
   }
 
   async channelStats(channel: string): Promise<ChannelStats> {

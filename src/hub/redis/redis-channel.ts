@@ -21,8 +21,8 @@
  *   did; a process with watchers then reads the total, at most as often, and sends it if it moved.
  * See docs/architecture.md ("Redis").
  */
-import { type EventSink, type EventSource, encodeEvent } from "../../sse/index.ts";
-import { HISTORY_TRUNCATED_EVENT, PRESENCE_EVENT, PRESENCE_INTERVAL_MS } from "../channel.ts";
+import { encodeEvent } from "../../sse/index.ts";
+import { type ChannelSink, HISTORY_TRUNCATED_EVENT, PRESENCE_EVENT, PRESENCE_INTERVAL_MS } from "../channel.ts";
 import { type ChannelEvent, encodeChannelEvent } from "../channel-event.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "../hub-metrics.ts";
 import { decodeStored } from "./stored-event.ts";
@@ -59,11 +59,11 @@ const RETRY_MS = 500;
 
 export class RedisChannel {
   /** Subscribers that receive each message as this process delivers it. */
-  private readonly live = new Set<EventSink>();
+  private readonly live = new Set<ChannelSink>();
   /** Subscribers still replaying history (or waiting for this process to catch up with them). */
-  private readonly catchingUp = new Set<EventSink>();
+  private readonly catchingUp = new Set<ChannelSink>();
   /** Resumed subscribers ahead of `delivered`, with the id they hold: live once it is reached. */
-  private readonly ahead = new Map<EventSink, number>();
+  private readonly ahead = new Map<ChannelSink, number>();
   /** The last id handed to live subscribers; undefined until read from Redis after subscribing. */
   private delivered: number | undefined;
   private subscribed = false;
@@ -74,7 +74,7 @@ export class RedisChannel {
   private waitingForSync: Array<() => void> = [];
   private ended = false;
   /** Subscribers that asked for presence events. */
-  private readonly watchers = new Set<EventSink>();
+  private readonly watchers = new Set<ChannelSink>();
   private readonly reporting = new Coalesced(() => this.reportCount());
   private readonly refreshing = new Coalesced(() => this.sendTotal());
   private reportedCount = -1;
@@ -137,21 +137,21 @@ export class RedisChannel {
   }
 
   /** The source of a subscriber without Last-Event-ID: live messages from now on. */
-  readonly joinLive: EventSource = (sink) => {
+  readonly joinLive = (sink: ChannelSink) => {
     this.live.add(sink);
     this.reporting.soon();
     return this.leave;
   };
 
   /** The same, with presence events. */
-  readonly joinLiveWithPresence: EventSource = (sink) => {
+  readonly joinLiveWithPresence = (sink: ChannelSink) => {
     this.watch(sink);
     return this.joinLive(sink);
   };
 
   /** The source of a subscriber that resumes after `after`: replay, then live. */
-  replayThenJoin(after: number, presence = false): EventSource {
-    return (sink) => {
+  replayThenJoin(after: number, presence = false) {
+    return (sink: ChannelSink) => {
       this.catchingUp.add(sink);
       if (presence) this.watch(sink);
       this.reporting.soon();
@@ -175,7 +175,7 @@ export class RedisChannel {
     this.refreshing.cancel();
   }
 
-  private watch(sink: EventSink): void {
+  private watch(sink: ChannelSink): void {
     this.watchers.add(sink);
     // A new watcher gets the count even if it did not change.
     this.sentTotal = -1;
@@ -228,7 +228,7 @@ export class RedisChannel {
     if (this.subscribers === 0) this.onEmpty(this);
   };
 
-  private readonly leave = (sink: EventSink) => {
+  private readonly leave = (sink: ChannelSink) => {
     sink.onPull = undefined;
     this.live.delete(sink);
     this.catchingUp.delete(sink);
@@ -248,7 +248,9 @@ export class RedisChannel {
     // A subscriber whose buffer overflows is closed by write() and leaves `live` during the loop,
     // which a Set allows.
     let written = 0;
-    for (const sink of this.live) if (sink.write(bytes)) written++;
+    // Subscribers that take events (see ChannelSubscriber) share this one array.
+    const events = [event];
+    for (const sink of this.live) if (sink.take === undefined ? sink.write(bytes) : sink.take(events)) written++;
     this.metrics.delivered(written);
     this.delivered = id;
     if (this.ahead.size > 0) this.admitAhead(id);
@@ -351,7 +353,7 @@ export class RedisChannel {
    * the live set. Replay reads are awaited; the check that the replay has reached `delivered` and
    * the join are one synchronous step, so no delivery can fall between them.
    */
-  private catchUp(sink: EventSink, cursor: number): void {
+  private catchUp(sink: ChannelSink, cursor: number): void {
     let running = false;
     const step = async () => {
       if (running) return;
@@ -397,7 +399,7 @@ export class RedisChannel {
               };
               return;
             }
-            if (sink.write(bytes)) this.metrics.delivered(1);
+            if (sink.take === undefined ? sink.write(bytes) : sink.take([message])) this.metrics.delivered(1);
             cursor = message.id;
           }
         }
@@ -412,7 +414,7 @@ export class RedisChannel {
   }
 
   /** Joins a subscriber that holds every id up to `holds` to the live set, or parks it until then. */
-  private joinFrom(sink: EventSink, holds: number): void {
+  private joinFrom(sink: ChannelSink, holds: number): void {
     if (sink.closed) return;
     sink.onPull = undefined;
     if (holds > (this.delivered as number)) {

@@ -194,8 +194,9 @@ describe("channelSetStream", () => {
     };
     const [first, second] = [await open(), await open()];
     expect(second.start).toBe(first.start);
-    const ids = [];
+    const ids: number[] = [];
     for (const channel of channels) ids.push((await hub.publish(channel, say(channel))).event.id);
+    const [one, two, three] = ids as [number, number, number];
     for (const { reader } of [first, second]) {
       const chunk = new TextDecoder().decode((await reader.read()).value);
       const events = chunk.split("\n\n").filter(Boolean);
@@ -205,9 +206,9 @@ describe("channelSetStream", () => {
         "t3/message",
       ]);
       expect(events.map((event) => /^id: (.*)$/m.exec(event)?.[1])).toEqual([
-        `t1:${ids[0]},t2:${ids[1] - 1},t3:${ids[2] - 1}`,
-        `t1:${ids[0]},t2:${ids[1]},t3:${ids[2] - 1}`,
-        `t1:${ids[0]},t2:${ids[1]},t3:${ids[2]}`,
+        `t1:${one},t2:${two - 1},t3:${three - 1}`,
+        `t1:${one},t2:${two},t3:${three - 1}`,
+        `t1:${one},t2:${two},t3:${three}`,
       ]);
       await reader.cancel();
     }

@@ -22,6 +22,7 @@
  *   package and edge-sse/client, drop an event with no `data:` line without taking its id.
  */
 import { createParser } from "eventsource-parser";
+import { concatBytes } from "../sse/encode.ts";
 import {
   type AnyEvents,
   type EventOf,
@@ -344,7 +345,7 @@ class ChannelSet {
           length += bytes.byteLength;
         }
       }
-      chunk = chunks.length === 1 ? (chunks[0] as Uint8Array) : concat(chunks, length);
+      chunk = chunks.length === 1 ? (chunks[0] as Uint8Array) : concatBytes(chunks, length);
       if (shared) {
         from.chunkSteps = steps;
         from.chunkBytes = chunk;
@@ -413,17 +414,6 @@ const RESOLVED = Promise.resolve();
 /** An event of a channel without an id (presence, `history-truncated`): no cursor, encoded per stream. */
 function noticeBytes(part: ChannelPart, item: Item): Uint8Array {
   return encodeEvent({ event: `${part.channel}/${item.event ?? "message"}`, data: item.data });
-}
-
-/** One chunk of `parts`, in order. */
-function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
-  const chunk = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    chunk.set(part, offset);
-    offset += part.byteLength;
-  }
-  return chunk;
 }
 
 /** What one whole chunk holds: a channel's stream writes whole events (`EventSink.write`). */

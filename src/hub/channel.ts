@@ -2,6 +2,8 @@
  * One channel's subscribers and history, the same code in the in-process hub and inside the
  * channel's Durable Object. See docs/architecture.md ("Fan-out", "Resume", "Backpressure").
  */
+
+import { concatBytes } from "../sse/encode.ts";
 import {
   type CloseReason,
   type EventSink,
@@ -188,7 +190,7 @@ export class Channel {
     if (run.length === 0) return;
     const events = this.runEvents;
     const joined = this.joinedDuringRun;
-    const chunk = run.length === 1 ? (run[0] as Uint8Array) : concat(run, this.runBytes);
+    const chunk = run.length === 1 ? (run[0] as Uint8Array) : concatBytes(run, this.runBytes);
     this.run = [];
     this.runEvents = [];
     this.runBytes = 0;
@@ -205,7 +207,7 @@ export class Channel {
       // It joined mid-run: what it already has is the part of the run up to `had`.
       const from = events.findIndex((event) => event.id > had);
       if (from === -1) continue;
-      const rest = sink.take === undefined ? sink.write(concat(run.slice(from))) : sink.take(events.slice(from));
+      const rest = sink.take === undefined ? sink.write(concatBytes(run.slice(from))) : sink.take(events.slice(from));
       if (rest) delivered += run.length - from;
     }
     if (delivered > 0) this.metrics.delivered(delivered);
@@ -369,16 +371,4 @@ export class Channel {
     };
     step();
   }
-}
-
-/** One chunk of `parts`, in order. */
-function concat(parts: Uint8Array[], bytes = parts.reduce((sum, part) => sum + part.byteLength, 0)): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const chunk = new Uint8Array(bytes);
-  let offset = 0;
-  for (const part of parts) {
-    chunk.set(part, offset);
-    offset += part.byteLength;
-  }
-  return chunk;
 }

@@ -115,3 +115,18 @@ function checkRetry(milliseconds: number): number {
   }
   return milliseconds;
 }
+
+/** One chunk of `parts`, in order (the same chunk when there is one): `bytes` is their length if known. */
+export function concatBytes(
+  parts: readonly Uint8Array[],
+  bytes = parts.reduce((sum, part) => sum + part.byteLength, 0),
+): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const chunk = new Uint8Array(bytes);
+  let offset = 0;
+  for (const part of parts) {
+    chunk.set(part, offset);
+    offset += part.byteLength;
+  }
+  return chunk;
+}

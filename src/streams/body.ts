@@ -5,6 +5,7 @@
  * the bytes of any other stream as they were appended.
  */
 import { isJsonStream } from "../hub/stream-rules.ts";
+import { concatBytes } from "../sse/encode.ts";
 import { badRequest, StreamError } from "./errors.ts";
 
 const utf8 = new TextEncoder();
@@ -32,7 +33,7 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
     }
     chunks.push(value);
   }
-  return concat(chunks, size);
+  return concatBytes(chunks, size);
 }
 
 /**
@@ -58,30 +59,19 @@ export function entriesOf(body: Uint8Array, contentType: string, create: boolean
 
 /** A read's body: a JSON stream's messages as one array, else the entries' bytes. */
 export function bodyOf(entries: Uint8Array[], contentType: string): Uint8Array {
-  if (!isJsonStream(contentType)) return concat(entries);
+  if (!isJsonStream(contentType)) return concatBytes(entries);
   const parts: Uint8Array[] = [OPEN_BRACKET];
   entries.forEach((entry, index) => {
     if (index > 0) parts.push(COMMA);
     parts.push(entry);
   });
   parts.push(CLOSE_BRACKET);
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 const OPEN_BRACKET = utf8.encode("[");
 const CLOSE_BRACKET = utf8.encode("]");
 const COMMA = utf8.encode(",");
-
-export function concat(chunks: Uint8Array[], size = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0)) {
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
-}
 
 /** Standard base64 (RFC 4648), for binary streams over SSE (§5.8). */
 export function base64Of(bytes: Uint8Array): string {

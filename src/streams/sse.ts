@@ -10,8 +10,9 @@
  */
 import type { StreamLog } from "../hub/log.ts";
 import { isJsonStream, mediaTypeOf, type StreamRecord } from "../hub/stream-rules.ts";
+import { concatBytes } from "../sse/encode.ts";
 import { type EventSink, type EventStreamOptions, encodeEvent, eventStream, type SseEvent } from "../sse/index.ts";
-import { base64Of, bodyOf, concat } from "./body.ts";
+import { base64Of, bodyOf } from "./body.ts";
 import { followOn, StreamChanges } from "./changes.ts";
 import { nextCursor } from "./cursor.ts";
 import { formatOffset } from "./offset.ts";
@@ -76,7 +77,7 @@ async function follow(read: SseRead, encoding: "text" | "base64", sink: EventSin
       const closed = record.closed && atTail;
       const events: SseEvent[] = [];
       if (entries.length > 0) {
-        const bytes = concat(entries);
+        const bytes = concatBytes(entries);
         const data = json ? bodyOf(entries, record.contentType) : bytes;
         events.push({ event: "data", data: encoding === "base64" ? base64Of(data) : utf8Decoder.decode(data) });
         announced = false;
@@ -87,7 +88,7 @@ async function follow(read: SseRead, encoding: "text" | "base64", sink: EventSin
         events.push({ event: "control", data: JSON.stringify(control(next, cursor, atTail, closed)) });
         announced = true;
       }
-      if (events.length > 0 && !(await writeWhenRead(sink, concat(events.map(encodeEvent))))) return;
+      if (events.length > 0 && !(await writeWhenRead(sink, concatBytes(events.map(encodeEvent))))) return;
       if (closed) return;
       if (atTail) {
         const changed = await changes.next(deadline, sink.signal);

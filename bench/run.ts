@@ -76,9 +76,9 @@ export interface Plan {
 
 export const FULL_PLAN: Plan = { burstEvents: 300_000, steadyEventsPerSecond: 10_000, steadyMessages: 10 };
 export const QUICK_PLAN: Plan = { burstEvents: 100_000, steadyEventsPerSecond: 10_000, steadyMessages: 8 };
-// wrangler dev is far slower than production Workers: workerd runs at N = 1000 and 5000 only,
-// with a tenth of the burst and of the steady rate, as a figure of its own.
-const WORKERD_SIZES = [1000, 5000];
+// wrangler dev is far slower than production Workers: workerd runs with a tenth of the burst and
+// of the steady rate, as a figure of its own.
+const WORKERD_SIZES = [1000, 5000, 10000];
 const WORKERD_SLOWER = 10;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

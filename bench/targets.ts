@@ -76,6 +76,13 @@ const EDGE_SSE_SETTINGS = {
   PUBLISH_RATE_LIMIT: "0",
 };
 
+/**
+ * On workerd, the Workers default keep-alive: a client that left is noticed only when its stream
+ * next writes (see ../shared/FINDINGS.md), so the keep-alive bounds how long departed subscribers
+ * are counted, and the benchmark measures that against its promise.
+ */
+const WORKERD_SETTINGS = { ...EDGE_SSE_SETTINGS, KEEP_ALIVE_MS: "5000" };
+
 function edgeSse(runtime: JsRuntime | "workerd"): Target {
   return {
     stack: EDGE_SSE,
@@ -86,7 +93,7 @@ function edgeSse(runtime: JsRuntime | "workerd"): Target {
       if (context?.redisUrl !== undefined) env.REDIS_URL = context.redisUrl;
       if (runtime === "workerd") {
         // wrangler dev reads settings as `--var`, not from the environment.
-        const vars = Object.entries(EDGE_SSE_SETTINGS).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+        const vars = Object.entries(WORKERD_SETTINGS).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
         return {
           cmd: bin("wrangler"),
           args: [
@@ -157,7 +164,7 @@ function edgeSseWorkerdDirect(): Target {
       return {
         cmd: NODE,
         args: ["--import", "tsx", join(root, "bench/workerd-direct.ts")],
-        env: { ...EDGE_SSE_SETTINGS, PORT: String(port), HOST: "127.0.0.1" },
+        env: { ...WORKERD_SETTINGS, PORT: String(port), HOST: "127.0.0.1" },
       };
     },
   };

@@ -77,9 +77,16 @@ const EDGE_SSE_SETTINGS = {
   PUBLISH_RATE_LIMIT: "0",
 };
 
+/**
+ * On workerd, the Workers default keep-alive: a client that left is noticed only when its stream
+ * next writes (see ../shared/FINDINGS.md), so the keep-alive bounds how long departed subscribers
+ * are counted, and the benchmark measures that against its promise.
+ */
+const WORKERD_SETTINGS = { KEEP_ALIVE_MS: "5000" };
+
 /** edge-sse's demo server on `runtime`, with `settings` on top of the benchmark's own. */
 export function edgeSse(runtime: JsRuntime | "workerd", extraSettings: Record<string, string> = {}): Target {
-  const settings = { ...EDGE_SSE_SETTINGS, ...extraSettings };
+  const settings = { ...EDGE_SSE_SETTINGS, ...(runtime === "workerd" ? WORKERD_SETTINGS : {}), ...extraSettings };
   return {
     stack: EDGE_SSE,
     runtime,
@@ -160,7 +167,7 @@ function edgeSseWorkerdDirect(): Target {
       return {
         cmd: NODE,
         args: ["--import", "tsx", join(root, "bench/workerd-direct.ts")],
-        env: { ...EDGE_SSE_SETTINGS, PORT: String(port), HOST: "127.0.0.1" },
+        env: { ...EDGE_SSE_SETTINGS, ...WORKERD_SETTINGS, PORT: String(port), HOST: "127.0.0.1" },
       };
     },
   };

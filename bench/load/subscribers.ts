@@ -30,7 +30,10 @@ export interface PoolOptions {
   count: number;
   /** One socket in this many records latencies. */
   sampleEvery: number;
-  /** Connections opened at once while ramping up (the server's accept backlog is finite). */
+  /**
+   * Connections waiting for their response headers at once while ramping up (default 256): the
+   * next one opens when one gets its headers, so the ramp goes at the server's pace.
+   */
   connectBatch?: number;
   /** Counted once per message instead of `data:` (see above); it must not occur in the headers. */
   marker?: string;
@@ -133,6 +136,8 @@ export class SubscriberPool {
   readonly marker: Buffer;
   readonly markerText: string | undefined;
   private waitingOpen: (() => void) | undefined;
+  /** While ramping up: opens the next connection (one got its headers, or failed). */
+  private openNext: (() => void) | undefined;
 
   constructor(private readonly options: PoolOptions) {
     this.markerText = options.marker;
@@ -145,6 +150,7 @@ export class SubscriberPool {
 
   onOpen() {
     this.opened++;
+    this.openNext?.();
     if (this.opened === this.options.count) this.waitingOpen?.();
   }
 
@@ -153,11 +159,17 @@ export class SubscriberPool {
     this.lastEventAt = now();
   }
 
-  /** Opens every connection and resolves when all have their response headers. */
+  /**
+   * Opens every connection and resolves when all have their response headers; rejects at the first
+   * socket error (a ramp that lost a connection failed) or after `timeoutMs`. Paced by the headers:
+   * at most `connectBatch` connections wait for theirs at once. Batches that waited only for the
+   * TCP connect could pile thousands of requests on a server still answering the earlier ones (on
+   * workerd, runs at N = 5000 saw connections reset: issue 18).
+   */
   async open(timeoutMs = 120_000): Promise<void> {
     const { host, path, count, sampleEvery } = this.options;
     const ports = this.options.ports ?? [this.options.port];
-    const batch = this.options.connectBatch ?? 256;
+    const window = this.options.connectBatch ?? 256;
     const requests = ports.map((port) =>
       Buffer.from(
         `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`,
@@ -167,43 +179,38 @@ export class SubscriberPool {
       this.options.request
         ? Buffer.from(this.options.request(index, host, ports[server] as number))
         : (requests[server] as Buffer);
-    const allOpen = new Promise<void>((resolve) => {
-      this.waitingOpen = resolve;
-    });
-    for (let i = 0; i < count; i += batch) {
-      const connecting: Promise<void>[] = [];
-      for (let j = i; j < Math.min(count, i + batch); j++) {
-        connecting.push(
-          new Promise((resolve, reject) => {
-            const server = Math.floor((j * ports.length) / count);
-            const socket = connect({ host, port: ports[server] as number }, () => {
-              socket.write(requestOf(j, server));
-              resolve();
-            });
-            socket.setNoDelay(true);
-            socket.on("error", (error: NodeJS.ErrnoException) => {
-              this.failed++;
-              const code = error.code ?? error.message;
-              this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
-              reject(error);
-            });
-            this.subscribers.push(new Subscriber(socket, this, j % sampleEvery === 0));
-          }),
-        );
-      }
-      await Promise.all(connecting);
-    }
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      allOpen,
-      new Promise((_, reject) => {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.waitingOpen = resolve;
         timer = setTimeout(
           () =>
             reject(new Error(`only ${this.opened} of ${count} streams opened in ${timeoutMs} ms${this.failures()}`)),
           timeoutMs,
         );
-      }),
-    ]).finally(() => clearTimeout(timer));
+        let next = 0;
+        this.openNext = () => {
+          if (next >= count) return;
+          const j = next++;
+          const server = Math.floor((j * ports.length) / count);
+          const socket = connect({ host, port: ports[server] as number }, () => {
+            socket.write(requestOf(j, server));
+          });
+          socket.setNoDelay(true);
+          socket.on("error", (error: NodeJS.ErrnoException) => {
+            this.failed++;
+            const code = error.code ?? error.message;
+            this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+            reject(new Error(`${this.opened} of ${count} streams opened, then a socket failed${this.failures()}`));
+          });
+          this.subscribers.push(new Subscriber(socket, this, j % sampleEvery === 0));
+        };
+        for (let i = 0; i < Math.min(window, count); i++) this.openNext();
+      });
+    } finally {
+      clearTimeout(timer);
+      this.openNext = undefined;
+    }
   }
 
   /** The socket errors seen, for an error message: "" when there were none. */

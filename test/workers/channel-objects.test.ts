@@ -8,6 +8,7 @@ import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { shardName } from "../../src/hub/durable-object/protocol.ts";
+import { ShardLoad } from "../../src/hub/durable-object/shard-load.ts";
 import { eventually, readEvents, type SseReader } from "../support/sse-reader.ts";
 
 const BASE = "http://edge-sse.test";
@@ -33,14 +34,20 @@ async function post(path: string, text: string): Promise<number> {
 const stats = async (path: string) =>
   (await (await fetchApp(`${path}/stats`)).json()) as { subscribers: number; catchingUp: number };
 
-async function subscribe(path: string, count: number, headers: Record<string, string> = {}): Promise<SseReader[]> {
+/** Opens `count` streams; `total`: the channel's subscribers then (by default, these). */
+async function subscribe(
+  path: string,
+  count: number,
+  headers: Record<string, string> = {},
+  total = count,
+): Promise<SseReader[]> {
   const readers: SseReader[] = [];
   for (let i = 0; i < count; i++) {
     const reader = readEvents(await fetchApp(`${path}/stream`, { headers }));
     await reader.opened();
     readers.push(reader);
   }
-  expect(await eventually(async () => (await stats(path)).subscribers, count)).toBe(count);
+  expect(await eventually(async () => (await stats(path)).subscribers, total)).toBe(total);
   return readers;
 }
 
@@ -71,6 +78,36 @@ const shardObject = (name: string, shard: number) =>
   env.CHANNEL_SHARDS.get(env.CHANNEL_SHARDS.idFromName(shardName(env.CHANNELS.idFromName(name).toString(), shard)));
 const socketsOn = (stub: DurableObjectStub) =>
   runInDurableObject(stub, (_instance, state) => state.getWebSockets().length);
+
+/** Reads until the event with id `last`: the ids seen, the first being wherever the reader joined. */
+async function idsUntil(reader: SseReader, last: number): Promise<number[]> {
+  const ids: number[] = [];
+  while (ids.at(-1) !== last) {
+    const event = await reader.next();
+    if (event.id) ids.push(Number(event.id));
+  }
+  return ids;
+}
+
+/**
+ * Counts the calls of the channel object's `history` (the RPC a replaying subscriber makes) while
+ * `run` runs, by wrapping the method on the class every instance of this isolate shares.
+ */
+async function historyCalls(name: string, run: () => Promise<void>): Promise<number> {
+  const prototype = await runInDurableObject(channelObject(name), (instance) => Object.getPrototypeOf(instance));
+  const history = prototype.history;
+  let calls = 0;
+  prototype.history = function (this: unknown, ...args: unknown[]) {
+    calls++;
+    return history.apply(this, args);
+  };
+  try {
+    await run();
+  } finally {
+    prototype.history = history;
+  }
+  return calls;
+}
 
 describe("the channel's objects in workerd", () => {
   it("hold subscribers as hibernatable WebSockets and sleep between publishes, holding no request", async () => {
@@ -131,6 +168,80 @@ describe("the channel's objects in workerd", () => {
     expect(await eventually(async () => (await stats(path)).subscribers, 25)).toBe(25);
     await leave(path, readers);
   }, 120_000);
+
+  it("places subscribers on a shard with no history call when they missed nothing; a resuming one replays", async () => {
+    const { name, path } = newChannel();
+    const old = [await post(path, "old 1"), await post(path, "old 2"), await post(path, "old 3")];
+    const first = await subscribe(path, SHARD_SUBSCRIBERS);
+    let placed: SseReader[] = [];
+    let resuming: SseReader | undefined;
+    const calls = await historyCalls(name, async () => {
+      placed = await subscribe(path, 5, {}, SHARD_SUBSCRIBERS + 5);
+      expect(await socketsOn(shardObject(name, 1))).toBe(5);
+    });
+    expect(calls, "subscribers placed on a shard that delivered nothing newer read history").toBe(0);
+    const replays = await historyCalls(name, async () => {
+      resuming = readEvents(await fetchApp(`${path}/stream`, { headers: { "last-event-id": "1" } }));
+      expect(await idsOf(resuming, 2)).toEqual(old.slice(1));
+    });
+    expect(replays).toBeGreaterThan(0);
+    const sent = [await post(path, "new 1"), await post(path, "new 2"), await post(path, "new 3")];
+    for (const reader of [...first, ...placed, resuming as SseReader]) expect(await idsOf(reader, 3)).toEqual(sent);
+    for (const reader of placed) await expect(reader.next(200)).rejects.toThrow(/no event/);
+    await leave(path, [...first, ...placed, resuming as SseReader]);
+  }, 60_000);
+
+  it("gives subscribers placed on shards while messages are published every later message once, in order", async () => {
+    const { path } = newChannel();
+    const first = await subscribe(path, SHARD_SUBSCRIBERS);
+    // A new channel: the 100 published below and the last one are ids 1 to 101. Every reader reads
+    // from the start (a client that does not read is dropped as stalled).
+    const last = 101;
+    const reading = first.map((reader) => idsUntil(reader, last));
+    const joining: SseReader[] = [];
+    const opening = (async () => {
+      for (let i = 0; i < 20; i++) {
+        const reader = readEvents(await fetchApp(`${path}/stream`));
+        await reader.opened();
+        joining.push(reader);
+        reading.push(idsUntil(reader, last));
+      }
+    })();
+    // Five publishers at a time (see the replay test below), while the twenty join.
+    await Promise.all(
+      Array.from({ length: 5 }, async (_, p) => {
+        for (let i = 0; i < 20; i++) await post(path, `during ${p}.${i}`);
+      }),
+    );
+    await opening;
+    expect(await post(path, "the last")).toBe(last);
+    const received = await Promise.all(reading);
+    for (const ids of received.slice(0, first.length))
+      expect(ids).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+    for (const ids of received.slice(first.length)) {
+      expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => (ids[0] as number) + i));
+    }
+    expect(await eventually(async () => (await stats(path)).catchingUp, 0)).toBe(0);
+    await leave(path, [...first, ...joining]);
+  }, 120_000);
+
+  it("keeps sending to a shard whose report of no subscribers crossed a subscriber placed there", async () => {
+    const { name } = newChannel();
+    await runInDurableObject(channelObject(name), (_instance, state) => {
+      const load = new ShardLoad(state.storage.sql);
+      expect(load.reserve(SHARD_SUBSCRIBERS, "192.0.2.10")).toBe(1);
+      // The shard's last subscriber left before the placed one joined: it reports none.
+      load.report(1, 0, { "192.0.2.10": 0 }, false, 0);
+      expect(load.activeShards()).toEqual([1]);
+      expect(load.total()).toBe(1);
+      // The placed one joined and is reported: counted once.
+      load.report(1, 1, { "192.0.2.10": 1 }, false, 1);
+      expect(load.total()).toBe(1);
+      load.report(1, 0, { "192.0.2.10": 0 }, false, 0);
+      expect(load.activeShards()).toEqual([]);
+      expect(load.total()).toBe(0);
+    });
+  });
 
   it("caps streams per client over the whole channel, shards included", async () => {
     const { path } = newChannel();

@@ -6,7 +6,7 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
 import { type ChannelEvent, encodeChannelEvent } from "../../src/hub/channel-event.ts";
-import { encodeFrame, eventsAfter, readFrame } from "../../src/hub/durable-object/frame.ts";
+import { encodeFrame, eventsAfter, frameLastId, readFrame } from "../../src/hub/durable-object/frame.ts";
 
 const createdAt = new Date(0).toISOString();
 const values = [
@@ -35,6 +35,13 @@ describe("a frame of channel events", () => {
 
   it("carries its first and last id", () => {
     expect({ first: frame.first, last: frame.last }).toEqual({ first: 98, last: 100 });
+  });
+
+  it("gives a shard its last id as delivered, also from a view into a larger buffer", () => {
+    expect(frameLastId(encoded)).toBe(100);
+    const larger = new Uint8Array(encoded.byteLength + 5);
+    larger.set(encoded, 5);
+    expect(frameLastId(larger.subarray(5))).toBe(100);
   });
 
   it("holds every event's SSE event as the client parses it, named or not", () => {

@@ -107,7 +107,8 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   /**
    * A subscriber's WebSocket upgrade. Answers 101 (it is accepted here), 204 with the shard to
    * connect to instead (this object is full), or 503 naming the cap that refused it. Every answer
-   * carries the newest id: what the subscriber may have missed until its socket is open.
+   * carries the newest id: what the subscriber may have missed until its socket is open. A shard's
+   * place is reserved in the same step, so every message after that id goes to the shard too.
    */
   override fetch(request: Request): Response {
     if (request.headers.get("upgrade") !== "websocket") return new Response("expected a WebSocket", { status: 426 });
@@ -198,9 +199,9 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     return { subscribers, catchingUp, latestId: this.store.latestId(), oldestId: this.store.oldestId() ?? null };
   }
 
-  /** A shard's counts after a subscriber joined or left it (see ShardLoad.report). */
-  shardReport(shard: number, subscribers: number, clients: ClientCounts, complete: boolean): void {
-    this.load.report(shard, subscribers, clients, complete);
+  /** A shard's counts after subscribers joined or left it (see ShardLoad.report). */
+  shardReport(shard: number, subscribers: number, clients: ClientCounts, complete: boolean, joined = 0): void {
+    this.load.report(shard, subscribers, clients, complete, joined);
     this.subscribersChanged();
   }
 

@@ -2,16 +2,20 @@
  * A shard of a big channel: more subscribers' WebSockets (hibernatable, as in the channel object)
  * once the channel's object holds `shardSubscribers`. It stores nothing: the channel's object
  * numbers and stores each message and hands it here once; this object sends it to its sockets.
- * After each join and leave it reports its real counts to the channel's object, which places new
- * subscribers and applies the caps for the whole channel.
+ * After joins and leaves it reports its real counts to the channel's object, which places new
+ * subscribers and applies the caps for the whole channel: one report at a time, covering every
+ * join and leave since the last, so a ramp or a mass departure costs a few calls, not one each.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ChannelObject } from "./channel-object.ts";
+import { frameLastId } from "./frame.ts";
 import {
   CATCHING_UP_HEADER,
   CHANNEL_ID_HEADER,
   CLIENT_HEADER,
+  DELIVERED_HEADER,
   LIVE_NOTICE,
+  PLACED_HEADER,
   PRESENCE_HEADER,
   SHARD_HEADER,
   type SubscriberAttachment,
@@ -35,6 +39,15 @@ export class ChannelShard extends DurableObject<ShardEnv> {
   /** Whether this instance has sent its full per-client counts (memory is empty after a restart). */
   private reportedAll = false;
   private readonly sockets = new SocketCounts(this.ctx);
+  /** The newest id this instance has delivered (0: none): what a placed subscriber may have missed. */
+  private delivered = 0;
+  /** Where reports go (the same for every socket here), from the first socket seen. */
+  private channel: Pick<ShardAttachment, "channelId" | "shard"> | undefined;
+  /** Since the last report: the clients whose counts changed, and the placed subscribers that joined. */
+  private readonly changedClients = new Set<string>();
+  private joined = 0;
+  private reportDue = false;
+  private reporting = false;
 
   override fetch(request: Request): Response {
     if (request.headers.get("upgrade") !== "websocket") return new Response("expected a WebSocket", { status: 426 });
@@ -47,12 +60,18 @@ export class ChannelShard extends DurableObject<ShardEnv> {
     this.sockets.adding(client, !attachment.live);
     this.ctx.acceptWebSocket(accepted, socketTags(client, request.headers.has(PRESENCE_HEADER)));
     accepted.serializeAttachment(attachment);
-    this.report(attachment, client).catch(this.reportFailed);
-    return new Response(null, { status: 101, webSocket: socket });
+    this.changed(attachment, client, request.headers.has(PLACED_HEADER) ? 1 : 0);
+    // From here on every frame delivered reaches this socket too (this object runs one event at a time).
+    return new Response(null, {
+      status: 101,
+      webSocket: socket,
+      headers: { [DELIVERED_HEADER]: String(this.delivered) },
+    });
   }
 
   /** One message from the channel's object, already encoded: the same bytes to every socket. */
   deliver(frame: Uint8Array): void {
+    this.delivered = Math.max(this.delivered, frameLastId(frame));
     for (const socket of this.ctx.getWebSockets()) {
       try {
         socket.send(frame);
@@ -83,39 +102,68 @@ export class ChannelShard extends DurableObject<ShardEnv> {
     this.sockets.caughtUp();
   }
 
-  override async webSocketClose(socket: WebSocket): Promise<void> {
-    await this.left(socket);
+  override webSocketClose(socket: WebSocket): void {
+    this.left(socket);
   }
 
-  override async webSocketError(socket: WebSocket): Promise<void> {
-    await this.left(socket);
+  override webSocketError(socket: WebSocket): void {
+    this.left(socket);
   }
 
-  private async left(socket: WebSocket): Promise<void> {
+  private left(socket: WebSocket): void {
     const attachment = socket.deserializeAttachment() as ShardAttachment | null;
     this.sockets.removed();
     if (attachment === null) return;
-    await this.report(attachment, clientOf(this.ctx, socket)).catch(this.reportFailed);
+    this.changed(attachment, clientOf(this.ctx, socket), 0);
   }
 
-  /** Sends the channel's object this shard's counts: every client's the first time, then `client`'s. */
-  private report(where: ShardAttachment, client: string | undefined) {
-    const complete = !this.reportedAll;
-    const clients: ClientCounts = complete ? this.sockets.clients() : {};
-    if (client !== undefined) clients[client] = this.sockets.ofClient(client);
-    this.reportedAll = true;
-    const channels = this.env.CHANNELS;
-    return channels
-      .get(channels.idFromString(where.channelId))
-      .shardReport(where.shard, this.sockets.total, clients, complete);
+  /** A subscriber joined or left: report soon, with whatever else changes until then. */
+  private changed(where: ShardAttachment, client: string | undefined, joined: number): void {
+    this.channel ??= { channelId: where.channelId, shard: where.shard };
+    if (client !== undefined) this.changedClients.add(client);
+    this.joined += joined;
+    this.reportDue = true;
+    if (!this.reporting) void this.sendReports();
   }
 
   /**
-   * A lost report leaves the channel's row of this shard wrong: the next report sends every
-   * client's counts again, and the channel's object recounts every shard when it restarts.
+   * Sends the channel's object this shard's counts (every client's the first time, then those of the
+   * clients that changed) until nothing changed since the last report. One report at a time: joins
+   * and leaves during a report's round trip go in the next, so a ramp of a thousand subscribers, or
+   * their departure, costs a few calls to the channel's object instead of one each (and a count of
+   * the sockets per report, not per join or leave).
    */
-  private readonly reportFailed = (error: unknown): void => {
-    this.reportedAll = false;
-    console.error("edge-sse: a shard could not report its subscribers to its channel", error);
-  };
+  private async sendReports(): Promise<void> {
+    this.reporting = true;
+    try {
+      // The rest of this turn's joins and leaves (a mass departure closes many sockets at once).
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      while (this.reportDue && this.channel !== undefined) {
+        this.reportDue = false;
+        const complete = !this.reportedAll;
+        const clients: ClientCounts = complete ? this.sockets.clients() : {};
+        for (const client of this.changedClients) clients[client] = this.sockets.ofClient(client);
+        this.changedClients.clear();
+        const joined = this.joined;
+        this.joined = 0;
+        this.reportedAll = true;
+        const { channelId, shard } = this.channel;
+        const channels = this.env.CHANNELS;
+        try {
+          await channels
+            .get(channels.idFromString(channelId))
+            .shardReport(shard, this.sockets.total, clients, complete, joined);
+        } catch (error) {
+          // The channel's row of this shard is wrong now: the next report sends every client's
+          // counts and these joins again, and the channel's object recounts its shards when it restarts.
+          this.reportedAll = false;
+          this.joined += joined;
+          console.error("edge-sse: a shard could not report its subscribers to its channel", error);
+          return;
+        }
+      }
+    } finally {
+      this.reporting = false;
+    }
+  }
 }

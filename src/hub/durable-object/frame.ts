@@ -39,6 +39,11 @@ export function readFrame(data: ArrayBuffer): Frame {
   return { first: eventId(events, 0), last: new DataView(data).getFloat64(0, true), events };
 }
 
+/** The id of the frame's last message, read from its header without copying it. */
+export function frameLastId(frame: Uint8Array): number {
+  return new DataView(frame.buffer, frame.byteOffset, HEADER_BYTES).getFloat64(0, true);
+}
+
 /**
  * The frame's events after `cursor` (which lies within the frame): every message event starts
  * `id: <digits>\n` (see formatChannelEvent) and contains no blank line (its data is one line of JSON),

@@ -19,6 +19,16 @@ export const SHARD_HEADER = "x-edge-sse-shard";
 export const CHANNEL_ID_HEADER = "x-edge-sse-channel-id";
 /** To a shard: whether the subscriber replays history first (counted as catching up). */
 export const CATCHING_UP_HEADER = "x-edge-sse-catching-up";
+/**
+ * To a shard: the channel's object placed the subscriber there (a first connect, not a reconnect),
+ * so the shard's next report says it joined and the object stops counting its place as reserved.
+ */
+export const PLACED_HEADER = "x-edge-sse-placed";
+/**
+ * The shard's answer: the newest id it delivered since it started (0: none yet). A placed
+ * subscriber missed only those newer than the `LATEST_HEADER` it was placed with.
+ */
+export const DELIVERED_HEADER = "x-edge-sse-delivered";
 /** The answer when a cap refuses the subscriber: which one (see StreamCap). */
 export const REFUSED_HEADER = "x-edge-sse-refused";
 

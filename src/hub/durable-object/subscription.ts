@@ -21,8 +21,10 @@ import {
   CATCHING_UP_HEADER,
   CHANNEL_ID_HEADER,
   CLIENT_HEADER,
+  DELIVERED_HEADER,
   LATEST_HEADER,
   LIVE_NOTICE,
+  PLACED_HEADER,
   PRESENCE_HEADER,
   PREVIOUS_SHARD_HEADER,
   REFUSED_HEADER,
@@ -313,16 +315,25 @@ export class Subscription {
       shard = Number(response.headers.get(SHARD_HEADER) ?? 0);
     }
     if (shard !== 0) {
-      // Messages published before this socket opens are read from history: catch up first.
-      this.replayFirst = true;
+      const placed = previousShard === undefined;
       const channelId = this.objects.id.toString();
       headers.set(CHANNEL_ID_HEADER, channelId);
       headers.set(SHARD_HEADER, String(shard));
       headers.set(CATCHING_UP_HEADER, "1");
+      if (placed) headers.set(PLACED_HEADER, "1");
       const { shards } = this.objects;
       response = await shards.get(shards.idFromName(shardName(channelId, shard))).fetch(SUBSCRIBE_URL, {
         headers,
       });
+      // Placed: the channel's object made the shard receive every message after `latest` in the step
+      // that answered it, and the shard said what it delivered before this socket joined. Only those
+      // after `latest` were missed: with none, there is nothing to read from history (one call to the
+      // channel's object per subscriber, which at thousands joining at once held up the ramp and
+      // the messages alike). Back on its shard after a drop, a subscriber catches up from its cursor.
+      // (A frame delivered to an earlier instance of the shard, evicted before this socket joined,
+      // is not known here: that subscriber sees the gap at the next message, as after a lost delivery.)
+      const delivered = Number(response.headers.get(DELIVERED_HEADER) ?? Number.NaN);
+      if (!placed || !(delivered <= latest)) this.replayFirst = true;
     }
     const socket = response?.webSocket;
     if (socket === null || socket === undefined) {

@@ -30,7 +30,7 @@ export default defineConfig({
               bindings: {
                 SHARD_SUBSCRIBERS: "10",
                 MAX_STREAMS_PER_CLIENT: "15",
-                HISTORY_LIMIT: "250",
+                HISTORY_LIMIT: "100",
                 PUBLISH_RATE_LIMIT: "0",
               },
             },

@@ -1,6 +1,6 @@
 /**
  * The channel's Durable Objects inside workerd (vitest's miniflare, with SHARD_SUBSCRIBERS=10,
- * MAX_STREAMS_PER_CLIENT=15 and HISTORY_LIMIT=250 from vitest.config.mts): subscribers are hibernatable WebSockets, the
+ * MAX_STREAMS_PER_CLIENT=15 and HISTORY_LIMIT=100 from vitest.config.mts): subscribers are hibernatable WebSockets, the
  * object sleeps between publishes, survives a restart without ending any stream, and a channel
  * spreads over shards with every message reaching every subscriber once, in order.
  */
@@ -289,33 +289,35 @@ describe("the channel's objects in workerd", () => {
     await leave(path, [reader]);
   }, 30_000);
 
-  it("replays history while 100 more are published, then goes live: every id once, in order", async () => {
+  it("replays history while 50 more are published, then goes live: every id once, in order", async () => {
     const { path } = newChannel();
-    for (let i = 0; i < 10; i++) await Promise.all(Array.from({ length: 10 }, (_, j) => post(path, `old ${i}.${j}`)));
+    for (let i = 0; i < 5; i++) await Promise.all(Array.from({ length: 10 }, (_, j) => post(path, `old ${i}.${j}`)));
     const reader = readEvents(await fetchApp(`${path}/stream`, { headers: { "last-event-id": "0" } }));
-    // Five publishers at a time: a test's own connections are limited in workerd, and a hundred
-    // queued at once starve the reader's.
+    // Five publishers at a time: a test's own connections are limited in workerd, and fifty
+    // queued at once starve the reader's. All 100 fit in the history (HISTORY_LIMIT 100).
     const publishing = Promise.all(
       Array.from({ length: 5 }, async (_, p) => {
-        for (let i = 0; i < 20; i++) await post(path, `during ${p}.${i}`);
+        for (let i = 0; i < 10; i++) await post(path, `during ${p}.${i}`);
       }),
     );
-    const ids = await idsOf(reader, 200);
+    const ids = await idsOf(reader, 100);
     await publishing;
-    expect(ids).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     const live = await post(path, "live");
     expect(Number((await reader.next()).id)).toBe(live);
     await leave(path, [reader]);
   }, 60_000);
 
-  it("sends history-truncated before replaying from the oldest retained message (HISTORY_LIMIT 250)", async () => {
+  it("sends history-truncated before replaying from the oldest retained message (HISTORY_LIMIT 100)", async () => {
     const { path } = newChannel();
-    for (let i = 0; i < 253; i += 23) await Promise.all(Array.from({ length: 23 }, (_, j) => post(path, `m ${i + j}`)));
+    for (let i = 0; i < 103; i += 20) {
+      await Promise.all(Array.from({ length: Math.min(20, 103 - i) }, (_, j) => post(path, `m ${i + j}`)));
+    }
     const reader = readEvents(await fetchApp(`${path}/stream`, { headers: { "last-event-id": "1" } }));
     const notice = await reader.next();
     expect(notice.event).toBe("history-truncated");
     expect(JSON.parse(notice.data)).toEqual({ lastEventId: 1, oldestId: 4 });
-    expect(await idsOf(reader, 250)).toEqual(Array.from({ length: 250 }, (_, i) => i + 4));
+    expect(await idsOf(reader, 100)).toEqual(Array.from({ length: 100 }, (_, i) => i + 4));
     await leave(path, [reader]);
   }, 120_000);
 });

@@ -28,10 +28,10 @@ import {
 import { eventually, readEvents } from "../support/sse-reader.ts";
 
 const BASE = "http://edge-sse.test";
-// The Worker's own app, with vitest.config.mts's bindings (HISTORY_LIMIT 250).
+// The Worker's own app, with vitest.config.mts's bindings (HISTORY_LIMIT 100).
 const worker: ChannelSetTarget = {
   request: (path, init) => exports.default.fetch(new Request(`${BASE}${path}`, init)),
-  historyLimit: 250,
+  historyLimit: 100,
 };
 
 describe("GET /api/stream in workerd (Durable Objects)", () => {
@@ -88,7 +88,7 @@ describe("GET /api/stream in workerd with authorization on", () => {
   const config = readConfig({ AUTH_SECRET: SECRET, PUBLISH_RATE_LIMIT: "0" });
   const app = createApp(config, { hub: new DurableObjectHub(env, config) });
   const target = withAdminToken(
-    { historyLimit: 250, request: async (path, init) => app.request(`${BASE}${path}`, init, env) },
+    { historyLimit: 100, request: async (path, init) => app.request(`${BASE}${path}`, init, env) },
     () => sign({ sub: "admin", sse: { publish: ["*"], subscribe: ["*"] } }, SECRET),
   );
   const token = (subscribe: string[], exp = Math.floor(Date.now() / 1000) + 60) =>

@@ -19,14 +19,13 @@
  *   npm run bench:answers -- --only=resumable --answers=1000 --readers=3
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { signalGroup, stopGroup } from "../test/support/process-group.ts";
 import type { AnswerPace } from "./answers/chunks.ts";
 import { RESUMABLE_STREAM, renderAnswersReport } from "./answers-report.ts";
 import { now, SubscriberPool } from "./load/subscribers.ts";
 import { cpuSeconds, processTree, rssBytes } from "./process-stats.ts";
-import { HOST, median, percentile, redisPid, sleep, startServers } from "./run.ts";
+import { HOST, machineDescription, median, percentile, redisPid, sleep, startServers } from "./run.ts";
 import { type JsRuntime, onRuntime, type Target } from "./targets.ts";
 
 export { RESUMABLE_STREAM };
@@ -361,7 +360,7 @@ async function main() {
   const run: AnswersRun = {
     started: new Date().toISOString(),
     command: `npm run bench:answers${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
-    machine: `${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    machine: machineDescription(),
     runs,
     ...(args.has("note") ? { note: args.get("note") } : {}),
     pace,

@@ -83,6 +83,11 @@ export const QUICK_PLAN: Plan = { burstEvents: 100_000, steadyEventsPerSecond: 1
 const WORKERD_SIZES = [1000, 5000, 10000];
 const WORKERD_SLOWER = 10;
 
+/** The machine a run measured, as every report heads its figures. */
+export function machineDescription(): string {
+  return `${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function startServer(target: Target, port: number, context?: ServerContext): Promise<ChildProcess> {
@@ -323,7 +328,7 @@ function save({ file, writeDocs, runs, plan, started, results }: Progress): void
   const run: Run = {
     started: started.toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
-    machine: `${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    machine: machineDescription(),
     runs,
     ...plan,
     results,

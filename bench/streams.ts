@@ -20,13 +20,12 @@
  *   npm run bench:streams -- --quick --report --note="Machine shared with other work"   (the note goes in the report)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { stopGroup } from "../test/support/process-group.ts";
 import { Publisher } from "./load/publisher.ts";
 import { now, SubscriberPool } from "./load/subscribers.ts";
 import { cpuSeconds, processTree, rssBytes } from "./process-stats.ts";
-import { HOST, median, percentile, redisPid, sleep, startServers } from "./run.ts";
+import { HOST, machineDescription, median, percentile, redisPid, sleep, startServers } from "./run.ts";
 import { REFERENCE, renderStreamsReport } from "./streams-report.ts";
 import { edgeSse, type Target } from "./targets.ts";
 
@@ -324,7 +323,7 @@ async function main() {
   const run: StreamsRun = {
     started: new Date().toISOString(),
     command: `npm run bench:streams${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
-    machine: `${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    machine: machineDescription(),
     runs,
     ...(args.has("note") ? { note: args.get("note") } : {}),
     plan,

@@ -153,6 +153,32 @@ export async function startServers(
   return { ports, servers, redis };
 }
 
+/**
+ * A burst of `messages` from 8 publishing connections to the pool's `readers`: how long until the
+ * last event arrived, the server's and redis-server's CPU seconds meanwhile, and the events received.
+ */
+export async function measureBurst(
+  pool: SubscriberPool,
+  publisher: Publisher,
+  readers: number,
+  messages: number,
+  serverTree: () => number[],
+  redisPids: number[],
+) {
+  pool.resetCounters();
+  const cpuBefore = cpuSeconds(serverTree());
+  const redisCpuBefore = cpuSeconds(redisPids);
+  const burstStart = now();
+  await publisher.burst(messages, 8);
+  await pool.waitForEvents(readers * messages);
+  return {
+    burstSeconds: (pool.lastEventAt - burstStart) / 1000,
+    cpuUsed: cpuSeconds(serverTree()) - cpuBefore,
+    redisCpuUsed: cpuSeconds(redisPids) - redisCpuBefore,
+    burstReceived: pool.received,
+  };
+}
+
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
@@ -192,16 +218,14 @@ export async function measureOnce(target: Target, n: number, plan: Plan): Promis
 
     // Burst: M messages as fast as 8 publishing connections go.
     const messages = Math.max(10, Math.round(plan.burstEvents / slower / n));
-    pool.resetCounters();
-    const cpuBefore = cpuSeconds(serverTree());
-    const redisCpuBefore = cpuSeconds(redisPids);
-    const burstStart = now();
-    await publisher.burst(messages, 8);
-    await pool.waitForEvents(n * messages);
-    const burstSeconds = (pool.lastEventAt - burstStart) / 1000;
-    const cpuUsed = cpuSeconds(serverTree()) - cpuBefore;
-    const redisCpuUsed = cpuSeconds(redisPids) - redisCpuBefore;
-    const burstReceived = pool.received;
+    const { burstSeconds, cpuUsed, redisCpuUsed, burstReceived } = await measureBurst(
+      pool,
+      publisher,
+      n,
+      messages,
+      serverTree,
+      redisPids,
+    );
     const burstLatencies = [...pool.latencies];
 
     // Steady: a fixed publish rate, for latency without queueing.

@@ -25,7 +25,7 @@ import { stopGroup } from "../test/support/process-group.ts";
 import { Publisher } from "./load/publisher.ts";
 import { now, SubscriberPool } from "./load/subscribers.ts";
 import { cpuSeconds, processTree, rssBytes } from "./process-stats.ts";
-import { HOST, machineDescription, median, percentile, redisPid, sleep, startServers } from "./run.ts";
+import { HOST, machineDescription, measureBurst, median, percentile, redisPid, sleep, startServers } from "./run.ts";
 import { REFERENCE, renderStreamsReport } from "./streams-report.ts";
 import { edgeSse, type Target } from "./targets.ts";
 
@@ -249,16 +249,14 @@ export async function measureFanout(
     const bytesPerReader = (rssBytes(serverTree()) - rssBefore) / n;
 
     const messages = Math.max(10, Math.round(plan.burstEvents / slower / n));
-    pool.resetCounters();
-    const cpuBefore = cpuSeconds(serverTree());
-    const redisCpuBefore = cpuSeconds(redisPids);
-    const burstStart = now();
-    await publisher.burst(messages, 8);
-    await pool.waitForEvents(n * messages);
-    const burstSeconds = (pool.lastEventAt - burstStart) / 1000;
-    const cpuUsed = cpuSeconds(serverTree()) - cpuBefore;
-    const redisCpuUsed = cpuSeconds(redisPids) - redisCpuBefore;
-    const burstReceived = pool.received;
+    const { burstSeconds, cpuUsed, redisCpuUsed, burstReceived } = await measureBurst(
+      pool,
+      publisher,
+      n,
+      messages,
+      serverTree,
+      redisPids,
+    );
 
     await sleep(500);
     pool.resetCounters();

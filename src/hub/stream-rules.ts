@@ -29,6 +29,11 @@ export interface StreamRecord {
   tail: number;
   /** Entries before this position were dropped by retention (a channel's history limit). */
   head: number;
+  /**
+   * Retention: only the newest this many entries are kept, older ones are dropped as new ones come
+   * (a channel's HISTORY_LIMIT). Null or absent (records stored before it): all are kept.
+   */
+  retention?: number | null;
   /** Bytes of the entries kept. */
   bytes: number;
   streamSeq: string | null;
@@ -44,6 +49,29 @@ export interface StreamRecord {
   forks: number;
   /** Deleted while forks of it lived: every request to it answers 410 (PROTOCOL.md §5.4). */
   deleted: boolean;
+}
+
+/** The first position retention keeps, once the stream ends at `tail` (see `StreamRecord.retention`). */
+export function retainedHead(record: StreamRecord): number {
+  const retention = record.retention ?? null;
+  return retention === null ? record.head : Math.max(record.head, record.tail - retention);
+}
+
+/**
+ * A channel's stream (see channel-log.ts): JSON, keeping its newest `retention` events, never
+ * expiring, starting at `position`: the channel's first event gets id `position + 1`.
+ */
+export function channelRecord(position: number, retention: number, now: number, instance: string): StreamRecord {
+  return {
+    ...newRecord(
+      { contentType: "application/json", ttlSeconds: null, expiresAt: null, closed: false, entries: [], fork: null },
+      now,
+      instance,
+    ),
+    head: position,
+    tail: position,
+    retention,
+  };
 }
 
 /** Limits a log enforces per stream; 0: none. */
@@ -269,9 +297,13 @@ export function overLimit(record: StreamRecord, entries: Uint8Array[], limits: S
   return undefined;
 }
 
-/** Applies a `write` plan's effect on the record (the entries are the backend's to store). */
+/**
+ * Applies a `write` plan's effect on the record (the entries are the backend's to store). Retention
+ * may move `head`: the backend then drops the entries before it and their bytes (`dropped`).
+ */
 export function applyWrite(record: StreamRecord, plan: Extract<AppendPlan, { kind: "write" }>, now: number): void {
   record.tail += plan.entries.length;
+  record.head = retainedHead(record);
   for (const entry of plan.entries) record.bytes += entry.byteLength;
   record.touchedAt = now;
   if (plan.streamSeq !== undefined) record.streamSeq = plan.streamSeq;

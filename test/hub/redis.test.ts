@@ -12,7 +12,7 @@ import { connectRedisHub } from "../../src/hub/redis/connect.ts";
 import type { RedisHub } from "../../src/hub/redis/hub.ts";
 import { channelKeys } from "../../src/hub/redis/keys.ts";
 import { PUBLISH_SCRIPT } from "../../src/hub/redis/publish-script.ts";
-import { envelopeMiddle } from "../../src/hub/redis/stored-event.ts";
+import { envelopeMiddle } from "../../src/hub/channel-entry.ts";
 import { SILENT_LOGGER } from "../../src/log/logger.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
 import {

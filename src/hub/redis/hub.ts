@@ -17,7 +17,7 @@ import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS } from "../store.ts";
 import { type ChannelKeys, channelKeys } from "./keys.ts";
 import { PUBLISH_SCRIPT } from "./publish-script.ts";
 import { type ChannelHistory, type ChannelPresence, PRESENCE_NOTICE, RedisChannel } from "./redis-channel.ts";
-import { decodeStored, envelopeMiddle } from "./stored-event.ts";
+import { decodeStored, envelopeMiddle } from "../channel-entry.ts";
 
 // A process refreshes its subscriber counts this often; a count not refreshed for PRESENCE_TTL_MS
 // (a process that crashed) no longer counts.

@@ -1,7 +1,9 @@
 /**
- * How a channel event is kept in Redis (the history stream's field `m`, the pub/sub announcement,
- * an idempotency key's value): one JSON text, `{"id":N,"event":E,"createdAt":"T","data":D}`,
- * built by the publish script around the data the hub serialised, never parsed to be re-encoded.
+ * How a channel event is kept in the log, on every backend (a log entry of the channel's stream, see
+ * channel-log.ts; on Redis also the pub/sub announcement and an idempotency key's value): one JSON
+ * text, `{"id":N,"event":E,"createdAt":"T","data":D}`, built around the data the hub serialised (on
+ * Redis by the publish script), never parsed to be re-encoded. It is also what a Durable Streams
+ * client reads from the channel's stream (`/v1/stream/channels/<name>`, a JSON stream).
  *
  * - It starts `{"id":N,` like the seed's messages did, so the id is read without parsing (`idOf`).
  * - `data` comes last, so its text is cut out as it is: the first `,"data":` is the envelope's own,
@@ -9,7 +11,7 @@
  * - Entries stored before channels carried any JSON are the seed's message itself,
  *   `{"id":N,"text":...,"author":...,"createdAt":...}`: read as an event of that data, no name.
  */
-import type { ChannelEvent } from "../channel-event.ts";
+import type { ChannelEvent } from "./channel-event.ts";
 
 const ENVELOPE_AFTER_ID = ',"event":';
 const DATA_MEMBER = ',"data":';
@@ -40,4 +42,9 @@ export function decodeStored(json: string): ChannelEvent {
   const dataAt = json.indexOf(DATA_MEMBER, afterId);
   const head = JSON.parse(`${json.slice(0, dataAt)}}`) as { event: string | null; createdAt: string };
   return { id, event: head.event, data: json.slice(dataAt + DATA_MEMBER.length, -1), createdAt: head.createdAt };
+}
+
+/** The entry of `event`: `{"id":N,"event":E,"createdAt":"T","data":D}`. */
+export function channelEntryOf(event: ChannelEvent): string {
+  return `{"id":${event.id},${envelopeMiddle(event.event, event.createdAt)}${event.data}}`;
 }

@@ -7,12 +7,12 @@ import { createApp } from "../../src/app/app.ts";
 import type { Message } from "../../src/app/message.ts";
 import { createServerApp } from "../../src/app/server-app.ts";
 import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
+import { envelopeMiddle } from "../../src/hub/channel-entry.ts";
 import type { ChannelEvent } from "../../src/hub/channel-event.ts";
 import { connectRedisHub } from "../../src/hub/redis/connect.ts";
 import type { RedisHub } from "../../src/hub/redis/hub.ts";
 import { channelKeys } from "../../src/hub/redis/keys.ts";
 import { PUBLISH_SCRIPT } from "../../src/hub/redis/publish-script.ts";
-import { envelopeMiddle } from "../../src/hub/channel-entry.ts";
 import { SILENT_LOGGER } from "../../src/log/logger.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
 import {

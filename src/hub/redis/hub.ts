@@ -10,6 +10,7 @@ import { ErrorReply } from "redis";
 import { eventStream, type OpenStreams } from "../../sse/index.ts";
 import { BackendUnavailableError } from "../backend-unavailable.ts";
 import { type ChannelStats, type ChannelSubscriber, PART_SETTINGS, type StreamSettings } from "../channel.ts";
+import { decodeStored, envelopeMiddle } from "../channel-entry.ts";
 import { afterId, type ChannelEvent, dataWithId, draftOf, type Publication, type Published } from "../channel-event.ts";
 import type { BackendStatus, Hub, StreamOptions, SubscribeOptions, Subscription } from "../hub.ts";
 import type { HubMetrics } from "../hub-metrics.ts";
@@ -17,7 +18,6 @@ import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS } from "../store.ts";
 import { type ChannelKeys, channelKeys } from "./keys.ts";
 import { PUBLISH_SCRIPT } from "./publish-script.ts";
 import { type ChannelHistory, type ChannelPresence, PRESENCE_NOTICE, RedisChannel } from "./redis-channel.ts";
-import { decodeStored, envelopeMiddle } from "../channel-entry.ts";
 
 // A process refreshes its subscriber counts this often; a count not refreshed for PRESENCE_TTL_MS
 // (a process that crashed) no longer counts.

@@ -23,9 +23,9 @@
  */
 import { encodeEvent } from "../../sse/index.ts";
 import { type ChannelSink, HISTORY_TRUNCATED_EVENT, PRESENCE_EVENT, PRESENCE_INTERVAL_MS } from "../channel.ts";
+import { decodeStored } from "../channel-entry.ts";
 import { type ChannelEvent, encodeChannelEvent } from "../channel-event.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "../hub-metrics.ts";
-import { decodeStored } from "../channel-entry.ts";
 
 /** What the channel reads from Redis. Each call fails fast while Redis is unreachable. */
 export interface ChannelHistory {

@@ -3,7 +3,7 @@
  * from src/app/chat.ts so that the app can guard these streams without loading the `ai` package.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { HttpError } from "./errors.ts";
+import { readOnlyStreams } from "./read-only-streams.ts";
 
 /** Where the chats' answers are. */
 export const ANSWER_STREAMS_PREFIX = "ai/chat/";
@@ -12,18 +12,12 @@ export const ANSWER_STREAMS_PREFIX = "ai/chat/";
 export const answerStreamName = (chatId: string) => `${ANSWER_STREAMS_PREFIX}${chatId}`;
 
 /**
- * For the streams routes (`/v1/stream`): an answer's stream is written by its generation only. A
- * create there would squat a chat's next answer, an append would forge one, a close or a delete
- * would cut it short: stop an answer with `DELETE /api/chat/:id/stream`.
+ * For the streams routes (`/v1/stream`): an answer's stream is written by its generation only (a
+ * create would squat a chat's next answer, an append forge one, a close or a delete cut it short).
  */
-export function answerStreamsReadOnly(streamNameOf: (c: Context) => string): MiddlewareHandler {
-  return async (c, next) => {
-    if (!streamNameOf(c).startsWith(ANSWER_STREAMS_PREFIX)) return next();
-    throw new HttpError(
-      405,
-      "read_only_stream",
-      `the streams under ${ANSWER_STREAMS_PREFIX} are the chat's answers: read them here, stop one with DELETE /api/chat/:id/stream`,
-      { allow: "GET, HEAD, OPTIONS" },
-    );
-  };
-}
+export const answerStreamsReadOnly = (streamNameOf: (c: Context) => string): MiddlewareHandler =>
+  readOnlyStreams(
+    streamNameOf,
+    ANSWER_STREAMS_PREFIX,
+    "the chat's answers: read them here, stop one with DELETE /api/chat/:id/stream",
+  );

@@ -8,6 +8,7 @@ import { every } from "hono/combine";
 import { cors } from "hono/cors";
 import type { Store } from "hono-rate-limiter";
 import { type Config, streamLimits, streamSettings } from "../config.ts";
+import { CHANNEL_STREAMS_PREFIX, channelOfStream } from "../hub/channel-stream-name.ts";
 import { type Hub, MemoryHub } from "../hub/index.ts";
 import type { StreamLog } from "../hub/log.ts";
 import { MemoryLog } from "../hub/memory/memory-log.ts";
@@ -24,6 +25,7 @@ import { healthRoutes, type Readiness } from "./health.ts";
 import { DEFAULT_CHANNEL, eventRoutes, messageRoutes, streamResponse } from "./messages.ts";
 import type { AppMetrics } from "./metrics.ts";
 import { publishRateLimit } from "./publish-rate-limit.ts";
+import { readOnlyStreams } from "./read-only-streams.ts";
 import { tickerResponse } from "./ticker.ts";
 
 declare module "hono" {
@@ -85,6 +87,15 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = options.metrics;
   const openStreams = options.openStreams ?? new OpenStreams(config, { onClosed: logStreamClosed(logger) });
+  // In memory, channels are streams of the same log as /v1/stream's (see channel-log.ts).
+  const memoryLog =
+    options.hub !== undefined
+      ? undefined
+      : options.log === undefined
+        ? new MemoryLog(streamLimits(config))
+        : options.log instanceof MemoryLog
+          ? options.log
+          : undefined;
   const hub =
     options.hub ??
     new MemoryHub(
@@ -93,6 +104,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
       openStreams,
       metrics?.hub,
       config.idempotencyKeyTtlSeconds,
+      memoryLog,
     );
   metrics?.watch(openStreams);
   const app = new Hono();
@@ -180,7 +192,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   });
   app.route("/api", api);
 
-  const log = options.log ?? (options.hub === undefined ? new MemoryLog(streamLimits(config)) : undefined);
+  const log = options.log ?? memoryLog;
   if (log !== undefined) {
     // Answers are durable streams of the same log: the chat needs one, and nothing else.
     if (options.chat) {
@@ -198,7 +210,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
         }),
       );
     }
-    const readForkSource = access.read((c) => forkSourceOf(c) as string);
+    const readForkSource = access.read((c) => tokenNameOf(forkSourceOf(c) as string));
     const mayReadForkSource: MiddlewareHandler = (c, next) =>
       forkSourceOf(c) === undefined ? next() : readForkSource(c, next);
     app.route(
@@ -209,11 +221,13 @@ export function createApp(config: Config, options: AppOptions = {}) {
         maxAppendBytes: config.streamMaxAppendBytes,
         // The same rules as channels: a token names streams as it names channels, PRIVATE_CHANNELS
         // patterns make streams private, and every write counts against PUBLISH_RATE_LIMIT.
-        authorizeRead: access.read(streamNameOf),
+        // A channel's stream is read as the channel is subscribed to: a token names the channel.
+        authorizeRead: access.read((c) => tokenNameOf(streamNameOf(c))),
         // The chat's answers are written by their generation only. A fork copies its source: it
         // needs the right to read that too, or a private stream could be forked to a public name.
         authorizeWrite: every(
           ...(options.chat ? [answerStreamsReadOnly(streamNameOf)] : []),
+          channelStreamsReadOnly,
           access.publish(streamNameOf),
           mayReadForkSource,
           rateLimit,
@@ -236,6 +250,16 @@ export function createApp(config: Config, options: AppOptions = {}) {
   if (options.serveAssets) app.use(options.serveAssets);
   return app;
 }
+
+/** A channel's stream is written by publishing to the channel only (see channel-log.ts). */
+const channelStreamsReadOnly = readOnlyStreams(
+  streamNameOf,
+  CHANNEL_STREAMS_PREFIX,
+  "the channels' events: read them here, publish with POST /api/channels/:channel/events",
+);
+
+/** What a token names to read a stream: the channel for a channel's stream, else the stream. */
+const tokenNameOf = (streamName: string) => channelOfStream(streamName) ?? streamName;
 
 /** Where durable streams are served: the path the protocol's clients and conformance suite use. */
 export const STREAMS_PATH = "/v1/stream";

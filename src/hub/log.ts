@@ -8,7 +8,7 @@
  * rules in stream-rules.ts over a `StreamRecord`, so every backend answers alike; a backend only
  * keeps records and entries, and applies a decision atomically.
  */
-import type { ProducerTuple, StreamRecord } from "./stream-rules.ts";
+import type { ProducerTuple, ReadPosition, StreamRecord } from "./stream-rules.ts";
 
 export interface CreateRequest {
   /**
@@ -96,10 +96,10 @@ export interface StreamLog {
   create(name: string, request: CreateRequest): Promise<CreateResult>;
   append(name: string, request: AppendRequest): Promise<AppendResult>;
   /**
-   * Entries from `position` on (`"tail"`: none, from the end). Resets a sliding TTL, as every read
+   * Entries from `position` on (`"start"`: the oldest kept; `"tail"`: none, from the end). Resets a sliding TTL, as every read
    * and write does (PROTOCOL.md §5.1, `Stream-TTL`).
    */
-  read(name: string, position: number | "tail", maxBytes: number): Promise<ReadResult>;
+  read(name: string, position: ReadPosition, maxBytes: number): Promise<ReadResult>;
   /** The stream's record, without resetting its TTL (HEAD). */
   head(name: string): Promise<StreamLookup>;
   delete(name: string): Promise<DeleteResult>;

@@ -1,13 +1,17 @@
 /**
  * The in-process hub (the default on Node, Bun and Deno): channels live in this process's
- * memory. History survives nothing: a restart starts empty, with ids that continue upwards.
+ * memory, each a stream of the app's in-memory log (`channels/<name>`, see channel-log.ts), which
+ * /v1/stream reads too. History survives nothing: a restart starts empty, with ids that continue
+ * upwards.
  */
 import type { OpenStreams } from "../sse/index.ts";
 import { Channel, EndOfTurn, type StreamSettings } from "./channel.ts";
 import type { Publication } from "./channel-event.ts";
+import { ChannelLog } from "./channel-log.ts";
+import { channelStreamName } from "./channel-stream-name.ts";
 import type { Hub, StreamOptions, SubscribeOptions, Subscription } from "./hub.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
-import { MemoryEventStore } from "./memory-store.ts";
+import { MemoryLog } from "./memory/memory-log.ts";
 import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS } from "./store.ts";
 
 export class MemoryHub implements Hub {
@@ -26,6 +30,8 @@ export class MemoryHub implements Hub {
     private readonly metrics: HubMetrics = NO_HUB_METRICS,
     /** How long each channel remembers an idempotency key (IDEMPOTENCY_KEY_TTL_SECONDS). */
     private readonly idempotencyKeyTtlSeconds = DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS,
+    /** Where the channels are kept: the log the app's /v1/stream routes serve, so they read them too. */
+    readonly log = new MemoryLog(),
   ) {}
 
   async publish(channel: string, publication: Publication) {
@@ -78,7 +84,7 @@ export class MemoryHub implements Hub {
       this.channels.get(channel)?.stats() ?? {
         subscribers: 0,
         catchingUp: 0,
-        latestId: this.firstId - 1,
+        latestId: this.log.channel(channelStreamName(channel)).record()?.tail ?? this.firstId - 1,
         oldestId: null,
       }
     );
@@ -94,8 +100,8 @@ export class MemoryHub implements Hub {
       // A channel only subscribed to, never published on, goes when its last subscriber does:
       // subscriptions to made-up names must not fill memory.
       channel = new Channel(
-        new MemoryEventStore(this.historyLimit, {
-          firstId: this.firstId,
+        new ChannelLog(this.log.channel(channelStreamName(name)), this.historyLimit, {
+          firstPosition: this.firstId - 1,
           idempotencyKeyTtlSeconds: this.idempotencyKeyTtlSeconds,
         }),
         this.streams,

@@ -74,6 +74,15 @@ export function channelRecord(position: number, retention: number, now: number, 
   };
 }
 
+/** Where a read starts: a position, the oldest entry kept (`-1`), or the end (`now`). */
+export type ReadPosition = number | "start" | "tail";
+
+/** The position a read from `position` starts at. */
+export function positionIn(record: StreamRecord, position: ReadPosition): number {
+  if (position === "start") return record.head;
+  return position === "tail" ? record.tail : position;
+}
+
 /** Limits a log enforces per stream; 0: none. */
 export interface StreamLimits {
   maxBytes: number;

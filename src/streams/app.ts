@@ -8,7 +8,13 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import type { AppendResult, CreateRequest, ReadResult, StreamLog } from "../hub/log.ts";
-import { isJsonStream, mediaTypeOf, type ProducerTuple, type StreamRecord } from "../hub/stream-rules.ts";
+import {
+  isJsonStream,
+  mediaTypeOf,
+  type ProducerTuple,
+  type ReadPosition,
+  type StreamRecord,
+} from "../hub/stream-rules.ts";
 import type { EventStreamOptions } from "../sse/index.ts";
 import { bodyOf, entriesOf, readBody } from "./body.ts";
 import { StreamChanges } from "./changes.ts";
@@ -251,7 +257,7 @@ export function durableStreams(options: DurableStreamsOptions) {
 async function longPoll(
   log: StreamLog,
   name: string,
-  from: number | "tail",
+  from: ReadPosition,
   maxBytes: number,
   timeoutMs: number,
   signal: AbortSignal,
@@ -323,7 +329,9 @@ function forkOf(c: Context, headers: Headers): CreateRequest["fork"] {
   if (offset !== null) {
     const parsed = parseOffset(offset.trim());
     if (parsed === undefined || parsed === "tail") throw badRequest("invalid_fork", "Stream-Fork-Offset is malformed");
-    position = parsed;
+    // -1 forks from position 0, as the protocol's streams start there (a fork of a channel's
+    // stream, whose oldest entries are dropped, names an offset instead).
+    position = parsed === "start" ? 0 : parsed;
   }
   const sub = subOffset === null ? 0 : wholeNumber(subOffset.trim(), "Stream-Fork-Sub-Offset");
   if (sub > 0 && position === null) throw badRequest("invalid_fork", "a sub-offset needs Stream-Fork-Offset");

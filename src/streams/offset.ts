@@ -15,9 +15,12 @@ export function formatOffset(position: number): string {
   return `${GENERATION}_${String(position).padStart(DIGITS, "0")}`;
 }
 
-/** A position, `"tail"` for `now`, or undefined for anything that is not an offset of ours. */
-export function parseOffset(text: string): number | "tail" | undefined {
-  if (text === "-1") return 0;
+/**
+ * A position, `"start"` for `-1` (the oldest entry kept: a channel's stream drops its oldest), `"tail"`
+ * for `now`, or undefined for anything that is not an offset of ours.
+ */
+export function parseOffset(text: string): number | "start" | "tail" | undefined {
+  if (text === "-1") return "start";
   if (text === "now") return "tail";
   const match = OFFSET.exec(text);
   if (match === null || match[1] !== GENERATION) return undefined;

@@ -2,7 +2,7 @@
  * The protocol's request headers and query, checked (PROTOCOL.md §5): every malformed value is a
  * 400 that changes nothing, and every header name is matched case-insensitively (as HTTP says).
  */
-import type { ProducerTuple } from "../hub/stream-rules.ts";
+import type { ProducerTuple, ReadPosition } from "../hub/stream-rules.ts";
 import { badRequest } from "./errors.ts";
 import { parseOffset } from "./offset.ts";
 
@@ -69,8 +69,8 @@ export function streamSeqOf(headers: Headers): string | undefined {
 export type LiveMode = "long-poll" | "sse" | undefined;
 
 export interface ReadQuery {
-  /** A position, `"tail"` for `now`. */
-  from: number | "tail";
+  /** A position, `"start"` for `-1` (or none), `"tail"` for `now`. */
+  from: ReadPosition;
   live: LiveMode;
   cursor: string | undefined;
 }
@@ -85,7 +85,7 @@ export function readQueryOf(url: URL): ReadQuery {
   }
   const text = offsets[0];
   if (text === undefined && live !== undefined) throw badRequest("invalid_offset", `live=${live} needs an offset`);
-  const from = text === undefined ? 0 : parseOffset(text);
+  const from = text === undefined ? "start" : parseOffset(text);
   if (from === undefined) throw badRequest("invalid_offset", "offset must be -1, now, or an offset this server sent");
   return { from, live, cursor: url.searchParams.get("cursor") ?? undefined };
 }

@@ -9,7 +9,7 @@
  * backpressure (the reader is pulled as fast as the client reads) and caps as every channel's stream.
  */
 import type { StreamLog } from "../hub/log.ts";
-import { isJsonStream, mediaTypeOf, type StreamRecord } from "../hub/stream-rules.ts";
+import { isJsonStream, mediaTypeOf, type ReadPosition, type StreamRecord } from "../hub/stream-rules.ts";
 import { concatBytes } from "../sse/encode.ts";
 import { type EventSink, type EventStreamOptions, encodeEvent, eventStream, type SseEvent } from "../sse/index.ts";
 import { base64Of, bodyOf } from "./body.ts";
@@ -31,7 +31,7 @@ export interface SseRead {
   log: StreamLog;
   name: string;
   record: StreamRecord;
-  from: number | "tail";
+  from: ReadPosition;
   cursor: string | undefined;
   maxReadBytes: number;
   maxAgeMs: number;

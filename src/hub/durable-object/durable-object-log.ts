@@ -18,6 +18,7 @@ import type {
   StreamLog,
   StreamLookup,
 } from "../log.ts";
+import type { ReadPosition } from "../stream-rules.ts";
 import type { StreamObject } from "./stream-object.ts";
 import { StreamWatch } from "./stream-watch.ts";
 
@@ -40,7 +41,7 @@ export class DurableObjectLog implements StreamLog {
     return this.object(name).append(request) as Promise<AppendResult>;
   }
 
-  read(name: string, position: number | "tail", maxBytes: number): Promise<ReadResult> {
+  read(name: string, position: ReadPosition, maxBytes: number): Promise<ReadResult> {
     return this.retried(() => this.object(name).read(position, maxBytes) as Promise<ReadResult>);
   }
 

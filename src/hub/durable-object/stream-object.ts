@@ -41,6 +41,8 @@ import {
   overLimit,
   planAppend,
   planFork,
+  positionIn,
+  type ReadPosition,
   type StreamLimits,
   type StreamRecord,
 } from "../stream-rules.ts";
@@ -98,13 +100,13 @@ export class StreamObject extends DurableObject<StreamEnv> {
     return appendResultOf(record, plan);
   }
 
-  async read(position: number | "tail", maxBytes: number): Promise<ReadResult> {
+  async read(position: ReadPosition, maxBytes: number): Promise<ReadResult> {
     const now = Date.now();
     const record = await this.live(now);
     if (record === undefined) return { kind: "not-found" };
     if (record.deleted) return { kind: "gone" };
     this.touch(record, now);
-    const from = position === "tail" ? record.tail : position;
+    const from = positionIn(record, position);
     if (from > record.tail) return { kind: "beyond-tail", record };
     if (from < record.head) return { kind: "trimmed", record, oldest: record.head };
     const entries = this.store.entries(from, record.tail, maxBytes);

@@ -4,6 +4,7 @@
  * Synchronous inside, so each request is decided and applied in one step (no other request can
  * interleave: what the protocol asks of producers, "serialize validation + append", for free).
  */
+import type { ChannelStorage } from "../channel-log.ts";
 import type {
   AppendRequest,
   AppendResult,
@@ -25,17 +26,37 @@ import {
   overLimit,
   planAppend,
   planFork,
+  positionIn,
+  type ReadPosition,
   type StreamLimits,
   type StreamRecord,
 } from "../stream-rules.ts";
 
 interface MemoryStream {
   record: StreamRecord;
-  /** entries[i] is the entry at position record.head + i. */
+  /** entries[i] is the entry at position base + i; base is record.head once a write is done. */
   entries: Uint8Array[];
+  base: number;
+  /** A channel's idempotency keys (see `channel`): key -> its entry and when it is forgotten, oldest first. */
+  keys?: Map<string, { entry: Uint8Array; expiresAt: number }>;
 }
 
+/**
+ * At most this many idempotency keys per channel; past it the oldest is forgotten early. Each holds
+ * its entry: this bounds what keyed publishes pin.
+ */
+export const MAX_IDEMPOTENCY_KEYS = 10_000;
+
 const DELETED: LogChange = { kind: "deleted" };
+
+/** Drops the entries retention left before `record.head`, and takes their bytes off the record. */
+function dropRetained(stream: MemoryStream): void {
+  const { record } = stream;
+  // Usually one entry: V8 shifts an array's start in place, without copying the rest.
+  for (; stream.base < record.head; stream.base++) {
+    record.bytes -= (stream.entries.shift() as Uint8Array).byteLength;
+  }
+}
 
 // Expired streams nobody asks for again are swept at most this often, from a create.
 const SWEEP_INTERVAL_MS = 60_000;
@@ -70,7 +91,7 @@ export class MemoryLog implements StreamLog {
       if (source === undefined) return { kind: "fork-source-missing" };
       const fork = planFork(record, source.record, request, request.fork);
       if (fork.kind !== "fork") return fork;
-      const inherited = fork.position - source.record.head;
+      const inherited = fork.position - source.base;
       entries = source.entries.slice(0, inherited);
       if (request.fork.subOffset > 0) {
         const prefix = forkPrefix(record, source.entries[inherited]);
@@ -86,7 +107,7 @@ export class MemoryLog implements StreamLog {
     for (const entry of entries) record.bytes += entry.byteLength;
     record.closed = request.closed;
     if (source !== undefined) source.record.forks++;
-    this.streams.set(name, { record, entries });
+    this.streams.set(name, { record, entries, base: record.head });
     this.changed(name, { kind: "created", record });
     return { kind: "created", record };
   }
@@ -101,6 +122,7 @@ export class MemoryLog implements StreamLog {
       const from = stream.record.tail;
       applyWrite(stream.record, plan, now);
       stream.entries.push(...plan.entries);
+      dropRetained(stream);
       this.changed(name, { kind: "appended", from, entries: plan.entries, record: stream.record });
     } else if (plan.kind === "no-op") {
       stream.record.touchedAt = now;
@@ -108,19 +130,19 @@ export class MemoryLog implements StreamLog {
     return appendResultOf(stream.record, plan);
   }
 
-  async read(name: string, position: number | "tail", maxBytes: number): Promise<ReadResult> {
+  async read(name: string, position: ReadPosition, maxBytes: number): Promise<ReadResult> {
     const now = this.clock();
     const stream = this.live(name, now);
     if (stream === undefined) return { kind: "not-found" };
     const { record } = stream;
     if (record.deleted) return { kind: "gone" };
     record.touchedAt = now;
-    const from = position === "tail" ? record.tail : position;
+    const from = positionIn(record, position);
     if (from > record.tail) return { kind: "beyond-tail", record };
     if (from < record.head) return { kind: "trimmed", record, oldest: record.head };
     const entries: Uint8Array[] = [];
     let bytes = 0;
-    for (let index = from - record.head; index < stream.entries.length; index++) {
+    for (let index = from - stream.base; index < stream.entries.length; index++) {
       const entry = stream.entries[index] as Uint8Array;
       if (entries.length > 0 && bytes + entry.byteLength > maxBytes) break;
       entries.push(entry);
@@ -159,6 +181,50 @@ export class MemoryLog implements StreamLog {
     return () => {
       listeners.delete(listener);
       if (listeners.size === 0 && this.watchers.get(name) === listeners) this.watchers.delete(name);
+    };
+  }
+
+  /**
+   * The stream `name` as a channel keeps it (see channel-log.ts): made by its first write, written
+   * only through this. Synchronous, as the channel's replay-then-live step needs.
+   */
+  channel(name: string): ChannelStorage {
+    return {
+      // A channel's stream never expires and is never deleted (the routes refuse it): no check.
+      record: () => this.streams.get(name)?.record,
+      write: (from, entries, record) => {
+        let stream = this.streams.get(name);
+        if (stream === undefined || stream.record !== record) {
+          stream = { record, entries: [], base: from };
+          this.streams.set(name, stream);
+        }
+        stream.entries.push(...entries);
+        dropRetained(stream);
+        this.changed(name, { kind: "appended", from, entries, record });
+      },
+      entries: (from, to) => {
+        const stream = this.streams.get(name);
+        if (stream === undefined) return [];
+        const start = Math.max(from, stream.base) - stream.base;
+        return stream.entries.slice(start, Math.max(start, to - stream.base));
+      },
+      keyed: (key, now) => {
+        const keys = this.streams.get(name)?.keys;
+        if (keys === undefined) return undefined;
+        // Swept lazily, from the oldest (one TTL for all: insertion order is expiry order).
+        for (const [oldest, { expiresAt }] of keys) {
+          if (expiresAt > now) break;
+          keys.delete(oldest);
+        }
+        return keys.get(key)?.entry;
+      },
+      rememberKey: (key, entry, expiresAt) => {
+        const stream = this.streams.get(name);
+        if (stream === undefined) return;
+        stream.keys ??= new Map();
+        stream.keys.set(key, { entry, expiresAt });
+        if (stream.keys.size > MAX_IDEMPOTENCY_KEYS) stream.keys.delete(stream.keys.keys().next().value as string);
+      },
     };
   }
 

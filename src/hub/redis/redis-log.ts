@@ -37,6 +37,8 @@ import {
   overLimit,
   planAppend,
   planFork,
+  positionIn,
+  type ReadPosition,
   type StreamLimits,
   type StreamRecord,
 } from "../stream-rules.ts";
@@ -147,7 +149,7 @@ export class RedisLog implements StreamLog {
     return this.serialized(name, () => this.decide(() => this.decideDelete(name)));
   }
 
-  async read(name: string, position: number | "tail", maxBytes: number): Promise<ReadResult> {
+  async read(name: string, position: ReadPosition, maxBytes: number): Promise<ReadResult> {
     for (;;) {
       const now = this.clock();
       const stream = await this.live(name, now);
@@ -155,7 +157,7 @@ export class RedisLog implements StreamLog {
       const { record } = stream;
       if (record.deleted) return { kind: "gone" };
       await this.touch(stream, now);
-      const from = position === "tail" ? record.tail : position;
+      const from = positionIn(record, position);
       if (from > record.tail) return { kind: "beyond-tail", record };
       if (from < record.head) return { kind: "trimmed", record, oldest: record.head };
       const entries = await this.entriesFrom(stream, from, maxBytes);

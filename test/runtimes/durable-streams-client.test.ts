@@ -1,10 +1,12 @@
 /**
  * `@durable-streams/client` (Electric's own client, pinned) writing and reading our streams on a real
  * Node server: an idempotent producer's batches, a live SSE reader and a long-poll reader that
- * both see every message once and in order and stop at the close, and a catch-up read after it.
+ * both see every message once and in order and stop at the close, and a catch-up read after it; and
+ * a channel read as the stream it is (`channels/<name>`), from an event's id on, live.
  */
 import { DurableStream, IdempotentProducer, stream } from "@durable-streams/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatOffset } from "../../src/streams/offset.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
 
 const MESSAGES = 300;
@@ -43,5 +45,38 @@ describe("@durable-streams/client against the Node server", () => {
     const caughtUp = await stream<{ n: number }>({ url, live: false, json: true });
     expect((await caughtUp.json()).map((item) => item.n)).toEqual(expected);
     expect(await handle.head()).toMatchObject({ exists: true, streamClosed: true });
+  });
+
+  it("follows a channel as the stream it is: from an event's id on, over SSE, every event once and in order", async () => {
+    const channel = `client-channel-${Date.now()}`;
+    const publish = async (n: number) => {
+      const response = await fetch(`${server.url}/api/channels/${channel}/events`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ data: { n }, event: "tick" }),
+      });
+      expect(response.status).toBe(201);
+      return ((await response.json()) as { id: number }).id;
+    };
+    const ids: number[] = [];
+    for (let n = 0; n < 5; n++) ids.push(await publish(n));
+
+    // From after the second event: the id is the offset.
+    const response = await stream<{ id: number; event: string; data: { n: number } }>({
+      url: `${server.url}/v1/stream/channels/${channel}`,
+      offset: formatOffset(ids[1] as number),
+      live: "sse",
+      json: true,
+    });
+    const seen: { id: number; event: string; n: number }[] = [];
+    const reading = (async () => {
+      for await (const entry of response.jsonStream()) {
+        seen.push({ id: entry.id, event: entry.event, n: entry.data.n });
+        if (seen.length === 8) break;
+      }
+    })();
+    for (let n = 5; n < 10; n++) ids.push(await publish(n));
+    await reading;
+    expect(seen).toEqual(ids.slice(2).map((id, index) => ({ id, event: "tick", n: index + 2 })));
   });
 });

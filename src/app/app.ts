@@ -130,7 +130,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
     const channelCors = cors({
       origin: config.corsOrigins,
       credentials: true,
-      allowMethods: ["GET", "POST"],
+      // DELETE: stopping a chat's answer (DELETE /api/chat/:id/stream).
+      allowMethods: ["GET", "POST", "DELETE"],
       allowHeaders: ["authorization", "content-type", "last-event-id", "idempotency-key"],
       exposeHeaders: ["retry-after", "www-authenticate", "idempotent-replayed"],
     });
@@ -201,6 +202,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
         options.chat({
           log,
           access,
+          rateLimit,
           eventStreamOptions: (c) => ({
             ...streamSettings(config),
             openStreams,

@@ -41,6 +41,11 @@ export interface ChatRoutesOptions {
   eventStreamOptions: (c: Context) => EventStreamOptions;
   /** Who may start, stop and read which answer (the app's, with answers private). Default: anyone. */
   access?: ChannelAccess;
+  /**
+   * Counts each start and stop, after the token is checked (the app's PUBLISH_RATE_LIMIT: an answer
+   * costs more than a publish). Default: none.
+   */
+  rateLimit?: MiddlewareHandler;
 }
 
 /** The chat's settings (see src/config.ts: DEMO_MODEL_DELAY_MS, CHAT_ANSWER_TTL_SECONDS, CHAT_MAX_ANSWERS_PER_CLIENT). */
@@ -135,6 +140,7 @@ export function chatRoutes(options: ChatRoutesOptions & { answers: ChatAnswers }
   const mayWrite = access?.publish((c) => answerStreamName(c.get("chatRequest").id)) ?? pass;
   const mayWriteParam = access?.publish(streamOfParam) ?? pass;
   const mayRead = access?.read(streamOfParam) ?? pass;
+  const rateLimit = options.rateLimit ?? pass;
 
   const routes = new Hono();
 
@@ -149,6 +155,7 @@ export function chatRoutes(options: ChatRoutesOptions & { answers: ChatAnswers }
       return next();
     },
     mayWrite,
+    rateLimit,
     async (c) => {
       const request = c.get("chatRequest");
       const started = await answers.start(request, c.get("clientAddress") ?? "unknown");
@@ -172,7 +179,7 @@ export function chatRoutes(options: ChatRoutesOptions & { answers: ChatAnswers }
     return readerOf(c, chatId);
   });
 
-  routes.delete("/:id/stream", mayWriteParam, async (c) => {
+  routes.delete("/:id/stream", mayWriteParam, rateLimit, async (c) => {
     const chatId = chatIdOf(c);
     // Closing the stream is the stop: readers get the abort chunk and the end at once, and the
     // process that generates it (this one, or any other on the same log) hears the close and

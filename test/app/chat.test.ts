@@ -90,6 +90,26 @@ describe("the demo chat's routes", () => {
     expect(await third.json()).toMatchObject({ error: { code: "too_many_answers" } });
   });
 
+  it("counts starts and stops against PUBLISH_RATE_LIMIT, and starts nothing past it", async () => {
+    const app = appWith(SLOW, readConfig({ PUBLISH_RATE_LIMIT: "2" }));
+    expect((await ask(app, "r1")).status).toBe(200);
+    expect((await app.request("/api/chat/r1/stream", { method: "DELETE" })).status).toBe(204);
+    const limited = await ask(app, "r2");
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toMatchObject({ error: { code: "rate_limited" } });
+    expect((await app.request("/api/chat/r2/stream")).status).toBe(204);
+  });
+
+  it("lets an allowed origin stop an answer: the preflight allows DELETE", async () => {
+    const app = appWith(SLOW, readConfig({ CORS_ORIGINS: "https://app.example.com" }));
+    const preflight = await app.request("/api/chat/c1/stream", {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example.com", "access-control-request-method": "DELETE" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-methods")?.split(",")).toContain("DELETE");
+  });
+
   it("answers a stop with 404 when the chat has no answer in flight", async () => {
     const app = appWith(SLOW);
     const response = await app.request("/api/chat/none/stream", { method: "DELETE" });

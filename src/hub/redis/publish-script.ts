@@ -24,8 +24,11 @@
  * cjson encodes numbers with at most 14 significant digits (measured on Redis 7.0.15:
  * 1765000000012345 became 1.7650000000123e+15, and `encode_number_precision(16)` is refused), which
  * ids from the clock need 16 of. Only the numbers `tail`, `head`, `bytes`, `retention` and
- * `touchedAt` change, each found by `"name":` followed by digits: the top-level field, since it comes
- * before any nested object and a JSON string cannot hold an unescaped quote. A new record is
+ * `touchedAt` change, each found as the first `"name":` (a plain search: Lua patterns tried at every
+ * position cost about 3 µs each on a record, measured, 38 of the script's 64 µs): a JSON string
+ * cannot hold an unescaped quote, and the record's own fields come before its nested objects
+ * (`retention` aside, after `producers`, which a channel's stream never has: the routes refuse
+ * appends to `channels/*`). A new record is
  * ARGV[7], made by `channelRecord` (stream-rules.ts), so its shape is the rules' own. Lua numbers
  * are doubles, exact below 2^53 (microseconds since 1970 stay under that until the year 2255), and
  * `%d` formats them without an exponent.
@@ -55,11 +58,19 @@ if fresh then
   if ARGV[7] == '' then return false end
   record = ARGV[7]
 end
+local function span(name)
+  local _, colon = string.find(record, '"' .. name .. '":', 1, true)
+  if not colon then return nil end
+  local _, last = string.find(record, '^[%w.+-]*', colon + 1)
+  return colon + 1, last
+end
 local function field(name)
-  return tonumber(string.match(record, '"' .. name .. '":(%d+)'))
+  local first, last = span(name)
+  return tonumber(string.sub(record, first, last))
 end
 local function put(name, value)
-  record = string.gsub(record, '"' .. name .. '":[%w.+-]+', '"' .. name .. '":' .. string.format('%d', value), 1)
+  local first, last = span(name)
+  if first then record = string.sub(record, 1, first - 1) .. string.format('%d', value) .. string.sub(record, last + 1) end
 end
 local now = redis.call('TIME')
 local micros = tonumber(now[1]) * 1000000 + tonumber(now[2])
@@ -88,7 +99,7 @@ end
 put('touchedAt', math.floor(micros / 1000))
 put('tail', id)
 put('head', head)
-put('retention', tonumber(ARGV[3]))
+if field('retention') ~= tonumber(ARGV[3]) then put('retention', tonumber(ARGV[3])) end
 put('bytes', bytes)
 redis.call('HSET', KEYS[1], 'json', record)
 redis.call('SPUBLISH', KEYS[3], '{"kind":"appended","from":' .. string.format('%d', id - 1) ..

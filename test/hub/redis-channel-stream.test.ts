@@ -4,6 +4,7 @@
  * redis-server; each backend has its own two connections, as a process would.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createServerApp, type ServerApp } from "../../src/app/server-app.ts";
 import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
 import { channelEntryOf, envelopeMiddle } from "../../src/hub/channel-entry.ts";
 import type { ChannelEvent } from "../../src/hub/channel-event.ts";
@@ -13,18 +14,22 @@ import { connectRedis, type RedisBackend } from "../../src/hub/redis/connect.ts"
 import { channelKeys } from "../../src/hub/redis/keys.ts";
 import { PUBLISH_SCRIPT } from "../../src/hub/redis/publish-script.ts";
 import type { StreamRecord } from "../../src/hub/stream-rules.ts";
+import { SILENT_LOGGER } from "../../src/log/logger.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
+import { formatOffset } from "../../src/streams/offset.ts";
 import { say } from "../support/publication.ts";
 import { type RunningRedis, startRedis } from "../support/redis.ts";
 import { eventually, readEvents } from "../support/sse-reader.ts";
 
 let redis: RunningRedis;
 const backends: RedisBackend[] = [];
+const apps: ServerApp[] = [];
 
 beforeAll(async () => {
   redis = await startRedis({ durable: false });
 });
 afterEach(async () => {
+  for (const { hub } of apps.splice(0)) await hub?.close();
   for (const { log, hub } of backends.splice(0)) {
     log.close();
     await hub.close();
@@ -191,6 +196,47 @@ describe("a channel as a stream of the log on Redis", () => {
     expect((await resumed.next()).event).toBe("history-truncated");
     expect(Number((await resumed.next()).id)).toBe(first.id + 101);
     await resumed.cancel();
+  });
+});
+
+describe("a channel at /v1/stream/channels/<name> on Redis", () => {
+  it("is read over HTTP on one process while another publishes: HEAD, catch-up at offsets id - 1, live SSE", async () => {
+    const config = { ...DEFAULT_CONFIG, redisUrl: redis.url, publishRateLimit: 0, maxStreamsPerClient: 0 };
+    const [a, b] = (await Promise.all(
+      [0, 1].map(async () => {
+        const made = await createServerApp(config, { logger: SILENT_LOGGER });
+        apps.push(made);
+        return made.app;
+      }),
+    )) as [ServerApp["app"], ServerApp["app"]];
+    const channel = freshChannel();
+    const path = `/v1/stream/channels/${channel}`;
+    const post = async (text: string) =>
+      (await (
+        await a.request(`/api/channels/${channel}/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ text }),
+        })
+      ).json()) as { id: number };
+    const first = await post("one");
+    const head = await b.request(path, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(head.headers.get("stream-next-offset")).toBe(formatOffset(first.id));
+    const caughtUp = await b.request(`${path}?offset=${formatOffset(first.id - 1)}`);
+    expect(caughtUp.status).toBe(200);
+    const [entry] = (await caughtUp.json()) as ChannelEvent[];
+    expect(entry).toMatchObject({ id: first.id, event: null, data: { id: first.id, text: "one" } });
+    const live = readEvents(await b.request(`${path}?offset=${formatOffset(first.id)}&live=sse`));
+    const second = await post("two");
+    for (;;) {
+      const event = await live.next();
+      if (event.event !== "data") continue;
+      expect(JSON.parse(event.data)).toMatchObject([{ id: second.id, data: { text: "two" } }]);
+      break;
+    }
+    await live.cancel();
   });
 });
 

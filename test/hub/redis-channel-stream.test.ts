@@ -119,6 +119,34 @@ describe("a channel as a stream of the log on Redis", () => {
     unwatch();
   });
 
+  it("shares one pub/sub channel between the hub's subscribers and the log's watchers of one process", async () => {
+    const [a, b] = await Promise.all([backend(50), backend(50)]);
+    const channel = freshChannel();
+    const subscriber = readEvents(
+      await b.hub.stream(channel, { after: undefined, request: new Request("http://test/"), signal: undefined }),
+    );
+    await subscriber.opened();
+    const changes: LogChange[] = [];
+    const unwatch = b.log.watch(channelStreamName(channel), (change) => changes.push(change));
+    expect(await eventually(async () => changes.length > 0, true)).toBe(true);
+    const appended = () => changes.filter((change) => change.kind === "appended" && change.entries.length > 0);
+    const first = (await a.hub.publish(channel, { data: 1 })).event;
+    expect(Number((await subscriber.next()).id)).toBe(first.id);
+    expect(await eventually(async () => appended().length, 1)).toBe(1);
+    // The hub's subscriber leaves: the log's watcher still hears the channel, and the other way round.
+    await subscriber.cancel();
+    const second = (await a.hub.publish(channel, { data: 2 })).event;
+    expect(await eventually(async () => appended().length, 2)).toBe(2);
+    expect(appended()[1]).toMatchObject({ from: second.id - 1 });
+    unwatch();
+    const again = readEvents(
+      await b.hub.stream(channel, { after: second.id, request: new Request("http://test/"), signal: undefined }),
+    );
+    const third = (await a.hub.publish(channel, { data: 3 })).event;
+    expect(Number((await again.next()).id)).toBe(third.id);
+    await again.cancel();
+  });
+
   it("keeps positions right for a reader while publishes trim the history under it", async () => {
     const [a, b] = await Promise.all([backend(20), backend(20)]);
     const channel = freshChannel();

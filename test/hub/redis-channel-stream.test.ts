@@ -103,6 +103,16 @@ describe("a channel as a stream of the log on Redis", () => {
     });
   });
 
+  it("applies a HISTORY_LIMIT changed since the record was written from the next publish on", async () => {
+    const [wide, narrow] = await Promise.all([backend(5), backend(3)]);
+    const channel = freshChannel();
+    for (let i = 0; i < 5; i++) await wide.hub.publish(channel, { data: i });
+    const last = (await narrow.hub.publish(channel, { data: 5 })).event;
+    const lookup = await wide.log.head(channelStreamName(channel));
+    expect(lookup).toMatchObject({ kind: "found", record: { retention: 3, tail: last.id, head: last.id - 3 } });
+    expect((await wide.hub.list(channel, 0, 10)).map((event) => event.data)).toEqual(["3", "4", "5"]);
+  });
+
   it("tells a RedisLog watcher in another process of each event as it is published", async () => {
     const [a, b] = await Promise.all([backend(50), backend(50)]);
     const channel = freshChannel();

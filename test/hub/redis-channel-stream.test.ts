@@ -238,7 +238,7 @@ describe("a channel as a stream of the log on Redis", () => {
 });
 
 describe("a channel at /v1/stream/channels/<name> on Redis", () => {
-  it("is read over HTTP on one process while another publishes: HEAD, catch-up at offsets id - 1, live SSE", async () => {
+  it("is read over HTTP on one process while another publishes: HEAD, catch-up at offsets id - 1, SSE, long-poll", async () => {
     const config = { ...DEFAULT_CONFIG, redisUrl: redis.url, publishRateLimit: 0, maxStreamsPerClient: 0 };
     const [a, b] = (await Promise.all(
       [0, 1].map(async () => {
@@ -275,6 +275,13 @@ describe("a channel at /v1/stream/channels/<name> on Redis", () => {
       break;
     }
     await live.cancel();
+    // A long-poll at the tail waits for the next message, published on the other process.
+    const polled = b.request(`${path}?offset=${formatOffset(second.id)}&live=long-poll`);
+    const third = await post("three");
+    const answer = await polled;
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("stream-next-offset")).toBe(formatOffset(third.id));
+    expect(await answer.json()).toMatchObject([{ id: third.id, data: { text: "three" } }]);
   });
 });
 

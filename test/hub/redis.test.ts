@@ -147,15 +147,16 @@ describe("RedisHub", () => {
         "EVAL",
         PUBLISH_SCRIPT,
         "3",
-        keys.counter,
-        keys.history,
-        `${keys.pubsub}:nowhere`,
+        keys.stream.record,
+        keys.stream.entries,
+        `${keys.stream.changes}:nowhere`,
         envelopeMiddle(null, createdAt),
         rest,
         "50",
         "0",
         "1",
         "60",
+        "",
       );
     }
     const after = await send(a, channel, "announced again");
@@ -177,12 +178,12 @@ describe("RedisHub", () => {
     expect((await take(reader, 5)).ids).toEqual(published.slice(7).map((message) => message.id));
   });
 
-  it("never issues an id again after Redis lost its counter, nor after it lost everything", async () => {
+  it("never issues an id again after Redis lost the channel's record, nor after it lost everything", async () => {
     const a = await hub();
     const channel = freshChannel();
     const keys = channelKeys("edge-sse", channel);
     const first = await send(a, channel, "one");
-    await redis.command("DEL", keys.counter);
+    await redis.command("DEL", keys.stream.record);
     const second = await send(a, channel, "two");
     expect(second.id).toBeGreaterThan(first.id);
     const reader = await follow(a, channel);
@@ -337,8 +338,8 @@ describe("channel events on Redis", () => {
     const ttl = Number(await redis.command("TTL", key));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(120);
-    // The channel's hash tag, first in the key: the same Cluster slot as its counter and history.
-    expect(key.startsWith(`edge-sse:{${channel}}:`)).toBe(true);
+    // The channel stream's hash tag, first in the key: the same Cluster slot as its record and entries.
+    expect(key.startsWith(`edge-sse:stream:{channels/${channel}}:`)).toBe(true);
     await redis.command("DEL", key);
     const after = await made.publish(channel, { data: { n: 2 }, idempotencyKey: "k" });
     expect(after.replayed).toBe(false);
@@ -355,8 +356,8 @@ describe("channel events on Redis", () => {
     const keys = channelKeys("edge-sse", channel);
     // What the earlier script stored: the message itself, its id first, in field `m`.
     const old = { id: 41, text: "from before", author: "ann", createdAt: "2026-12-01T00:00:00.000Z" };
-    await redis.command("XADD", keys.history, "41-0", "m", JSON.stringify(old));
-    await redis.command("SET", keys.counter, "41");
+    await redis.command("XADD", keys.legacy.history, "41-0", "m", JSON.stringify(old));
+    await redis.command("SET", keys.legacy.counter, "41");
     const reader = readEvents(
       await app(`/api/channels/${channel}/messages/stream`, { headers: { "last-event-id": "40" } }),
     );

@@ -1,6 +1,8 @@
 /**
- * The Redis hub: channels shared by every Node, Bun and Deno process on one Redis. Redis holds each
- * channel's counter, history and pub/sub (keys.ts); publishing is one script (publish-script.ts);
+ * The Redis hub: channels shared by every Node, Bun and Deno process on one Redis. Each channel is
+ * its stream of the log, `channels/<name>` (keys.ts): the record says where its ids stand, the
+ * entries are its history, and its `changes` pub/sub announces each event; publishing is one script
+ * (publish-script.ts) and any RedisLog reads the same stream at /v1/stream/channels/<name>;
  * each process keeps only its own subscribers and delivers to them in order (redis-channel.ts).
  * Per process: one connection for commands and one for pub/sub, whatever the number of channels
  * and subscribers. Loaded only when `REDIS_URL` is set (see connect.ts). See docs/architecture.md
@@ -15,9 +17,14 @@ import { afterId, type ChannelEvent, dataWithId, draftOf, type Publication, type
 import type { BackendStatus, Hub, StreamOptions, SubscribeOptions, Subscription } from "../hub.ts";
 import type { HubMetrics } from "../hub-metrics.ts";
 import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS } from "../store.ts";
+import { channelRecord, type StreamRecord } from "../stream-rules.ts";
 import { type ChannelKeys, channelKeys } from "./keys.ts";
+import { migrateLegacyChannel } from "./legacy-channel.ts";
+import { PRESENCE_NOTICE } from "./log-notice.ts";
 import { PUBLISH_SCRIPT } from "./publish-script.ts";
-import { type ChannelHistory, type ChannelPresence, PRESENCE_NOTICE, RedisChannel } from "./redis-channel.ts";
+import { READ_SCRIPT } from "./read-script.ts";
+import { type ChannelHistory, type ChannelPresence, RedisChannel } from "./redis-channel.ts";
+import { runScript, sha1 } from "./script-sha.ts";
 
 // A process refreshes its subscriber counts this often; a count not refreshed for PRESENCE_TTL_MS
 // (a process that crashed) no longer counts.
@@ -54,8 +61,11 @@ export interface RedisHubOptions {
   metrics?: HubMetrics;
 }
 
-/** A stream entry as RESP2 returns it: `[id, [field, value, ...]]`. */
-type StreamEntry = [string, string[]];
+/** A channel's record, and the position its first event went to (see keys.ts). */
+interface ChannelState {
+  record: StreamRecord;
+  first: number;
+}
 
 export class RedisHub implements Hub {
   /** Channels with subscribers in this process, each subscribed once on the pub/sub connection. */
@@ -65,6 +75,7 @@ export class RedisHub implements Hub {
   /** This process, in the channels' presence hashes. */
   private readonly processId = crypto.randomUUID();
   private readonly heartbeat: ReturnType<typeof setInterval>;
+  private readonly readScriptSha = sha1(READ_SCRIPT);
 
   constructor(private readonly options: RedisHubOptions) {
     this.commandOptions = { timeout: options.timeoutMs };
@@ -82,7 +93,8 @@ export class RedisHub implements Hub {
     const keys = channelKeys(this.prefix, channel);
     const createdAt = new Date().toISOString();
     const { idempotencyKey } = publication;
-    const scriptKeys = [keys.counter, keys.history, keys.pubsub];
+    const { stream } = keys;
+    const scriptKeys = [stream.record, stream.entries, stream.changes];
     if (idempotencyKey !== undefined) scriptKeys.push(`${keys.idempotencyPrefix}${idempotencyKey}`);
     // With idInData the script writes `{"id":N` in front of the object's members (see publish-script.ts).
     const data = draft.idInData ? afterId(draft.data) : draft.data;
@@ -96,15 +108,25 @@ export class RedisHub implements Hub {
       seen,
       draft.idInData ? "1" : "0",
       String(this.options.idempotencyKeyTtlSeconds ?? DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS),
+      // No record yet: the script stores nothing, so that the channel's keys from before it was a
+      // stream move in first (legacy-channel.ts); then again with the record to start from.
+      "",
     ];
-    let reply: number | string;
-    try {
-      reply = await this.command<number | string>(["EVALSHA", this.options.publishScriptSha, ...args]);
-    } catch (error) {
-      // Redis forgot the script (restarted, or SCRIPT FLUSH): nothing ran, so sending it whole is
-      // not a second publish.
-      if (!(error instanceof ErrorReply && error.message.startsWith("NOSCRIPT"))) throw error;
-      reply = await this.command<number | string>(["EVAL", PUBLISH_SCRIPT, ...args]);
+    const run = () =>
+      runScript(
+        (command) => this.command<number | string | null>(command),
+        PUBLISH_SCRIPT,
+        this.options.publishScriptSha,
+        args,
+      );
+    let reply = await run();
+    if (reply === null) {
+      await this.migrate(keys);
+      args[args.length - 1] = JSON.stringify(
+        channelRecord(0, this.options.historyLimit, Date.now(), crypto.randomUUID()),
+      );
+      reply = await run();
+      if (reply === null) throw new Error("the publish script stored nothing although given a record");
     }
     // A key seen before: the script answered the first event's stored JSON, and stored nothing.
     if (typeof reply === "string") return { event: decodeStored(reply), replayed: true };
@@ -171,17 +193,15 @@ export class RedisHub implements Hub {
   }
 
   async channelStats(channel: string): Promise<ChannelStats> {
-    const keys = channelKeys(this.prefix, channel);
-    const [latest, oldest] = await Promise.all([
-      this.latestId(keys),
-      this.command<StreamEntry[]>(["XRANGE", keys.history, "-", "+", "COUNT", "1"]),
-    ]);
+    const state = await this.state(channelKeys(this.prefix, channel));
     const local = this.channels.get(channel);
+    const record = state?.record;
     return {
       subscribers: local?.subscribers ?? 0,
       catchingUp: local?.catchingUpCount ?? 0,
-      latestId: latest,
-      oldestId: oldest[0] === undefined ? null : idOfEntry(oldest[0]),
+      latestId: record?.tail ?? 0,
+      // Ids are positions + 1: the oldest kept is the head's.
+      oldestId: record === undefined || record.head === record.tail ? null : record.head + 1,
     };
   }
 
@@ -210,8 +230,11 @@ export class RedisHub implements Hub {
     const keys = channelKeys(this.prefix, name);
     const history: ChannelHistory = {
       after: (after, count) => this.readHistory(keys, after, count),
-      latestId: () => this.latestId(keys),
-      everTrimmed: () => this.everTrimmed(keys),
+      latestId: async () => (await this.state(keys))?.record.tail ?? 0,
+      everTrimmed: async () => {
+        const state = await this.state(keys);
+        return state !== undefined && state.record.head > state.first;
+      },
     };
     const presence = this.presenceOf(keys);
     const channel = new RedisChannel(
@@ -224,16 +247,16 @@ export class RedisHub implements Hub {
         presence.report(0).catch(() => {
           // Unreported, the count expires by itself.
         });
-        this.options.subscriber.sUnsubscribe(keys.pubsub, listener).catch(() => {
+        this.options.subscriber.sUnsubscribe(keys.stream.changes, listener).catch(() => {
           // Gone with the connection anyway: a lost connection holds no subscription.
         });
       },
       this.options.metrics,
     );
-    const listener = (json: string) => channel.onAnnounced(json);
+    const listener = (notice: string) => channel.onAnnounced(notice);
     this.channels.set(name, channel);
     // Offline queue on this connection: while Redis is away the subscription waits for it.
-    this.options.subscriber.sSubscribe(keys.pubsub, listener).then(
+    this.options.subscriber.sSubscribe(keys.stream.changes, listener).then(
       () => channel.onSubscribed(),
       () => {
         // The client was closed: nothing more will arrive.
@@ -257,7 +280,7 @@ export class RedisHub implements Hub {
             this.command(["PEXPIRE", keys.presence, String(2 * PRESENCE_TTL_MS)]),
           ]);
         }
-        await this.command(["SPUBLISH", keys.pubsub, PRESENCE_NOTICE]);
+        await this.command(["SPUBLISH", keys.stream.changes, PRESENCE_NOTICE]);
       },
       total: async () => {
         const reply = await this.command<unknown>(["HGETALL", keys.presence]);
@@ -272,30 +295,40 @@ export class RedisHub implements Hub {
     };
   }
 
+  /** Up to `count` kept events with an id above `after` (at positions from `after` on). */
   private async readHistory(keys: ChannelKeys, after: number, count: number): Promise<ChannelEvent[]> {
-    const entries = await this.command<StreamEntry[]>([
-      "XRANGE",
-      keys.history,
-      `(${after}-0`,
-      "+",
-      "COUNT",
-      String(count),
-    ]);
-    return entries.map(([, fields]) => decodeStored(fields[1] as string));
+    const { stream } = keys;
+    const args = ["2", stream.record, stream.entries, String(after), String(count)];
+    for (let migrated = false; ; migrated = true) {
+      const reply = await runScript(
+        (command) => this.command<[string, string[]] | null>(command),
+        READ_SCRIPT,
+        await this.readScriptSha,
+        args,
+      );
+      if (reply !== null) return reply[1].map(decodeStored);
+      if (migrated || !(await this.migrate(keys))) return [];
+    }
   }
 
-  /** Redis 7 counts a stream's entries ever added (XINFO STREAM `entries-added`): more than it holds, some went. */
-  private async everTrimmed(keys: ChannelKeys): Promise<boolean> {
-    const info = new Map(hashEntries(await this.command<unknown>(["XINFO", "STREAM", keys.history])));
-    return Number(info.get("entries-added")) > Number(info.get("length"));
+  /** The channel's record; undefined before its first event. */
+  private async state(keys: ChannelKeys): Promise<ChannelState | undefined> {
+    for (let migrated = false; ; migrated = true) {
+      const [json, first] = await this.command<[string | null, string | null]>([
+        "HMGET",
+        keys.stream.record,
+        "json",
+        "first",
+      ]);
+      // No `first`: a record not made by the publish script; count its head as trimmed.
+      if (json !== null) return { record: JSON.parse(json) as StreamRecord, first: Number(first ?? 0) };
+      if (migrated || !(await this.migrate(keys))) return undefined;
+    }
   }
 
-  private async latestId(keys: ChannelKeys): Promise<number> {
-    const counter = await this.command<string | null>(["GET", keys.counter]);
-    if (counter !== null) return Number(counter);
-    // The counter is gone but the history may not be (an evicted key).
-    const top = await this.command<StreamEntry[]>(["XREVRANGE", keys.history, "+", "-", "COUNT", "1"]);
-    return top[0] === undefined ? 0 : idOfEntry(top[0]);
+  /** Moves the channel's keys from before it was a stream, if it has any (legacy-channel.ts). */
+  private migrate(keys: ChannelKeys): Promise<boolean> {
+    return migrateLegacyChannel((args) => this.command(args), keys, this.options.historyLimit);
   }
 
   /**
@@ -316,10 +349,6 @@ export class RedisHub implements Hub {
       throw new BackendUnavailableError("redis", error);
     }
   }
-}
-
-function idOfEntry([id]: StreamEntry): number {
-  return Number(id.slice(0, id.indexOf("-")));
 }
 
 /** HGETALL's reply as entries: a flat array in RESP2, a map (or an object) in RESP3. */

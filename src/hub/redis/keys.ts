@@ -1,36 +1,51 @@
 /**
- * Where one channel lives in Redis. Every name of a channel carries the same hash tag (`{name}`),
- * so on Redis Cluster its counter, history and sharded pub/sub channel sit in one slot: the publish
- * script may touch them together, and SPUBLISH reaches only that shard. Channel names are
- * `[A-Za-z0-9_-]{1,64}` (src/app/messages.ts), so they never contain a brace.
+ * Where one channel lives in Redis: its stream of the log, `channels/<name>` (see
+ * channel-stream-name.ts), whose keys are any stream's (stream-keys.ts): the record, the entries
+ * (each event's JSON, the event with id N at position N - 1) and the `changes` pub/sub channel on
+ * which every event is announced. The channel's own keys (idempotency, presence) carry the same
+ * hash tag, `{channels/<name>}`: on Redis Cluster everything the publish script touches (record,
+ * entries, changes, the idempotency key) sits in one slot, and SPUBLISH reaches only that shard.
  */
+import { channelStreamName } from "../channel-stream-name.ts";
+import { type StreamKeys, streamKeys, streamTag } from "./stream-keys.ts";
+
 export interface ChannelKeys {
-  /** The last id issued (a string holding an integer). */
-  counter: string;
-  /** The history: a stream whose entry ids are `<message id>-0`, trimmed to the history limit. */
-  history: string;
-  /** The sharded pub/sub channel each message is announced on, as its JSON. */
-  pubsub: string;
   /**
-   * Where an idempotency key's first event is kept (the stored JSON, see stored-event.ts), for
+   * The channel's stream. Its record hash also holds `first`: the position the channel's first
+   * event went to, so that a history that starts later is known to have dropped some (everTrimmed).
+   */
+  stream: StreamKeys;
+  /**
+   * Where an idempotency key's first event is kept (its entry, see channel-entry.ts), for
    * IDEMPOTENCY_KEY_TTL_SECONDS: this plus the key, in the channel's slot.
    */
   idempotencyPrefix: string;
   /** Subscribers per process: a hash of process id to `"<count> <expires at, ms>"`. */
   presence: string;
+  /**
+   * The keys of the version before channels were streams, tagged `{<name>}` (another slot): read
+   * once, by the migration (legacy-channel.ts), never written.
+   */
+  legacy: {
+    /** The last id issued (a string holding an integer). */
+    counter: string;
+    /** A Redis stream whose entry ids are `<event id>-0`, each event's JSON in field `m`. */
+    history: string;
+  };
 }
 
 export function channelKeys(prefix: string, channel: string): ChannelKeys {
-  // A brace would move the hash tag and split the channel over slots (the app's names cannot hold one).
+  // A brace would have moved the legacy keys' hash tag (the app's names cannot hold one).
   if (channel.includes("{") || channel.includes("}")) {
     throw new TypeError(`a Redis channel name cannot contain braces, got ${JSON.stringify(channel)}`);
   }
-  const tag = `${prefix}:{${channel}}`;
+  const name = channelStreamName(channel);
+  const tag = streamTag(prefix, name);
+  const legacyTag = `${prefix}:{${channel}}`;
   return {
-    counter: `${tag}:id`,
-    history: `${tag}:history`,
-    pubsub: `${tag}:messages`,
-    presence: `${tag}:presence`,
+    stream: streamKeys(prefix, name),
     idempotencyPrefix: `${tag}:idempotency:`,
+    presence: `${tag}:presence`,
+    legacy: { counter: `${legacyTag}:id`, history: `${legacyTag}:history` },
   };
 }

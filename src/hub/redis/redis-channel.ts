@@ -26,8 +26,12 @@ import { type ChannelSink, HISTORY_TRUNCATED_EVENT, PRESENCE_EVENT, PRESENCE_INT
 import { decodeStored } from "../channel-entry.ts";
 import { type ChannelEvent, encodeChannelEvent } from "../channel-event.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "../hub-metrics.ts";
+import { appendedText, PRESENCE_NOTICE } from "./log-notice.ts";
 
-/** What the channel reads from Redis. Each call fails fast while Redis is unreachable. */
+/**
+ * What the channel reads from Redis: its stream of the log (hub.ts). Each call fails fast while
+ * Redis is unreachable.
+ */
 export interface ChannelHistory {
   /** Up to `count` stored events with an id above `after`, oldest first. */
   after(after: number, count: number): Promise<ChannelEvent[]>;
@@ -44,9 +48,6 @@ export interface ChannelPresence {
   /** The sum of every live process's count. */
   total(): Promise<number>;
 }
-
-/** What a presence announcement on the channel's pub/sub looks like (events start with `{"id":`). */
-export const PRESENCE_NOTICE = '{"presence":true}';
 
 // Replay and gap fill read the history in pages of this many messages.
 const PAGE = 100;
@@ -116,13 +117,16 @@ export class RedisChannel {
     void this.pump();
   }
 
-  /** A message, or a presence notice, announced on the channel's pub/sub. */
-  onAnnounced(json: string): void {
+  /** A notice on the channel stream's pub/sub: an event appended (log-notice.ts), or presence. */
+  onAnnounced(notice: string): void {
     if (this.ended) return;
-    if (json === PRESENCE_NOTICE) {
+    if (notice === PRESENCE_NOTICE) {
       if (this.watchers.size > 0) this.refreshing.soon();
       return;
     }
+    const json = appendedText(notice);
+    // Any other change of the stream is none of the channel's events.
+    if (json === undefined) return;
     const event = decodeStored(json);
     if (!this.pumping && this.held.length === 0 && this.delivered !== undefined && event.id === this.delivered + 1) {
       this.deliver(event);

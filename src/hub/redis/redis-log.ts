@@ -44,7 +44,8 @@ import {
 } from "../stream-rules.ts";
 import { type Argument, CHECKED_WRITE_SCRIPT, CheckedWrite } from "./checked-write.ts";
 import { decodeNotice, encodeNotice } from "./log-notice.ts";
-import { sha1 } from "./script-sha.ts";
+import { READ_SCRIPT } from "./read-script.ts";
+import { runScript, sha1 } from "./script-sha.ts";
 import { type StreamKeys, streamKeys } from "./stream-keys.ts";
 
 /** Replies with bulk strings as Buffers: entries are bytes, not text. */
@@ -119,6 +120,7 @@ export class RedisLog implements StreamLog {
   private readonly clock: () => number;
   private readonly commandOptions: { timeout: number };
   private readonly scriptSha: Promise<string>;
+  private readonly readScriptSha = sha1(READ_SCRIPT);
   /** This process's requests per stream, one at a time: they would only make each other retry. */
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly watched = new Map<string, Watched>();
@@ -396,22 +398,30 @@ export class RedisLog implements StreamLog {
     const kept = record.tail - record.head;
     const average = kept === 0 ? 1 : Math.max(1, record.bytes / kept);
     const batch = Math.min(MAX_READ_BATCH, Math.ceil(maxBytes / average) + 1);
-    for (let index = from - record.head; index < record.tail - record.head; ) {
-      const end = Math.min(index + batch, record.tail - record.head);
-      // In this order on one connection: if the record is still of this stream's instance after the
-      // entries were read, they were this stream's (a name never gets an instance back).
-      const [fetched, json] = await Promise.all([
-        this.range(keys, index, end),
-        this.command<string | null>(["HGET", keys.record, "json"]),
-      ]);
-      if (json === null || (JSON.parse(json) as StreamRecord).instance !== record.instance) return undefined;
+    for (let position = from; position < record.tail; ) {
+      // With the record as it is at that moment (read-script.ts): retention (a channel's) may have
+      // moved the head since `record` was read, and with it every entry's list index.
+      const reply = await runScript(
+        (args) => this.command<[Buffer, Buffer[]] | null>(args, AS_BUFFERS),
+        READ_SCRIPT,
+        await this.readScriptSha,
+        ["2", keys.record, keys.entries, String(position), String(Math.min(batch, record.tail - position))],
+      );
+      if (reply === null) return undefined;
+      const now = JSON.parse(reply[0].toString("utf8")) as StreamRecord;
+      // A name never gets an instance back: another one is another stream (deleted and created again).
+      if (now.instance !== record.instance) return undefined;
+      // Dropped by retention since: what was read so far stands, else read again (`trimmed`).
+      if (now.head > position) return entries.length > 0 ? entries : undefined;
+      const fetched = reply[1];
       if (fetched.length === 0) break;
-      for (const entry of fetched) {
+      for (const buffer of fetched) {
+        const entry = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
         if (entries.length > 0 && bytes + entry.byteLength > maxBytes) return entries;
         entries.push(entry);
         bytes += entry.byteLength;
       }
-      index += fetched.length;
+      position += fetched.length;
     }
     return entries;
   }
@@ -457,15 +467,13 @@ export class RedisLog implements StreamLog {
 
   /** Whether the write applied: false if a record it checks had changed (nothing was written). */
   private async apply(write: CheckedWrite): Promise<boolean> {
-    const args = write.arguments();
-    try {
-      return (await this.command<number>(["EVALSHA", await this.scriptSha, ...args])) === 1;
-    } catch (error) {
-      // Redis forgot the script (restarted, or SCRIPT FLUSH): nothing ran, so sending it whole is
-      // not a second write.
-      if (!(error instanceof ErrorReply && error.message.startsWith("NOSCRIPT"))) throw error;
-      return (await this.command<number>(["EVAL", CHECKED_WRITE_SCRIPT, ...args])) === 1;
-    }
+    const applied = await runScript(
+      (args) => this.command<number>(args),
+      CHECKED_WRITE_SCRIPT,
+      await this.scriptSha,
+      write.arguments(),
+    );
+    return applied === 1;
   }
 
   private serialized<T>(name: string, task: () => Promise<T>): Promise<T> {
@@ -487,7 +495,10 @@ export class RedisLog implements StreamLog {
       name,
       keys,
       listeners: new Set(),
-      onNotice: (notice) => this.tell(watched, decodeNotice(notice)),
+      onNotice: (notice) => {
+        const change = decodeNotice(notice);
+        if (change !== undefined) this.tell(watched, change);
+      },
       linger: undefined,
     };
     this.watched.set(name, watched);

@@ -5,7 +5,10 @@
  * escaped (injectively, as in a URL), so a name can neither move the tag nor empty it.
  */
 export interface StreamKeys {
-  /** A hash: `json` (the StreamRecord) and `touched` (the last read, ms, for a sliding TTL). */
+  /**
+   * A hash: `json` (the StreamRecord), `touched` (the last read, ms, for a sliding TTL) and, for a
+   * channel's stream only, `first` (see keys.ts).
+   */
   record: string;
   /** A list: the entry at position p is at index p - record.head, each its bytes as stored. */
   entries: string;
@@ -15,7 +18,12 @@ export interface StreamKeys {
   changes: string;
 }
 
+/** What every key of stream `name` starts with; the key names below append `:<what>` to it. */
+export function streamTag(prefix: string, name: string): string {
+  return `${prefix}:stream:{${name.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}}`;
+}
+
 export function streamKeys(prefix: string, name: string): StreamKeys {
-  const tag = `${prefix}:stream:{${name.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}}`;
+  const tag = streamTag(prefix, name);
   return { record: `${tag}:record`, entries: `${tag}:entries`, forks: `${tag}:forks`, changes: `${tag}:changes` };
 }

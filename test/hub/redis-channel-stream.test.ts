@@ -17,6 +17,13 @@ import type { StreamRecord } from "../../src/hub/stream-rules.ts";
 import { SILENT_LOGGER } from "../../src/log/logger.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
 import { formatOffset } from "../../src/streams/offset.ts";
+import type { AppFetch } from "../support/channel-events.ts";
+import {
+  checkChannelEntries,
+  checkChannelLive,
+  checkChannelRetention,
+  checkChannelStreamReadOnly,
+} from "../support/channel-streams.ts";
 import { say } from "../support/publication.ts";
 import { type RunningRedis, startRedis } from "../support/redis.ts";
 import { eventually, readEvents } from "../support/sse-reader.ts";
@@ -283,6 +290,36 @@ describe("a channel at /v1/stream/channels/<name> on Redis", () => {
     expect(answer.headers.get("stream-next-offset")).toBe(formatOffset(third.id));
     expect(await answer.json()).toMatchObject([{ id: third.id, data: { text: "three" } }]);
   });
+});
+
+describe("a channel's stream on Redis, through the routes every backend is checked by", () => {
+  /** Two processes on one Redis: publishes go to the first, everything else to the second. */
+  async function twoProcesses(historyLimit = DEFAULT_CONFIG.historyLimit): Promise<AppFetch> {
+    const config = {
+      ...DEFAULT_CONFIG,
+      redisUrl: redis.url,
+      publishRateLimit: 0,
+      maxStreamsPerClient: 0,
+      historyLimit,
+    };
+    const [publisher, reader] = await Promise.all(
+      [0, 1].map(async () => {
+        const made = await createServerApp(config, { logger: SILENT_LOGGER });
+        apps.push(made);
+        return made.app;
+      }),
+    );
+    return async (path, init) =>
+      (path.startsWith("/api/") && init?.method === "POST" ? publisher : reader)!.request(path, init);
+  }
+
+  it("holds every event at the offset of its id, as published", async () =>
+    checkChannelEntries(await twoProcesses(), freshChannel()));
+  it("keeps what the channel keeps (HISTORY_LIMIT)", async () =>
+    checkChannelRetention(await twoProcesses(5), freshChannel(), 5));
+  it("is followed live over SSE", async () => checkChannelLive(await twoProcesses(), freshChannel()));
+  it("is written only by publishing to the channel", async () =>
+    checkChannelStreamReadOnly(await twoProcesses(), freshChannel()));
 });
 
 describe("a channel stored before channels were streams", () => {

@@ -1,12 +1,15 @@
 /**
  * The Durable Streams log seen from a Worker: each stream is its own `StreamObject` (named by the
- * stream's name), called by RPC; `watch` is a WebSocket to it from the Worker request that holds
+ * stream's name), called by RPC, except a channel's stream (`channels/<name>`), which is the
+ * history of the channel's own `ChannelObject` (named by the channel) and is read there with the
+ * same calls; `watch` is a WebSocket to it from the Worker request that holds
  * the reader's response (stream-watch.ts). Reads are retried through a fresh stub when the call
  * fails (the object restarting): they change nothing but a sliding TTL, so an SSE reader goes on
  * across a restart instead of ending. Writes are not: one that failed may have been applied, and
  * only the client knows whether it may send it again (idempotent producers may).
  */
 import { BackendUnavailableError } from "../backend-unavailable.ts";
+import { channelOfStream } from "../channel-stream-name.ts";
 import type {
   AppendRequest,
   AppendResult,
@@ -18,18 +21,26 @@ import type {
   StreamLog,
   StreamLookup,
 } from "../log.ts";
+import type { ChannelObject } from "./channel-object.ts";
 import type { StreamObject } from "./stream-object.ts";
 import { StreamWatch } from "./stream-watch.ts";
 
 export interface StreamNamespaces {
   STREAMS: DurableObjectNamespace<StreamObject>;
+  CHANNELS: DurableObjectNamespace<ChannelObject>;
 }
+
+/** What the log calls on a stream's object: a `StreamObject`'s methods, a `ChannelObject` answers too. */
+type LogObject = DurableObjectStub<StreamObject> | DurableObjectStub<ChannelObject>;
 
 // Waits before each attempt of a read whose call to the object failed.
 const READ_RETRY_DELAYS_MS = [0, 100, 500, 1_000, 2_000];
 
 export class DurableObjectLog implements StreamLog {
-  /** @param namespaces the `STREAMS` binding (see wrangler.toml); the objects read their limits from env */
+  /**
+   * @param namespaces the `STREAMS` and `CHANNELS` bindings (see wrangler.toml); the objects read their
+   * limits from env
+   */
   constructor(private readonly namespaces: StreamNamespaces) {}
 
   create(name: string, request: CreateRequest): Promise<CreateResult> {
@@ -58,7 +69,12 @@ export class DurableObjectLog implements StreamLog {
   }
 
   /** A fresh stub each time: one that saw its object reset stays broken. */
-  private object(name: string): DurableObjectStub<StreamObject> {
+  private object(name: string): LogObject {
+    const channel = channelOfStream(name);
+    if (channel !== undefined) {
+      const { CHANNELS } = this.namespaces;
+      return CHANNELS.get(CHANNELS.idFromName(channel));
+    }
     const { STREAMS } = this.namespaces;
     return STREAMS.get(STREAMS.idFromName(name));
   }

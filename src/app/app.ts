@@ -8,6 +8,7 @@ import { every } from "hono/combine";
 import { cors } from "hono/cors";
 import type { Store } from "hono-rate-limiter";
 import { type Config, streamLimits, streamSettings } from "../config.ts";
+import { channelOfStream } from "../hub/channel-stream-name.ts";
 import { type Hub, MemoryHub } from "../hub/index.ts";
 import type { StreamLog } from "../hub/log.ts";
 import { MemoryLog } from "../hub/memory/memory-log.ts";
@@ -198,7 +199,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
         }),
       );
     }
-    const readForkSource = access.read((c) => forkSourceOf(c) as string);
+    const readForkSource = access.read((c) => guardedNameOf(forkSourceOf(c) as string));
     const mayReadForkSource: MiddlewareHandler = (c, next) =>
       forkSourceOf(c) === undefined ? next() : readForkSource(c, next);
     app.route(
@@ -209,7 +210,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
         maxAppendBytes: config.streamMaxAppendBytes,
         // The same rules as channels: a token names streams as it names channels, PRIVATE_CHANNELS
         // patterns make streams private, and every write counts against PUBLISH_RATE_LIMIT.
-        authorizeRead: access.read(streamNameOf),
+        authorizeRead: access.read((c) => guardedNameOf(streamNameOf(c))),
         // The chat's answers are written by their generation only. A fork copies its source: it
         // needs the right to read that too, or a private stream could be forked to a public name.
         authorizeWrite: every(
@@ -235,6 +236,15 @@ export function createApp(config: Config, options: AppOptions = {}) {
 
   if (options.serveAssets) app.use(options.serveAssets);
   return app;
+}
+
+/**
+ * The name authorization sees for a stream: a channel's stream (`channels/<name>`) is its channel,
+ * so that PRIVATE_CHANNELS and a token's `sse.subscribe` guard it at /v1/stream as on the channel's
+ * own routes, and a private channel is not readable there by anyone.
+ */
+function guardedNameOf(stream: string): string {
+  return channelOfStream(stream) ?? stream;
 }
 
 /** Where durable streams are served: the path the protocol's clients and conformance suite use. */

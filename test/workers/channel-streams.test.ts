@@ -156,11 +156,41 @@ describe("a channel's stream in workerd", () => {
     expect(await eventually(() => subscribers(channel), 0)).toBe(0);
   }, 40_000);
 
-  it("refuses writes to a channel's stream at /v1/stream, and its log object changes nothing", async () => {
+  it("forks into a durable stream of its own: the channel's entries up to the fork offset, then its own", async () => {
+    const channel = newChannel();
+    const published = [await publish(channel, 1), await publish(channel, 2), await publish(channel, 3)];
+    const fork = `forks/${channel}`;
+    const created = await fetchApp(`/v1/stream/${fork}`, {
+      method: "PUT",
+      headers: {
+        "content-type": "application/json",
+        "stream-forked-from": `/v1/stream/channels/${channel}`,
+        "stream-fork-offset": formatOffset(2),
+      },
+    });
+    expect(created.status).toBe(201);
+    const appended = await fetchApp(`/v1/stream/${fork}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ own: true }),
+    });
+    expect(appended.status).toBe(204);
+    await publish(channel, 4);
+    const read = await fetchApp(`/v1/stream/${fork}?offset=-1`);
+    expect(await read.json()).toEqual([...published.slice(0, 2), { own: true }]);
+  });
+
+  it("answers writes to a channel's stream through the log as a stream that takes none, changing nothing", async () => {
     const channel = newChannel();
     const published = await publish(channel, "kept");
-    expect((await channelObject(channel).create()).kind).toBe("conflict");
-    expect((await channelObject(channel).append()).kind).toBe("closed");
+    const name = `channels/${channel}`;
+    const create = { contentType: "application/json", ttlSeconds: null, expiresAt: null, closed: false, fork: null };
+    expect((await log().create(name, { ...create, entries: [] })).kind).toBe("conflict");
+    const append = { entries: [new TextEncoder().encode('"forged"')], contentType: "application/json" };
+    expect(
+      (await log().append(name, { ...append, close: false, streamSeq: undefined, producer: undefined })).kind,
+    ).toBe("closed");
+    await expect(log().delete(name)).rejects.toThrow(/publishing to the channel/);
     const read = await log().read(`channels/${channel}`, 0, 1 << 20);
     expect(read.kind === "found" && entriesOf(read.entries)).toEqual([published]);
   });

@@ -22,7 +22,7 @@ import { type ChannelStats, PRESENCE_INTERVAL_MS } from "../channel.ts";
 import { channelEntryOf } from "../channel-entry.ts";
 import { type ChannelEvent, draftOf, encodeChannelEvent, type Publication, type Published } from "../channel-event.ts";
 import { ChannelLog } from "../channel-log.ts";
-import type { AppendResult, CreateResult, DeleteResult, LogChange, ReadResult, StreamLookup } from "../log.ts";
+import type { LogChange, ReadResult, StreamLookup } from "../log.ts";
 import type { StreamRecord } from "../stream-rules.ts";
 import { migrateChannelHistory } from "./channel-history-migration.ts";
 import type { ChannelShard } from "./channel-shard.ts";
@@ -52,8 +52,6 @@ const FRAME_BYTES = 16 * 1024;
 const RECOUNT_TIMEOUT_MS = 5_000;
 
 const utf8 = new TextEncoder();
-
-const READ_ONLY = "a channel's stream is written by publishing to the channel only";
 
 export interface ChannelEnv {
   CHANNEL_SHARDS: DurableObjectNamespace<ChannelShard>;
@@ -241,23 +239,22 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   }
 
   /**
-   * The writes of the Durable Streams log: a channel's stream is written by publishing to the
-   * channel only, and the /v1/stream routes refuse these first. Answered as to a stream that takes
-   * none, changing nothing: a create conflicts, an append finds it closed to appends.
+   * For a fork of the channel's stream being created (stream-object.ts copies it): the entries in
+   * [from, to), if the stream is still `instance` and retention has not dropped any of them since the
+   * fork looked (undefined then: the fork fails as its source went, rather than copy a shifted run).
    */
-  create(): CreateResult {
-    return { kind: "conflict", message: READ_ONLY };
-  }
-
-  append(): AppendResult {
+  forkEntries(instance: string, from: number, to: number, maxBytes: number): Uint8Array[] | undefined {
     const record = this.stream.record();
-    return record === undefined ? { kind: "not-found" } : { kind: "closed", record };
+    if (record === undefined || record.instance !== instance || from < record.head) return undefined;
+    return this.stream.entries(from, to, maxBytes);
   }
 
-  /** There is no answer that deletes nothing: a caller that asks has a bug. */
-  delete(): DeleteResult {
-    throw new TypeError(READ_ONLY);
+  /** A fork was made: a channel's stream is never deleted, so it need not count its forks to outlive them. */
+  countFork(instance: string): "counted" | "not-found" {
+    return this.stream.record()?.instance === instance ? "counted" : "not-found";
   }
+
+  releaseFork(): void {}
 
   async stats(): Promise<ChannelStats> {
     let subscribers = this.sockets.total;

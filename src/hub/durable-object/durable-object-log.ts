@@ -30,8 +30,10 @@ export interface StreamNamespaces {
   CHANNELS: DurableObjectNamespace<ChannelObject>;
 }
 
-/** What the log calls on a stream's object: a `StreamObject`'s methods, a `ChannelObject` answers too. */
-type LogObject = DurableObjectStub<StreamObject> | DurableObjectStub<ChannelObject>;
+/** The object a stream is read from: its `StreamObject`, or for a channel's stream the `ChannelObject`. */
+type ReadObject = DurableObjectStub<StreamObject> | DurableObjectStub<ChannelObject>;
+
+const CHANNEL_STREAM_READ_ONLY = "a channel's stream is written by publishing to the channel only";
 
 // Waits before each attempt of a read whose call to the object failed.
 const READ_RETRY_DELAYS_MS = [0, 100, 500, 1_000, 2_000];
@@ -43,12 +45,24 @@ export class DurableObjectLog implements StreamLog {
    */
   constructor(private readonly namespaces: StreamNamespaces) {}
 
-  create(name: string, request: CreateRequest): Promise<CreateResult> {
-    return this.object(name).create(request) as Promise<CreateResult>;
+  /*
+   * A channel's stream is written by its channel's publish only; the /v1/stream routes refuse its
+   * writes before they get here. Should one come, it is answered as by a stream that takes none,
+   * changing nothing: a create conflicts, an append finds it closed, a delete is a bug (no answer
+   * of a delete says "nothing deleted").
+   */
+
+  async create(name: string, request: CreateRequest): Promise<CreateResult> {
+    if (channelOfStream(name) !== undefined) return { kind: "conflict", message: CHANNEL_STREAM_READ_ONLY };
+    return (await this.streamObject(name).create(request)) as CreateResult;
   }
 
-  append(name: string, request: AppendRequest): Promise<AppendResult> {
-    return this.object(name).append(request) as Promise<AppendResult>;
+  async append(name: string, request: AppendRequest): Promise<AppendResult> {
+    if (channelOfStream(name) !== undefined) {
+      const lookup = await this.head(name);
+      return lookup.kind === "found" ? { kind: "closed", record: lookup.record } : lookup;
+    }
+    return (await this.streamObject(name).append(request)) as AppendResult;
   }
 
   read(name: string, position: number | "tail", maxBytes: number): Promise<ReadResult> {
@@ -59,8 +73,9 @@ export class DurableObjectLog implements StreamLog {
     return this.retried(() => this.object(name).head() as Promise<StreamLookup>);
   }
 
-  delete(name: string): Promise<DeleteResult> {
-    return this.object(name).delete();
+  async delete(name: string): Promise<DeleteResult> {
+    if (channelOfStream(name) !== undefined) throw new TypeError(CHANNEL_STREAM_READ_ONLY);
+    return this.streamObject(name).delete();
   }
 
   watch(name: string, listener: (change: LogChange) => void): () => void {
@@ -69,12 +84,14 @@ export class DurableObjectLog implements StreamLog {
   }
 
   /** A fresh stub each time: one that saw its object reset stays broken. */
-  private object(name: string): LogObject {
+  private object(name: string): ReadObject {
     const channel = channelOfStream(name);
-    if (channel !== undefined) {
-      const { CHANNELS } = this.namespaces;
-      return CHANNELS.get(CHANNELS.idFromName(channel));
-    }
+    if (channel === undefined) return this.streamObject(name);
+    const { CHANNELS } = this.namespaces;
+    return CHANNELS.get(CHANNELS.idFromName(channel));
+  }
+
+  private streamObject(name: string): DurableObjectStub<StreamObject> {
     const { STREAMS } = this.namespaces;
     return STREAMS.get(STREAMS.idFromName(name));
   }

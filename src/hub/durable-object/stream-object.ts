@@ -20,6 +20,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { readConfig, streamLimits } from "../../config.ts";
+import { channelOfStream } from "../channel-stream-name.ts";
 import type {
   AppendRequest,
   AppendResult,
@@ -44,11 +45,14 @@ import {
   type StreamLimits,
   type StreamRecord,
 } from "../stream-rules.ts";
+import type { ChannelObject } from "./channel-object.ts";
 import { SqlStreamStore } from "./stream-store.ts";
 import { StreamWatchers } from "./stream-watchers.ts";
 
 export interface StreamEnv {
   STREAMS: DurableObjectNamespace<StreamObject>;
+  /** A fork's source may be a channel's stream (`channels/<name>`), held by the channel's object. */
+  CHANNELS: DurableObjectNamespace<ChannelObject>;
   [setting: string]: unknown;
 }
 
@@ -319,7 +323,9 @@ export class StreamObject extends DurableObject<StreamEnv> {
     this.watchers.notify(change);
   }
 
-  private source(name: string): DurableObjectStub<StreamObject> {
+  private source(name: string): DurableObjectStub<StreamObject> | DurableObjectStub<ChannelObject> {
+    const channel = channelOfStream(name);
+    if (channel !== undefined) return this.env.CHANNELS.get(this.env.CHANNELS.idFromName(channel));
     return this.env.STREAMS.get(this.env.STREAMS.idFromName(name));
   }
 }

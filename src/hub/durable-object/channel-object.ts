@@ -41,6 +41,7 @@ import {
   shardName,
   socketTags,
 } from "./protocol.ts";
+import { RecentEvents } from "./recent-events.ts";
 import { type ClientCounts, ShardLoad } from "./shard-load.ts";
 import { isCatchingUp, SocketCounts, sendPresence } from "./socket-counts.ts";
 import { SqlStreamStore } from "./stream-store.ts";
@@ -72,6 +73,8 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   /** The channel's events over that stream. */
   private readonly store: ChannelLog;
   private readonly watchers: StreamWatchers;
+  /** The newest events' SSE bytes, for replay pages. */
+  private readonly recent: RecentEvents;
   private readonly load: ShardLoad;
   private readonly sockets: SocketCounts;
   // Kept, not made per publish: calls through one stub arrive in the order they were made.
@@ -97,6 +100,7 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
       idempotencyKeyTtlSeconds: this.config.idempotencyKeyTtlSeconds,
     });
     this.watchers = new StreamWatchers(ctx);
+    this.recent = new RecentEvents(this.config.historyLimit);
     this.load = new ShardLoad(ctx.storage.sql);
     this.sockets = new SocketCounts(ctx);
     // The stored shard rows may be stale: a restart (a crash, a deploy, `wrangler dev` again over
@@ -172,6 +176,7 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     const published = this.store.append(draftOf(publication), new Date().toISOString(), publication.idempotencyKey);
     if (published.replayed) return published;
     const bytes = encodeChannelEvent(published.event);
+    this.recent.published(published.event.id, bytes);
     this.unsent.push(bytes);
     this.unsentEvents.push(published.event);
     this.unsentBytes += bytes.byteLength;
@@ -213,9 +218,22 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     }
   };
 
-  /** History after `after`, for a subscriber catching up; the Worker sends `history-truncated` itself. */
+  /**
+   * History after `after`, for a subscriber catching up; the Worker sends `history-truncated` itself.
+   * From memory when the page is among the newest events (recent-events.ts), else from storage.
+   */
   history(after: number, limit: number): HistoryPage {
-    return { oldestId: this.store.oldestId() ?? null, events: this.store.after(after, limit).map(encodeChannelEvent) };
+    const oldestId = this.store.oldestId();
+    if (oldestId === undefined) return { oldestId: null, events: [] };
+    // The page ChannelLog.after reads: `limit` events from the oldest kept when `after` is older.
+    const from = Math.max(after + 1, oldestId);
+    const latestId = this.store.latestId();
+    const recent = this.recent.between(from, Math.min(from + limit - 1, latestId));
+    if (recent !== undefined) return { oldestId, events: recent };
+    const events = this.store.after(after, limit);
+    const encoded = events.map(encodeChannelEvent);
+    this.recent.read(events, encoded, latestId);
+    return { oldestId, events: encoded };
   }
 
   list(after: number, limit: number): ChannelEvent[] {

@@ -3,7 +3,8 @@
  * assets before this runs; settings come from `[vars]` in wrangler.toml or secrets.
  * wrangler.toml sets `enable_request_signal`: without it workerd never tells a stream that its
  * client left (see ../shared/FINDINGS.md). Channels live in `ChannelObject` Durable Objects (and
- * `ChannelShard` ones for big channels), durable streams (/v1/stream) in `StreamObject` ones; each
+ * `ChannelShard` ones for big channels), durable streams (/v1/stream) in `StreamObject` ones, except a
+ * channel's stream (/v1/stream/channels/<name>), which is its `ChannelObject`'s history; each
  * SSE stream (and long-poll) is held by its client's Worker request. The demo chat's answers are
  * generated in `AnswersObject` ones, one per client address (answers-object.ts).
  */

@@ -2,14 +2,18 @@
  * Workers under `wrangler dev`: the channel's object restarts (reset with `ctx.abort()`, as a
  * crash or a deploy does) while `eventsource` clients follow it and messages keep coming. Each
  * Worker request reconnects its socket and resumes from the last id it wrote, so every client
- * ends with every id, once and in order, on the stream it opened first. The server runs
- * test/workers/restartable-worker.ts, the Worker with a route that restarts an object.
+ * ends with every id, once and in order, on the stream it opened first. The channel's stream of the
+ * log, read at /v1/stream/channels/<name>, then holds every acknowledged event once, in order, and a
+ * Durable Streams SSE reader that followed it across the restart (its watch socket dropped with the
+ * object's) has seen exactly that. The server runs test/workers/restartable-worker.ts, the Worker
+ * with a route that restarts an object.
  */
 import { EventSource } from "eventsource";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRestartableWorker } from "../support/restartable-worker.ts";
 import type { RunningServer } from "../support/server.ts";
 import { eventually } from "../support/sse-reader.ts";
+import { followSse, readAll } from "../support/stream-client.ts";
 
 const SUBSCRIBERS = 5;
 const MESSAGES = 60;
@@ -46,7 +50,11 @@ describe("a channel object that restarts under wrangler dev", () => {
       expect(response.status).toBe(201);
       created.push(((await response.json()) as { id: number }).id);
     };
-    for (let i = 0; i < MESSAGES / 2; i++) await publish(`before ${i}`);
+    await publish("before 0");
+    // The channel's stream exists from its first event on.
+    const streamUrl = `${server.url}/v1/stream/channels/${channel}`;
+    const streamReader = followSse(() => streamUrl);
+    for (let i = 1; i < MESSAGES / 2; i++) await publish(`before ${i}`);
     const restarted = await fetch(`${server.url}/test/restart/${channel}`, { method: "POST" });
     expect(restarted.status).toBe(204);
     // Some of these reach the new instance before the subscribers' sockets are back: they come
@@ -64,5 +72,11 @@ describe("a channel object that restarts under wrangler dev", () => {
     }
     for (const subscriber of subscribers) subscriber.source.close();
     expect(await eventually(stats, 0)).toBe(0);
+
+    const idsOf = (entries: unknown[]) => entries.map((entry) => (entry as { id: number }).id);
+    const stored = idsOf(await readAll(streamUrl));
+    expect(stored).toEqual(created);
+    expect(idsOf(await streamReader.until(MESSAGES))).toEqual(created);
+    await streamReader.stop();
   });
 });

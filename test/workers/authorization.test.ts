@@ -8,13 +8,14 @@ import { sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
 import { readConfig } from "../../src/config.ts";
-import { type ChannelObject, DurableObjectHub } from "../../src/hub/durable-object/index.ts";
+import { type ChannelObject, DurableObjectHub, DurableObjectLog } from "../../src/hub/durable-object/index.ts";
 import { readEvents } from "../support/sse-reader.ts";
 
 const SECRET = "a-workers-test-secret-of-32-bytes!!";
 const config = readConfig({ AUTH_SECRET: SECRET, PUBLISH_RATE_LIMIT: "2" });
 const app = createApp(config, {
   hub: new DurableObjectHub(env, config),
+  log: new DurableObjectLog(env),
   clientAddress: (c) => c.req.header("cf-connecting-ip"),
 });
 const request = (path: string, init?: RequestInit) => app.request(`http://edge-sse.test${path}`, init, env);
@@ -42,6 +43,23 @@ describe("authorization in workerd", () => {
     const other = await request(`${channel}/stream?authorization=${await token({ subscribe: ["private-else"] })}`);
     expect(other.status).toBe(403);
     expect(await other.json()).toEqual({ error: { code: "forbidden", message: expect.any(String) } });
+  });
+
+  it("guards a private channel's stream at /v1/stream as the channel: its subscribe grant, no other", async () => {
+    const channel = privateChannel();
+    const name = channel.split("/")[3] as string;
+    const publisher = await token({ publish: [name] });
+    expect((await post(channel, { authorization: `Bearer ${publisher}` })).status).toBe(201);
+    const path = `/v1/stream/channels/${name}?offset=-1`;
+    expect((await request(path)).status).toBe(401);
+    const other = await token({ subscribe: ["private-else"] });
+    expect((await request(path, { headers: { authorization: `Bearer ${other}` } })).status).toBe(403);
+    const reader = await token({ subscribe: [name] });
+    const read = await request(path, { headers: { authorization: `Bearer ${reader}` } });
+    expect(read.status).toBe(200);
+    expect(await read.json()).toEqual([
+      expect.objectContaining({ id: 1, data: expect.objectContaining({ text: "secret" }) }),
+    ]);
   });
 
   it("refuses a publish without the right token and stores nothing", async () => {

@@ -4,7 +4,7 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { SqlEventStore } from "../../src/hub/sql-store.ts";
+import { DurableObjectLog } from "../../src/hub/durable-object/index.ts";
 import {
   type AppFetch,
   BAD_PUBLICATIONS,
@@ -139,7 +139,6 @@ describe("channel events in workerd (Durable Objects, SQLite)", () => {
     const stub = env.CHANNELS.get(env.CHANNELS.idFromName(channel));
     await runInDurableObject(stub, (_instance, state) => {
       const { sql } = state.storage;
-      sql.exec("DROP TABLE messages");
       sql.exec(`CREATE TABLE messages (
         id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL, author TEXT, created_at TEXT NOT NULL)`);
       for (const { id, text, author, createdAt } of old) {
@@ -167,11 +166,77 @@ describe("channel events in workerd (Durable Objects, SQLite)", () => {
     expect(next.id).toBe(10);
     expect(Number((await reader.next()).id)).toBe(10);
     await reader.cancel();
-    // Opening the store again finds nothing to migrate. (A new stub: the old one saw its object reset.)
-    await runInDurableObject(env.CHANNELS.get(env.CHANNELS.idFromName(channel)), (_instance, state) => {
-      const store = new SqlEventStore(state.storage.sql, 250);
-      expect(store.after(0, 10).map((event) => event.id)).toEqual([7, 8, 10]);
-      expect(store.latestId()).toBe(10);
+    // The old table is gone: the next start finds nothing to migrate. (A new stub: the old one saw
+    // its object reset.) The channel's stream holds the events at their ids - 1, from the oldest kept.
+    await abortAllDurableObjects();
+    const tables = await runInDurableObject(env.CHANNELS.get(env.CHANNELS.idFromName(channel)), (_instance, state) =>
+      state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray(),
+    );
+    expect(tables.map((table) => table.name)).not.toContain("messages");
+    const read = await new DurableObjectLog(env).read(`channels/${channel}`, 0, 1 << 20);
+    expect(read).toMatchObject({ kind: "trimmed", oldest: 6 });
+    const stored = await new DurableObjectLog(env).read(`channels/${channel}`, 6, 1 << 20);
+    if (stored.kind !== "found") throw new Error(`read ${stored.kind}`);
+    expect(stored.entries.map((entry) => JSON.parse(new TextDecoder().decode(entry)).id)).toEqual([7, 8, 10]);
+    expect({ head: stored.record.head, tail: stored.record.tail, next: stored.next }).toEqual({
+      head: 6,
+      tail: 10,
+      next: 10,
     });
+  });
+
+  it("migrates an object's messages table into the channel's stream: Last-Event-ID, keys and ids go on", async () => {
+    const channel = fresh();
+    // An object as the previous version left it: events in a `messages` table (the oldest trimmed,
+    // and the newest too, so that the sequence is above every row), a key in `idempotency_keys`.
+    const old = [
+      { id: 41, event: "order", data: '{"id":41,"total":1.5}', createdAt: "2026-12-05T00:00:00.000Z" },
+      { id: 42, event: null, data: '"plain"', createdAt: "2026-12-05T00:00:01.000Z" },
+      { id: 43, event: "order", data: "[1,2,3]", createdAt: "2026-12-05T00:00:02.000Z" },
+    ];
+    await runInDurableObject(env.CHANNELS.get(env.CHANNELS.idFromName(channel)), (_instance, state) => {
+      const { sql } = state.storage;
+      sql.exec(`CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT, data TEXT NOT NULL, created_at TEXT NOT NULL)`);
+      sql.exec(`CREATE TABLE idempotency_keys (key TEXT PRIMARY KEY, id INTEGER NOT NULL, event TEXT,
+        data TEXT NOT NULL, created_at TEXT NOT NULL, expires_at INTEGER NOT NULL)`);
+      for (const { id, event, data, createdAt } of old) {
+        sql.exec("INSERT INTO messages (id, event, data, created_at) VALUES (?, ?, ?, ?)", id, event, data, createdAt);
+      }
+      const { id, event, data, createdAt } = old[1] as (typeof old)[number];
+      const expiresAt = Date.now() + 3_600_000;
+      // Kept as the route keeps it: `<token subject>/<key>`, no subject without authorization.
+      sql.exec(
+        "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, ?, ?)",
+        "/k-42",
+        id,
+        event,
+        data,
+        createdAt,
+        expiresAt,
+      );
+      sql.exec("UPDATE sqlite_sequence SET seq = 44 WHERE name = 'messages'");
+    });
+    await abortAllDurableObjects();
+
+    // A client that had seen 41 resumes with exactly what followed it, then live from 45 on.
+    const path = `/api/channels/${channel}/events`;
+    const reader = readEvents(await fetchApp(`${path}/stream`, { headers: { "last-event-id": "41" } }));
+    const received = [];
+    for (let i = 0; i < 2; i++) {
+      const { id, event, data } = await reader.next();
+      received.push({ id: Number(id), event: event ?? null, data });
+    }
+    expect(received).toEqual(old.slice(1).map(({ id, event, data }) => ({ id, event, data })));
+    const retried = await app(path, json({ data: "another" }, { "idempotency-key": "k-42" }));
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toEqual({ id: 42, event: null, createdAt: old[1]?.createdAt });
+    const next = await app(path, json({ data: "after the deploy" }));
+    expect(next.status).toBe(201);
+    expect(await next.json()).toMatchObject({ id: 45 });
+    expect(await reader.next()).toMatchObject({ id: "45", data: '"after the deploy"' });
+    await expect(reader.next(200)).rejects.toThrow(/no event/);
+    await reader.cancel();
+    expect((await listEvents(app, channel)).map((event) => event.id)).toEqual([41, 42, 43, 45]);
   });
 });

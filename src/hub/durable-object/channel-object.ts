@@ -1,21 +1,30 @@
 /**
  * A channel on Cloudflare Workers: one Durable Object per channel numbers and stores its messages
- * (SQLite history) and sends each one to its subscribers, encoded once. A subscriber is a
- * WebSocket from the Worker request that holds the client's SSE stream, accepted with the
- * Hibernation API (`ctx.acceptWebSocket`): between publishes the object holds no open request, so
- * Cloudflare can evict it from memory and bills it no duration. All it needs after waking is in its
- * storage and on the sockets (their tags and attachments); nothing here lives only in memory.
+ * and sends each one to its subscribers, encoded once. Its history is the channel's stream of the
+ * log (`channels/<name>`, channel-log.ts) in the object's SQLite storage, the schema a durable
+ * stream's object has (stream-store.ts); the Worker's Durable Streams log reads and watches it here
+ * as it does a `StreamObject` (durable-object-log.ts), so /v1/stream/channels/<name> serves it.
+ * A subscriber is a WebSocket from the Worker request that holds the client's SSE stream,
+ * accepted with the Hibernation API (`ctx.acceptWebSocket`): between publishes the object holds no
+ * open request, so Cloudflare can evict it from memory and bills it no duration. All it needs after
+ * waking is in its storage and on the sockets (their tags and attachments); nothing here lives only
+ * in memory.
  *
  * Past `shardSubscribers` sockets, new subscribers go to shard objects of the channel
  * (channel-shard.ts): this object hands each message to every shard once, and they fan out.
- * See docs/architecture.md ("Workers").
+ * The channel's stream's watchers (stream-watchers.ts) are hibernatable sockets too, apart from the
+ * subscribers by their tag. See docs/architecture.md ("Workers").
  */
 import { DurableObject } from "cloudflare:workers";
 import { type Config, readConfig } from "../../config.ts";
 import type { StreamCap } from "../../sse/index.ts";
 import { type ChannelStats, PRESENCE_INTERVAL_MS } from "../channel.ts";
+import { channelEntryOf } from "../channel-entry.ts";
 import { type ChannelEvent, draftOf, encodeChannelEvent, type Publication, type Published } from "../channel-event.ts";
-import { SqlEventStore } from "../sql-store.ts";
+import { ChannelLog } from "../channel-log.ts";
+import type { LogChange, ReadResult, StreamLookup } from "../log.ts";
+import type { ReadPosition, StreamRecord } from "../stream-rules.ts";
+import { migrateChannelHistory } from "./channel-history-migration.ts";
 import type { ChannelShard } from "./channel-shard.ts";
 import { encodeFrame } from "./frame.ts";
 import {
@@ -27,17 +36,23 @@ import {
   PREVIOUS_SHARD_HEADER,
   REFUSED_HEADER,
   SHARD_HEADER,
+  SUBSCRIBER_TAG,
   type SubscriberAttachment,
   shardName,
   socketTags,
 } from "./protocol.ts";
+import { RecentEvents } from "./recent-events.ts";
 import { type ClientCounts, ShardLoad } from "./shard-load.ts";
 import { isCatchingUp, SocketCounts, sendPresence } from "./socket-counts.ts";
+import { SqlStreamStore } from "./stream-store.ts";
+import { StreamWatchers, WATCH_HEADER } from "./stream-watchers.ts";
 
 // A run of messages is sent at once when it reaches this size, instead of at the end of the turn.
 const FRAME_BYTES = 16 * 1024;
 // How long a fresh instance waits for a shard's counts before it keeps that shard's stored row.
 const RECOUNT_TIMEOUT_MS = 5_000;
+
+const utf8 = new TextEncoder();
 
 export interface ChannelEnv {
   CHANNEL_SHARDS: DurableObjectNamespace<ChannelShard>;
@@ -53,13 +68,20 @@ export interface HistoryPage {
 
 export class ChannelObject extends DurableObject<ChannelEnv> {
   private readonly config: Config;
-  private readonly store: SqlEventStore;
+  /** The channel's stream: its record and entries, as the Durable Streams log reads them. */
+  private readonly stream: SqlStreamStore;
+  /** The channel's events over that stream. */
+  private readonly store: ChannelLog;
+  private readonly watchers: StreamWatchers;
+  /** The newest events' SSE bytes, for replay pages. */
+  private readonly recent: RecentEvents;
   private readonly load: ShardLoad;
   private readonly sockets: SocketCounts;
   // Kept, not made per publish: calls through one stub arrive in the order they were made.
   private readonly shardStubs = new Map<number, DurableObjectStub<ChannelShard>>();
   // Messages stored but not sent yet: published in this turn of the event loop (see frame.ts).
   private unsent: Uint8Array[] = [];
+  private unsentEvents: ChannelEvent[] = [];
   private unsentBytes = 0;
   private unsentLastId = 0;
   private sendTimer: ReturnType<typeof setTimeout> | undefined;
@@ -71,9 +93,14 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   constructor(ctx: DurableObjectState, env: ChannelEnv) {
     super(ctx, env);
     this.config = readConfig(env);
-    this.store = new SqlEventStore(ctx.storage.sql, this.config.historyLimit, {
+    this.stream = new SqlStreamStore(ctx.storage);
+    // Before any request: the constructor runs to its end before the object takes one.
+    migrateChannelHistory(ctx.storage, this.stream, this.config.historyLimit);
+    this.store = new ChannelLog(this.stream, this.config.historyLimit, {
       idempotencyKeyTtlSeconds: this.config.idempotencyKeyTtlSeconds,
     });
+    this.watchers = new StreamWatchers(ctx);
+    this.recent = new RecentEvents(this.config.historyLimit);
     this.load = new ShardLoad(ctx.storage.sql);
     this.sockets = new SocketCounts(ctx);
     // The stored shard rows may be stale: a restart (a crash, a deploy, `wrangler dev` again over
@@ -112,6 +139,8 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
    */
   override fetch(request: Request): Response {
     if (request.headers.get("upgrade") !== "websocket") return new Response("expected a WebSocket", { status: 426 });
+    // The Durable Streams log watching the channel's stream: not a subscriber, counted nowhere.
+    if (request.headers.has(WATCH_HEADER)) return this.watchers.accept(this.streamNow());
     const client = request.headers.get(CLIENT_HEADER) ?? undefined;
     const latest = { [LATEST_HEADER]: String(this.store.latestId()) };
     // A subscriber whose socket dropped (this object restarted) had its place: it keeps it.
@@ -147,7 +176,9 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     const published = this.store.append(draftOf(publication), new Date().toISOString(), publication.idempotencyKey);
     if (published.replayed) return published;
     const bytes = encodeChannelEvent(published.event);
+    this.recent.published(published.event.id, bytes);
     this.unsent.push(bytes);
+    this.unsentEvents.push(published.event);
     this.unsentBytes += bytes.byteLength;
     this.unsentLastId = published.event.id;
     if (this.unsentBytes >= FRAME_BYTES) this.send();
@@ -161,9 +192,18 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     if (this.unsent.length === 0) return;
     const frame = encodeFrame(this.unsent, this.unsentLastId);
     const lastId = this.unsentLastId;
+    const events = this.unsentEvents;
     this.unsent = [];
+    this.unsentEvents = [];
     this.unsentBytes = 0;
-    for (const socket of this.ctx.getWebSockets()) {
+    // The stream's watchers get the same run as its entries; encoded only if someone watches.
+    this.watchers.notify(() => ({
+      kind: "appended",
+      from: (events[0] as ChannelEvent).id - 1,
+      entries: events.map((event) => utf8.encode(channelEntryOf(event))),
+      record: this.stream.record() as StreamRecord,
+    }));
+    for (const socket of this.ctx.getWebSockets(SUBSCRIBER_TAG)) {
       try {
         socket.send(frame);
       } catch {
@@ -178,14 +218,61 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     }
   };
 
-  /** History after `after`, for a subscriber catching up; the Worker sends `history-truncated` itself. */
+  /**
+   * History after `after`, for a subscriber catching up; the Worker sends `history-truncated` itself.
+   * From memory when the page is among the newest events (recent-events.ts), else from storage.
+   */
   history(after: number, limit: number): HistoryPage {
-    return { oldestId: this.store.oldestId() ?? null, events: this.store.after(after, limit).map(encodeChannelEvent) };
+    const oldestId = this.store.oldestId();
+    if (oldestId === undefined) return { oldestId: null, events: [] };
+    // The page ChannelLog.after reads: `limit` events from the oldest kept when `after` is older.
+    const from = Math.max(after + 1, oldestId);
+    const latestId = this.store.latestId();
+    const recent = this.recent.between(from, Math.min(from + limit - 1, latestId));
+    if (recent !== undefined) return { oldestId, events: recent };
+    const events = this.store.after(after, limit);
+    const encoded = events.map(encodeChannelEvent);
+    this.recent.read(events, encoded, latestId);
+    return { oldestId, events: encoded };
   }
 
   list(after: number, limit: number): ChannelEvent[] {
     return this.store.after(after, limit);
   }
+
+  /**
+   * The channel's stream as the Durable Streams log reads it (StreamLog.read): entries from
+   * `position` (an event's id - 1) on. Not found before the channel's first event. A channel's
+   * stream never expires, so a read changes nothing.
+   */
+  read(position: ReadPosition, maxBytes: number): ReadResult {
+    const record = this.stream.record();
+    return record === undefined ? { kind: "not-found" } : this.stream.read(record, position, maxBytes);
+  }
+
+  /** The channel's stream's record (StreamLog.head). */
+  head(): StreamLookup {
+    const record = this.stream.record();
+    return record === undefined ? { kind: "not-found" } : { kind: "found", record };
+  }
+
+  /**
+   * For a fork of the channel's stream being created (stream-object.ts copies it): the entries in
+   * [from, to), if the stream is still `instance` and retention has not dropped any of them since the
+   * fork looked (undefined then: the fork fails as its source went, rather than copy a shifted run).
+   */
+  forkEntries(instance: string, from: number, to: number, maxBytes: number): Uint8Array[] | undefined {
+    const record = this.stream.record();
+    if (record === undefined || record.instance !== instance || from < record.head) return undefined;
+    return this.stream.entries(from, to, maxBytes);
+  }
+
+  /** A fork was made: a channel's stream is never deleted, so it need not count its forks to outlive them. */
+  countFork(instance: string): "counted" | "not-found" {
+    return this.stream.record()?.instance === instance ? "counted" : "not-found";
+  }
+
+  releaseFork(): void {}
 
   async stats(): Promise<ChannelStats> {
     let subscribers = this.sockets.total;
@@ -238,14 +325,25 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     this.sockets.caughtUp();
   }
 
-  override webSocketClose(): void {
+  override webSocketClose(socket: WebSocket, code: number): void {
+    if (this.watchers.isWatcher(socket)) {
+      this.watchers.closed(socket, code);
+      return;
+    }
     this.sockets.removed();
     this.subscribersChanged();
   }
 
-  override webSocketError(): void {
+  override webSocketError(socket: WebSocket): void {
+    if (this.watchers.isWatcher(socket)) return;
     this.sockets.removed();
     this.subscribersChanged();
+  }
+
+  /** What a new watcher of the channel's stream is told first: the stream as it is. */
+  private streamNow(): LogChange {
+    const record = this.stream.record();
+    return record === undefined ? { kind: "deleted" } : { kind: "appended", from: record.tail, entries: [], record };
   }
 
   /** Which cap, counted over the whole channel, refuses one more subscriber from `client`. */

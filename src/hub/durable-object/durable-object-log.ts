@@ -1,12 +1,15 @@
 /**
  * The Durable Streams log seen from a Worker: each stream is its own `StreamObject` (named by the
- * stream's name), called by RPC; `watch` is a WebSocket to it from the Worker request that holds
+ * stream's name), called by RPC, except a channel's stream (`channels/<name>`), which is the
+ * history of the channel's own `ChannelObject` (named by the channel) and is read there with the
+ * same calls; `watch` is a WebSocket to it from the Worker request that holds
  * the reader's response (stream-watch.ts). Reads are retried through a fresh stub when the call
  * fails (the object restarting): they change nothing but a sliding TTL, so an SSE reader goes on
  * across a restart instead of ending. Writes are not: one that failed may have been applied, and
  * only the client knows whether it may send it again (idempotent producers may).
  */
 import { BackendUnavailableError } from "../backend-unavailable.ts";
+import { channelOfStream } from "../channel-stream-name.ts";
 import type {
   AppendRequest,
   AppendResult,
@@ -19,26 +22,48 @@ import type {
   StreamLookup,
 } from "../log.ts";
 import type { ReadPosition } from "../stream-rules.ts";
+import type { ChannelObject } from "./channel-object.ts";
 import type { StreamObject } from "./stream-object.ts";
 import { StreamWatch } from "./stream-watch.ts";
 
 export interface StreamNamespaces {
   STREAMS: DurableObjectNamespace<StreamObject>;
+  CHANNELS: DurableObjectNamespace<ChannelObject>;
 }
+
+/** The object a stream is read from: its `StreamObject`, or for a channel's stream the `ChannelObject`. */
+type ReadObject = DurableObjectStub<StreamObject> | DurableObjectStub<ChannelObject>;
+
+const CHANNEL_STREAM_READ_ONLY = "a channel's stream is written by publishing to the channel only";
 
 // Waits before each attempt of a read whose call to the object failed.
 const READ_RETRY_DELAYS_MS = [0, 100, 500, 1_000, 2_000];
 
 export class DurableObjectLog implements StreamLog {
-  /** @param namespaces the `STREAMS` binding (see wrangler.toml); the objects read their limits from env */
+  /**
+   * @param namespaces the `STREAMS` and `CHANNELS` bindings (see wrangler.toml); the objects read their
+   * limits from env
+   */
   constructor(private readonly namespaces: StreamNamespaces) {}
 
-  create(name: string, request: CreateRequest): Promise<CreateResult> {
-    return this.object(name).create(request) as Promise<CreateResult>;
+  /*
+   * A channel's stream is written by its channel's publish only; the /v1/stream routes refuse its
+   * writes before they get here. Should one come, it is answered as by a stream that takes none,
+   * changing nothing: a create conflicts, an append finds it closed, a delete is a bug (no answer
+   * of a delete says "nothing deleted").
+   */
+
+  async create(name: string, request: CreateRequest): Promise<CreateResult> {
+    if (channelOfStream(name) !== undefined) return { kind: "conflict", message: CHANNEL_STREAM_READ_ONLY };
+    return (await this.streamObject(name).create(request)) as CreateResult;
   }
 
-  append(name: string, request: AppendRequest): Promise<AppendResult> {
-    return this.object(name).append(request) as Promise<AppendResult>;
+  async append(name: string, request: AppendRequest): Promise<AppendResult> {
+    if (channelOfStream(name) !== undefined) {
+      const lookup = await this.head(name);
+      return lookup.kind === "found" ? { kind: "closed", record: lookup.record } : lookup;
+    }
+    return (await this.streamObject(name).append(request)) as AppendResult;
   }
 
   read(name: string, position: ReadPosition, maxBytes: number): Promise<ReadResult> {
@@ -49,8 +74,9 @@ export class DurableObjectLog implements StreamLog {
     return this.retried(() => this.object(name).head() as Promise<StreamLookup>);
   }
 
-  delete(name: string): Promise<DeleteResult> {
-    return this.object(name).delete();
+  async delete(name: string): Promise<DeleteResult> {
+    if (channelOfStream(name) !== undefined) throw new TypeError(CHANNEL_STREAM_READ_ONLY);
+    return this.streamObject(name).delete();
   }
 
   watch(name: string, listener: (change: LogChange) => void): () => void {
@@ -59,7 +85,14 @@ export class DurableObjectLog implements StreamLog {
   }
 
   /** A fresh stub each time: one that saw its object reset stays broken. */
-  private object(name: string): DurableObjectStub<StreamObject> {
+  private object(name: string): ReadObject {
+    const channel = channelOfStream(name);
+    if (channel === undefined) return this.streamObject(name);
+    const { CHANNELS } = this.namespaces;
+    return CHANNELS.get(CHANNELS.idFromName(channel));
+  }
+
+  private streamObject(name: string): DurableObjectStub<StreamObject> {
     const { STREAMS } = this.namespaces;
     return STREAMS.get(STREAMS.idFromName(name));
   }

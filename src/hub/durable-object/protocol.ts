@@ -40,10 +40,23 @@ export const PRESENCE_HEADER = "x-edge-sse-presence";
  */
 export const PRESENCE_TAG = "edge-sse:presence";
 
-/** The tags a subscriber's socket is accepted with: its client address first, then PRESENCE_TAG. */
+/**
+ * The tag of every subscriber's socket: `ctx.getWebSockets(SUBSCRIBER_TAG)` lists the subscribers
+ * and not the other sockets of a channel's object (the watchers of its stream, stream-watchers.ts).
+ */
+export const SUBSCRIBER_TAG = "edge-sse:subscriber";
+
+/** Our tags start so; no client address does. */
+export const OWN_TAG_PREFIX = "edge-sse:";
+
+/**
+ * The tags a subscriber's socket is accepted with: its client address first, then PRESENCE_TAG,
+ * then SUBSCRIBER_TAG.
+ */
 export function socketTags(client: string | undefined, presence: boolean): string[] {
   const tags = client === undefined ? [] : [client];
   if (presence) tags.push(PRESENCE_TAG);
+  tags.push(SUBSCRIBER_TAG);
   return tags;
 }
 

@@ -7,7 +7,7 @@
  * counts be taken again instead of subtracting: one socket's close may be reported both as close
  * and as error, each time with a wrapper of its own, so it cannot be told apart from another's.
  */
-import { PRESENCE_TAG, type SubscriberAttachment } from "./protocol.ts";
+import { OWN_TAG_PREFIX, PRESENCE_TAG, SUBSCRIBER_TAG, type SubscriberAttachment } from "./protocol.ts";
 
 interface Counts {
   total: number;
@@ -62,7 +62,7 @@ export class SocketCounts {
 
   private count(): Counts {
     const counts: Counts = { total: 0, catchingUp: 0, perClient: new Map() };
-    for (const socket of this.ctx.getWebSockets()) {
+    for (const socket of this.ctx.getWebSockets(SUBSCRIBER_TAG)) {
       // One whose close is being handled may still be listed.
       if (socket.readyState !== WebSocket.OPEN) continue;
       counts.total++;
@@ -77,7 +77,7 @@ export class SocketCounts {
 /** The client address a socket was tagged with (see socketTags), if any. */
 export function clientOf(ctx: DurableObjectState, socket: WebSocket): string | undefined {
   const first = ctx.getTags(socket)[0];
-  return first === PRESENCE_TAG ? undefined : first;
+  return first?.startsWith(OWN_TAG_PREFIX) ? undefined : first;
 }
 
 /**

@@ -20,6 +20,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { readConfig, streamLimits } from "../../config.ts";
+import { channelOfStream } from "../channel-stream-name.ts";
 import type {
   AppendRequest,
   AppendResult,
@@ -41,16 +42,18 @@ import {
   overLimit,
   planAppend,
   planFork,
-  positionIn,
   type ReadPosition,
   type StreamLimits,
   type StreamRecord,
 } from "../stream-rules.ts";
-import { encodeChange } from "./log-change.ts";
+import type { ChannelObject } from "./channel-object.ts";
 import { SqlStreamStore } from "./stream-store.ts";
+import { StreamWatchers } from "./stream-watchers.ts";
 
 export interface StreamEnv {
   STREAMS: DurableObjectNamespace<StreamObject>;
+  /** A fork's source may be a channel's stream (`channels/<name>`), held by the channel's object. */
+  CHANNELS: DurableObjectNamespace<ChannelObject>;
   [setting: string]: unknown;
 }
 
@@ -67,6 +70,7 @@ const DELETED: LogChange = { kind: "deleted" };
 export class StreamObject extends DurableObject<StreamEnv> {
   private readonly store: SqlStreamStore;
   private readonly limits: StreamLimits;
+  private readonly watchers: StreamWatchers;
   // One create at a time: a fork's waits on its source's object, and meanwhile a second PUT of the
   // same name must not start another stream.
   private creating: Promise<unknown> = Promise.resolve();
@@ -75,6 +79,7 @@ export class StreamObject extends DurableObject<StreamEnv> {
     super(ctx, env);
     this.store = new SqlStreamStore(ctx.storage);
     this.limits = streamLimits(readConfig(env));
+    this.watchers = new StreamWatchers(ctx);
   }
 
   create(request: CreateRequest): Promise<CreateResult> {
@@ -92,7 +97,7 @@ export class StreamObject extends DurableObject<StreamEnv> {
     if (plan.kind === "write") {
       const from = record.tail;
       applyWrite(record, plan, now);
-      this.store.append(from, plan.entries, record);
+      this.store.write(from, plan.entries, record);
       this.notify({ kind: "appended", from, entries: plan.entries, record });
     } else if (plan.kind === "no-op") {
       this.touch(record, now);
@@ -106,11 +111,7 @@ export class StreamObject extends DurableObject<StreamEnv> {
     if (record === undefined) return { kind: "not-found" };
     if (record.deleted) return { kind: "gone" };
     this.touch(record, now);
-    const from = positionIn(record, position);
-    if (from > record.tail) return { kind: "beyond-tail", record };
-    if (from < record.head) return { kind: "trimmed", record, oldest: record.head };
-    const entries = this.store.entries(from, record.tail, maxBytes);
-    return { kind: "found", record, entries, next: from + entries.length };
+    return this.store.read(record, position, maxBytes);
   }
 
   async head(): Promise<StreamLookup> {
@@ -164,29 +165,17 @@ export class StreamObject extends DurableObject<StreamEnv> {
     if (record.deleted && record.forks === 0) await this.remove(record);
   }
 
-  /**
-   * A watcher's WebSocket upgrade (from a Worker request holding an SSE or long-poll response).
-   * Its first message tells the stream as it is now: what it may have missed before its socket
-   * was open, so that it reads again unless it is at the tail.
-   */
+  /** A watcher's WebSocket upgrade (from a Worker request holding an SSE or long-poll response). */
   override fetch(request: Request): Response {
     if (request.headers.get("upgrade") !== "websocket") return new Response("expected a WebSocket", { status: 426 });
-    const [socket, accepted] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    this.ctx.acceptWebSocket(accepted);
-    accepted.send(encodeChange(this.snapshot()));
-    return new Response(null, { status: 101, webSocket: socket });
+    return this.watchers.accept(this.snapshot());
   }
 
   /** Watchers send nothing; the runtime still wants the handlers of a hibernatable socket. */
   override webSocketMessage(): void {}
 
   override webSocketClose(socket: WebSocket, code: number): void {
-    // The Worker stopped watching (its response ended): finish the close from this side too.
-    try {
-      socket.close(code === 1005 ? 1000 : code, "done watching");
-    } catch {
-      // Closed already.
-    }
+    this.watchers.closed(socket, code);
   }
 
   override webSocketError(): void {}
@@ -236,7 +225,7 @@ export class StreamObject extends DurableObject<StreamEnv> {
     for (const entry of entries) record.bytes += entry.byteLength;
     record.tail += entries.length;
     record.closed = request.closed;
-    this.store.append(from, entries, record);
+    this.store.write(from, entries, record);
     await this.wakeAt(expiryOf(record));
     this.notify({ kind: "created", record });
     return { kind: "created", record };
@@ -331,21 +320,13 @@ export class StreamObject extends DurableObject<StreamEnv> {
     return { kind: "appended", from: record.tail, entries: [], record };
   }
 
-  /** Tells every watcher, encoded once. */
   private notify(change: LogChange): void {
-    const sockets = this.ctx.getWebSockets();
-    if (sockets.length === 0) return;
-    const message = encodeChange(change);
-    for (const socket of sockets) {
-      try {
-        socket.send(message);
-      } catch {
-        // Closing already: its Worker request has stopped watching.
-      }
-    }
+    this.watchers.notify(change);
   }
 
-  private source(name: string): DurableObjectStub<StreamObject> {
+  private source(name: string): DurableObjectStub<StreamObject> | DurableObjectStub<ChannelObject> {
+    const channel = channelOfStream(name);
+    if (channel !== undefined) return this.env.CHANNELS.get(this.env.CHANNELS.idFromName(channel));
     return this.env.STREAMS.get(this.env.STREAMS.idFromName(name));
   }
 }

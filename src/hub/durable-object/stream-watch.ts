@@ -14,7 +14,7 @@
  */
 import type { LogChange } from "../log.ts";
 import { decodeChange } from "./log-change.ts";
-import type { StreamObject } from "./stream-object.ts";
+import { WATCH_HEADER } from "./stream-watchers.ts";
 
 // Waits before each attempt to reach the object (again).
 const CONNECT_DELAYS_MS = [0, 100, 500, 1_000, 2_000];
@@ -27,7 +27,8 @@ export class StreamWatch {
   private stopped = false;
 
   constructor(
-    private readonly object: () => DurableObjectStub<StreamObject>,
+    /** The stream's object: a `StreamObject`, or the `ChannelObject` of a channel's stream. */
+    private readonly object: () => Pick<DurableObjectStub, "fetch">,
     private readonly listener: (change: LogChange) => void,
   ) {
     void this.connect();
@@ -63,7 +64,9 @@ export class StreamWatch {
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       if (this.stopped) return;
       try {
-        const response = await this.object().fetch(WATCH_URL, { headers: { upgrade: "websocket" } });
+        const response = await this.object().fetch(WATCH_URL, {
+          headers: { upgrade: "websocket", [WATCH_HEADER]: "1" },
+        });
         const socket = response.webSocket;
         if (socket === null) throw new Error(`the stream's object answered ${response.status} instead of a WebSocket`);
         socket.accept();

@@ -11,6 +11,12 @@ import { describe, expect, it } from "vitest";
 import { DurableObjectLog } from "../../src/hub/durable-object/index.ts";
 import { WATCHER_TAG } from "../../src/hub/durable-object/stream-watchers.ts";
 import { formatOffset } from "../../src/streams/offset.ts";
+import {
+  checkChannelEntries,
+  checkChannelLive,
+  checkChannelRetention,
+  checkChannelStreamReadOnly,
+} from "../support/channel-streams.ts";
 import { eventually, readEvents } from "../support/sse-reader.ts";
 
 const BASE = "http://edge-sse.test";
@@ -194,4 +200,12 @@ describe("a channel's stream in workerd", () => {
     const read = await log().read(`channels/${channel}`, 0, 1 << 20);
     expect(read.kind === "found" && entriesOf(read.entries)).toEqual([published]);
   });
+});
+
+describe("a channel's stream in workerd, through the routes every backend is checked by", () => {
+  it("keeps what the channel keeps (HISTORY_LIMIT), -1 reading from the oldest kept", () =>
+    checkChannelRetention(fetchApp, newChannel(), HISTORY_LIMIT));
+  it("holds every event at the offset of its id, as published", () => checkChannelEntries(fetchApp, newChannel()));
+  it("is followed live over SSE", () => checkChannelLive(fetchApp, newChannel()));
+  it("is written only by publishing to the channel", () => checkChannelStreamReadOnly(fetchApp, newChannel()));
 });

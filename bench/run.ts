@@ -10,6 +10,7 @@
  *   npm run bench -- --quick           a few minutes: N = 1000, one run each
  *   npm run bench -- --only=edge-sse   targets whose "stack runtime" contains the text
  *   npm run bench -- --only=Redis      edge-sse on Redis only (one and two processes)
+ *   npm run bench -- --only="edge-sse node,edge-sse deno,nchan"   any of several (comma-separated)
  *   npm run bench -- --n=2000 --runs=5
  *   npm run bench -- --only=workerd --n=1000,5000 --runs=1   the Workers figures alone (a few minutes)
  *
@@ -306,8 +307,10 @@ async function main() {
   const plan = quick ? QUICK_PLAN : FULL_PLAN;
   const sizes = (args.get("n") ?? (quick ? "1000" : "1000,5000,10000")).split(",").map(Number);
   const runs = Number(args.get("runs") ?? (quick ? 1 : 3));
-  const only = args.get("only");
-  const targets = TARGETS.filter((target) => !only || `${target.stack} ${target.runtime}`.includes(only));
+  const only = args.get("only")?.split(",");
+  const targets = TARGETS.filter(
+    (target) => !only || only.some((text) => `${target.stack} ${target.runtime}`.includes(text)),
+  );
   const results: Measurement[] = [];
   const started = new Date();
   for (const n of sizes) {

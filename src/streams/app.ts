@@ -140,7 +140,7 @@ export function durableStreams(options: DurableStreamsOptions) {
       entries: [],
       fork: forkOf(c, headers),
     };
-    const body = await readBody(c.req.raw, maxAppendBytes);
+    const body = await readBody(c.req, maxAppendBytes);
     // A fork without a Content-Type is of its source's type: its body is parsed as the log decides.
     request.entries = entriesOf(body, request.contentType ?? (await forkContentType(log, request)), true);
     const result = await log.create(name, request);
@@ -170,7 +170,7 @@ export function durableStreams(options: DurableStreamsOptions) {
     const streamSeq = streamSeqOf(headers);
     const close = closeRequested(headers);
     const contentType = contentTypeOf(headers);
-    const body = await readBody(c.req.raw, maxAppendBytes);
+    const body = await readBody(c.req, maxAppendBytes);
     if (body.byteLength === 0 && !close) throw badRequest("invalid_body", "an append needs a body");
     if (body.byteLength > 0 && contentType === undefined) {
       throw badRequest("invalid_header", "an append with a body needs a Content-Type");

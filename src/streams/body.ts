@@ -25,13 +25,12 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
  * read by its stream, counting as it goes.
  */
 export async function readBody(request: HonoRequest, limit: number): Promise<Uint8Array> {
-  const tooLarge = () => new StreamError(413, "body_too_large", `an append is at most ${limit} bytes`);
   const declared = Number(request.header("content-length") ?? Number.NaN);
-  if (limit > 0 && declared > limit) throw tooLarge();
+  if (limit > 0 && declared > limit) throw tooLarge(limit);
   if (Number.isSafeInteger(declared) && declared >= 0) {
     const body = new Uint8Array(await request.arrayBuffer());
     // Never past a declared length on a server, but `app.request` takes a Request made in-process.
-    if (limit > 0 && body.byteLength > limit) throw tooLarge();
+    if (limit > 0 && body.byteLength > limit) throw tooLarge(limit);
     return body;
   }
   const stream = request.raw.body;
@@ -45,12 +44,14 @@ export async function readBody(request: HonoRequest, limit: number): Promise<Uin
     size += value.byteLength;
     if (limit > 0 && size > limit) {
       await reader.cancel();
-      throw tooLarge();
+      throw tooLarge(limit);
     }
     chunks.push(value);
   }
   return concatBytes(chunks, size);
 }
+
+const tooLarge = (limit: number) => new StreamError(413, "body_too_large", `an append is at most ${limit} bytes`);
 
 /**
  * The entries an append or create stores. `create`: an empty JSON array is a stream with no

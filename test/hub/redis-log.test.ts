@@ -202,6 +202,45 @@ describe("RedisLog", () => {
     commands.destroy();
   });
 
+  it("answers an append after its own last one in one round trip, and reads again when another process wrote between", async () => {
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    const sent: string[] = [];
+    const commands = {
+      sendCommand: (args: (string | Buffer)[], options: Parameters<typeof client.sendCommand>[1]) => {
+        sent.push(String(args[0]));
+        return client.sendCommand(args, options);
+      },
+    };
+    const subscriber = Object.assign(new EventEmitter(), {
+      isReady: true,
+      sSubscribe: async () => {},
+      sUnsubscribe: async () => {},
+    });
+    const on = new RedisLog({ commands, subscriber, limits: { maxBytes: 0, maxEntries: 0 }, timeoutMs: 2_000 });
+    const other = await log();
+    const name = freshName();
+    await on.create(name, creation());
+    await on.append(name, appending("a"));
+    sent.length = 0;
+    await on.append(name, appending("b"));
+    // The checked write alone: it was decided on the record as this log last wrote it.
+    expect(sent).toEqual(["EVALSHA"]);
+    await other.append(name, appending("c"));
+    sent.length = 0;
+    await on.append(name, appending("d", { producer: { id: "p", epoch: 0, seq: 0 } }));
+    // Refused by the check (the record changed), then read and decided again.
+    expect(sent).toEqual(["EVALSHA", "HMGET", "EVALSHA"]);
+    // An answer other than a write comes from a read, never from what this log remembers.
+    await on.append(name, appending("", { entries: [], close: true }));
+    sent.length = 0;
+    expect((await on.append(name, appending("e"))).kind).toBe("closed");
+    expect(sent).toEqual(["HMGET"]);
+    expect(await texts(other, name)).toEqual(["a", "b", "c", "d"]);
+    on.close();
+    client.destroy();
+  });
+
   it("frees a deleted source whose last fork Redis let expire unseen", async () => {
     const on = await log();
     const source = freshName();

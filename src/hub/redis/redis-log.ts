@@ -95,6 +95,8 @@ interface Watched {
 interface Decision<T> {
   result: T;
   write?: CheckedWrite;
+  /** The stream as `write` leaves it, for the next append to decide on (see RedisLog.written). */
+  after?: Loaded;
 }
 
 const DELETED: LogChange = { kind: "deleted" };
@@ -111,6 +113,8 @@ const EXPIRY_MARGIN_MS = 5_000;
 const MAX_ATTEMPTS = 50;
 // Reads fetch at most this many entries per round trip.
 const MAX_READ_BATCH = 10_000;
+// Streams whose record as last written here is kept for the next append (see RedisLog.written).
+const MAX_WRITTEN = 1_000;
 
 export class RedisLog implements StreamLog {
   private readonly prefix: string;
@@ -119,6 +123,14 @@ export class RedisLog implements StreamLog {
   private readonly scriptSha: Promise<string>;
   /** This process's requests per stream, one at a time: they would only make each other retry. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /**
+   * Streams as this process's last append left them. The next append here decides on that instead
+   * of reading the record first: one round trip (the checked write) instead of two. The check
+   * still compares the record in Redis with this one, so if any other write came between (another
+   * process, a create or delete), nothing is written and the append reads and decides again. Taken
+   * out while an append uses it; at most MAX_WRITTEN streams, the least recently written go first.
+   */
+  private readonly written = new Map<string, Loaded>();
   private readonly watched = new Map<string, Watched>();
   /** False once the pub/sub connection was lost, until it is back (and watchers have read again). */
   private listening: boolean;
@@ -136,14 +148,17 @@ export class RedisLog implements StreamLog {
   }
 
   create(name: string, request: CreateRequest): Promise<CreateResult> {
+    this.written.delete(name);
     return this.serialized(name, () => this.decide(() => this.decideCreate(name, request)));
   }
 
   append(name: string, request: AppendRequest): Promise<AppendResult> {
-    return this.serialized(name, () => this.decide(() => this.decideAppend(name, request)));
+    // Only the first attempt may decide on the stream as last written here: a retry reads.
+    return this.serialized(name, () => this.decide((attempt) => this.decideAppend(name, request, attempt === 1)));
   }
 
   delete(name: string): Promise<DeleteResult> {
+    this.written.delete(name);
     return this.serialized(name, () => this.decide(() => this.decideDelete(name)));
   }
 
@@ -250,6 +265,8 @@ export class RedisLog implements StreamLog {
     record.closed = request.closed;
 
     if (source !== undefined) {
+      // Its record changes: an append here deciding on it as last written would only be refused.
+      this.written.delete(source.name);
       source.record.forks++;
       write.expect(source.keys.record, source.json);
       this.putRecord(write, source);
@@ -265,22 +282,34 @@ export class RedisLog implements StreamLog {
     return { result: { kind: "created", record }, write };
   }
 
-  private async decideAppend(name: string, request: AppendRequest): Promise<Decision<AppendResult>> {
+  private async decideAppend(
+    name: string,
+    request: AppendRequest,
+    mayUseWritten: boolean,
+  ): Promise<Decision<AppendResult>> {
     const now = this.clock();
-    const stream = await this.live(name, now);
+    const known = mayUseWritten ? this.takeWritten(name) : undefined;
+    // Only a write is checked: any other answer (expired, closed, a conflict...) comes from a read.
+    if (known !== undefined && (isExpired(known.record, now) || known.record.deleted)) {
+      return this.decideAppend(name, request, false);
+    }
+    const stream = known ?? (await this.live(name, now));
     if (stream === undefined) return { result: { kind: "not-found" } };
     if (stream.record.deleted) return { result: { kind: "gone" } };
     const { record, keys } = stream;
     const plan = planAppend(record, request, this.options.limits);
+    if (plan.kind !== "write" && known !== undefined) return this.decideAppend(name, request, false);
     if (plan.kind === "write") {
       const from = record.tail;
       applyWrite(record, plan, now);
       const write = new CheckedWrite().expect(keys.record, stream.json);
       write.push(keys.entries, plan.entries.map(bufferOf));
-      this.putRecord(write, stream);
+      const json = this.putRecord(write, stream);
       this.expire(write, stream);
       this.announce(write, keys, { kind: "appended", from, entries: plan.entries, record });
-      return { result: appendResultOf(record, plan), write };
+      // A record of its own (the answer's may still be read): as a read of what was written would give.
+      const after = { name, keys, record: JSON.parse(json) as StreamRecord, json };
+      return { result: appendResultOf(record, plan), write, after };
     }
     if (plan.kind === "no-op") await this.touch(stream, now);
     return { result: appendResultOf(record, plan) };
@@ -421,8 +450,23 @@ export class RedisLog implements StreamLog {
     return reply.map((entry) => new Uint8Array(entry.buffer, entry.byteOffset, entry.byteLength));
   }
 
-  private putRecord(write: CheckedWrite, stream: Pick<Loaded, "keys" | "record">): void {
-    write.run([stream.keys.record], "HSET", stream.keys.record, "json", JSON.stringify(stream.record));
+  /** Adds the write of a stream's record; returns its JSON as written. */
+  private putRecord(write: CheckedWrite, stream: Pick<Loaded, "keys" | "record">): string {
+    const json = JSON.stringify(stream.record);
+    write.run([stream.keys.record], "HSET", stream.keys.record, "json", json);
+    return json;
+  }
+
+  private takeWritten(name: string): Loaded | undefined {
+    const stream = this.written.get(name);
+    this.written.delete(name);
+    return stream;
+  }
+
+  private keepWritten(stream: Loaded): void {
+    this.written.delete(stream.name);
+    this.written.set(stream.name, stream);
+    if (this.written.size > MAX_WRITTEN) this.written.delete(this.written.keys().next().value as string);
   }
 
   /** Sets the Redis expiry of a stream with a TTL or an expiry time, from its record. */
@@ -441,10 +485,14 @@ export class RedisLog implements StreamLog {
   }
 
   /** Runs attempts until one's write applies (or it has nothing to write). */
-  private async decide<T>(attempt: () => Promise<Decision<T>>): Promise<T> {
+  private async decide<T>(attempt: (attempt: number) => Promise<Decision<T>>): Promise<T> {
     for (let attempts = 1; ; attempts++) {
-      const { result, write } = await attempt();
-      if (write === undefined || (await this.apply(write))) return result;
+      const { result, write, after } = await attempt(attempts);
+      if (write === undefined) return result;
+      if (await this.apply(write)) {
+        if (after !== undefined) this.keepWritten(after);
+        return result;
+      }
       if (attempts >= MAX_ATTEMPTS) {
         throw new BackendUnavailableError("redis", new Error(`the stream changed under ${attempts} attempts`));
       }

@@ -50,7 +50,10 @@ const AS_BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
 
 /** What the log uses of node-redis's command connection (created with `disableOfflineQueue`). */
 export interface LogCommands {
-  sendCommand(args: Argument[], options: { timeout: number; typeMapping?: typeof AS_BUFFERS }): Promise<unknown>;
+  sendCommand(
+    args: Argument[],
+    options: { timeout: number; abortSignal: AbortSignal; typeMapping?: typeof AS_BUFFERS },
+  ): Promise<unknown>;
 }
 
 /** What the log uses of node-redis's pub/sub connection; node-redis resubscribes before `ready`. */
@@ -65,7 +68,7 @@ export interface RedisLogOptions {
   commands: LogCommands;
   subscriber: LogSubscriber;
   limits: StreamLimits;
-  /** How long a command may take before the request answers 503. */
+  /** How long a command may wait to be sent (Redis unreachable) before the request answers 503. */
   timeoutMs: number;
   /** What every key starts with (default `edge-sse`, as the hub's). */
   prefix?: string;
@@ -119,7 +122,9 @@ const MAX_WRITTEN = 1_000;
 export class RedisLog implements StreamLog {
   private readonly prefix: string;
   private readonly clock: () => number;
-  private readonly commandOptions: { timeout: number };
+  /** The deadline commands share (see `command`), and when it was made (performance.now()). */
+  private deadline: AbortSignal | undefined;
+  private deadlineMadeAt = 0;
   private readonly scriptSha: Promise<string>;
   /** This process's requests per stream, one at a time: they would only make each other retry. */
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -139,7 +144,6 @@ export class RedisLog implements StreamLog {
   constructor(private readonly options: RedisLogOptions) {
     this.prefix = options.prefix ?? "edge-sse";
     this.clock = options.clock ?? Date.now;
-    this.commandOptions = { timeout: options.timeoutMs };
     this.scriptSha = sha1(CHECKED_WRITE_SCRIPT);
     this.listening = options.subscriber.isReady;
     options.subscriber.on("error", () => this.lost());
@@ -587,10 +591,29 @@ export class RedisLog implements StreamLog {
     for (const watched of this.watched.values()) void this.resync(watched);
   }
 
+  private sharedDeadline(): AbortSignal {
+    // Real time, not `clock` (tests give the log a clock of their own).
+    const now = performance.now();
+    if (this.deadline === undefined || now - this.deadlineMadeAt >= this.options.timeoutMs / 10) {
+      this.deadline = AbortSignal.timeout(this.options.timeoutMs);
+      this.deadlineMadeAt = now;
+    }
+    return this.deadline;
+  }
+
+  /**
+   * Sends a command that fails (and the request answers 503) if node-redis could not write it to
+   * Redis within about `timeoutMs` (node-redis drops a command's deadline once it is written).
+   * node-redis's own `timeout` option makes an `AbortSignal.timeout` per command, whose timer fires
+   * (and makes a DOMException) even after the answer came: with a token appended per answer every
+   * 50 ms, those were about a tenth of the answers server's busy time (node --cpu-prof, bench:answers,
+   * 100 answers on Node and Redis). Commands sent within a tenth of the timeout of each other share
+   * one deadline instead: each still has at least 90% of `timeoutMs`, at most all of it.
+   */
   private async command<T>(args: Argument[], typeMapping?: typeof AS_BUFFERS): Promise<T> {
     try {
-      const options = typeMapping === undefined ? this.commandOptions : { ...this.commandOptions, typeMapping };
-      return (await this.options.commands.sendCommand(args, options)) as T;
+      const options = { timeout: 0, abortSignal: this.sharedDeadline() };
+      return (await this.options.commands.sendCommand(args, typeMapping ? { ...options, typeMapping } : options)) as T;
     } catch (error) {
       // An error reply is Redis answering: a bug here, not an outage.
       if (error instanceof ErrorReply) throw error;

@@ -10,7 +10,7 @@ export default defineConfig({
         // that is merely slow (vitest's 5 s default did, for the fuzz tests).
         test: {
           name: "unit",
-          include: ["test/{sse,hono,hub,app,log,streams,client,ai}/**/*.test.ts"],
+          include: ["test/{sse,hono,hub,app,log,streams,client,ai,node}/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

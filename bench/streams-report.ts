@@ -141,7 +141,9 @@ within a run, not across runs: other work on the machine moves them.
 - Run: ${run.started}, \`${run.command}\`, ${run.runs === 1 ? "one run per figure" : `median of ${run.runs} runs`}.
 - Machine: ${run.machine}.${run.note === undefined ? "" : ` ${run.note}.`}
 - Appends: ${int(plan.appends)} JSON appends per phase (a small message each), POSTed one at a time per
-  writer on a keep-alive connection of its own; appends/s counts those answered 2xx.
+  writer on a keep-alive connection of its own, after ${int(plan.appends / 2)} unmeasured appends that warm the
+  server up (on a fresh process the first ones run before the JIT compiled the path); appends/s counts
+  those answered 2xx.
 - Fan-out: N readers \`?offset=now&live=sse\` of one JSON stream on raw sockets in one load process; a
   burst of ${int(plan.burstEvents)} delivered events (N × M appends from 8 connections) for events/s and
   CPU, then ${int(plan.steadyEventsPerSecond)} delivered events/s for ${plan.steadyMessages} appends for the latency, from

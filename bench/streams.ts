@@ -4,7 +4,8 @@
  * reference server `@durable-streams/server` (Node, bench/peers/durable-streams-reference.ts), in one run:
  *
  * - appends/s: one writer POSTing to one JSON stream, eight writers to that one stream, and eight
- *   writers each to a stream of its own (each writer one keep-alive connection, one POST at a time);
+ *   writers each to a stream of its own (each writer one keep-alive connection, one POST at a time),
+ *   after an unmeasured warm-up of half as many appends;
  * - live-tail fan-out: N readers `?offset=now&live=sse` on one JSON stream; a burst of appends from
  *   8 connections (delivered events/s, server CPU per delivered event), then appends at a steady
  *   rate (p50/p99 from the append's send to its receipt, without queueing).
@@ -189,7 +190,11 @@ export async function measureAppends(
   try {
     const one = "appends-one";
     const eight = Array.from({ length: 8 }, (_, i) => `appends-${i}`);
-    for (const name of [one, ...eight]) await createStream(port, name);
+    for (const name of [one, ...eight, "warm-up"]) await createStream(port, name);
+    // Unmeasured, on every server alike: the first thousand or so appends on a fresh process run
+    // before the JIT has compiled the path (measured here: a fresh server's first 2,000 appends from
+    // one writer at a third to half the rate of the next 2,000, on the reference as on edge-sse).
+    await appendPhase(port, ["warm-up"], 1, Math.round(appends / 2));
     const oneWriter = await appendPhase(port, [one], 1, appends);
     const sharedStream = await appendPhase(port, [one], 8, appends);
     const pids = servers.flatMap((server) => processTree(server.pid as number));

@@ -13,13 +13,18 @@ export interface AnswerPace {
   tokenMs: number;
 }
 
+// Its abort listener goes when it ends: one left per token would pile up on the answer's signal (200
+// on it by the end of an answer), and everything else listening there (edge-sse's generation loop)
+// would pay for walking them; the resumable-stream peer passes no signal and paid nothing.
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
+    const done = () => {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
       resolve();
-    });
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
   });
 
 /** The answer's chunks, paced: `start`, `text-start`, the tokens, `text-end`, `finish`. */

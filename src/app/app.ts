@@ -3,8 +3,7 @@
  * config, choose the hub, add static files where the platform does not serve them, and serve
  * `app.fetch`.
  */
-import { type Context, Hono, type MiddlewareHandler } from "hono";
-import { every } from "hono/combine";
+import { type Context, Hono, type MiddlewareHandler, type Next } from "hono";
 import { cors } from "hono/cors";
 import type { Store } from "hono-rate-limiter";
 import { type Config, streamLimits, streamSettings } from "../config.ts";
@@ -110,7 +109,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const app = new Hono();
   app.onError(handleError);
   app.notFound(handleNotFound);
-  app.use(async (c, next) => {
+  app.use((c, next) => {
     c.set("clientAddress", options.clientAddress?.(c));
     c.set("useRequestSignal", options.useRequestSignal ?? true);
     c.set("logger", logger);
@@ -142,10 +141,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
   // Hono answers HEAD with the GET handler's headers and never sends its body: an event stream
   // made for HEAD would stay counted as open for as long as the process runs (found by
   // test/app/fuzz.test.ts, then seen on Node and Bun). Cancel it at once.
-  app.use(async (c, next) => {
-    await next();
-    if (c.req.method === "HEAD") await c.res.body?.cancel();
-  });
+  // Only HEAD waits for the answer: any other request goes on without one more await.
+  app.use((c, next) => (c.req.method === "HEAD" ? cancelBodyAfter(c, next) : next()));
 
   if (options.hub === undefined) {
     // Once the feeds have ended for shutdown, an in-memory publish would reach no subscriber and
@@ -227,7 +224,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
         authorizeRead: access.read((c) => tokenNameOf(streamNameOf(c))),
         // The chat's answers are written by their generation only. A fork copies its source: it
         // needs the right to read that too, or a private stream could be forked to a public name.
-        authorizeWrite: every(
+        authorizeWrite: inOrder(
           ...(options.chat ? [answerStreamsReadOnly(streamNameOf)] : []),
           channelStreamsReadOnly,
           access.publish(streamNameOf),
@@ -262,6 +259,30 @@ const channelStreamsReadOnly = readOnlyStreams(
 
 /** What a token names to read a stream: the channel for a channel's stream, else the stream. */
 const tokenNameOf = (streamName: string) => channelOfStream(streamName) ?? streamName;
+
+/**
+ * One middleware that runs `handlers` in turn, as Hono runs a route's: each one's `next` runs the
+ * following one, and an answer or error ends the chain. Not hono/combine's `every()`, which builds
+ * its chain anew (an array, a composed function and a closure per handler) on every request; on
+ * every append here.
+ */
+function inOrder(...handlers: MiddlewareHandler[]): MiddlewareHandler {
+  return (c, next) => {
+    const from = async (index: number): Promise<void> => {
+      const handler = handlers[index];
+      if (handler === undefined) return next();
+      const answer = await handler(c, () => from(index + 1));
+      // As Hono's compose does: an answer is the context's at once, for the handlers before it.
+      if (answer instanceof Response && !c.finalized) c.res = answer;
+    };
+    return from(0);
+  };
+}
+
+async function cancelBodyAfter(c: Context, next: Next): Promise<void> {
+  await next();
+  await c.res.body?.cancel();
+}
 
 /** Where durable streams are served: the path the protocol's clients and conformance suite use. */
 export const STREAMS_PATH = "/v1/stream";

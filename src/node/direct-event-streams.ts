@@ -1,8 +1,9 @@
 /**
  * The `node:http` fast path as one function around an app's `fetch`: every `eventStream` response
- * (from edge-sse or edge-sse/hono) is written straight to the ServerResponse; any other response
- * goes to `@hono/node-server` as usual. Measured (docs/benchmarks.md): through @hono/node-server's
- * body copy edge-sse fanned out about 65k events/s, against 106k for a bare node:http server.
+ * (from edge-sse or edge-sse/hono) with its `text/event-stream` content type is written straight to
+ * the ServerResponse; any other response goes to `@hono/node-server` as usual. Measured
+ * (docs/benchmarks.md): through @hono/node-server's body copy edge-sse fanned out about 65k events/s,
+ * against 106k for a bare node:http server.
  */
 import { ServerResponse } from "node:http";
 import type { Http2Bindings, HttpBindings } from "@hono/node-server";
@@ -22,6 +23,10 @@ export function directEventStreams(fetch: NodeFetch): NodeFetch {
     const response = await fetch(request, env);
     // HTTP/2 responses (Http2ServerResponse) go the usual way.
     if (!(env.outgoing instanceof ServerResponse)) return response;
+    // Only an event stream can be taken over, and reading any other response's `body` would turn
+    // @hono/node-server's light response (status, headers, body kept as given) into a full web
+    // Response, which it then sends by its slower path: skip those by their content type.
+    if (!response.headers.get("content-type")?.startsWith("text/event-stream")) return response;
     const stream = takeOver(response);
     if (stream === undefined) return response;
     startOnServerResponse(stream, response, env.outgoing);

@@ -4,6 +4,7 @@
  * any other stream keeps the body's bytes. Reads give a JSON stream's messages as one array, and
  * the bytes of any other stream as they were appended.
  */
+import type { HonoRequest } from "hono";
 import { isJsonStream } from "../hub/stream-rules.ts";
 import { concatBytes } from "../sse/encode.ts";
 import { badRequest, StreamError } from "./errors.ts";
@@ -14,27 +15,43 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 /**
  * The request body, refused with 413 past `limit` bytes without reading the rest (a declared
  * Content-Length over it is refused before reading anything).
+ *
+ * A body with a Content-Length within the limit is read in one piece (`arrayBuffer()`): the
+ * server's HTTP parser ends a body at its declared length (RFC 9112 §6.2), so the limit holds.
+ * On Node that is @hono/node-server's fast path, which collects the socket's chunks into one
+ * Buffer; the body's stream (`request.raw.body`) instead makes it build a whole web `Request`
+ * with an `AbortSignal` and two `ReadableStream`s per request: measured with one writer, a fifth
+ * of the server's busy time per append (`node --cpu-prof`). A body without a length (chunked) is
+ * read by its stream, counting as it goes.
  */
-export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
-  const tooLarge = () => new StreamError(413, "body_too_large", `an append is at most ${limit} bytes`);
-  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (limit > 0 && declared > limit) throw tooLarge();
-  if (request.body === null) return new Uint8Array(0);
+export async function readBody(request: HonoRequest, limit: number): Promise<Uint8Array> {
+  const declared = Number(request.header("content-length") ?? Number.NaN);
+  if (limit > 0 && declared > limit) throw tooLarge(limit);
+  if (Number.isSafeInteger(declared) && declared >= 0) {
+    const body = new Uint8Array(await request.arrayBuffer());
+    // Never past a declared length on a server, but `app.request` takes a Request made in-process.
+    if (limit > 0 && body.byteLength > limit) throw tooLarge(limit);
+    return body;
+  }
+  const stream = request.raw.body;
+  if (stream === null) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const reader = request.body.getReader();
+  const reader = stream.getReader();
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
     size += value.byteLength;
     if (limit > 0 && size > limit) {
       await reader.cancel();
-      throw tooLarge();
+      throw tooLarge(limit);
     }
     chunks.push(value);
   }
   return concatBytes(chunks, size);
 }
+
+const tooLarge = (limit: number) => new StreamError(413, "body_too_large", `an append is at most ${limit} bytes`);
 
 /**
  * The entries an append or create stores. `create`: an empty JSON array is a stream with no

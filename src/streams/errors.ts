@@ -1,10 +1,9 @@
 /**
- * Errors of the Durable Streams routes: the status the protocol names, in edge-sse's one JSON shape
- * (`{ "error": { "code", "message" } }`), plus the headers the protocol asks some of them to carry
- * (`Stream-Closed` on a 409 for a closed stream, `Producer-Epoch` on a 403...).
+ * Errors of the Durable Streams routes: the status the protocol names, answered by the routes' error
+ * handler in edge-sse's one JSON shape (`{ "error": { "code", "message" } }`), plus the headers the
+ * protocol asks some of them to carry (`Stream-Closed` on a 409 for a closed stream, `Producer-Epoch`
+ * on a 403...).
  */
-import { errorBody } from "../sse/index.ts";
-
 export class StreamError extends Error {
   constructor(
     readonly status: number,
@@ -14,10 +13,6 @@ export class StreamError extends Error {
   ) {
     super(message);
     this.name = "StreamError";
-  }
-
-  toResponse(): Response {
-    return Response.json(errorBody(this.code, this.message), { status: this.status, headers: this.headers });
   }
 }
 

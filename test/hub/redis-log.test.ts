@@ -6,6 +6,7 @@ import { EventEmitter } from "node:events";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
+import { BackendUnavailableError } from "../../src/hub/backend-unavailable.ts";
 import type { AppendRequest, CreateRequest, LogChange } from "../../src/hub/log.ts";
 import { connectRedis, type RedisBackend } from "../../src/hub/redis/connect.ts";
 import { RedisLog } from "../../src/hub/redis/redis-log.ts";
@@ -200,6 +201,79 @@ describe("RedisLog", () => {
     expect(changes[2]).toMatchObject({ kind: "appended", from: 1, entries: [], record: { tail: 1 } });
     on.close();
     commands.destroy();
+  });
+
+  it("answers an append after its own last one in one round trip, and reads again when another process wrote between", async () => {
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    const sent: string[] = [];
+    const commands = {
+      sendCommand: (args: (string | Buffer)[], options: Parameters<typeof client.sendCommand>[1]) => {
+        sent.push(String(args[0]));
+        return client.sendCommand(args, options);
+      },
+    };
+    const subscriber = Object.assign(new EventEmitter(), {
+      isReady: true,
+      sSubscribe: async () => {},
+      sUnsubscribe: async () => {},
+    });
+    const on = new RedisLog({ commands, subscriber, limits: { maxBytes: 0, maxEntries: 0 }, timeoutMs: 2_000 });
+    const other = await log();
+    const name = freshName();
+    await on.create(name, creation());
+    await on.append(name, appending("a"));
+    sent.length = 0;
+    await on.append(name, appending("b"));
+    // The checked write alone: it was decided on the record as this log last wrote it.
+    expect(sent).toEqual(["EVALSHA"]);
+    await other.append(name, appending("c"));
+    sent.length = 0;
+    await on.append(name, appending("d", { producer: { id: "p", epoch: 0, seq: 0 } }));
+    // Refused by the check (the record changed), then read and decided again.
+    expect(sent).toEqual(["EVALSHA", "HMGET", "EVALSHA"]);
+    // An answer other than a write comes from a read, never from what this log remembers.
+    await on.append(name, appending("", { entries: [], close: true }));
+    sent.length = 0;
+    expect((await on.append(name, appending("e"))).kind).toBe("closed");
+    expect(sent).toEqual(["HMGET"]);
+    expect(await texts(other, name)).toEqual(["a", "b", "c", "d"]);
+    on.close();
+    client.destroy();
+  });
+
+  it("fails a command node-redis cannot send within timeoutMs as the backend unavailable", async () => {
+    // As node-redis does with a command's deadline: it holds until the command is written, and a
+    // command still waiting then (Redis unreachable, the socket full) is refused.
+    const options: { abortSignal?: AbortSignal; timeout?: number }[] = [];
+    const commands = {
+      sendCommand: (_args: unknown[], given: { abortSignal?: AbortSignal; timeout?: number }) => {
+        options.push(given);
+        return new Promise((_resolve, reject) => {
+          given.abortSignal?.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
+        });
+      },
+    };
+    const subscriber = Object.assign(new EventEmitter(), {
+      isReady: true,
+      sSubscribe: async () => {},
+      sUnsubscribe: async () => {},
+    });
+    const on = new RedisLog({ commands, subscriber, limits: { maxBytes: 0, maxEntries: 0 }, timeoutMs: 300 });
+    const started = performance.now();
+    const answers = await Promise.allSettled([on.head("a"), on.head("b")]);
+    const waited = performance.now() - started;
+    for (const answer of answers) {
+      expect(answer.status).toBe("rejected");
+      expect((answer as PromiseRejectedResult).reason).toBeInstanceOf(BackendUnavailableError);
+    }
+    // At least 90% of the timeout: commands sent within a tenth of it share one deadline.
+    expect(waited).toBeGreaterThanOrEqual(260);
+    expect(waited).toBeLessThan(2_000);
+    expect(options[0]?.abortSignal).toBe(options[1]?.abortSignal);
+    // Not node-redis's own timeout, which makes a timer per command.
+    expect(options[0]?.timeout).toBe(0);
+    on.close();
   });
 
   it("frees a deleted source whose last fork Redis let expire unseen", async () => {

@@ -57,6 +57,40 @@ describe("the /v1/stream routes", () => {
     expect(await read(app, "limited")).toBe("12345678");
   });
 
+  it("reads a body with a Content-Length in one piece, and still refuses one over the limit, declared or not", async () => {
+    const app = createApp(readConfig({ PUBLISH_RATE_LIMIT: "0", STREAM_MAX_APPEND_BYTES: "8" }));
+    await put(app, "declared");
+    expect((await post(app, "declared", "123456789", { "content-length": "9" })).status).toBe(413);
+    // A server's parser ends a body at its declared length; a Request made in-process need not.
+    expect((await post(app, "declared", "123456789", { "content-length": "3" })).status).toBe(413);
+    expect((await post(app, "declared", "1234", { "content-length": "4" })).status).toBe(204);
+    expect((await post(app, "declared", "5678", { "content-length": "4" })).status).toBe(204);
+    expect(await read(app, "declared")).toBe("12345678");
+  });
+
+  it("gives every write's answer, errors too, the CORS, security and RateLimit headers", async () => {
+    const app = createApp(readConfig({ PUBLISH_RATE_LIMIT: "10", CORS_ORIGINS: "https://a.example" }), {
+      clientAddress: () => "192.0.2.1",
+    });
+    const origin = { origin: "https://a.example" };
+    const answers = [
+      [await put(app, "limited-writes", origin), 201],
+      [await post(app, "limited-writes", "x", origin), 204],
+      [await post(app, "no-such-stream", "x", origin), 404],
+      [await post(app, "limited-writes", "x", { ...origin, "producer-id": "p" }), 400],
+      [await app.request("/v1/stream/limited-writes", { method: "DELETE", headers: origin }), 204],
+    ] as const;
+    answers.forEach(([answer, status], index) => {
+      expect(answer.status).toBe(status);
+      expect(answer.headers.get("ratelimit-remaining")).toBe(String(9 - index));
+      expect(answer.headers.get("access-control-allow-origin")).toBe("https://a.example");
+      expect(answer.headers.get("access-control-allow-credentials")).toBe("true");
+      expect(answer.headers.get("access-control-expose-headers")).toContain("stream-next-offset");
+      expect(answer.headers.get("vary")).toBe("Origin");
+      expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+    });
+  });
+
   it("answers a closed stream's append with 409, Stream-Closed and the final offset", async () => {
     const app = createApp(readConfig({ PUBLISH_RATE_LIMIT: "0" }));
     await put(app, "closing", { "stream-closed": "true" }, "done");

@@ -53,7 +53,10 @@ const AS_BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
 
 /** What the log uses of node-redis's command connection (created with `disableOfflineQueue`). */
 export interface LogCommands {
-  sendCommand(args: Argument[], options: { timeout: number; typeMapping?: typeof AS_BUFFERS }): Promise<unknown>;
+  sendCommand(
+    args: Argument[],
+    options: { timeout: number; abortSignal: AbortSignal; typeMapping?: typeof AS_BUFFERS },
+  ): Promise<unknown>;
 }
 
 /** What the log uses of node-redis's pub/sub connection; node-redis resubscribes before `ready`. */
@@ -68,7 +71,7 @@ export interface RedisLogOptions {
   commands: LogCommands;
   subscriber: LogSubscriber;
   limits: StreamLimits;
-  /** How long a command may take before the request answers 503. */
+  /** How long a command may wait to be sent (Redis unreachable) before the request answers 503. */
   timeoutMs: number;
   /** What every key starts with (default `edge-sse`, as the hub's). */
   prefix?: string;
@@ -98,6 +101,8 @@ interface Watched {
 interface Decision<T> {
   result: T;
   write?: CheckedWrite;
+  /** The stream as `write` leaves it, for the next append to decide on (see RedisLog.written). */
+  after?: Loaded;
 }
 
 const DELETED: LogChange = { kind: "deleted" };
@@ -114,15 +119,27 @@ const EXPIRY_MARGIN_MS = 5_000;
 const MAX_ATTEMPTS = 50;
 // Reads fetch at most this many entries per round trip.
 const MAX_READ_BATCH = 10_000;
+// Streams whose record as last written here is kept for the next append (see RedisLog.written).
+const MAX_WRITTEN = 1_000;
 
 export class RedisLog implements StreamLog {
   private readonly prefix: string;
   private readonly clock: () => number;
-  private readonly commandOptions: { timeout: number };
+  /** The deadline commands share (see `command`), and when it was made (performance.now()). */
+  private deadline: AbortSignal | undefined;
+  private deadlineMadeAt = 0;
   private readonly scriptSha: Promise<string>;
   private readonly readScriptSha = sha1(READ_SCRIPT);
   /** This process's requests per stream, one at a time: they would only make each other retry. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /**
+   * Streams as this process's last append left them. The next append here decides on that instead
+   * of reading the record first: one round trip (the checked write) instead of two. The check
+   * still compares the record in Redis with this one, so if any other write came between (another
+   * process, a create or delete), nothing is written and the append reads and decides again. Taken
+   * out while an append uses it; at most MAX_WRITTEN streams, the least recently written go first.
+   */
+  private readonly written = new Map<string, Loaded>();
   private readonly watched = new Map<string, Watched>();
   /** False once the pub/sub connection was lost, until it is back (and watchers have read again). */
   private listening: boolean;
@@ -131,7 +148,6 @@ export class RedisLog implements StreamLog {
   constructor(private readonly options: RedisLogOptions) {
     this.prefix = options.prefix ?? "edge-sse";
     this.clock = options.clock ?? Date.now;
-    this.commandOptions = { timeout: options.timeoutMs };
     this.scriptSha = sha1(CHECKED_WRITE_SCRIPT);
     this.listening = options.subscriber.isReady;
     options.subscriber.on("error", () => this.lost());
@@ -140,14 +156,17 @@ export class RedisLog implements StreamLog {
   }
 
   create(name: string, request: CreateRequest): Promise<CreateResult> {
+    this.written.delete(name);
     return this.serialized(name, () => this.decide(() => this.decideCreate(name, request)));
   }
 
   append(name: string, request: AppendRequest): Promise<AppendResult> {
-    return this.serialized(name, () => this.decide(() => this.decideAppend(name, request)));
+    // Only the first attempt may decide on the stream as last written here: a retry reads.
+    return this.serialized(name, () => this.decide((attempt) => this.decideAppend(name, request, attempt === 1)));
   }
 
   delete(name: string): Promise<DeleteResult> {
+    this.written.delete(name);
     return this.serialized(name, () => this.decide(() => this.decideDelete(name)));
   }
 
@@ -254,6 +273,8 @@ export class RedisLog implements StreamLog {
     record.closed = request.closed;
 
     if (source !== undefined) {
+      // Its record changes: an append here deciding on it as last written would only be refused.
+      this.written.delete(source.name);
       source.record.forks++;
       write.expect(source.keys.record, source.json);
       this.putRecord(write, source);
@@ -269,22 +290,34 @@ export class RedisLog implements StreamLog {
     return { result: { kind: "created", record }, write };
   }
 
-  private async decideAppend(name: string, request: AppendRequest): Promise<Decision<AppendResult>> {
+  private async decideAppend(
+    name: string,
+    request: AppendRequest,
+    mayUseWritten: boolean,
+  ): Promise<Decision<AppendResult>> {
     const now = this.clock();
-    const stream = await this.live(name, now);
+    const known = mayUseWritten ? this.takeWritten(name) : undefined;
+    // Only a write is checked: any other answer (expired, closed, a conflict...) comes from a read.
+    if (known !== undefined && (isExpired(known.record, now) || known.record.deleted)) {
+      return this.decideAppend(name, request, false);
+    }
+    const stream = known ?? (await this.live(name, now));
     if (stream === undefined) return { result: { kind: "not-found" } };
     if (stream.record.deleted) return { result: { kind: "gone" } };
     const { record, keys } = stream;
     const plan = planAppend(record, request, this.options.limits);
+    if (plan.kind !== "write" && known !== undefined) return this.decideAppend(name, request, false);
     if (plan.kind === "write") {
       const from = record.tail;
       applyWrite(record, plan, now);
       const write = new CheckedWrite().expect(keys.record, stream.json);
       write.push(keys.entries, plan.entries.map(bufferOf));
-      this.putRecord(write, stream);
+      const json = this.putRecord(write, stream);
       this.expire(write, stream);
       this.announce(write, keys, { kind: "appended", from, entries: plan.entries, record });
-      return { result: appendResultOf(record, plan), write };
+      // A record of its own (the answer's may still be read): as a read of what was written would give.
+      const after = { name, keys, record: JSON.parse(json) as StreamRecord, json };
+      return { result: appendResultOf(record, plan), write, after };
     }
     if (plan.kind === "no-op") await this.touch(stream, now);
     return { result: appendResultOf(record, plan) };
@@ -433,8 +466,23 @@ export class RedisLog implements StreamLog {
     return reply.map((entry) => new Uint8Array(entry.buffer, entry.byteOffset, entry.byteLength));
   }
 
-  private putRecord(write: CheckedWrite, stream: Pick<Loaded, "keys" | "record">): void {
-    write.run([stream.keys.record], "HSET", stream.keys.record, "json", JSON.stringify(stream.record));
+  /** Adds the write of a stream's record; returns its JSON as written. */
+  private putRecord(write: CheckedWrite, stream: Pick<Loaded, "keys" | "record">): string {
+    const json = JSON.stringify(stream.record);
+    write.run([stream.keys.record], "HSET", stream.keys.record, "json", json);
+    return json;
+  }
+
+  private takeWritten(name: string): Loaded | undefined {
+    const stream = this.written.get(name);
+    this.written.delete(name);
+    return stream;
+  }
+
+  private keepWritten(stream: Loaded): void {
+    this.written.delete(stream.name);
+    this.written.set(stream.name, stream);
+    if (this.written.size > MAX_WRITTEN) this.written.delete(this.written.keys().next().value as string);
   }
 
   /** Sets the Redis expiry of a stream with a TTL or an expiry time, from its record. */
@@ -453,10 +501,14 @@ export class RedisLog implements StreamLog {
   }
 
   /** Runs attempts until one's write applies (or it has nothing to write). */
-  private async decide<T>(attempt: () => Promise<Decision<T>>): Promise<T> {
+  private async decide<T>(attempt: (attempt: number) => Promise<Decision<T>>): Promise<T> {
     for (let attempts = 1; ; attempts++) {
-      const { result, write } = await attempt();
-      if (write === undefined || (await this.apply(write))) return result;
+      const { result, write, after } = await attempt(attempts);
+      if (write === undefined) return result;
+      if (await this.apply(write)) {
+        if (after !== undefined) this.keepWritten(after);
+        return result;
+      }
       if (attempts >= MAX_ATTEMPTS) {
         throw new BackendUnavailableError("redis", new Error(`the stream changed under ${attempts} attempts`));
       }
@@ -552,10 +604,29 @@ export class RedisLog implements StreamLog {
     for (const watched of this.watched.values()) void this.resync(watched);
   }
 
+  private sharedDeadline(): AbortSignal {
+    // Real time, not `clock` (tests give the log a clock of their own).
+    const now = performance.now();
+    if (this.deadline === undefined || now - this.deadlineMadeAt >= this.options.timeoutMs / 10) {
+      this.deadline = AbortSignal.timeout(this.options.timeoutMs);
+      this.deadlineMadeAt = now;
+    }
+    return this.deadline;
+  }
+
+  /**
+   * Sends a command that fails (and the request answers 503) if node-redis could not write it to
+   * Redis within about `timeoutMs` (node-redis drops a command's deadline once it is written).
+   * node-redis's own `timeout` option makes an `AbortSignal.timeout` per command, whose timer fires
+   * (and makes a DOMException) even after the answer came: with a token appended per answer every
+   * 50 ms, those were about a tenth of the answers server's busy time (node --cpu-prof, bench:answers,
+   * 100 answers on Node and Redis). Commands sent within a tenth of the timeout of each other share
+   * one deadline instead: each still has at least 90% of `timeoutMs`, at most all of it.
+   */
   private async command<T>(args: Argument[], typeMapping?: typeof AS_BUFFERS): Promise<T> {
     try {
-      const options = typeMapping === undefined ? this.commandOptions : { ...this.commandOptions, typeMapping };
-      return (await this.options.commands.sendCommand(args, options)) as T;
+      const options = { timeout: 0, abortSignal: this.sharedDeadline() };
+      return (await this.options.commands.sendCommand(args, typeMapping ? { ...options, typeMapping } : options)) as T;
     } catch (error) {
       // An error reply is Redis answering: a bug here, not an outage.
       if (error instanceof ErrorReply) throw error;

@@ -242,40 +242,6 @@ describe("RedisLog", () => {
     client.destroy();
   });
 
-  it("fails a command node-redis cannot send within timeoutMs as the backend unavailable", async () => {
-    // As node-redis does with a command's deadline: it holds until the command is written, and a
-    // command still waiting then (Redis unreachable, the socket full) is refused.
-    const options: { abortSignal?: AbortSignal; timeout?: number }[] = [];
-    const commands = {
-      sendCommand: (_args: unknown[], given: { abortSignal?: AbortSignal; timeout?: number }) => {
-        options.push(given);
-        return new Promise((_resolve, reject) => {
-          given.abortSignal?.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
-        });
-      },
-    };
-    const subscriber = Object.assign(new EventEmitter(), {
-      isReady: true,
-      sSubscribe: async () => {},
-      sUnsubscribe: async () => {},
-    });
-    const on = new RedisLog({ commands, subscriber, limits: { maxBytes: 0, maxEntries: 0 }, timeoutMs: 300 });
-    const started = performance.now();
-    const answers = await Promise.allSettled([on.head("a"), on.head("b")]);
-    const waited = performance.now() - started;
-    for (const answer of answers) {
-      expect(answer.status).toBe("rejected");
-      expect((answer as PromiseRejectedResult).reason).toBeInstanceOf(BackendUnavailableError);
-    }
-    // At least 90% of the timeout: commands sent within a tenth of it share one deadline.
-    expect(waited).toBeGreaterThanOrEqual(260);
-    expect(waited).toBeLessThan(2_000);
-    expect(options[0]?.abortSignal).toBe(options[1]?.abortSignal);
-    // Not node-redis's own timeout, which makes a timer per command.
-    expect(options[0]?.timeout).toBe(0);
-    on.close();
-  });
-
   it("frees a deleted source whose last fork Redis let expire unseen", async () => {
     const on = await log();
     const source = freshName();

@@ -235,6 +235,51 @@ describe("RedisHub", () => {
     expect(listed.messages.map((message) => message.text)).toEqual(["before", "after"]);
   });
 
+  it("answers 503 within REDIS_TIMEOUT_MS when Redis stops answering but keeps its connections (paused), and goes on after", async () => {
+    const server = await createServerApp(
+      { ...config, redisUrl: redis.url, redisTimeoutMs: 300 },
+      { logger: SILENT_LOGGER },
+    );
+    const { app } = server;
+    const channel = freshChannel();
+    const publish = (text: string) =>
+      app.request(`/api/channels/${channel}/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text }),
+      });
+    const append = (body: string) =>
+      app.request(`/v1/stream/paused-${channel}`, { method: "POST", headers: { "content-type": "text/plain" }, body });
+    try {
+      expect((await publish("before")).status).toBe(201);
+      const created = await app.request(`/v1/stream/paused-${channel}`, {
+        method: "PUT",
+        headers: { "content-type": "text/plain" },
+      });
+      expect(created.status).toBe(201);
+      redis.pause();
+      try {
+        // node-redis's own timeout ends once a command is written: without a deadline of our own,
+        // these would wait for as long as Redis is paused (the test's timeout).
+        for (const refused of [await publish("while paused"), await append("while paused")]) {
+          expect(refused.status).toBe(503);
+          expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("backend_unavailable");
+        }
+      } finally {
+        redis.resume();
+      }
+      // What was answered 503 may still have been applied once Redis went on: only "after" is asked of it.
+      const after = await publish("after");
+      expect(after.status).toBe(201);
+      expect((await append("after")).status).toBe(204);
+      const listed = (await (await app.request(`/api/channels/${channel}/messages`)).json()) as { messages: Message[] };
+      expect(listed.messages.map((message) => message.text)).toContain("before");
+      expect(listed.messages.at(-1)?.text).toBe("after");
+    } finally {
+      await server.hub?.close();
+    }
+  });
+
   it("catches a subscriber up on what was published while its pub/sub connection was down", async () => {
     const [a, b] = await Promise.all([hub(), hub()]);
     const channel = freshChannel();

@@ -23,6 +23,12 @@ export interface RunningRedis {
   stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
   /** Starts it again on the same port and folder, with what it had written. */
   restart(): Promise<void>;
+  /**
+   * Pauses it (SIGSTOP): its connections stay open and nothing answers, as with a process that hangs
+   * or a network that drops packets without a reset. `resume()` (SIGCONT) lets it go on.
+   */
+  pause(): void;
+  resume(): void;
   /** Stops it for good and removes its folder. */
   dispose(): Promise<void>;
 }
@@ -93,7 +99,10 @@ export async function startRedis({ durable = true }: RedisOptions = {}): Promise
     command: (...args) => client.sendCommand(args),
     stop,
     restart: launch,
+    pause: () => child?.kill("SIGSTOP"),
+    resume: () => child?.kill("SIGCONT"),
     async dispose() {
+      child?.kill("SIGCONT");
       client.destroy();
       await stop("SIGTERM");
       rmSync(dir, { recursive: true, force: true });

@@ -18,6 +18,7 @@ import type { BackendStatus, Hub, StreamOptions, SubscribeOptions, Subscription 
 import type { HubMetrics } from "../hub-metrics.ts";
 import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS } from "../store.ts";
 import { channelRecord, type StreamRecord } from "../stream-rules.ts";
+import { CommandDeadline } from "./command-deadline.ts";
 import { type ChannelKeys, channelKeys } from "./keys.ts";
 import { migrateLegacyChannel } from "./legacy-channel.ts";
 import { PRESENCE_NOTICE } from "./log-notice.ts";
@@ -70,7 +71,8 @@ interface ChannelState {
 export class RedisHub implements Hub {
   /** Channels with subscribers in this process, each subscribed once on the pub/sub connection. */
   private readonly channels = new Map<string, RedisChannel>();
-  private readonly commandOptions: { timeout: number };
+  /** What every command races: Redis answers within about `timeoutMs`, or the request is a 503. */
+  private readonly deadline: CommandDeadline;
   private readonly prefix: string;
   /** This process, in the channels' presence hashes. */
   private readonly processId = crypto.randomUUID();
@@ -78,7 +80,7 @@ export class RedisHub implements Hub {
   private readonly readScriptSha = sha1(READ_SCRIPT);
 
   constructor(private readonly options: RedisHubOptions) {
-    this.commandOptions = { timeout: options.timeoutMs };
+    this.deadline = new CommandDeadline(options.timeoutMs);
     this.prefix = options.prefix ?? "edge-sse";
     this.heartbeat = setInterval(() => {
       for (const channel of this.channels.values()) channel.heartbeat();
@@ -342,7 +344,8 @@ export class RedisHub implements Hub {
 
   private async command<T>(args: string[]): Promise<T> {
     try {
-      return (await this.options.commands.sendCommand(args, this.commandOptions)) as T;
+      // node-redis's own timeout ends once the command is written: the deadline covers the answer.
+      return (await this.deadline.race(this.options.commands.sendCommand(args, NO_TIMEOUT))) as T;
     } catch (error) {
       // An error reply is Redis answering: a bug here, not an outage.
       if (error instanceof ErrorReply) throw error;
@@ -350,6 +353,8 @@ export class RedisHub implements Hub {
     }
   }
 }
+
+const NO_TIMEOUT = { timeout: 0 };
 
 /** HGETALL's reply as entries: a flat array in RESP2, a map (or an object) in RESP3. */
 function hashEntries(reply: unknown): [unknown, unknown][] {

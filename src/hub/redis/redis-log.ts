@@ -43,6 +43,7 @@ import {
   type StreamRecord,
 } from "../stream-rules.ts";
 import { type Argument, CHECKED_WRITE_SCRIPT, CheckedWrite } from "./checked-write.ts";
+import { CommandDeadline } from "./command-deadline.ts";
 import { decodeNotice, encodeNotice } from "./log-notice.ts";
 import { READ_SCRIPT } from "./read-script.ts";
 import { runScript, sha1 } from "./script-sha.ts";
@@ -53,10 +54,7 @@ const AS_BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
 
 /** What the log uses of node-redis's command connection (created with `disableOfflineQueue`). */
 export interface LogCommands {
-  sendCommand(
-    args: Argument[],
-    options: { timeout: number; abortSignal: AbortSignal; typeMapping?: typeof AS_BUFFERS },
-  ): Promise<unknown>;
+  sendCommand(args: Argument[], options: { timeout: number; typeMapping?: typeof AS_BUFFERS }): Promise<unknown>;
 }
 
 /** What the log uses of node-redis's pub/sub connection; node-redis resubscribes before `ready`. */
@@ -125,9 +123,8 @@ const MAX_WRITTEN = 1_000;
 export class RedisLog implements StreamLog {
   private readonly prefix: string;
   private readonly clock: () => number;
-  /** The deadline commands share (see `command`), and when it was made (performance.now()). */
-  private deadline: AbortSignal | undefined;
-  private deadlineMadeAt = 0;
+  /** What every command races: Redis answers within about `timeoutMs`, or the request is a 503. */
+  private readonly deadline: CommandDeadline;
   private readonly scriptSha: Promise<string>;
   private readonly readScriptSha = sha1(READ_SCRIPT);
   /** This process's requests per stream, one at a time: they would only make each other retry. */
@@ -150,6 +147,7 @@ export class RedisLog implements StreamLog {
     this.clock = options.clock ?? Date.now;
     this.scriptSha = sha1(CHECKED_WRITE_SCRIPT);
     this.listening = options.subscriber.isReady;
+    this.deadline = new CommandDeadline(options.timeoutMs);
     options.subscriber.on("error", () => this.lost());
     options.subscriber.on("end", () => this.lost());
     options.subscriber.on("ready", () => this.reconnected());
@@ -604,29 +602,16 @@ export class RedisLog implements StreamLog {
     for (const watched of this.watched.values()) void this.resync(watched);
   }
 
-  private sharedDeadline(): AbortSignal {
-    // Real time, not `clock` (tests give the log a clock of their own).
-    const now = performance.now();
-    if (this.deadline === undefined || now - this.deadlineMadeAt >= this.options.timeoutMs / 10) {
-      this.deadline = AbortSignal.timeout(this.options.timeoutMs);
-      this.deadlineMadeAt = now;
-    }
-    return this.deadline;
-  }
-
   /**
-   * Sends a command that fails (and the request answers 503) if node-redis could not write it to
-   * Redis within about `timeoutMs` (node-redis drops a command's deadline once it is written).
-   * node-redis's own `timeout` option makes an `AbortSignal.timeout` per command, whose timer fires
-   * (and makes a DOMException) even after the answer came: with a token appended per answer every
-   * 50 ms, those were about a tenth of the answers server's busy time (node --cpu-prof, bench:answers,
-   * 100 answers on Node and Redis). Commands sent within a tenth of the timeout of each other share
-   * one deadline instead: each still has at least 90% of `timeoutMs`, at most all of it.
+   * Sends a command that fails (and the request answers 503) if Redis has not answered within about
+   * `timeoutMs` (see CommandDeadline: node-redis's own timeout ends once the command is written).
    */
   private async command<T>(args: Argument[], typeMapping?: typeof AS_BUFFERS): Promise<T> {
     try {
-      const options = { timeout: 0, abortSignal: this.sharedDeadline() };
-      return (await this.options.commands.sendCommand(args, typeMapping ? { ...options, typeMapping } : options)) as T;
+      const options = { timeout: 0 };
+      return (await this.deadline.race(
+        this.options.commands.sendCommand(args, typeMapping ? { ...options, typeMapping } : options),
+      )) as T;
     } catch (error) {
       // An error reply is Redis answering: a bug here, not an outage.
       if (error instanceof ErrorReply) throw error;

@@ -25,7 +25,7 @@ import type { AnswerPace } from "./answers/chunks.ts";
 import { RESUMABLE_STREAM, renderAnswersReport } from "./answers-report.ts";
 import { now, SubscriberPool } from "./load/subscribers.ts";
 import { cpuSeconds, processTree, rssBytes } from "./process-stats.ts";
-import { HOST, machineDescription, median, percentile, redisPid, sleep, startServers } from "./run.ts";
+import { benchArgs, HOST, machineDescription, median, percentile, redisPid, sleep, startServers } from "./run.ts";
 import { type JsRuntime, onRuntime, type Target } from "./targets.ts";
 
 export { RESUMABLE_STREAM };
@@ -342,12 +342,7 @@ export interface AnswersRun {
 const label = (t: AnswersTarget) => `${t.stack} ${t.runtime} ${t.backend}`;
 
 async function main() {
-  const args = new Map(
-    process.argv.slice(2).map((arg) => {
-      const [name, ...value] = arg.replace(/^--/, "").split("=");
-      return [name as string, value.length === 0 ? "true" : value.join("=")];
-    }),
-  );
+  const args = benchArgs();
   const quick = args.has("quick");
   const partial = quick || ["only", "answers", "readers", "runs", "tokens"].some((name) => args.has(name));
   const writeDocs = !partial || args.has("report");

@@ -291,14 +291,21 @@ export function median<T extends { n: number }>(measurements: T[]): T {
   return result;
 }
 
-async function main() {
-  const args = new Map(
-    // Split at the first "=" only: `--only=METRICS=on bun` names a target.
-    process.argv.slice(2).map((arg) => {
+/**
+ * The command line's flags, `--name=value` (a bare `--name` is "true"), as every benchmark takes them.
+ * Split at the first "=" only: `--only=METRICS=on bun` names a target.
+ */
+export function benchArgs(argv: string[] = process.argv.slice(2)): Map<string, string> {
+  return new Map(
+    argv.map((arg) => {
       const [name, ...value] = arg.replace(/^--/, "").split("=");
       return [name as string, value.length === 0 ? "true" : value.join("=")];
     }),
   );
+}
+
+async function main() {
+  const args = benchArgs();
   const quick = args.has("quick");
   // Only the full run replaces latest.json and the docs.
   const partial = quick || args.has("only") || args.has("n") || args.has("runs");

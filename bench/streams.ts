@@ -26,7 +26,17 @@ import { stopGroup } from "../test/support/process-group.ts";
 import { Publisher } from "./load/publisher.ts";
 import { now, SubscriberPool } from "./load/subscribers.ts";
 import { cpuSeconds, processTree, rssBytes } from "./process-stats.ts";
-import { HOST, machineDescription, measureBurst, median, percentile, redisPid, sleep, startServers } from "./run.ts";
+import {
+  benchArgs,
+  HOST,
+  machineDescription,
+  measureBurst,
+  median,
+  percentile,
+  redisPid,
+  sleep,
+  startServers,
+} from "./run.ts";
 import { REFERENCE, renderStreamsReport } from "./streams-report.ts";
 import { edgeSse, type Target } from "./targets.ts";
 
@@ -309,12 +319,7 @@ export const readersFor = (target: Target, n: number) =>
 const label = ({ target, backend }: StreamsTarget) => `${target.stack} ${target.runtime} ${backend}`;
 
 async function main() {
-  const args = new Map(
-    process.argv.slice(2).map((arg) => {
-      const [name, ...value] = arg.replace(/^--/, "").split("=");
-      return [name as string, value.length === 0 ? "true" : value.join("=")];
-    }),
-  );
+  const args = benchArgs();
   const quick = args.has("quick");
   const partial = quick || args.has("only") || args.has("n") || args.has("runs");
   const writeDocs = !partial || args.has("report");

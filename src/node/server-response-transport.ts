@@ -6,7 +6,9 @@
  * keep-alive, stall detection, when it ends) stays in the runtime-neutral SseStream.
  */
 import type { ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { SseStream, StreamTransport } from "../sse/index.ts";
+import { chunkFrame } from "./chunk-frame.ts";
 
 /** Sends `response`'s status and headers, then starts `stream` on the ServerResponse. */
 export function startOnServerResponse(stream: SseStream, response: Response, outgoing: ServerResponse): void {
@@ -17,7 +19,73 @@ export function startOnServerResponse(stream: SseStream, response: Response, out
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers["set-cookie"] = cookies;
   outgoing.writeHead(response.status, headers);
-  stream.start(serverResponseTransport(stream, outgoing));
+  // Sent now, so that the body's chunks can go to the socket after them (see chunkedSocketOf).
+  outgoing.flushHeaders();
+  const socket = chunkedSocketOf(outgoing);
+  stream.start(
+    socket !== undefined ? chunkedSocketTransport(stream, outgoing, socket) : serverResponseTransport(stream, outgoing),
+  );
+}
+
+/**
+ * The socket to write the body's chunks to directly, framed by us (`chunkFrame`), when that is what
+ * `outgoing.write` would do: its headers are on the socket, nothing of it waits in its own buffer
+ * (a pipelined response waits there until the one before it ends), and its body is chunked. Each
+ * `outgoing.write` corks the socket until the next tick (a `process.nextTick` per write) and sends
+ * four buffers (size, CRLF, chunk, CRLF); a fan-out writes one chunk to every subscriber, so one
+ * frame made once and one plain `socket.write` each cost about a third less CPU per delivered event
+ * (bench, N = 1000). `outgoing.end()` still ends the body (its last chunk, `0` CRLF CRLF) and frees
+ * the connection for its next request, as before.
+ */
+function chunkedSocketOf(outgoing: ServerResponse): Socket | undefined {
+  const socket = outgoing.socket;
+  const internals = outgoing as unknown as { chunkedEncoding?: boolean; outputData?: unknown[] };
+  if (socket === null || internals.chunkedEncoding !== true || internals.outputData?.length !== 0) return undefined;
+  if (!outgoing.headersSent || socket.writableEnded) return undefined;
+  return socket;
+}
+
+function chunkedSocketTransport(stream: SseStream, outgoing: ServerResponse, socket: Socket): StreamTransport {
+  let gone = false;
+  // Writes since the socket's buffer was last under its high-water mark (see serverResponseTransport).
+  let writesQueued = 0;
+  const queued = () => {
+    const bytes = socket.writableLength;
+    if (bytes === 0) writesQueued = 0;
+    return Math.max(bytes, writesQueued * stream.minWeight);
+  };
+  const drained = () => {
+    writesQueued = 0;
+    stream.pulled();
+  };
+  // On the socket, which outlives this response on a keep-alive connection: removed when it ends.
+  socket.on("drain", drained);
+  outgoing.on("close", () => {
+    gone = true;
+    socket.off("drain", drained);
+    stream.clientLeft();
+  });
+  return {
+    write(chunk) {
+      if (gone) return -1;
+      if (chunk.byteLength === 0) return queued();
+      if (socket.write(chunkFrame(chunk))) {
+        writesQueued = 0;
+        return 0;
+      }
+      writesQueued++;
+      return queued();
+    },
+    queued,
+    end: () => {
+      gone = true;
+      outgoing.end();
+    },
+    abort: () => {
+      gone = true;
+      outgoing.destroy();
+    },
+  };
 }
 
 // Node's streams wrap every Uint8Array that is not a Buffer in a new Buffer, per write. A fan-out

@@ -221,9 +221,9 @@ function startingPositions(channels: readonly string[], ids: readonly number[]):
 
 /**
  * The channels, re-sent into one sink. What the channels hand over waits in their parts until the
- * end of the current task (a microtask), and is then written as one chunk: the memory hub sends every
- * channel's run of a turn in one task (EndOfTurn), and Redis announcements read together arrive in
- * one, so a subscriber of K channels costs one write per turn, not K. Subscribers at the same
+ * end of the current task (a microtask), and is then written as one chunk: the memory and Redis hubs
+ * send every channel's run of a turn in one task (EndOfTurn), so a subscriber of K channels costs one
+ * write per turn, not K. Subscribers at the same
  * positions that are sent the same messages share that chunk too (`Positions.chunkBytes`).
  */
 class ChannelSet {

@@ -3,7 +3,6 @@
  * channel's Durable Object. See docs/architecture.md ("Fan-out", "Resume", "Backpressure").
  */
 
-import { concatBytes } from "../sse/encode.ts";
 import {
   type CloseReason,
   type EventSink,
@@ -13,7 +12,9 @@ import {
   type StreamDeadline,
 } from "../sse/index.ts";
 import { type ChannelEvent, draftOf, encodeChannelEvent, type Publication, type Published } from "./channel-event.ts";
+import { EndOfTurn } from "./end-of-turn.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
+import { Run } from "./run.ts";
 import type { EventStore } from "./store.ts";
 
 /** How each subscriber's stream behaves (see `EventStreamOptions`). */
@@ -92,37 +93,6 @@ export const PART_SETTINGS = { keepAliveMs: 0 } as const;
 // Replay reads history in pages of this many messages, so a long replay never holds a big array.
 const REPLAY_PAGE = 64;
 
-// A run of messages published in one turn is sent at once when it reaches this size, instead of at
-// the end of the turn: a burst never holds more than this in one chunk per subscriber.
-const MAX_RUN_MESSAGES = 64;
-const MAX_RUN_BYTES = 64 * 1024;
-
-// The end of this turn of the event loop, after the I/O callbacks it runs (setImmediate: Node, Bun,
-// Deno); a timer of 0 where there is none (workerd).
-const setImmediateIfAny = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
-const atEndOfTurn: (callback: () => void) => void =
-  setImmediateIfAny !== undefined ? (callback) => setImmediateIfAny(callback) : (callback) => setTimeout(callback, 0);
-
-/**
- * The end of this turn, shared by the channels of one hub: every channel that published in the turn
- * sends its run in one task, with no other task or microtask in between, so a multi-channel stream
- * gets all of its channels' runs at once and writes them as one chunk (see channel-set.ts).
- */
-export class EndOfTurn {
-  private pending: (() => void)[] = [];
-
-  schedule(callback: () => void): void {
-    if (this.pending.length === 0) atEndOfTurn(this.run);
-    this.pending.push(callback);
-  }
-
-  private readonly run = () => {
-    const pending = this.pending;
-    this.pending = [];
-    for (const callback of pending) callback();
-  };
-}
-
 export class Channel {
   /** Subscribers that have caught up and receive each publish as it happens. */
   private readonly live = new Set<ChannelSink>();
@@ -132,21 +102,8 @@ export class Channel {
   private readonly presence = new Set<ChannelSink>();
   private presenceTimer: ReturnType<typeof setTimeout> | undefined;
   private presenceSentAt = 0;
-  /**
-   * The run: messages stored in this turn of the event loop and not yet sent, encoded, with their
-   * ids. Every live subscriber gets the whole run as one write at the end of the turn (one syscall
-   * per subscriber for a burst, not one per message), as the Durable Object and Redis paths do.
-   */
-  private run: Uint8Array[] = [];
-  /** The run's events, for subscribers that `take` them. */
-  private runEvents: ChannelEvent[] = [];
-  private runBytes = 0;
-  private runScheduled = false;
-  /**
-   * Subscribers that joined `live` while a run was pending, with the newest id they already had
-   * (replayed, or published before they joined): they get only the part of the run after it.
-   */
-  private joinedDuringRun = new Map<ChannelSink, number>();
+  /** What this turn published, sent to every live subscriber at its end (see Run). */
+  private readonly run: Run;
 
   constructor(
     private readonly store: EventStore,
@@ -156,8 +113,10 @@ export class Channel {
     /** Counts deliveries: one call per publish and per replayed message, none per subscriber. */
     private readonly metrics: HubMetrics = NO_HUB_METRICS,
     /** When runs are sent: give every channel of a hub the same one. */
-    private readonly endOfTurn: EndOfTurn = new EndOfTurn(),
-  ) {}
+    endOfTurn: EndOfTurn = new EndOfTurn(),
+  ) {
+    this.run = new Run(this.live, endOfTurn, metrics);
+  }
 
   /**
    * Stores the event and adds it to this turn's run, which every live subscriber gets at the end
@@ -167,50 +126,8 @@ export class Channel {
   publish(publication: Publication): Published {
     const published = this.store.append(draftOf(publication), new Date().toISOString(), publication.idempotencyKey);
     if (published.replayed) return published;
-    const bytes = encodeChannelEvent(published.event);
-    this.run.push(bytes);
-    this.runEvents.push(published.event);
-    this.runBytes += bytes.byteLength;
-    if (this.run.length >= MAX_RUN_MESSAGES || this.runBytes >= MAX_RUN_BYTES) this.sendRun();
-    else if (!this.runScheduled) {
-      this.runScheduled = true;
-      this.endOfTurn.schedule(this.sendRunAtEndOfTurn);
-    }
+    this.run.add(published.event);
     return published;
-  }
-
-  private readonly sendRunAtEndOfTurn = () => {
-    this.runScheduled = false;
-    this.sendRun();
-  };
-
-  /** Writes the pending run to every live subscriber, once each. */
-  private sendRun(): void {
-    const run = this.run;
-    if (run.length === 0) return;
-    const events = this.runEvents;
-    const joined = this.joinedDuringRun;
-    const chunk = run.length === 1 ? (run[0] as Uint8Array) : concatBytes(run, this.runBytes);
-    this.run = [];
-    this.runEvents = [];
-    this.runBytes = 0;
-    if (joined.size > 0) this.joinedDuringRun = new Map();
-    // A subscriber whose buffer overflows is closed by write() and leaves `live` during the loop,
-    // which a Set allows.
-    let delivered = 0;
-    for (const sink of this.live) {
-      const had = joined.size === 0 ? undefined : joined.get(sink);
-      if (had === undefined) {
-        if (sink.take === undefined ? sink.write(chunk) : sink.take(events)) delivered += run.length;
-        continue;
-      }
-      // It joined mid-run: what it already has is the part of the run up to `had`.
-      const from = events.findIndex((event) => event.id > had);
-      if (from === -1) continue;
-      const rest = sink.take === undefined ? sink.write(concatBytes(run.slice(from))) : sink.take(events.slice(from));
-      if (rest) delivered += run.length - from;
-    }
-    if (delivered > 0) this.metrics.delivered(delivered);
   }
 
   list(after: number, limit: number): ChannelEvent[] {
@@ -278,14 +195,14 @@ export class Channel {
    */
   private goLive(sink: ChannelSink): void {
     this.live.add(sink);
-    if (this.run.length > 0) this.joinedDuringRun.set(sink, this.store.latestId());
+    this.run.joined(sink, this.store.latestId());
   }
 
   private readonly leave = (sink: ChannelSink) => {
     sink.onPull = undefined;
     this.catchingUp.delete(sink);
     this.live.delete(sink);
-    this.joinedDuringRun.delete(sink);
+    this.run.left(sink);
     this.presence.delete(sink);
     this.subscribersChanged();
     if (this.live.size + this.catchingUp.size === 0 && this.store.oldestId() === undefined) this.onEmpty?.();

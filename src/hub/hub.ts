@@ -85,8 +85,8 @@ export interface Subscription {
   /** Stops following, started or not. Idempotent. */
   stop(): void;
   /**
-   * True when the hub hands over what all its channels got in a turn in one task (the memory hub's
-   * EndOfTurn), so that a subscriber of several channels gains by gathering it into one write at the
+   * True when the hub hands over what all its channels got in a turn in one task (EndOfTurn: the
+   * memory and Redis hubs), so that a subscriber of several channels gains by gathering it into one write at the
    * end of the task; else each delivery is best written at once.
    */
   readonly gathers?: boolean;

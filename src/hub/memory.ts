@@ -5,10 +5,11 @@
  * upwards.
  */
 import type { OpenStreams } from "../sse/index.ts";
-import { Channel, EndOfTurn, type StreamSettings } from "./channel.ts";
+import { Channel, type StreamSettings } from "./channel.ts";
 import type { Publication } from "./channel-event.ts";
 import { ChannelLog } from "./channel-log.ts";
 import { channelStreamName } from "./channel-stream-name.ts";
+import { EndOfTurn } from "./end-of-turn.ts";
 import type { Hub, StreamOptions, SubscribeOptions, Subscription } from "./hub.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "./hub-metrics.ts";
 import { MemoryLog } from "./memory/memory-log.ts";

@@ -2,17 +2,21 @@
  * The Redis hub against a real redis-server. Two hubs on one Redis stand for two processes: each
  * has its own two connections, exactly as two servers would.
  */
+import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app.ts";
 import type { Message } from "../../src/app/message.ts";
 import { createServerApp } from "../../src/app/server-app.ts";
 import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
-import { envelopeMiddle } from "../../src/hub/channel-entry.ts";
+import type { ChannelSubscriber } from "../../src/hub/channel.ts";
+import { decodeStored, envelopeMiddle } from "../../src/hub/channel-entry.ts";
 import type { ChannelEvent } from "../../src/hub/channel-event.ts";
 import { connectRedisHub } from "../../src/hub/redis/connect.ts";
-import type { RedisHub } from "../../src/hub/redis/hub.ts";
+import { RedisHub } from "../../src/hub/redis/hub.ts";
 import { channelKeys } from "../../src/hub/redis/keys.ts";
+import { appendedText } from "../../src/hub/redis/log-notice.ts";
 import { PUBLISH_SCRIPT } from "../../src/hub/redis/publish-script.ts";
+import { sha1 } from "../../src/hub/redis/script-sha.ts";
 import { SILENT_LOGGER } from "../../src/log/logger.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
 import {
@@ -27,7 +31,7 @@ import {
 } from "../support/channel-events.ts";
 import { say } from "../support/publication.ts";
 import { type RunningRedis, startRedis } from "../support/redis.ts";
-import { readEvents, type SseReader } from "../support/sse-reader.ts";
+import { eventually, readEvents, type SseReader } from "../support/sse-reader.ts";
 
 let redis: RunningRedis;
 const hubs: RedisHub[] = [];
@@ -422,5 +426,122 @@ describe("channel events on Redis", () => {
       { id: 41, event: null, data: old, createdAt: old.createdAt },
       { id: 42, event: null, data: next, createdAt: expect.any(String) },
     ]);
+  });
+});
+
+/** A subscriber that takes events as they are (a multi-channel stream's channel), recording each call. */
+class Recorder implements ChannelSubscriber {
+  readonly closed = false;
+  onPull: (() => void) | undefined = undefined;
+  /** The ids of each `take`, one array per call. */
+  readonly takes: number[][] = [];
+  readonly notices: string[] = [];
+
+  constructor(private readonly log: string[] = []) {}
+
+  get ids(): number[] {
+    return this.takes.flat();
+  }
+
+  take(events: readonly ChannelEvent[]): boolean {
+    this.log.push("take");
+    this.takes.push(events.map((event) => event.id));
+    return true;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    this.notices.push(new TextDecoder().decode(bytes));
+    return true;
+  }
+
+  send(event: { event?: string | undefined }): boolean {
+    this.notices.push(event.event ?? "message");
+    return true;
+  }
+
+  fits(): boolean {
+    return true;
+  }
+}
+
+async function follows(on: RedisHub, channel: string, to: ChannelSubscriber, after?: number): Promise<void> {
+  (await (on.subscribe as NonNullable<RedisHub["subscribe"]>)(channel, { after })).start(to);
+}
+
+/** Publishes `count` messages at once: node-redis writes them to Redis together, so their announcements come back in one read. */
+async function burst(on: RedisHub, channel: string, count: number): Promise<number[]> {
+  const published = await Promise.all(Array.from({ length: count }, (_, i) => send(on, channel, `m${i}`)));
+  return published.map((message) => message.id).sort((x, y) => x - y);
+}
+
+describe("RedisHub runs: what one read announces goes out at the end of the turn", () => {
+  it("writes the announcements read together to each subscriber as one write, in order", async () => {
+    const a = await hub();
+    const channel = freshChannel();
+    const request = new Request("http://test/");
+    const body = (await a.stream(channel, { after: undefined, request, signal: undefined })).body;
+    const reader = (body as ReadableStream<Uint8Array>).getReader();
+    await reader.read(); // retry: the stream has started
+    const taking = new Recorder();
+    await follows(a, channel, taking);
+    // The channel's first id jumps (from the clock) and is read from the history: then the hot path.
+    const opening = (await send(a, channel, "opening")).id;
+    expect(await eventually(async () => taking.ids.length, 1)).toBe(1);
+    const ids = await burst(a, channel, 5);
+    let chunk = "";
+    // Keep-alive comments may come first; the first chunk with events must hold the whole burst.
+    while (!chunk.includes(`id: ${ids[0]}`)) chunk = new TextDecoder().decode((await reader.read()).value);
+    expect([...chunk.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]))).toEqual(ids);
+    // Written in the same task as the stream's chunk.
+    expect(taking.takes).toEqual([[opening], ids]);
+    await reader.cancel();
+  });
+
+  it("sends each message once to subscribers that join, resume or wait ahead while a run is pending", async () => {
+    const commands = createClient({ url: redis.url });
+    const subscriber = createClient({ url: redis.url });
+    await Promise.all([commands.connect(), subscriber.connect()]);
+    const b = new RedisHub({
+      commands,
+      subscriber,
+      publishScriptSha: await sha1(PUBLISH_SCRIPT),
+      historyLimit: config.historyLimit,
+      streams: streamSettings(config),
+      openStreams: new OpenStreams(config),
+      timeoutMs: 1_000,
+    });
+    hubs.push(b);
+    const channel = freshChannel();
+    const log: string[] = [];
+    const before = new Recorder(log);
+    await follows(b, channel, before);
+    // A channel's first id jumps (from the clock): it is read from the history, not on the hot path.
+    const opening = (await send(b, channel, "opening")).id;
+    expect(await eventually(async () => before.ids.length, 1)).toBe(1);
+    log.length = 0;
+    const [joined, resumed, ahead] = [new Recorder(), new Recorder(), new Recorder()];
+    // A listener after the hub's on its pub/sub connection: called in the task that hands the hub the
+    // first burst, so what it starts joins (in that task's microtasks) while the run is still unsent.
+    let announced = 0;
+    await subscriber.sSubscribe(channelKeys("edge-sse", channel).stream.changes, (notice) => {
+      const text = appendedText(notice);
+      if (text === undefined || ++announced !== 5) return;
+      const last = decodeStored(text).id;
+      log.push("joining");
+      void follows(b, channel, joined);
+      // It holds the run already (from another process, say): it gets none of it again.
+      void follows(b, channel, resumed, last);
+      // It holds up to an id not yet announced here (its process's pub/sub was quicker): it gets only what follows.
+      void follows(b, channel, ahead, last + 2);
+    });
+    const first = await burst(b, channel, 5);
+    const second = await burst(b, channel, 5);
+    expect(await eventually(async () => before.ids.length, 11)).toBe(11);
+    expect(log.slice(0, 2)).toEqual(["joining", "take"]);
+    expect(before.takes).toEqual([[opening], first, second]);
+    expect(joined.ids).toEqual(second);
+    expect(resumed.ids).toEqual(second);
+    expect(ahead.ids).toEqual(second.slice(2));
+    for (const recorder of [before, joined, resumed, ahead]) expect(recorder.notices).toEqual([]);
   });
 });

@@ -14,6 +14,7 @@ import { BackendUnavailableError } from "../backend-unavailable.ts";
 import { type ChannelStats, type ChannelSubscriber, PART_SETTINGS, type StreamSettings } from "../channel.ts";
 import { decodeStored, envelopeMiddle } from "../channel-entry.ts";
 import { afterId, type ChannelEvent, dataWithId, draftOf, type Publication, type Published } from "../channel-event.ts";
+import { EndOfTurn } from "../end-of-turn.ts";
 import type { BackendStatus, Hub, StreamOptions, SubscribeOptions, Subscription } from "../hub.ts";
 import type { HubMetrics } from "../hub-metrics.ts";
 import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS } from "../store.ts";
@@ -71,6 +72,8 @@ interface ChannelState {
 export class RedisHub implements Hub {
   /** Channels with subscribers in this process, each subscribed once on the pub/sub connection. */
   private readonly channels = new Map<string, RedisChannel>();
+  /** One for all channels: their runs of a turn go out together (see EndOfTurn). */
+  private readonly endOfTurn = new EndOfTurn();
   /** What every command races: Redis answers within about `timeoutMs`, or the request is a 503. */
   private readonly deadline: CommandDeadline;
   private readonly prefix: string;
@@ -173,6 +176,8 @@ export class RedisHub implements Hub {
     let subscriber: ChannelSubscriber | undefined;
     let stopped = false;
     return {
+      // Announcements read together go out in runs, every channel's at the end of the turn (EndOfTurn).
+      gathers: true,
       start: (to) => {
         if (stopped || subscriber !== undefined) return;
         subscriber = to;
@@ -254,6 +259,7 @@ export class RedisHub implements Hub {
         });
       },
       this.options.metrics,
+      this.endOfTurn,
     );
     const listener = (notice: string) => channel.onAnnounced(notice);
     this.channels.set(name, channel);

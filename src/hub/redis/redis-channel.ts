@@ -5,17 +5,20 @@
  *
  * - It remembers the last id it handed to its live subscribers (`delivered`), read from Redis once
  *   it has subscribed to the channel's pub/sub, so nothing announced after that point is missed.
- * - An announced id right after `delivered` goes out at once (the hot path: one write per
- *   subscriber of bytes encoded once). An id at or below it is a duplicate and is dropped. An id
- *   further on means announcements were lost (a dropped pub/sub connection, a reconnect): the
- *   missing range is read from the history first, so the order holds.
+ * - An announced id right after `delivered` joins this turn's run (run.ts, the hot path): node-redis
+ *   hands over the announcements of one socket read in one task, and at the end of the turn every
+ *   live subscriber gets the run as one write of bytes encoded once. `delivered` moves as ids join
+ *   the run. An id at or below it is a duplicate and is dropped. An id further on means
+ *   announcements were lost (a dropped pub/sub connection, a reconnect): the missing range is read
+ *   from the history first, so the order holds.
  * - After the pub/sub connection comes back, or when Redis could not be reached, the process reads
  *   everything after `delivered` from the history: what was published meanwhile arrives late, but
  *   arrives. What fell out of the history meanwhile is announced with `history-truncated`.
  * - A subscriber that resumes (Last-Event-ID) replays from the history, paced by how fast it reads,
  *   until it reaches `delivered`, and joins the live set in the same synchronous step that checks
- *   that: the next live id is the next one it needs. One that resumes ahead of `delivered` (it came
- *   from a process whose pub/sub was quicker) waits until this process catches up with it.
+ *   that: the next live id is the next one it needs, and of a pending run it gets only what follows
+ *   the id it holds. One that resumes ahead of `delivered` (it came from a process whose pub/sub was
+ *   quicker) waits until this process catches up with it.
  * - Presence (the channel's subscriber count, for subscribers that asked): each process reports its
  *   own count to Redis when it changes (at most once per PRESENCE_INTERVAL_MS) and announces that it
  *   did; a process with watchers then reads the total, at most as often, and sends it if it moved.
@@ -25,7 +28,9 @@ import { encodeEvent } from "../../sse/index.ts";
 import { type ChannelSink, HISTORY_TRUNCATED_EVENT, PRESENCE_EVENT, PRESENCE_INTERVAL_MS } from "../channel.ts";
 import { decodeStored } from "../channel-entry.ts";
 import { type ChannelEvent, encodeChannelEvent } from "../channel-event.ts";
+import { EndOfTurn } from "../end-of-turn.ts";
 import { type HubMetrics, NO_HUB_METRICS } from "../hub-metrics.ts";
+import { Run } from "../run.ts";
 import { appendedText, PRESENCE_NOTICE } from "./log-notice.ts";
 
 /**
@@ -65,8 +70,13 @@ export class RedisChannel {
   private readonly catchingUp = new Set<ChannelSink>();
   /** Resumed subscribers ahead of `delivered`, with the id they hold: live once it is reached. */
   private readonly ahead = new Map<ChannelSink, number>();
-  /** The last id handed to live subscribers; undefined until read from Redis after subscribing. */
+  /**
+   * The last id handed to live subscribers (into the run, which writes it at the end of the turn);
+   * undefined until read from Redis after subscribing.
+   */
   private delivered: number | undefined;
+  /** The messages delivered in this turn, written to every live subscriber at its end (see Run). */
+  private readonly run: Run;
   private subscribed = false;
   private readonly held: ChannelEvent[] = [];
   private mustReread = false;
@@ -87,7 +97,11 @@ export class RedisChannel {
     /** Called when the last local subscriber has left: unsubscribe and forget this channel. */
     private readonly onEmpty: (channel: RedisChannel) => void,
     private readonly metrics: HubMetrics = NO_HUB_METRICS,
-  ) {}
+    /** When runs are sent: give every channel of a hub the same one. */
+    endOfTurn: EndOfTurn = new EndOfTurn(),
+  ) {
+    this.run = new Run(this.live, endOfTurn, metrics);
+  }
 
   get subscribers(): number {
     return this.live.size + this.catchingUp.size;
@@ -142,7 +156,7 @@ export class RedisChannel {
 
   /** The source of a subscriber without Last-Event-ID: live messages from now on. */
   readonly joinLive = (sink: ChannelSink) => {
-    this.live.add(sink);
+    this.goLive(sink, this.delivered ?? 0);
     this.reporting.soon();
     return this.leave;
   };
@@ -173,6 +187,8 @@ export class RedisChannel {
   /** Stops everything (the hub is closing, or the channel has no subscriber left). */
   end(): void {
     this.ended = true;
+    // What was delivered is written now, as it was announced before the end.
+    this.run.send();
     if (this.retry !== undefined) clearTimeout(this.retry);
     this.retry = undefined;
     this.reporting.cancel();
@@ -235,6 +251,7 @@ export class RedisChannel {
   private readonly leave = (sink: ChannelSink) => {
     sink.onPull = undefined;
     this.live.delete(sink);
+    this.run.left(sink);
     this.catchingUp.delete(sink);
     this.ahead.delete(sink);
     this.watchers.delete(sink);
@@ -242,20 +259,13 @@ export class RedisChannel {
     this.release();
   };
 
-  /** Hands one event to every live subscriber: the same bytes, encoded once. */
+  /** Hands one event to every live subscriber, in this turn's run. */
   private deliver(event: ChannelEvent): void {
     const { id } = event;
-    const bytes = encodeChannelEvent(event);
     // Those waiting for an earlier id get this one (a gap skipped theirs); those waiting for this
     // one hold it already and go live after it.
     if (this.ahead.size > 0) this.admitAhead(id - 1);
-    // A subscriber whose buffer overflows is closed by write() and leaves `live` during the loop,
-    // which a Set allows.
-    let written = 0;
-    // Subscribers that take events (see ChannelSubscriber) share this one array.
-    const events = [event];
-    for (const sink of this.live) if (sink.take === undefined ? sink.write(bytes) : sink.take(events)) written++;
-    this.metrics.delivered(written);
+    this.run.add(event);
     this.delivered = id;
     if (this.ahead.size > 0) this.admitAhead(id);
   }
@@ -266,8 +276,17 @@ export class RedisChannel {
       if (holds > upTo) continue;
       this.ahead.delete(sink);
       this.catchingUp.delete(sink);
-      this.live.add(sink);
+      this.goLive(sink, holds);
     }
+  }
+
+  /**
+   * Adds a subscriber that holds every id up to `holds` to the live set: of a pending run (ids up to
+   * `delivered`) it gets only the part after `holds`.
+   */
+  private goLive(sink: ChannelSink, holds: number): void {
+    this.live.add(sink);
+    this.run.joined(sink, holds);
   }
 
   /** Delivers a message that may not follow `delivered`: ids in between are no longer stored. */
@@ -279,6 +298,8 @@ export class RedisChannel {
         event: HISTORY_TRUNCATED_EVENT,
         data: JSON.stringify({ lastEventId: delivered, oldestId: message.id }),
       });
+      // After the messages before the gap, which may still wait in the run.
+      this.run.send();
       for (const sink of this.live) sink.write(notice);
     }
     this.deliver(message);
@@ -426,7 +447,7 @@ export class RedisChannel {
       return;
     }
     this.catchingUp.delete(sink);
-    this.live.add(sink);
+    this.goLive(sink, holds);
   }
 }
 

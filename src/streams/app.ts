@@ -45,7 +45,11 @@ export interface DurableStreamsOptions {
   sseMaxAgeMs?: number;
   /** How `live=sse` responses behave (keep-alive, buffers, caps, the request's signal), per request. */
   eventStreamOptions?: (c: Context) => EventStreamOptions;
-  /** Run before reads (GET, HEAD) and writes (PUT, POST, DELETE): authorization, rate limits. */
+  /**
+   * Run before reads (GET, HEAD) and writes (PUT, POST, DELETE): authorization, rate limits. One
+   * that adds headers to the answer sets them on `c.res` after `await next()`: answers are made
+   * whole by the routes, without what `c.header()` staged before them.
+   */
   authorizeRead?: MiddlewareHandler;
   authorizeWrite?: MiddlewareHandler;
   /**
@@ -65,6 +69,34 @@ const SECURITY_HEADERS = {
 
 function setHeaders(headers: Headers, values: Readonly<Record<string, string>>): void {
   for (const name in values) headers.set(name, values[name] as string);
+}
+
+/**
+ * The headers of every answer to a request (not a preflight): the security headers and CORS's, for
+ * the request's `Origin` when only some origins may call.
+ */
+function everyAnswerHeaders(origins: string[] | "*"): (c: Context) => Record<string, string> {
+  const exposed = EXPOSED_HEADERS.join(",");
+  if (origins === "*") {
+    const values = {
+      ...SECURITY_HEADERS,
+      "access-control-allow-origin": "*",
+      "access-control-expose-headers": exposed,
+    };
+    return () => ({ ...values });
+  }
+  const values = {
+    ...SECURITY_HEADERS,
+    "access-control-allow-credentials": "true",
+    "access-control-expose-headers": exposed,
+    vary: "Origin",
+  };
+  return (c) => {
+    const origin = c.req.header("origin");
+    return origin !== undefined && origins.includes(origin)
+      ? { ...values, "access-control-allow-origin": origin }
+      : { ...values };
+  };
 }
 
 const PROTOCOL_HEADERS = [
@@ -119,8 +151,8 @@ export function durableStreams(options: DurableStreamsOptions) {
   const authorizeWrite = options.authorizeWrite ?? pass;
 
   const app = new Hono();
-  // Answers are made with the context (c.body, c.json), so that headers a middleware set before
-  // the handler (c.header: the publish rate limit's RateLimit-*) are on them.
+  // Errors are answered with the context (c.json), so that headers a middleware set before the
+  // handler (c.header) are on them.
   app.onError((error, c) => {
     if (!(error instanceof StreamError)) throw error; // the host app's handler answers (and logs) the rest
     // With the security headers, set by the middleware below as on every answer.
@@ -134,12 +166,22 @@ export function durableStreams(options: DurableStreamsOptions) {
     allowHeaders: PROTOCOL_HEADERS,
     exposeHeaders: EXPOSED_HEADERS,
   });
-  const exposed = EXPOSED_HEADERS.join(",");
-  // Every answer's headers are set on it once the handler (or an error handler) made it, the same
-  // ones Hono's cors() gives an actual request. cors() sets them before the handler instead, which
-  // makes Hono create a placeholder response and then copy the handler's into a new one
-  // (`new Response(res.body, res)`): on Node that turned @hono/node-server's light response into a
-  // full one, and it and the copy were about 6% of the server's busy time per append (node --cpu-prof).
+  const everyAnswer = everyAnswerHeaders(origins);
+  // A write's answer is made with every header it carries, in a plain object (`written`): on Node,
+  // @hono/node-server then writes it as it is, where a `Headers` (Hono's c.body with more than one
+  // header, or any c.header) costs building, validating and iterating (undici), and so does every
+  // header set on it afterwards. Such an answer leaves out headers a middleware staged with c.header
+  // before the handler: one adds headers to an answer after `await next()` (as the rate limit does).
+  const complete = new WeakSet<Response>();
+  const written = (c: Context, status: number, headers: Record<string, string> = {}): Response => {
+    const answer = new Response(null, { status, headers: Object.assign(everyAnswer(c), headers) });
+    complete.add(answer);
+    return answer;
+  };
+  // Every other answer (reads, errors, preflights) gets the same headers once the handler (or an
+  // error handler) made it, as Hono's cors() gives an actual request. cors() sets them before the
+  // handler instead, which makes Hono create a placeholder response and then copy the handler's
+  // into a new one (`new Response(res.body, res)`).
   app.use(async (c, next) => {
     if (c.req.method === "OPTIONS") {
       const answer = (await preflight(c, next)) ?? c.res;
@@ -147,16 +189,13 @@ export function durableStreams(options: DurableStreamsOptions) {
       return answer;
     }
     await next();
+    if (complete.has(c.res)) return;
     const headers = c.res.headers;
-    setHeaders(headers, SECURITY_HEADERS);
-    if (origins === "*") headers.set("access-control-allow-origin", "*");
-    else {
-      const origin = c.req.header("origin");
-      if (origin !== undefined && origins.includes(origin)) headers.set("access-control-allow-origin", origin);
-      headers.set("access-control-allow-credentials", "true");
-      headers.append("vary", "Origin");
+    const values = everyAnswer(c);
+    for (const name in values) {
+      if (name === "vary") headers.append(name, values[name] as string);
+      else headers.set(name, values[name] as string);
     }
-    headers.set("access-control-expose-headers", exposed);
   });
 
   const path = "/:name{.+}";
@@ -181,7 +220,7 @@ export function durableStreams(options: DurableStreamsOptions) {
         const answer = tailHeaders(result.record);
         answer["content-type"] = result.record.contentType;
         if (result.kind === "created") answer.location = c.req.url.split("?")[0] as string;
-        return c.body(null, result.kind === "created" ? 201 : 200, answer);
+        return written(c, result.kind === "created" ? 201 : 200, answer);
       }
       case "conflict":
         throw new StreamError(409, "conflict", `the stream exists and does not match: ${result.message}`);
@@ -215,14 +254,14 @@ export function durableStreams(options: DurableStreamsOptions) {
       throw (await streamStateError(log, name, contentType as string)) ?? error;
     }
     const result = await log.append(name, { entries, contentType, close, streamSeq, producer });
-    return appendAnswer(c, result, producer);
+    return appendAnswer(result, producer, (status, headers) => written(c, status, headers));
   });
 
   app.delete(path, authorizeWrite, async (c) => {
     const result = await log.delete(checkedName(streamNameOf(c)));
     if (result === "not-found") throw notFound();
     if (result === "gone") throw gone();
-    return c.body(null, 204);
+    return written(c, 204);
   });
 
   app.get(path, authorizeRead, async (c) => {
@@ -424,7 +463,11 @@ function headAnswer(lookup: Awaited<ReturnType<StreamLog["head"]>>): Response {
   return new Response(null, { status: 200, headers });
 }
 
-function appendAnswer(c: Context, result: AppendResult, producer: ProducerTuple | undefined): Response {
+function appendAnswer(
+  result: AppendResult,
+  producer: ProducerTuple | undefined,
+  written: (status: number, headers: Record<string, string>) => Response,
+): Response {
   switch (result.kind) {
     case "appended": {
       const headers = tailHeaders(result.record);
@@ -433,7 +476,7 @@ function appendAnswer(c: Context, result: AppendResult, producer: ProducerTuple 
         headers["producer-seq"] = String(result.producerSeq ?? producer.seq);
       }
       // 200 when a producer's request stored data; 204 for a retry, a close, or without a producer.
-      return c.body(null, producer !== undefined && result.stored ? 200 : 204, headers);
+      return written(producer !== undefined && result.stored ? 200 : 204, headers);
     }
     case "not-found":
       throw notFound();

@@ -379,8 +379,11 @@ async function streamStateError(log: StreamLog, name: string, contentType: strin
   return undefined;
 }
 
+// A part (between slashes, or at either end) that is empty, `.` or `..`.
+const BAD_PART = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 function checkedName(name: string): string {
-  if (name.length > 1024 || name.split("/").some((part) => part === "" || part === "." || part === "..")) {
+  if (name.length > 1024 || BAD_PART.test(name)) {
     throw badRequest("invalid_stream_name", "a stream name is up to 1024 characters, without empty, . or .. parts");
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
 import { durableStreams, forkSourceOf, streamNameOf } from "../streams/app.ts";
-import { ANSWER_STREAMS_PREFIX, answerStreamsReadOnly } from "./answer-streams.ts";
+import { ANSWER_STREAMS_PREFIX, ANSWER_STREAMS_READ_ONLY } from "./answer-streams.ts";
 import { channelAccess } from "./authorization.ts";
 import { channelSetRoutes } from "./channel-set-stream.ts";
 import type { ChatRoutes } from "./chat.ts";
@@ -23,8 +23,9 @@ import { errorResponse, handleError, handleNotFound } from "./errors.ts";
 import { healthRoutes, type Readiness } from "./health.ts";
 import { DEFAULT_CHANNEL, eventRoutes, messageRoutes, streamResponse } from "./messages.ts";
 import type { AppMetrics } from "./metrics.ts";
+import { passThrough } from "./pass-through.ts";
 import { publishRateLimit } from "./publish-rate-limit.ts";
-import { readOnlyStreams } from "./read-only-streams.ts";
+import { type ReadOnlyPrefix, readOnlyStreams } from "./read-only-streams.ts";
 import { tickerResponse } from "./ticker.ts";
 
 declare module "hono" {
@@ -138,27 +139,31 @@ export function createApp(config: Config, options: AppOptions = {}) {
     app.use((c, next) => (c.req.path.startsWith(STREAMS_PATH) ? next() : channelCors(c, next)));
   }
 
-  // Hono answers HEAD with the GET handler's headers and never sends its body: an event stream
-  // made for HEAD would stay counted as open for as long as the process runs (found by
-  // test/app/fuzz.test.ts, then seen on Node and Bun). Cancel it at once.
-  // Only HEAD waits for the answer: any other request goes on without one more await.
-  app.use((c, next) => (c.req.method === "HEAD" ? cancelBodyAfter(c, next) : next()));
+  // Once the feeds have ended for shutdown, an in-memory publish would reach no subscriber and
+  // die with the process: refuse it, so the publisher sends it to the next instance instead.
+  const refusesPublishes = options.hub === undefined;
+  // One middleware for both (each one more step, and await, on every request).
+  app.use((c, next) => {
+    // Hono answers HEAD with the GET handler's headers and never sends its body: an event stream
+    // made for HEAD would stay counted as open for as long as the process runs (found by
+    // test/app/fuzz.test.ts, then seen on Node and Bun). Cancel it at once.
+    // Only HEAD waits for the answer: any other request goes on without one more await.
+    if (c.req.method === "HEAD") return cancelBodyAfter(c, next);
+    if (refusesPublishes && c.req.method === "POST" && openStreams.shuttingDown) {
+      return Promise.resolve(
+        errorResponse(c, 503, "shutting_down", "the server is shutting down: try again shortly", {
+          "retry-after": "1",
+        }),
+      );
+    }
+    return next();
+  });
 
-  if (options.hub === undefined) {
-    // Once the feeds have ended for shutdown, an in-memory publish would reach no subscriber and
-    // die with the process: refuse it, so the publisher sends it to the next instance instead.
-    app.use(async (c, next) => {
-      if (c.req.method !== "POST" || !openStreams.shuttingDown) return next();
-      return errorResponse(c, 503, "shutting_down", "the server is shutting down: try again shortly", {
-        "retry-after": "1",
-      });
-    });
-  }
-
-  // The seed's "Alternative #1": middleware that answers one path and passes everything else on.
-  app.use(async (c, next) => {
+  // The seed's "Alternative #1": middleware that answers one path and passes everything else on
+  // (registered for that path, so that no other request runs it).
+  app.use("/sse", async (c, next) => {
     // HEAD too, as Hono's routes answer it (the HEAD middleware above cancels the body).
-    if (c.req.path !== "/sse" || (c.req.method !== "GET" && c.req.method !== "HEAD")) return next();
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") return next();
     return tickerResponse(c, "Middleware", config, openStreams);
   });
 
@@ -210,8 +215,12 @@ export function createApp(config: Config, options: AppOptions = {}) {
       );
     }
     const readForkSource = access.read((c) => tokenNameOf(forkSourceOf(c) as string));
-    const mayReadForkSource: MiddlewareHandler = (c, next) =>
-      forkSourceOf(c) === undefined ? next() : readForkSource(c, next);
+    const mayReadForkSource: MiddlewareHandler =
+      readForkSource === passThrough
+        ? passThrough
+        : (c, next) => (forkSourceOf(c) === undefined ? next() : readForkSource(c, next));
+    // The chat's answers are written by their generation only.
+    const readOnly: ReadOnlyPrefix[] = [CHANNEL_STREAMS_READ_ONLY, ...(options.chat ? [ANSWER_STREAMS_READ_ONLY] : [])];
     app.route(
       STREAMS_PATH,
       durableStreams({
@@ -222,11 +231,10 @@ export function createApp(config: Config, options: AppOptions = {}) {
         // patterns make streams private, and every write counts against PUBLISH_RATE_LIMIT.
         // A channel's stream is read as the channel is subscribed to: a token names the channel.
         authorizeRead: access.read((c) => tokenNameOf(streamNameOf(c))),
-        // The chat's answers are written by their generation only. A fork copies its source: it
-        // needs the right to read that too, or a private stream could be forked to a public name.
+        // A fork copies its source: it needs the right to read that too, or a private stream
+        // could be forked to a public name.
         authorizeWrite: inOrder(
-          ...(options.chat ? [answerStreamsReadOnly(streamNameOf)] : []),
-          channelStreamsReadOnly,
+          readOnlyStreams(streamNameOf, readOnly),
           access.publish(streamNameOf),
           mayReadForkSource,
           rateLimit,
@@ -251,11 +259,10 @@ export function createApp(config: Config, options: AppOptions = {}) {
 }
 
 /** A channel's stream is written by publishing to the channel only (see channel-log.ts). */
-const channelStreamsReadOnly = readOnlyStreams(
-  streamNameOf,
-  CHANNEL_STREAMS_PREFIX,
-  "the channels' events: read them here, publish with POST /api/channels/:channel/events",
-);
+const CHANNEL_STREAMS_READ_ONLY: ReadOnlyPrefix = {
+  prefix: CHANNEL_STREAMS_PREFIX,
+  why: "the channels' events: read them here, publish with POST /api/channels/:channel/events",
+};
 
 /** What a token names to read a stream: the channel for a channel's stream, else the stream. */
 const tokenNameOf = (streamName: string) => channelOfStream(streamName) ?? streamName;
@@ -264,19 +271,21 @@ const tokenNameOf = (streamName: string) => channelOfStream(streamName) ?? strea
  * One middleware that runs `handlers` in turn, as Hono runs a route's: each one's `next` runs the
  * following one, and an answer or error ends the chain. Not hono/combine's `every()`, which builds
  * its chain anew (an array, a composed function and a closure per handler) on every request; on
- * every append here.
+ * every append here. Checks that are off (`passThrough`) are left out: with none left, the chain
+ * is `passThrough`, and with one, that one.
  */
-function inOrder(...handlers: MiddlewareHandler[]): MiddlewareHandler {
-  return (c, next) => {
-    const from = async (index: number): Promise<void> => {
-      const handler = handlers[index];
-      if (handler === undefined) return next();
-      const answer = await handler(c, () => from(index + 1));
-      // As Hono's compose does: an answer is the context's at once, for the handlers before it.
-      if (answer instanceof Response && !c.finalized) c.res = answer;
-    };
-    return from(0);
-  };
+function inOrder(...all: MiddlewareHandler[]): MiddlewareHandler {
+  const handlers = all.filter((handler) => handler !== passThrough);
+  if (handlers.length <= 1) return handlers[0] ?? passThrough;
+  return (c, next) => runFrom(handlers, 0, c, next);
+}
+
+async function runFrom(handlers: MiddlewareHandler[], index: number, c: Context, next: Next): Promise<void> {
+  const handler = handlers[index];
+  if (handler === undefined) return next();
+  const answer = await handler(c, () => runFrom(handlers, index + 1, c, next));
+  // As Hono's compose does: an answer is the context's at once, for the handlers before it.
+  if (answer instanceof Response && !c.finalized) c.res = answer;
 }
 
 async function cancelBodyAfter(c: Context, next: Next): Promise<void> {

@@ -15,6 +15,7 @@ import { z } from "zod";
 import type { Config } from "../config.ts";
 import type { StreamDeadline } from "../sse/index.ts";
 import { HttpError } from "./errors.ts";
+import { passThrough } from "./pass-through.ts";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -45,8 +46,7 @@ export interface ChannelAccess {
 /** The query parameter a stream request may carry its token in (EventSource cannot set headers). */
 export const TOKEN_PARAMETER = "authorization";
 
-const pass: MiddlewareHandler = (_c, next) => next();
-const OPEN: ChannelAccess = { publish: () => pass, read: () => pass, readEach: () => pass };
+const OPEN: ChannelAccess = { publish: () => passThrough, read: () => passThrough, readEach: () => passThrough };
 
 /**
  * @param alwaysPrivate patterns read only with a token whatever PRIVATE_CHANNELS says (the demo

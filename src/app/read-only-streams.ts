@@ -6,16 +6,26 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { HttpError } from "./errors.ts";
 
+/** The streams under `prefix`, and `why`: what they are and how they are written instead. */
+export interface ReadOnlyPrefix {
+  prefix: string;
+  why: string;
+}
+
+/** One check for every prefix, run on each write: not one middleware (and one more await) per prefix. */
 export function readOnlyStreams(
   streamNameOf: (c: Context) => string,
-  prefix: string,
-  /** What the streams are and how they are written instead. */
-  why: string,
+  prefixes: readonly ReadOnlyPrefix[],
 ): MiddlewareHandler {
-  return async (c, next) => {
-    if (!streamNameOf(c).startsWith(prefix)) return next();
-    throw new HttpError(405, "read_only_stream", `the streams under ${prefix} are ${why}`, {
-      allow: "GET, HEAD, OPTIONS",
-    });
+  return (c, next) => {
+    const name = streamNameOf(c);
+    for (const { prefix, why } of prefixes) {
+      if (name.startsWith(prefix)) {
+        throw new HttpError(405, "read_only_stream", `the streams under ${prefix} are ${why}`, {
+          allow: "GET, HEAD, OPTIONS",
+        });
+      }
+    }
+    return next();
   };
 }

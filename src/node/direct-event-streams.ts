@@ -23,10 +23,14 @@ export function directEventStreams(fetch: NodeFetch): NodeFetch {
     const response = await fetch(request, env);
     // HTTP/2 responses (Http2ServerResponse) go the usual way.
     if (!(env.outgoing instanceof ServerResponse)) return response;
-    // Only an event stream can be taken over, and reading any other response's `body` would turn
-    // @hono/node-server's light response (status, headers, body kept as given) into a full web
-    // Response, which it then sends by its slower path: skip those by their content type.
-    if (!response.headers.get("content-type")?.startsWith("text/event-stream")) return response;
+    // Only an event stream (always a 200) can be taken over, and reading any other response's
+    // `body` would turn @hono/node-server's light response (status, headers, body kept as given)
+    // into a full web Response, which it then sends by its slower path: skip those by their status
+    // and content type. The status first: reading `headers` of a light response made with a plain
+    // object (a durable stream's write answer) builds a `Headers` from it.
+    if (response.status !== 200 || !response.headers.get("content-type")?.startsWith("text/event-stream")) {
+      return response;
+    }
     const stream = takeOver(response);
     if (stream === undefined) return response;
     startOnServerResponse(stream, response, env.outgoing);

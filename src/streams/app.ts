@@ -45,7 +45,11 @@ export interface DurableStreamsOptions {
   sseMaxAgeMs?: number;
   /** How `live=sse` responses behave (keep-alive, buffers, caps, the request's signal), per request. */
   eventStreamOptions?: (c: Context) => EventStreamOptions;
-  /** Run before reads (GET, HEAD) and writes (PUT, POST, DELETE): authorization, rate limits. */
+  /**
+   * Run before reads (GET, HEAD) and writes (PUT, POST, DELETE): authorization, rate limits. One
+   * that adds headers to the answer sets them on `c.res` after `await next()`: answers are made
+   * whole by the routes, without what `c.header()` staged before them.
+   */
   authorizeRead?: MiddlewareHandler;
   authorizeWrite?: MiddlewareHandler;
   /**
@@ -65,6 +69,34 @@ const SECURITY_HEADERS = {
 
 function setHeaders(headers: Headers, values: Readonly<Record<string, string>>): void {
   for (const name in values) headers.set(name, values[name] as string);
+}
+
+/**
+ * The headers of every answer to a request (not a preflight): the security headers and CORS's, for
+ * the request's `Origin` when only some origins may call.
+ */
+function everyAnswerHeaders(origins: string[] | "*"): (c: Context) => Record<string, string> {
+  const exposed = EXPOSED_HEADERS.join(",");
+  if (origins === "*") {
+    const values = {
+      ...SECURITY_HEADERS,
+      "access-control-allow-origin": "*",
+      "access-control-expose-headers": exposed,
+    };
+    return () => ({ ...values });
+  }
+  const values = {
+    ...SECURITY_HEADERS,
+    "access-control-allow-credentials": "true",
+    "access-control-expose-headers": exposed,
+    vary: "Origin",
+  };
+  return (c) => {
+    const origin = c.req.header("origin");
+    return origin !== undefined && origins.includes(origin)
+      ? { ...values, "access-control-allow-origin": origin }
+      : { ...values };
+  };
 }
 
 const PROTOCOL_HEADERS = [
@@ -101,6 +133,14 @@ const EXPOSED_HEADERS = [
 
 const MiB = 1024 * 1024;
 
+/**
+ * Marks an answer made with all its headers (`written`), which the routes' middleware then leaves
+ * as it is. A property, not a WeakSet: measured on Node, adding each answer to a WeakSet cost about
+ * as much again as making it.
+ */
+const WHOLE = Symbol("whole answer");
+type Whole = Response & { [WHOLE]?: true };
+
 /** The name of the stream a request is about (the path below where the sub-app is mounted). */
 export function streamNameOf(c: Context): string {
   const name = c.req.param("name");
@@ -115,17 +155,11 @@ export function durableStreams(options: DurableStreamsOptions) {
   const maxReadBytes = options.maxReadBytes ?? MiB;
   const cacheControl = `${options.cacheScope ?? "public"}, max-age=60, stale-while-revalidate=300`;
   const pass: MiddlewareHandler = (_c, next) => next();
-  const authorizeRead = options.authorizeRead ?? pass;
-  const authorizeWrite = options.authorizeWrite ?? pass;
+  // The authorization may throw the protocol's errors too (a malformed Stream-Forked-From).
+  const authorizeRead = options.authorizeRead === undefined ? pass : answeringErrors(options.authorizeRead);
+  const authorizeWrite = options.authorizeWrite === undefined ? pass : answeringErrors(options.authorizeWrite);
 
   const app = new Hono();
-  // Answers are made with the context (c.body, c.json), so that headers a middleware set before
-  // the handler (c.header: the publish rate limit's RateLimit-*) are on them.
-  app.onError((error, c) => {
-    if (!(error instanceof StreamError)) throw error; // the host app's handler answers (and logs) the rest
-    // With the security headers, set by the middleware below as on every answer.
-    return c.json(errorBody(error.code, error.message), error.status as ContentfulStatusCode, error.headers);
-  });
   const origins = options.corsOrigins ?? "*";
   const preflight = cors({
     origin: origins,
@@ -134,12 +168,21 @@ export function durableStreams(options: DurableStreamsOptions) {
     allowHeaders: PROTOCOL_HEADERS,
     exposeHeaders: EXPOSED_HEADERS,
   });
-  const exposed = EXPOSED_HEADERS.join(",");
-  // Every answer's headers are set on it once the handler (or an error handler) made it, the same
-  // ones Hono's cors() gives an actual request. cors() sets them before the handler instead, which
-  // makes Hono create a placeholder response and then copy the handler's into a new one
-  // (`new Response(res.body, res)`): on Node that turned @hono/node-server's light response into a
-  // full one, and it and the copy were about 6% of the server's busy time per append (node --cpu-prof).
+  const everyAnswer = everyAnswerHeaders(origins);
+  // A write's answer is made with every header it carries, in a plain object (`written`): on Node,
+  // @hono/node-server then writes it as it is, where a `Headers` (Hono's c.body with more than one
+  // header, or any c.header) costs building, validating and iterating (undici), and so does every
+  // header set on it afterwards. Such an answer leaves out headers a middleware staged with c.header
+  // before the handler: one adds headers to an answer after `await next()` (as the rate limit does).
+  const written = (c: Context, status: number, headers: Record<string, string> = {}): Response => {
+    const answer: Whole = new Response(null, { status, headers: Object.assign(everyAnswer(c), headers) });
+    answer[WHOLE] = true;
+    return answer;
+  };
+  // Every other answer (reads, errors, preflights) gets the same headers once the handler (or an
+  // error handler) made it, as Hono's cors() gives an actual request. cors() sets them before the
+  // handler instead, which makes Hono create a placeholder response and then copy the handler's
+  // into a new one (`new Response(res.body, res)`).
   app.use(async (c, next) => {
     if (c.req.method === "OPTIONS") {
       const answer = (await preflight(c, next)) ?? c.res;
@@ -147,21 +190,18 @@ export function durableStreams(options: DurableStreamsOptions) {
       return answer;
     }
     await next();
+    if ((c.res as Whole)[WHOLE]) return;
     const headers = c.res.headers;
-    setHeaders(headers, SECURITY_HEADERS);
-    if (origins === "*") headers.set("access-control-allow-origin", "*");
-    else {
-      const origin = c.req.header("origin");
-      if (origin !== undefined && origins.includes(origin)) headers.set("access-control-allow-origin", origin);
-      headers.set("access-control-allow-credentials", "true");
-      headers.append("vary", "Origin");
+    const values = everyAnswer(c);
+    for (const name in values) {
+      if (name === "vary") headers.append(name, values[name] as string);
+      else headers.set(name, values[name] as string);
     }
-    headers.set("access-control-expose-headers", exposed);
   });
 
   const path = "/:name{.+}";
 
-  app.put(path, authorizeWrite, async (c) => {
+  const create = async (c: Context): Promise<Response> => {
     const name = checkedName(streamNameOf(c));
     const headers = c.req.raw.headers;
     const request: CreateRequest = {
@@ -181,7 +221,7 @@ export function durableStreams(options: DurableStreamsOptions) {
         const answer = tailHeaders(result.record);
         answer["content-type"] = result.record.contentType;
         if (result.kind === "created") answer.location = c.req.url.split("?")[0] as string;
-        return c.body(null, result.kind === "created" ? 201 : 200, answer);
+        return written(c, result.kind === "created" ? 201 : 200, answer);
       }
       case "conflict":
         throw new StreamError(409, "conflict", `the stream exists and does not match: ${result.message}`);
@@ -192,9 +232,9 @@ export function durableStreams(options: DurableStreamsOptions) {
       case "too-large":
         throw new StreamError(413, "stream_too_large", result.message);
     }
-  });
+  };
 
-  app.post(path, authorizeWrite, async (c) => {
+  const append = async (c: Context): Promise<Response> => {
     const name = checkedName(streamNameOf(c));
     const headers = c.req.raw.headers;
     const producer = producerOf(headers);
@@ -215,17 +255,17 @@ export function durableStreams(options: DurableStreamsOptions) {
       throw (await streamStateError(log, name, contentType as string)) ?? error;
     }
     const result = await log.append(name, { entries, contentType, close, streamSeq, producer });
-    return appendAnswer(c, result, producer);
-  });
+    return appendAnswer(result, producer, (status, headers) => written(c, status, headers));
+  };
 
-  app.delete(path, authorizeWrite, async (c) => {
+  const remove = async (c: Context): Promise<Response> => {
     const result = await log.delete(checkedName(streamNameOf(c)));
     if (result === "not-found") throw notFound();
     if (result === "gone") throw gone();
-    return c.body(null, 204);
-  });
+    return written(c, 204);
+  };
 
-  app.get(path, authorizeRead, async (c) => {
+  const read = async (c: Context): Promise<Response> => {
     const name = checkedName(streamNameOf(c));
     if (c.req.method === "HEAD") return headAnswer(await log.head(name));
     const query = readQueryOf(new URL(c.req.url));
@@ -273,9 +313,34 @@ export function durableStreams(options: DurableStreamsOptions) {
       return answer;
     }
     return readAnswer(found, c, cacheControl);
-  });
+  };
+
+  // The protocol's errors are answered by each route, not by app.onError: Hono runs every
+  // handler of a sub-app with an error handler of its own inside one more composed chain
+  // (hono-base's route()), three more awaited steps on every append.
+  app.put(path, authorizeWrite, answeringErrors(create));
+  app.post(path, authorizeWrite, answeringErrors(append));
+  app.delete(path, authorizeWrite, answeringErrors(remove));
+  app.get(path, authorizeRead, answeringErrors(read));
 
   return app;
+}
+
+/**
+ * `handler`, with the protocol's errors (StreamError) answered in edge-sse's JSON shape and the
+ * status the protocol names; any other error goes on to the host app's error handler. Answered
+ * with the context (c.json), so that headers a middleware set before the handler (c.header) are
+ * on them; the security and CORS headers are added by the middleware, as to every answer.
+ */
+function answeringErrors(handler: MiddlewareHandler): MiddlewareHandler {
+  return async (c, next) => {
+    try {
+      return await handler(c, next);
+    } catch (error) {
+      if (!(error instanceof StreamError)) throw error;
+      return c.json(errorBody(error.code, error.message), error.status as ContentfulStatusCode, error.headers);
+    }
+  };
 }
 
 /** Waits (at most `timeoutMs`) until there is something after `from`, or the stream is closed. */
@@ -314,8 +379,11 @@ async function streamStateError(log: StreamLog, name: string, contentType: strin
   return undefined;
 }
 
+// A part (between slashes, or at either end) that is empty, `.` or `..`.
+const BAD_PART = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 function checkedName(name: string): string {
-  if (name.length > 1024 || name.split("/").some((part) => part === "" || part === "." || part === "..")) {
+  if (name.length > 1024 || BAD_PART.test(name)) {
     throw badRequest("invalid_stream_name", "a stream name is up to 1024 characters, without empty, . or .. parts");
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
@@ -424,7 +492,11 @@ function headAnswer(lookup: Awaited<ReturnType<StreamLog["head"]>>): Response {
   return new Response(null, { status: 200, headers });
 }
 
-function appendAnswer(c: Context, result: AppendResult, producer: ProducerTuple | undefined): Response {
+function appendAnswer(
+  result: AppendResult,
+  producer: ProducerTuple | undefined,
+  written: (status: number, headers: Record<string, string>) => Response,
+): Response {
   switch (result.kind) {
     case "appended": {
       const headers = tailHeaders(result.record);
@@ -433,7 +505,7 @@ function appendAnswer(c: Context, result: AppendResult, producer: ProducerTuple 
         headers["producer-seq"] = String(result.producerSeq ?? producer.seq);
       }
       // 200 when a producer's request stored data; 204 for a retry, a close, or without a producer.
-      return c.body(null, producer !== undefined && result.stored ? 200 : 204, headers);
+      return written(producer !== undefined && result.stored ? 200 : 204, headers);
     }
     case "not-found":
       throw notFound();

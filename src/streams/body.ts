@@ -61,17 +61,26 @@ export function entriesOf(body: Uint8Array, contentType: string, create: boolean
   if (body.byteLength === 0) return [];
   if (!isJsonStream(contentType)) return [body];
   let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(utf8Decoder.decode(body));
+    text = utf8Decoder.decode(body);
+    value = JSON.parse(text);
   } catch {
     throw badRequest("invalid_json", "the body is not valid JSON (UTF-8)");
   }
-  const messages = Array.isArray(value) ? value : [value];
-  if (messages.length === 0) {
+  if (!Array.isArray(value)) {
+    const compact = JSON.stringify(value);
+    // Already compact (as a client's JSON.stringify sends it): its own bytes, without encoding
+    // them again. Not with a byte order mark, which the text has lost.
+    return [compact === text && body[0] !== 0xef ? body : utf8.encode(compact)];
+  }
+  if (value.length === 0) {
     if (create) return [];
     throw badRequest("invalid_body", "an append of an empty JSON array adds nothing");
   }
-  return [utf8.encode(messages.map((message) => JSON.stringify(message)).join(","))];
+  let messages = JSON.stringify(value[0]);
+  for (let index = 1; index < value.length; index++) messages += `,${JSON.stringify(value[index])}`;
+  return [utf8.encode(messages)];
 }
 
 /** A read's body: a JSON stream's messages as one array, else the entries' bytes. */

@@ -22,9 +22,11 @@ export function startOnServerResponse(stream: SseStream, response: Response, out
   // Sent now, so that the body's chunks can go to the socket after them (see chunkedSocketOf).
   outgoing.flushHeaders();
   const socket = chunkedSocketOf(outgoing);
-  stream.start(
-    socket !== undefined ? chunkedSocketTransport(stream, outgoing, socket) : serverResponseTransport(stream, outgoing),
-  );
+  const body: BodyWriter =
+    socket !== undefined
+      ? { write: (chunk) => socket.write(chunkFrame(chunk)), target: socket }
+      : { write: (chunk) => outgoing.write(asBuffer(chunk)), target: outgoing };
+  stream.start(serverResponseTransport(stream, outgoing, body));
 }
 
 /**
@@ -33,7 +35,7 @@ export function startOnServerResponse(stream: SseStream, response: Response, out
  * (a pipelined response waits there until the one before it ends), and its body is chunked. Each
  * `outgoing.write` corks the socket until the next tick (a `process.nextTick` per write) and sends
  * four buffers (size, CRLF, chunk, CRLF); a fan-out writes one chunk to every subscriber, so one
- * frame made once and one plain `socket.write` each cost about a third less CPU per delivered event
+ * frame made once and one plain `socket.write` each cost about a fifth less CPU per delivered event
  * (bench, N = 1000). `outgoing.end()` still ends the body (its last chunk, `0` CRLF CRLF) and frees
  * the connection for its next request, as before.
  */
@@ -45,47 +47,11 @@ function chunkedSocketOf(outgoing: ServerResponse): Socket | undefined {
   return socket;
 }
 
-function chunkedSocketTransport(stream: SseStream, outgoing: ServerResponse, socket: Socket): StreamTransport {
-  let gone = false;
-  // Writes since the socket's buffer was last under its high-water mark (see serverResponseTransport).
-  let writesQueued = 0;
-  const queued = () => {
-    const bytes = socket.writableLength;
-    if (bytes === 0) writesQueued = 0;
-    return Math.max(bytes, writesQueued * stream.minWeight);
-  };
-  const drained = () => {
-    writesQueued = 0;
-    stream.pulled();
-  };
-  // On the socket, which outlives this response on a keep-alive connection: removed when it ends.
-  socket.on("drain", drained);
-  outgoing.on("close", () => {
-    gone = true;
-    socket.off("drain", drained);
-    stream.clientLeft();
-  });
-  return {
-    write(chunk) {
-      if (gone) return -1;
-      if (chunk.byteLength === 0) return queued();
-      if (socket.write(chunkFrame(chunk))) {
-        writesQueued = 0;
-        return 0;
-      }
-      writesQueued++;
-      return queued();
-    },
-    queued,
-    end: () => {
-      gone = true;
-      outgoing.end();
-    },
-    abort: () => {
-      gone = true;
-      outgoing.destroy();
-    },
-  };
+/** Where a body's chunks go: the socket (framed by us) or the ServerResponse; `target` counts and drains. */
+interface BodyWriter {
+  /** False once the target's buffer is past its high-water mark. */
+  write(chunk: Uint8Array): boolean;
+  target: Socket | ServerResponse;
 }
 
 // Node's streams wrap every Uint8Array that is not a Buffer in a new Buffer, per write. A fan-out
@@ -101,31 +67,37 @@ function asBuffer(chunk: Uint8Array): Buffer {
   return lastBuffer as Buffer;
 }
 
-function serverResponseTransport(stream: SseStream, outgoing: ServerResponse): StreamTransport {
+function serverResponseTransport(stream: SseStream, outgoing: ServerResponse, body: BodyWriter): StreamTransport {
+  const { target } = body;
   let gone = false;
-  // Writes since the socket's buffer was last under its high-water mark: an upper bound on the
-  // events still unread, which Node does not count (it counts bytes).
+  // Writes since the buffer was last under its high-water mark: an upper bound on the events
+  // still unread, which Node does not count (it counts bytes).
   let writesQueued = 0;
   const queued = () => {
-    const bytes = outgoing.writableLength;
+    const bytes = target.writableLength;
     if (bytes === 0) writesQueued = 0;
     return Math.max(bytes, writesQueued * stream.minWeight);
   };
-  outgoing.on("drain", () => {
+  const drained = () => {
     writesQueued = 0;
     stream.pulled();
-  });
+  };
+  // On the socket, which outlives this response on a keep-alive connection: removed when it ends.
+  target.on("drain", drained);
   // 'close' also follows a normal end; the stream ignores it then, having closed already.
   outgoing.on("close", () => {
     gone = true;
+    target.off("drain", drained);
     stream.clientLeft();
   });
   return {
     write(chunk) {
       if (gone) return -1;
-      // Under the socket's high-water mark (16 KiB) nothing worth holding against the stream's
-      // limits (1 MiB by default) waits: skip the bookkeeping on this path, the common one.
-      if (outgoing.write(asBuffer(chunk))) {
+      // An empty chunk would end a chunked body.
+      if (chunk.byteLength === 0) return queued();
+      // Under the high-water mark (16 KiB) nothing worth holding against the stream's limits
+      // (1 MiB by default) waits: skip the bookkeeping on this path, the common one.
+      if (body.write(chunk)) {
         writesQueued = 0;
         return 0;
       }

@@ -6,7 +6,7 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
 import { type ChannelEvent, encodeChannelEvent } from "../../src/hub/channel-event.ts";
-import { encodeFrame, eventsAfter, frameLastId, readFrame } from "../../src/hub/durable-object/frame.ts";
+import { encodeFrame, eventsAfter, frameLastId, joinFrames, readFrame } from "../../src/hub/durable-object/frame.ts";
 
 const createdAt = new Date(0).toISOString();
 const values = [
@@ -55,5 +55,17 @@ describe("a frame of channel events", () => {
     [99, [100]],
   ])("gives the events after id %i without decoding", (cursor, ids) => {
     expect(parse(eventsAfter(frame, cursor)).map((event) => Number(event.id))).toEqual(ids);
+  });
+});
+
+describe("frames joined", () => {
+  const encoded = events.map(encodeChannelEvent);
+  const joined = joinFrames([encodeFrame(encoded.slice(0, 1), 98), encodeFrame(encoded.slice(1), 100)]);
+  const frame = readFrame(joined.slice().buffer);
+
+  it("are one frame of every event in order, under the last one's id", () => {
+    expect({ first: frame.first, last: frame.last }).toEqual({ first: 98, last: 100 });
+    expect(parse(frame.events).map((event) => Number(event.id))).toEqual([98, 99, 100]);
+    expect(joined).toEqual(encodeFrame(encoded, 100));
   });
 });

@@ -43,6 +43,7 @@ import {
 } from "./protocol.ts";
 import { RecentEvents } from "./recent-events.ts";
 import { type ClientCounts, ShardLoad } from "./shard-load.ts";
+import { ShardOutbox } from "./shard-outbox.ts";
 import { isCatchingUp, SocketCounts, sendPresence } from "./socket-counts.ts";
 import { SqlStreamStore } from "./stream-store.ts";
 import { StreamWatchers, WATCH_HEADER } from "./stream-watchers.ts";
@@ -78,7 +79,7 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   private readonly load: ShardLoad;
   private readonly sockets: SocketCounts;
   // Kept, not made per publish: calls through one stub arrive in the order they were made.
-  private readonly shardStubs = new Map<number, DurableObjectStub<ChannelShard>>();
+  private readonly shards = new Map<number, ShardOutbox>();
   // Messages stored but not sent yet: published in this turn of the event loop (see frame.ts).
   private unsent: Uint8Array[] = [];
   private unsentEvents: ChannelEvent[] = [];
@@ -191,7 +192,6 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     this.sendTimer = undefined;
     if (this.unsent.length === 0) return;
     const frame = encodeFrame(this.unsent, this.unsentLastId);
-    const lastId = this.unsentLastId;
     const events = this.unsentEvents;
     this.unsent = [];
     this.unsentEvents = [];
@@ -210,12 +210,7 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
         // Closing already: its close handler (or the Worker's reconnect) deals with it.
       }
     }
-    for (const shard of this.load.activeShards()) {
-      this.shard(shard)
-        .deliver(frame)
-        // A subscriber of a shard that missed it sees the gap at the next id and reads history.
-        .catch((error: unknown) => console.error(`edge-sse: shard ${shard} missed messages up to ${lastId}`, error));
-    }
+    for (const shard of this.load.activeShards()) this.outbox(shard).send(frame);
   };
 
   /**
@@ -361,12 +356,16 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   }
 
   private shard(shard: number): DurableObjectStub<ChannelShard> {
-    let stub = this.shardStubs.get(shard);
-    if (stub === undefined) {
+    return this.outbox(shard).stub;
+  }
+
+  private outbox(shard: number): ShardOutbox {
+    let outbox = this.shards.get(shard);
+    if (outbox === undefined) {
       const shards = this.env.CHANNEL_SHARDS;
-      stub = shards.get(shards.idFromName(shardName(this.ctx.id.toString(), shard)));
-      this.shardStubs.set(shard, stub);
+      outbox = new ShardOutbox(shard, shards.get(shards.idFromName(shardName(this.ctx.id.toString(), shard))));
+      this.shards.set(shard, outbox);
     }
-    return stub;
+    return outbox;
   }
 }

@@ -34,6 +34,24 @@ export function encodeFrame(events: readonly Uint8Array[], lastId: number): Uint
   return frame;
 }
 
+/**
+ * Consecutive frames as one: their events in order, under the last one's id. For a receiver that
+ * was busy while they were made (see shard-outbox.ts): one message and one write per subscriber
+ * instead of one per frame.
+ */
+export function joinFrames(frames: readonly Uint8Array[]): Uint8Array {
+  let length = HEADER_BYTES;
+  for (const frame of frames) length += frame.byteLength - HEADER_BYTES;
+  const joined = new Uint8Array(length);
+  joined.set((frames.at(-1) as Uint8Array).subarray(0, HEADER_BYTES));
+  let offset = HEADER_BYTES;
+  for (const frame of frames) {
+    joined.set(frame.subarray(HEADER_BYTES), offset);
+    offset += frame.byteLength - HEADER_BYTES;
+  }
+  return joined;
+}
+
 export function readFrame(data: ArrayBuffer): Frame {
   const events = new Uint8Array(data, HEADER_BYTES);
   return { first: eventId(events, 0), last: new DataView(data).getFloat64(0, true), events };

@@ -235,7 +235,7 @@ function bodyText(response: Response) {
 describe("an answer whose producer is gone", () => {
   it("keeps a reader waiting while the generation beats, and ends it with an error once it is silent", async () => {
     // The clock is the test's: heartbeats and silences come when it says, however loaded the machine.
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
     onTestFinished(() => {
       vi.useRealTimers();
     });

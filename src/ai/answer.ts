@@ -1,8 +1,9 @@
 /**
  * An answer that outlives its request: a generation's chunks (the AI SDK's UI message chunks, or any
- * JSON values) appended to a durable stream as they come, and the stream closed when the generation
- * ends. Nothing here waits for a reader: a client that leaves, reloads or never reads changes
- * nothing, and every reader reads the same stream from its first chunk (see answer-response.ts).
+ * JSON values) appended to a durable stream as they come (the next read while the last is appended),
+ * and the stream closed when the generation ends. Nothing here waits for a reader: a client that
+ * leaves, reloads or never reads changes nothing, and every reader reads the same stream from its
+ * first chunk (see answer-response.ts).
  *
  * Built only on the `StreamLog` interface, so it runs on every backend's log. The generation itself
  * runs where `startAnswer` was called, and lives as long as that does: a process; on Workers, a Durable
@@ -22,7 +23,7 @@
  * process that generated has died (on Redis, readers may be on other processes) and ends with an
  * error chunk instead of waiting forever (answer-response.ts).
  */
-import type { StreamLog } from "../hub/log.ts";
+import type { AppendResult, StreamLog } from "../hub/log.ts";
 
 /** What a generation yields: any async iterable or `ReadableStream` of JSON values. */
 export type ChunkSource = AsyncIterable<unknown> | ReadableStream<unknown>;
@@ -160,22 +161,38 @@ async function run(options: AnswerOptions, controller: AbortController, ttlSecon
   }, heartbeatMs);
 
   let chunks: ChunkReader | undefined;
+  // The append of the last chunk, still in flight while the next chunk is read: the source's pace
+  // is not slowed by the log's (on Redis, a round trip per append). One at a time, so each chunk's
+  // result is known before the next is sent. One the log refuses aborts the generation at once.
+  let appending: Promise<AppendResult> | undefined;
+  /** How the answer ended if the last append was refused; undefined: it was stored, go on. */
+  const appended = async (): Promise<AnswerEnd | undefined> => {
+    const result = await appending;
+    appending = undefined;
+    if (result === undefined || result.kind === "appended") return undefined;
+    // Closed by someone else between two chunks: a stop; anything else, the stream is gone for us.
+    if (result.kind === "closed") closedElsewhere = true;
+    return result.kind === "closed" ? "stopped" : "lost";
+  };
   try {
     const source = typeof options.source === "function" ? await options.source(signal) : options.source;
     chunks = readerOf(source);
     for (;;) {
       const next = await untilAborted(chunks.next(), signal);
+      const refused = await appended();
+      if (refused !== undefined) return refused;
       if (next === ABORTED) break;
       if (next.done) {
         return (await finish(log, name, [], () => (closing = true))) ? "finished" : "lost";
       }
-      const appended = await log.append(name, appendOf([next.value], false));
+      appending = log.append(name, appendOf([next.value], false));
+      appending.then(
+        (result) => {
+          if (result.kind !== "appended") controller.abort(result.kind);
+        },
+        () => controller.abort("failed"),
+      );
       wroteSinceBeat = true;
-      if (appended.kind === "appended") continue;
-      // Closed by someone else between two chunks: a stop; anything else, the stream is gone for us.
-      if (appended.kind === "closed") closedElsewhere = true;
-      controller.abort(appended.kind);
-      return appended.kind === "closed" ? "stopped" : "lost";
     }
     if (closedElsewhere) return deleted ? "lost" : "stopped";
     const reason = typeof signal.reason === "string" ? signal.reason : undefined;

@@ -158,6 +158,51 @@ describe("startAnswer", () => {
     expect(await contentOf(log, "a")).toEqual({ kind: "not-found" });
   });
 
+  it("reads the next chunk while the last one's append is in flight, and stores every chunk in order", async () => {
+    const log = new MemoryLog();
+    const held: Array<() => void> = [];
+    const append = log.append.bind(log);
+    // Each append waits for the test: a log slower than the source (on Redis, a round trip each).
+    log.append = (name, request) =>
+      new Promise<void>((resolve) => held.push(resolve)).then(() => append(name, request));
+    let asked = 0;
+    const answer = await startAnswer({
+      log,
+      name: "a",
+      source: (async function* () {
+        asked++;
+        yield { type: "start" };
+        asked++;
+        yield { type: "finish" };
+      })(),
+    });
+    await vi.waitFor(() => expect(held).toHaveLength(1));
+    // The first chunk's append is held, and the source has been asked for the next one.
+    await vi.waitFor(() => expect(asked).toBe(2));
+    while ((await Promise.race([answer.ended, Promise.resolve("running")])) === "running") {
+      for (const resolve of held.splice(0)) resolve();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await answer.ended).toBe("finished");
+    expect(await contentOf(log, "a")).toEqual({ chunks: [{ type: "start" }, { type: "finish" }], closed: true });
+  });
+
+  it("stops at once when the log refuses a chunk, without waiting for the next one", async () => {
+    const log = new MemoryLog({ maxBytes: 100, maxEntries: 0 });
+    const answer = await startAnswer({
+      log,
+      name: "a",
+      source: (async function* () {
+        yield { type: "text-delta", id: "t", delta: "x".repeat(200) };
+        // Nothing more, ever: only the refusal can end the answer.
+        await new Promise(() => {});
+      })(),
+    });
+    expect(await answer.ended).toBe("lost");
+    expect(answer.signal.reason).toBe("too-large");
+    expect(await contentOf(log, "a")).toEqual({ chunks: [], closed: false });
+  });
+
   it("refuses a stream that exists", async () => {
     const log = new MemoryLog();
     await startAnswer({ log, name: "a", source: controlledSource().source });
@@ -235,7 +280,7 @@ function bodyText(response: Response) {
 describe("an answer whose producer is gone", () => {
   it("keeps a reader waiting while the generation beats, and ends it with an error once it is silent", async () => {
     // The clock is the test's: heartbeats and silences come when it says, however loaded the machine.
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
     onTestFinished(() => {
       vi.useRealTimers();
     });

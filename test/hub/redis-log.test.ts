@@ -44,6 +44,8 @@ async function log(): Promise<RedisLog> {
   return backend.log;
 }
 
+const LIMITS = { limits: { maxBytes: 0, maxEntries: 0 }, timeoutMs: 10_000 };
+
 let streamCount = 0;
 const freshName = () => `s${++streamCount}/${Date.now()}`;
 const utf8 = new TextEncoder();
@@ -71,6 +73,84 @@ async function texts(on: RedisLog, name: string): Promise<string[]> {
   const read = await on.read(name, 0, Number.MAX_SAFE_INTEGER);
   if (read.kind !== "found") throw new Error(`read: ${read.kind}`);
   return read.entries.map((entry) => new TextDecoder().decode(entry));
+}
+
+/**
+ * A real pub/sub connection whose notices the test holds back while it wants: a pub/sub slower than
+ * the test's commands, which a loaded machine or a busy Redis can be.
+ */
+async function heldSubscriber() {
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  let holding = false;
+  const held: Array<() => void> = [];
+  const delivering = new Map<(notice: Buffer) => void, (notice: Buffer) => void>();
+  const subscriber = {
+    get isReady() {
+      return client.isReady;
+    },
+    on: (event: "ready" | "end" | "error", listener: () => void) => client.on(event, listener),
+    sSubscribe(channel: string, listener: (notice: Buffer) => void, bufferMode: true) {
+      const deliver = (notice: Buffer) => (holding ? held.push(() => listener(notice)) : listener(notice));
+      delivering.set(listener, deliver);
+      return client.sSubscribe(channel, deliver, bufferMode);
+    },
+    sUnsubscribe(channel: string, listener: (notice: Buffer) => void, bufferMode: true) {
+      return client.sUnsubscribe(channel, delivering.get(listener) ?? listener, bufferMode);
+    },
+  };
+  return {
+    subscriber,
+    hold: () => {
+      holding = true;
+    },
+    /** Delivers what was held, in order, before it returns. */
+    release: () => {
+      holding = false;
+      for (const deliver of held.splice(0)) deliver();
+    },
+    held: () => held.length,
+    destroy: () => client.destroy(),
+  };
+}
+
+/**
+ * A command connection whose answers to writes the test holds back while it wants: Redis has applied
+ * the write, and the answer is late (two connections: the notice may come first).
+ */
+async function heldCommands() {
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  let holding = false;
+  const held: Array<() => void> = [];
+  return {
+    commands: {
+      sendCommand: async (args: (string | Buffer)[], options: Parameters<typeof client.sendCommand>[1]) => {
+        const reply = await client.sendCommand(args, options);
+        // Only the write's: the append reads the record first.
+        if (holding && String(args[0]).startsWith("EVAL")) await new Promise<void>((resolve) => held.push(resolve));
+        return reply;
+      },
+    },
+    hold: () => {
+      holding = true;
+    },
+    release: () => {
+      holding = false;
+      for (const resolve of held.splice(0)) resolve();
+    },
+    held: () => held.length,
+    destroy: () => client.destroy(),
+  };
+}
+
+/** The appends among `changes`, as position: text. */
+function appendsTold(changes: LogChange[]): string[] {
+  return changes.flatMap((change) =>
+    change.kind === "appended"
+      ? change.entries.map((entry, i) => `${change.from + i}: ${new TextDecoder().decode(entry)}`)
+      : [],
+  );
 }
 
 describe("RedisLog", () => {
@@ -201,6 +281,104 @@ describe("RedisLog", () => {
     expect(changes[2]).toMatchObject({ kind: "appended", from: 1, entries: [], record: { tail: 1 } });
     on.close();
     commands.destroy();
+  });
+
+  it("tells a watcher in the appending process of its append once Redis has it, before the pub/sub notice, and only once", async () => {
+    const pubsub = await heldSubscriber();
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    const on = new RedisLog({ commands: client, subscriber: pubsub.subscriber, ...LIMITS });
+    const name = freshName();
+    await on.create(name, creation());
+    const changes: LogChange[] = [];
+    on.watch(name, (change) => changes.push(change));
+    // Subscribed: told the stream as it is.
+    expect(await eventually(async () => changes.length, 1)).toBe(1);
+    pubsub.hold();
+    await on.append(name, appending("a"));
+    // Told by the time the append is answered, with no notice let through.
+    expect(changes.slice(1)).toMatchObject([
+      { kind: "appended", from: 0, entries: [utf8.encode("a")], record: { tail: 1 } },
+    ]);
+    // Its notice comes, and tells nothing more.
+    expect(await eventually(async () => pubsub.held(), 1)).toBe(1);
+    pubsub.release();
+    expect(changes).toHaveLength(2);
+    on.close();
+    client.destroy();
+    pubsub.destroy();
+  });
+
+  it("tells an append once when its pub/sub notice comes before Redis's answer to the write", async () => {
+    const replies = await heldCommands();
+    const subscriber = createClient({ url: redis.url });
+    await subscriber.connect();
+    const on = new RedisLog({ commands: replies.commands, subscriber, ...LIMITS });
+    const name = freshName();
+    await on.create(name, creation());
+    const changes: LogChange[] = [];
+    on.watch(name, (change) => changes.push(change));
+    expect(await eventually(async () => changes.length, 1)).toBe(1);
+    replies.hold();
+    const appended = on.append(name, appending("a"));
+    // Told by the notice while the write's answer is held back.
+    expect(await eventually(async () => changes.length, 2)).toBe(2);
+    expect(replies.held()).toBe(1);
+    replies.release();
+    expect((await appended).kind).toBe("appended");
+    expect(appendsTold(changes)).toEqual(["0: a"]);
+    on.close();
+    replies.destroy();
+    subscriber.destroy();
+  });
+
+  it("tells each append once, in each process, while two processes append to one stream at once", async () => {
+    const [a, b, last] = await Promise.all([log(), log(), log()]);
+    const name = freshName();
+    await a.create(name, creation());
+    const told = new Map<RedisLog, LogChange[]>([
+      [a, []],
+      [b, []],
+    ]);
+    for (const [on, changes] of told) on.watch(name, (change) => changes.push(change));
+    for (const changes of told.values()) expect(await eventually(async () => changes.length > 0, true)).toBe(true);
+    await Promise.all(
+      [a, b].flatMap((on, p) => Array.from({ length: 50 }, (_, i) => on.append(name, appending(`${p}:${i}`)))),
+    );
+    // From a third process: once a process has heard it over pub/sub, it has heard every notice
+    // before it (Redis sends a channel's notices in order), so any told twice would be there.
+    await last.append(name, appending("end"));
+    const stored = (await texts(a, name)).map((text, position) => `${position}: ${text}`);
+    expect(stored).toHaveLength(101);
+    for (const changes of told.values()) {
+      expect(await eventually(async () => appendsTold(changes).includes("100: end"), true)).toBe(true);
+      expect(appendsTold(changes).sort()).toEqual([...stored].sort());
+    }
+  });
+
+  it("tells an append of a stream deleted and created again here only after the notices of both", async () => {
+    const pubsub = await heldSubscriber();
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    const on = new RedisLog({ commands: client, subscriber: pubsub.subscriber, ...LIMITS });
+    const name = freshName();
+    await on.create(name, creation({ entries: [utf8.encode("old")] }));
+    const changes: LogChange[] = [];
+    on.watch(name, (change) => changes.push(change));
+    expect(await eventually(async () => changes.length, 1)).toBe(1);
+    pubsub.hold();
+    await on.delete(name);
+    await on.create(name, creation());
+    await on.append(name, appending("new"));
+    // Its watchers know the stream as it was: the append waits for its notice, after the others.
+    expect(changes).toHaveLength(1);
+    expect(await eventually(async () => pubsub.held(), 3)).toBe(3);
+    pubsub.release();
+    expect(changes.slice(1).map((change) => change.kind)).toEqual(["deleted", "created", "appended"]);
+    expect(appendsTold(changes)).toEqual(["0: new"]);
+    on.close();
+    client.destroy();
+    pubsub.destroy();
   });
 
   it("answers an append after its own last one in one round trip, and reads again when another process wrote between", async () => {

@@ -10,6 +10,8 @@
  *
  * Keys per stream (stream-keys.ts): the record, the entries, the forks made from it, and a pub/sub
  * channel on which every write announces its change (log-notice.ts) to each process's watchers.
+ * The process that appended tells its own watchers as soon as Redis answers, and not again when the
+ * notice comes (stream-watchers.ts).
  * Streams with a TTL or an expiry time also get a Redis expiry, so that one nobody asks for again
  * frees its memory; the rules' own `isExpired` decides, lazily, on every request.
  * See docs/architecture.md ("The Redis log") and docs/reliability.md.
@@ -48,6 +50,7 @@ import { decodeNotice, encodeNotice } from "./log-notice.ts";
 import { READ_SCRIPT } from "./read-script.ts";
 import { runScript, sha1 } from "./script-sha.ts";
 import { type StreamKeys, streamKeys } from "./stream-keys.ts";
+import { StreamWatchers } from "./stream-watchers.ts";
 
 /** Replies with bulk strings as Buffers: entries are bytes, not text. */
 const AS_BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
@@ -89,7 +92,7 @@ interface Loaded {
 interface Watched {
   name: string;
   keys: StreamKeys;
-  listeners: Set<(change: LogChange) => void>;
+  watchers: StreamWatchers;
   onNotice: (notice: Buffer) => void;
   /** Set while nobody watches: the subscription stays a while for the next watcher (see watch). */
   linger: ReturnType<typeof setTimeout> | undefined;
@@ -101,6 +104,8 @@ interface Decision<T> {
   write?: CheckedWrite;
   /** The stream as `write` leaves it, for the next append to decide on (see RedisLog.written). */
   after?: Loaded;
+  /** The append `write` makes, told to this process's watchers once applied (stream-watchers.ts). */
+  appended?: Extract<LogChange, { kind: "appended" }>;
 }
 
 const DELETED: LogChange = { kind: "deleted" };
@@ -155,17 +160,17 @@ export class RedisLog implements StreamLog {
 
   create(name: string, request: CreateRequest): Promise<CreateResult> {
     this.written.delete(name);
-    return this.serialized(name, () => this.decide(() => this.decideCreate(name, request)));
+    return this.serialized(name, () => this.decide(name, () => this.decideCreate(name, request)));
   }
 
   append(name: string, request: AppendRequest): Promise<AppendResult> {
     // Only the first attempt may decide on the stream as last written here: a retry reads.
-    return this.serialized(name, () => this.decide((attempt) => this.decideAppend(name, request, attempt === 1)));
+    return this.serialized(name, () => this.decide(name, (attempt) => this.decideAppend(name, request, attempt === 1)));
   }
 
   delete(name: string): Promise<DeleteResult> {
     this.written.delete(name);
-    return this.serialized(name, () => this.decide(() => this.decideDelete(name)));
+    return this.serialized(name, () => this.decide(name, () => this.decideDelete(name)));
   }
 
   async read(name: string, position: ReadPosition, maxBytes: number): Promise<ReadResult> {
@@ -199,6 +204,7 @@ export class RedisLog implements StreamLog {
    * the stream's state once it is, as an append of nothing at the current tail, so that a reader
    * anywhere else reads again. A lost pub/sub connection is told as `deleted` (readers read again,
    * and end while Redis is away); once it is back, the same state as for a new subscription.
+   * An append made in this process is told as soon as Redis has applied it (stream-watchers.ts).
    */
   watch(name: string, listener: (change: LogChange) => void): () => void {
     const watched = this.watched.get(name) ?? this.subscribe(name);
@@ -206,10 +212,10 @@ export class RedisLog implements StreamLog {
       clearTimeout(watched.linger);
       watched.linger = undefined;
     }
-    watched.listeners.add(listener);
+    watched.watchers.listeners.add(listener);
     return () => {
-      watched.listeners.delete(listener);
-      if (watched.listeners.size > 0 || watched.linger !== undefined || this.closed) return;
+      watched.watchers.listeners.delete(listener);
+      if (watched.watchers.listeners.size > 0 || watched.linger !== undefined || this.closed) return;
       watched.linger = setTimeout(() => this.unsubscribe(watched), SUBSCRIPTION_LINGER_MS);
     };
   }
@@ -219,7 +225,7 @@ export class RedisLog implements StreamLog {
     this.closed = true;
     for (const watched of this.watched.values()) {
       if (watched.linger !== undefined) clearTimeout(watched.linger);
-      this.tell(watched, DELETED);
+      watched.watchers.tell(DELETED);
     }
     this.watched.clear();
   }
@@ -312,10 +318,11 @@ export class RedisLog implements StreamLog {
       write.push(keys.entries, plan.entries.map(bufferOf));
       const json = this.putRecord(write, stream);
       this.expire(write, stream);
-      this.announce(write, keys, { kind: "appended", from, entries: plan.entries, record });
+      const appended = { kind: "appended" as const, from, entries: plan.entries, record };
+      this.announce(write, keys, appended);
       // A record of its own (the answer's may still be read): as a read of what was written would give.
       const after = { name, keys, record: JSON.parse(json) as StreamRecord, json };
-      return { result: appendResultOf(record, plan), write, after };
+      return { result: appendResultOf(record, plan), write, after, appended };
     }
     if (plan.kind === "no-op") await this.touch(stream, now);
     return { result: appendResultOf(record, plan) };
@@ -499,11 +506,11 @@ export class RedisLog implements StreamLog {
   }
 
   /** Runs attempts until one's write applies (or it has nothing to write). */
-  private async decide<T>(attempt: (attempt: number) => Promise<Decision<T>>): Promise<T> {
+  private async decide<T>(name: string, attempt: (attempt: number) => Promise<Decision<T>>): Promise<T> {
     for (let attempts = 1; ; attempts++) {
-      const { result, write, after } = await attempt(attempts);
+      const { result, write, after, appended } = await attempt(attempts);
       if (write === undefined) return result;
-      if (await this.apply(write)) {
+      if (await this.applyAppend(name, write, appended)) {
         if (after !== undefined) this.keepWritten(after);
         return result;
       }
@@ -513,6 +520,28 @@ export class RedisLog implements StreamLog {
       // Other processes write the same stream: step aside a random while, longer each time.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempts, 200)));
     }
+  }
+
+  /**
+   * Applies a write; an append it makes is told to this process's watchers as soon as Redis says it
+   * applied, not a pub/sub round trip later (see stream-watchers.ts). Only while the pub/sub
+   * connection is up: the notice that the watchers then also hear is what is not told twice.
+   */
+  private async applyAppend(
+    name: string,
+    write: CheckedWrite,
+    appended: Decision<unknown>["appended"],
+  ): Promise<boolean> {
+    const watchers = appended === undefined || !this.listening ? undefined : this.watched.get(name)?.watchers;
+    if (watchers === undefined || appended === undefined) return this.apply(write);
+    watchers.sending(appended);
+    let applied = false;
+    try {
+      applied = await this.apply(write);
+    } finally {
+      watchers.settled(appended, applied);
+    }
+    return applied;
   }
 
   /** Whether the write applied: false if a record it checks had changed (nothing was written). */
@@ -544,10 +573,10 @@ export class RedisLog implements StreamLog {
     const watched: Watched = {
       name,
       keys,
-      listeners: new Set(),
+      watchers: new StreamWatchers(),
       onNotice: (notice) => {
         const change = decodeNotice(notice);
-        if (change !== undefined) this.tell(watched, change);
+        if (change !== undefined) watched.watchers.heard(change);
       },
       linger: undefined,
     };
@@ -563,7 +592,7 @@ export class RedisLog implements StreamLog {
   }
 
   private unsubscribe(watched: Watched): void {
-    if (this.watched.get(watched.name) !== watched || watched.listeners.size > 0) return;
+    if (this.watched.get(watched.name) !== watched || watched.watchers.listeners.size > 0) return;
     this.watched.delete(watched.name);
     this.options.subscriber.sUnsubscribe(watched.keys.changes, watched.onNotice, true).catch(() => {
       // Gone with the connection anyway: a lost connection holds no subscription.
@@ -572,7 +601,7 @@ export class RedisLog implements StreamLog {
 
   /** Tells a subscription's watchers the stream's state, as it is once they can hear every change. */
   private async resync(watched: Watched): Promise<void> {
-    if (watched.listeners.size === 0) return;
+    if (watched.watchers.listeners.size === 0) return;
     let change: LogChange = DELETED;
     try {
       const stream = await this.load(watched.name);
@@ -582,18 +611,17 @@ export class RedisLog implements StreamLog {
     } catch {
       // Unreachable: `deleted`, so that readers read again (and answer 503) rather than wait.
     }
-    this.tell(watched, change);
-  }
-
-  private tell(watched: Watched, change: LogChange): void {
-    for (const listener of [...watched.listeners]) listener(change);
+    watched.watchers.tell(change);
   }
 
   private lost(): void {
     if (!this.listening) return;
     this.listening = false;
     // Changes made while the connection is down are never heard of: readers must not wait for them.
-    for (const watched of this.watched.values()) this.tell(watched, DELETED);
+    for (const { watchers } of this.watched.values()) {
+      watchers.forgetOwn();
+      watchers.tell(DELETED);
+    }
   }
 
   private reconnected(): void {

@@ -6,7 +6,6 @@ import { EventEmitter } from "node:events";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
-import { BackendUnavailableError } from "../../src/hub/backend-unavailable.ts";
 import type { AppendRequest, CreateRequest, LogChange } from "../../src/hub/log.ts";
 import { connectRedis, type RedisBackend } from "../../src/hub/redis/connect.ts";
 import { RedisLog } from "../../src/hub/redis/redis-log.ts";

@@ -17,7 +17,7 @@
  *
  *   npm run bench:streams                        N = 1000 and 5000 (the Worker at a fifth of N), one run each
  *   npm run bench:streams -- --quick             N = 200, smaller bursts: a couple of minutes
- *   npm run bench:streams -- --only=reference --n=1000 --runs=3
+ *   npm run bench:streams -- --only="@durable-streams/server" --n=1000 --runs=3   (--only: text in "stack runtime backend")
  *   npm run bench:streams -- --quick --report --note="Machine shared with other work"   (the note goes in the report)
  */
 import { mkdirSync, writeFileSync } from "node:fs";

@@ -74,6 +74,28 @@ async function texts(on: RedisLog, name: string): Promise<string[]> {
   return read.entries.map((entry) => new TextDecoder().decode(entry));
 }
 
+/** What a test holds back while it wants, then lets go of in order. */
+function heldBack() {
+  let holding = false;
+  const held: Array<() => void> = [];
+  return {
+    /** Runs `then` now, or once released if holding. */
+    pass(then: () => void): void {
+      if (holding) held.push(then);
+      else then();
+    },
+    hold: () => {
+      holding = true;
+    },
+    /** Lets go of what was held, in order, before it returns. */
+    release: () => {
+      holding = false;
+      for (const then of held.splice(0)) then();
+    },
+    held: () => held.length,
+  };
+}
+
 /**
  * A real pub/sub connection whose notices the test holds back while it wants: a pub/sub slower than
  * the test's commands, which a loaded machine or a busy Redis can be.
@@ -81,8 +103,7 @@ async function texts(on: RedisLog, name: string): Promise<string[]> {
 async function heldSubscriber() {
   const client = createClient({ url: redis.url });
   await client.connect();
-  let holding = false;
-  const held: Array<() => void> = [];
+  const gate = heldBack();
   const delivering = new Map<(notice: Buffer) => void, (notice: Buffer) => void>();
   const subscriber = {
     get isReady() {
@@ -90,7 +111,7 @@ async function heldSubscriber() {
     },
     on: (event: "ready" | "end" | "error", listener: () => void) => client.on(event, listener),
     sSubscribe(channel: string, listener: (notice: Buffer) => void, bufferMode: true) {
-      const deliver = (notice: Buffer) => (holding ? held.push(() => listener(notice)) : listener(notice));
+      const deliver = (notice: Buffer) => gate.pass(() => listener(notice));
       delivering.set(listener, deliver);
       return client.sSubscribe(channel, deliver, bufferMode);
     },
@@ -98,19 +119,8 @@ async function heldSubscriber() {
       return client.sUnsubscribe(channel, delivering.get(listener) ?? listener, bufferMode);
     },
   };
-  return {
-    subscriber,
-    hold: () => {
-      holding = true;
-    },
-    /** Delivers what was held, in order, before it returns. */
-    release: () => {
-      holding = false;
-      for (const deliver of held.splice(0)) deliver();
-    },
-    held: () => held.length,
-    destroy: () => client.destroy(),
-  };
+  const { hold, release, held } = gate;
+  return { subscriber, hold, release, held, destroy: () => client.destroy() };
 }
 
 /**
@@ -120,25 +130,20 @@ async function heldSubscriber() {
 async function heldCommands() {
   const client = createClient({ url: redis.url });
   await client.connect();
-  let holding = false;
-  const held: Array<() => void> = [];
+  const gate = heldBack();
+  const { hold, release, held } = gate;
   return {
     commands: {
       sendCommand: async (args: (string | Buffer)[], options: Parameters<typeof client.sendCommand>[1]) => {
         const reply = await client.sendCommand(args, options);
         // Only the write's: the append reads the record first.
-        if (holding && String(args[0]).startsWith("EVAL")) await new Promise<void>((resolve) => held.push(resolve));
+        if (String(args[0]).startsWith("EVAL")) await new Promise<void>((resolve) => gate.pass(resolve));
         return reply;
       },
     },
-    hold: () => {
-      holding = true;
-    },
-    release: () => {
-      holding = false;
-      for (const resolve of held.splice(0)) resolve();
-    },
-    held: () => held.length,
+    hold,
+    release,
+    held,
     destroy: () => client.destroy(),
   };
 }

@@ -371,6 +371,18 @@ describe("a channel stored before channels were streams", () => {
     await fromStart.cancel();
   });
 
+  it("moves in when its stream is read first, through the log (/v1/stream/channels/<name>)", async () => {
+    const [a, b] = await Promise.all([backend(5), backend(5)]);
+    const channel = freshChannel();
+    const events = await legacyChannel(channel, [1, 2, 3, 4, 5, 6, 7], 7);
+    const lookup = await b.log.head(channelStreamName(channel));
+    expect(lookup).toMatchObject({ kind: "found", record: { head: 2, tail: 7, retention: 5 } });
+    expect(texts((await readAll(b, channel, 2)).entries)).toEqual(events.slice(2).map(channelEntryOf));
+    // Moved once: the hub of another process numbers on from it.
+    expect((await a.hub.publish(channel, { data: null })).event.id).toBe(8);
+    expect((await a.log.read(`${channelStreamName(channel)}-none`, 0, 100)).kind).toBe("not-found");
+  });
+
   it("keeps only the newest run of consecutive ids, and numbers on from the counter", async () => {
     const a = await backend(50);
     const channel = freshChannel();

@@ -93,6 +93,7 @@ export async function connectRedis(options: RedisConnectOptions): Promise<RedisB
     subscriber,
     limits: options.streamLimits ?? { maxBytes: 0, maxEntries: 0 },
     timeoutMs: options.timeoutMs,
+    bringIn: (name) => hub.bringInChannelStream(name),
   });
   const ready = Promise.all([commands.connect(), subscriber.connect()]);
   ready.catch(() => {

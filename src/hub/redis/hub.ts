@@ -14,6 +14,7 @@ import { BackendUnavailableError } from "../backend-unavailable.ts";
 import { type ChannelStats, type ChannelSubscriber, PART_SETTINGS, type StreamSettings } from "../channel.ts";
 import { decodeStored, envelopeMiddle } from "../channel-entry.ts";
 import { afterId, type ChannelEvent, dataWithId, draftOf, type Publication, type Published } from "../channel-event.ts";
+import { channelOfStream } from "../channel-stream-name.ts";
 import { EndOfTurn } from "../end-of-turn.ts";
 import type { BackendStatus, Hub, StreamOptions, SubscribeOptions, Subscription } from "../hub.ts";
 import type { HubMetrics } from "../hub-metrics.ts";
@@ -332,6 +333,15 @@ export class RedisHub implements Hub {
       if (json !== null) return { record: JSON.parse(json) as StreamRecord, first: Number(first ?? 0) };
       if (migrated || !(await this.migrate(keys))) return undefined;
     }
+  }
+
+  /**
+   * For the log: a channel's stream with no record may be a channel of the earlier version, moved
+   * in now (so `/v1/stream/channels/<name>` reads it before any publish or history read did).
+   */
+  bringInChannelStream(name: string): Promise<boolean> {
+    const channel = channelOfStream(name);
+    return channel === undefined ? Promise.resolve(false) : this.migrate(channelKeys(this.prefix, channel));
   }
 
   /** Moves the channel's keys from before it was a stream, if it has any (legacy-channel.ts). */

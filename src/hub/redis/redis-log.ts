@@ -77,6 +77,11 @@ export interface RedisLogOptions {
   /** What every key starts with (default `edge-sse`, as the hub's). */
   prefix?: string;
   clock?: () => number;
+  /**
+   * Asked when a stream has no record: brings in what the stream was before it was one (a channel of
+   * the earlier version, legacy-channel.ts), true if it did. Without it, a missing stream is missing.
+   */
+  bringIn?: (name: string) => Promise<boolean>;
 }
 
 /** A stream as read from Redis. */
@@ -365,7 +370,7 @@ export class RedisLog implements StreamLog {
     }
   }
 
-  private async load(name: string): Promise<Loaded | undefined> {
+  private async load(name: string, bringIn = true): Promise<Loaded | undefined> {
     const keys = streamKeys(this.prefix, name);
     const [json, touched] = await this.command<[string | null, string | null]>([
       "HMGET",
@@ -373,7 +378,11 @@ export class RedisLog implements StreamLog {
       "json",
       "touched",
     ]);
-    if (json === null) return undefined;
+    if (json === null) {
+      // Brought in (once: a record moved in is read on the next try), or missing.
+      if (!bringIn || this.options.bringIn === undefined || !(await this.options.bringIn(name))) return undefined;
+      return this.load(name, false);
+    }
     const record = JSON.parse(json) as StreamRecord;
     // Reads count in the separate field, so that they never make a write decide again.
     if (touched !== null) record.touchedAt = Math.max(record.touchedAt, Number(touched));

@@ -5,8 +5,9 @@
  * again, with the same Producer-Seq, until it is answered 2xx (the protocol's retry). Afterwards the
  * stream holds every append exactly once, each producer's in order, and the SSE reader has seen
  * exactly what a catch-up read returns: it went on across the restarts, or came back from its last
- * offset. The server runs test/workers/restartable-worker.ts, the Worker with a route that
- * restarts an object.
+ * offset. And an append whose object resets right after storing it is answered `503
+ * backend_unavailable`, and its retry is a duplicate (stored once). The server runs
+ * test/workers/restartable-worker.ts, the Worker with routes that restart an object.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRestartableWorker } from "../support/restartable-worker.ts";
@@ -62,5 +63,31 @@ describe("a durable stream's object that restarts under wrangler dev", () => {
     console.info(
       `stream object restarts: ${failedTries} append tries failed and were sent again; the SSE reader opened ${reader.opens()} response(s)`,
     );
+  });
+  it("answers an append whose object reset after storing it 503 backend_unavailable; its retry is a duplicate, stored once", async () => {
+    const name = `fail-${Date.now()}`;
+    const url = `${server.url}/v1/stream/${name}`;
+    const created = await fetch(url, { method: "PUT", headers: { "content-type": "application/json" } });
+    expect(created.status).toBe(201);
+    const append = () =>
+      fetch(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "producer-id": "producer-0",
+          "producer-epoch": "0",
+          "producer-seq": "0",
+        },
+        body: JSON.stringify({ producer: 0, seq: 0 }),
+      });
+    expect((await fetch(`${server.url}/test/fail-next-append/${name}`, { method: "POST" })).status).toBe(204);
+    const failed = await append();
+    expect(failed.status).toBe(503);
+    expect(failed.headers.get("retry-after")).not.toBeNull();
+    expect(await failed.json()).toEqual({ error: { code: "backend_unavailable", message: expect.any(String) } });
+    // It had been stored: the producer's retry is answered as a duplicate and stores nothing.
+    const retried = await append();
+    expect(retried.status).toBe(204);
+    expectEveryAppendOnceInOrder(await readAll(url), 1, 1);
   });
 });

@@ -44,10 +44,13 @@ export async function appendUntilAccepted(
         },
         body: JSON.stringify({ producer, seq } satisfies Item),
       });
-      await response.arrayBuffer();
-      if (response.ok) return failures;
-      // Only a failure of the backend may be answered otherwise; anything else is a bug.
-      expect(response.status).toBeGreaterThanOrEqual(500);
+      if (response.ok) {
+        await response.arrayBuffer();
+        return failures;
+      }
+      // Only a failure of the backend may be answered otherwise, as such; anything else is a bug.
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({ error: { code: "backend_unavailable" } });
     } catch {
       // The connection dropped: send it again.
     }

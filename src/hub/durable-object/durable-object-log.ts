@@ -6,7 +6,8 @@
  * the reader's response (stream-watch.ts). Reads are retried through a fresh stub when the call
  * fails (the object restarting): they change nothing but a sliding TTL, so an SSE reader goes on
  * across a restart instead of ending. Writes are not: one that failed may have been applied, and
- * only the client knows whether it may send it again (idempotent producers may).
+ * only the client knows whether it may send it again (idempotent producers may). Either way a call
+ * that failed is the backend's failure, a `503 backend_unavailable`, never the app's 500.
  */
 import { BackendUnavailableError } from "../backend-unavailable.ts";
 import { channelOfStream } from "../channel-stream-name.ts";
@@ -55,7 +56,7 @@ export class DurableObjectLog implements StreamLog {
 
   async create(name: string, request: CreateRequest): Promise<CreateResult> {
     if (channelOfStream(name) !== undefined) return { kind: "conflict", message: CHANNEL_STREAM_READ_ONLY };
-    return (await this.streamObject(name).create(request)) as CreateResult;
+    return (await this.written(() => this.streamObject(name).create(request))) as CreateResult;
   }
 
   async append(name: string, request: AppendRequest): Promise<AppendResult> {
@@ -63,7 +64,7 @@ export class DurableObjectLog implements StreamLog {
       const lookup = await this.head(name);
       return lookup.kind === "found" ? { kind: "closed", record: lookup.record } : lookup;
     }
-    return (await this.streamObject(name).append(request)) as AppendResult;
+    return (await this.written(() => this.streamObject(name).append(request))) as AppendResult;
   }
 
   read(name: string, position: ReadPosition, maxBytes: number): Promise<ReadResult> {
@@ -76,7 +77,7 @@ export class DurableObjectLog implements StreamLog {
 
   async delete(name: string): Promise<DeleteResult> {
     if (channelOfStream(name) !== undefined) throw new TypeError(CHANNEL_STREAM_READ_ONLY);
-    return this.streamObject(name).delete();
+    return this.written(() => this.streamObject(name).delete()) as Promise<DeleteResult>;
   }
 
   watch(name: string, listener: (change: LogChange) => void): () => void {
@@ -95,6 +96,15 @@ export class DurableObjectLog implements StreamLog {
   private streamObject(name: string): DurableObjectStub<StreamObject> {
     const { STREAMS } = this.namespaces;
     return STREAMS.get(STREAMS.idFromName(name));
+  }
+
+  /** A write's call, once: it may have been applied if it failed (the object reset mid-call). */
+  private async written(call: () => Promise<unknown>): Promise<unknown> {
+    try {
+      return await call();
+    } catch (error) {
+      throw new BackendUnavailableError("the stream's Durable Object", error);
+    }
   }
 
   private async retried<T>(call: () => Promise<T>): Promise<T> {

@@ -2,7 +2,8 @@
  * Durable streams' objects inside workerd (vitest's miniflare): what the conformance suite does not
  * look at on this backend. Forks live in other objects than their sources, so a deletion's cascade up
  * a fork chain crosses objects; a fork nobody asks for again still releases its source when its TTL
- * passes (the object's alarm); and a reader held by a Worker request hears of a deletion over its
+ * passes (the object's alarm), and so does a fork whose creation failed after its source counted it;
+ * and a reader held by a Worker request hears of a deletion over its
  * socket, and lets go of the socket when its response ends.
  */
 import { runInDurableObject } from "cloudflare:test";
@@ -58,6 +59,29 @@ describe("durable streams' objects", () => {
     expect(await status(source)).toBe(410);
     // Only the fork's alarm can remove it now: the fork is never read again.
     expect(await eventually(() => status(source), 404)).toBe(404);
+  });
+
+  it("gives its source's count back when a fork's creation fails after the source counted it", async () => {
+    const [source, fork] = [newName("source"), newName("failed-fork")];
+    expect(await create(source, {}, "kept")).toBe(201);
+    // The fork's object fails its first write, after the source counted it (a crash there).
+    await runInDurableObject(env.STREAMS.get(env.STREAMS.idFromName(fork)), (instance) => {
+      (instance as unknown as { store: { write: () => never } }).store.write = () => {
+        throw new Error("the fork's first write failed (a test)");
+      };
+    });
+    const failed = await fetchApp(path(fork), {
+      method: "PUT",
+      headers: { "content-type": "text/plain", "stream-forked-from": path(source) },
+    });
+    expect(failed.status).toBe(503);
+    expect(await failed.json()).toMatchObject({ error: { code: "backend_unavailable" } });
+    expect(await status(fork)).toBe(404);
+    // Deleted, the source is held only by the fork that never was, until the fork's alarm gives the
+    // count back: then it goes, and its name is free.
+    expect(await status(source, { method: "DELETE" })).toBe(204);
+    expect(await eventually(() => status(source), 404)).toBe(404);
+    expect(await create(source)).toBe(201);
   });
 
   it("ends an SSE reader when its stream is deleted, and closes the reader's socket to the object", async () => {

@@ -11,7 +11,9 @@
  * instance, so a deletion while forks live only marks it gone (410); the last fork to go releases
  * it and it is removed, and so on up the chain. A release the source could not take is kept and
  * sent again from an alarm, as is the removal of a stream whose TTL or expiry passed while nobody
- * asked for it (memory sweeps those; this object has its alarm).
+ * asked for it (memory sweeps those; this object has its alarm). A fork being created owes its
+ * release before it asks to be counted, until its first write: a crash in between gives the count
+ * back from the alarm.
  *
  * Watchers are the Worker requests that hold an SSE or long-poll response: each opens a WebSocket
  * here, accepted with the Hibernation API, and gets every change (log-change.ts). Between changes
@@ -47,7 +49,7 @@ import {
   type StreamRecord,
 } from "../stream-rules.ts";
 import type { ChannelObject } from "./channel-object.ts";
-import { SqlStreamStore } from "./stream-store.ts";
+import { type PendingRelease, SqlStreamStore } from "./stream-store.ts";
 import { StreamWatchers } from "./stream-watchers.ts";
 
 export interface StreamEnv {
@@ -181,6 +183,8 @@ export class StreamObject extends DurableObject<StreamEnv> {
   override webSocketError(): void {}
 
   override async alarm(): Promise<void> {
+    // A create in flight settles what it owes (its fork's count) first.
+    await this.creating;
     await this.sendReleases();
     const record = await this.live(Date.now());
     if (record !== undefined) await this.wakeAt(expiryOf(record));
@@ -212,11 +216,18 @@ export class StreamObject extends DurableObject<StreamEnv> {
       this.store.clearEntries();
       return { kind: "too-large", message: tooLarge };
     }
+    let counted: PendingRelease | undefined;
     if (record.fork !== null) {
-      const counted = await this.source(record.fork.from).countFork(record.fork.source, record.instance);
-      if (counted !== "counted") {
+      // Owed before it is asked for: should this object crash between the count and the write below,
+      // its alarm gives the count back, and the source is not held by a fork that never was.
+      counted = { source: record.fork.from, sourceInstance: record.fork.source, forkInstance: record.instance };
+      this.store.owe(counted);
+      await this.wakeAt(Date.now() + RELEASE_RETRY_MS);
+      const answer = await this.source(counted.source).countFork(counted.sourceInstance, counted.forkInstance);
+      if (answer !== "counted") {
+        this.store.released(counted);
         this.store.clearEntries();
-        return counted === "gone"
+        return answer === "gone"
           ? { kind: "conflict", message: "its source was deleted" }
           : { kind: "fork-source-missing" };
       }
@@ -225,7 +236,7 @@ export class StreamObject extends DurableObject<StreamEnv> {
     for (const entry of entries) record.bytes += entry.byteLength;
     record.tail += entries.length;
     record.closed = request.closed;
-    this.store.write(from, entries, record);
+    this.store.write(from, entries, record, counted);
     await this.wakeAt(expiryOf(record));
     this.notify({ kind: "created", record });
     return { kind: "created", record };

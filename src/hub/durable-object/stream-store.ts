@@ -12,7 +12,10 @@ import type { ChannelStorage } from "../channel-log.ts";
 import type { ReadResult } from "../log.ts";
 import { positionIn, type ReadPosition, type StreamRecord } from "../stream-rules.ts";
 
-/** A fork's release still owed to its source (the source was unreachable when the fork went). */
+/**
+ * A fork's release still owed to its source: the source was unreachable when the fork went, or the
+ * fork is being created (owed until its first write).
+ */
 export interface PendingRelease {
   source: string;
   sourceInstance: string;
@@ -76,9 +79,14 @@ export class SqlStreamStore implements ChannelStorage {
    * channel's), the entries before the record's head go in the same step, their bytes taken off
    * the record's.
    */
-  write(from: number, entries: Uint8Array[], record: StreamRecord): void {
+  /**
+   * Stores entries from `from` and the record in one step; `settled`, a release owed until this
+   * write (a fork's, see `owe`), is no longer owed once it is stored.
+   */
+  write(from: number, entries: Uint8Array[], record: StreamRecord, settled?: PendingRelease): void {
     try {
       this.storage.transactionSync(() => {
+        if (settled !== undefined) this.released(settled);
         this.putEntries(from, entries);
         if (record.retention != null) {
           const dropped = this.sql.exec<{ size: number }>(
@@ -161,14 +169,7 @@ export class SqlStreamStore implements ChannelStorage {
       this.sql.exec("DELETE FROM stream");
       this.sql.exec("DELETE FROM entries");
       this.sql.exec("DELETE FROM forks");
-      if (release !== undefined) {
-        this.sql.exec(
-          "INSERT OR IGNORE INTO releases (source, source_instance, fork_instance) VALUES (?, ?, ?)",
-          release.source,
-          release.sourceInstance,
-          release.forkInstance,
-        );
-      }
+      if (release !== undefined) this.owe(release);
     });
     this.cached = undefined;
   }
@@ -185,6 +186,20 @@ export class SqlStreamStore implements ChannelStorage {
 
   forkCount(): number {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM forks").one().n;
+  }
+
+  /**
+   * A release owed from now on unless a later step settles it: a fork being created owes its
+   * source's count before asking for it, so that an object that crashes between the count and the
+   * fork's first write still gives it back (from its alarm).
+   */
+  owe(release: PendingRelease): void {
+    this.sql.exec(
+      "INSERT OR IGNORE INTO releases (source, source_instance, fork_instance) VALUES (?, ?, ?)",
+      release.source,
+      release.sourceInstance,
+      release.forkInstance,
+    );
   }
 
   pendingReleases(): PendingRelease[] {

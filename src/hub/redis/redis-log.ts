@@ -586,15 +586,16 @@ export class RedisLog implements StreamLog {
   }
 
   private serialized<T>(name: string, task: () => Promise<T>): Promise<T> {
-    const run = (this.queues.get(name) ?? Promise.resolve()).then(task, task);
-    const done = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(name, done);
-    done.then(() => {
+    const queued = this.queues.get(name);
+    // Nothing queued, the usual case (an answer appends a chunk once the last one is answered):
+    // started at once, not a tick later; the queue empties as soon as the task settles.
+    const run = queued === undefined ? task() : queued.then(task, task);
+    let done: Promise<void> | undefined;
+    const release = () => {
       if (this.queues.get(name) === done) this.queues.delete(name);
-    });
+    };
+    done = run.then(release, release);
+    this.queues.set(name, done);
     return run;
   }
 

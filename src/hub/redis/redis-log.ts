@@ -129,7 +129,7 @@ const MAX_READ_BATCH = 10_000;
 // Streams whose record as last written here is kept for the next append (see RedisLog.written).
 const MAX_WRITTEN = 1_000;
 // An append moves a sliding TTL's Redis expiry only once it is this much behind the record's: an
-// answer appends every token, and three PEXPIREATs each time were a third of its write's commands.
+// answer appends every token, and three PEXPIREATs each time were half of its write's six commands.
 // Redis then frees the keys up to this much later, still well after the rules count them expired.
 const EXPIRY_SLACK_MS = 1_000;
 

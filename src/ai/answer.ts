@@ -177,8 +177,9 @@ async function run(options: AnswerOptions, controller: AbortController, ttlSecon
   try {
     const source = typeof options.source === "function" ? await options.source(signal) : options.source;
     chunks = readerOf(source);
+    const untilAborted = abortableReads(signal);
     for (;;) {
-      const next = await untilAborted(chunks.next(), signal);
+      const next = await untilAborted(chunks.next());
       const refused = await appended();
       if (refused !== undefined) return refused;
       if (next === ABORTED) break;
@@ -257,27 +258,25 @@ function readerOf(source: ChunkSource): ChunkReader {
 
 const ABORTED = Symbol("aborted");
 
-/** `promise`, or ABORTED as soon as `signal` aborts (the promise is then left to settle unread). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.resolve(ABORTED);
-  }
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
+/**
+ * A race of each read against `signal`: `promise`, or ABORTED as soon as `signal` aborts (the
+ * promise is then left to settle unread). One abort listener for the whole generation, not one
+ * added and removed per chunk: a generation reads once per token.
+ */
+function abortableReads(signal: AbortSignal): <T>(promise: Promise<T>) => Promise<T | typeof ABORTED> {
+  let onAbort: (() => void) | undefined;
+  signal.addEventListener("abort", () => onAbort?.(), { once: true });
+  return <T>(promise: Promise<T>) => {
+    if (signal.aborted) {
       promise.catch(() => {});
-      resolve(ABORTED);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
+      return Promise.resolve(ABORTED);
+    }
+    return new Promise<T | typeof ABORTED>((resolve, reject) => {
+      onAbort = () => {
+        promise.catch(() => {});
+        resolve(ABORTED);
+      };
+      promise.then(resolve, reject);
+    });
+  };
 }

@@ -240,6 +240,31 @@ describe("RedisLog", () => {
     expect(await redis.command("EXISTS", lastingKeys.record, lastingKeys.entries, lastingKeys.forks)).toBe(0);
   });
 
+  it("moves a sliding TTL's Redis expiry on an append only once it is a second behind the record's", async () => {
+    let now = Date.now();
+    const [commands, subscriber] = [createClient({ url: redis.url }), createClient({ url: redis.url })];
+    await Promise.all([commands.connect(), subscriber.connect()]);
+    const on = new RedisLog({ commands, subscriber, ...LIMITS, clock: () => now });
+    const name = freshName();
+    await on.create(name, creation({ ttlSeconds: 60 }));
+    const keys = streamKeys("edge-sse", name);
+    const expiries = async () =>
+      Promise.all([keys.record, keys.entries].map(async (key) => Number(await redis.command("PEXPIRETIME", key))));
+    await on.append(name, appending("a"));
+    const set = now + 65_000;
+    expect(await expiries()).toEqual([set, set]);
+    now += 500;
+    await on.append(name, appending("b"));
+    expect(await expiries()).toEqual([set, set]);
+    now += 500;
+    await on.append(name, appending("c"));
+    expect(await expiries()).toEqual([set + 1_000, set + 1_000]);
+    expect(await texts(on, name)).toEqual(["a", "b", "c"]);
+    on.close();
+    commands.destroy();
+    subscriber.destroy();
+  });
+
   it("copies a fork's entries, keeps a deleted source's name taken while the fork lives, and frees it with the fork", async () => {
     const on = await log();
     const source = freshName();

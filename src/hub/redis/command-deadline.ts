@@ -10,28 +10,50 @@
  * command gets at least 90% of `timeoutMs`, at most all of it.
  */
 export class CommandDeadline {
-  private current: Promise<never> | undefined;
+  /**
+   * The commands sent in the current tenth of the timeout and not answered yet, by their rejecters.
+   * A set per tenth, not one shared promise that every command races: a promise keeps every
+   * reaction added to it until it settles, so each command's answer (and the promise around it)
+   * stayed in memory for the whole timeout, thousands of them at a few thousand commands a second,
+   * and all were walked when it fired. An answered command leaves its set at once.
+   */
+  private current: Set<(error: Error) => void> | undefined;
   private madeAt = 0;
 
   constructor(private readonly timeoutMs: number) {}
 
   /** What `command` answers, or a rejection once its deadline passed (the command may still run). */
   race<T>(command: Promise<T>): Promise<T> {
-    return Promise.race([command, this.shared()]);
+    const pending = this.shared();
+    return new Promise<T>((resolve, reject) => {
+      pending.add(reject);
+      command.then(
+        (value) => {
+          pending.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          pending.delete(reject);
+          reject(error);
+        },
+      );
+    });
   }
 
-  private shared(): Promise<never> {
+  private shared(): Set<(error: Error) => void> {
     const now = performance.now();
     if (this.current === undefined || now - this.madeAt >= this.timeoutMs / 10) {
       this.madeAt = now;
       const timeoutMs = this.timeoutMs;
-      this.current = new Promise<never>((_resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-        // Node and Bun: the timer alone keeps no process running (Deno's timers are numbers).
-        (timer as { unref?: () => void }).unref?.();
-      });
-      // It may fire with no command racing it.
-      this.current.catch(() => {});
+      const pending = new Set<(error: Error) => void>();
+      this.current = pending;
+      const timer = setTimeout(() => {
+        const error = new Error(`Redis did not answer within ${timeoutMs} ms`);
+        for (const reject of pending) reject(error);
+        pending.clear();
+      }, timeoutMs);
+      // Node and Bun: the timer alone keeps no process running (Deno's timers are numbers).
+      (timer as { unref?: () => void }).unref?.();
     }
     return this.current;
   }

@@ -46,7 +46,7 @@ import {
 } from "../stream-rules.ts";
 import { type Argument, CHECKED_WRITE_SCRIPT, CheckedWrite } from "./checked-write.ts";
 import { CommandDeadline } from "./command-deadline.ts";
-import { decodeNotice, encodeNotice } from "./log-notice.ts";
+import { decodeNotice, encodeNotice, encodeOwnAppendNotice, ownAppendNumber, ownNoticePrefix } from "./log-notice.ts";
 import { READ_SCRIPT } from "./read-script.ts";
 import { runScript, sha1 } from "./script-sha.ts";
 import { type StreamKeys, streamKeys } from "./stream-keys.ts";
@@ -91,6 +91,8 @@ interface Loaded {
   record: StreamRecord;
   /** The record's JSON exactly as stored: what a write decided on this read expects to find. */
   json: string;
+  /** The Redis expiry (ms since the epoch) that this process's last write of it set, if it set one. */
+  expiry?: number;
 }
 
 /** One stream's subscription in this process, shared by its watchers. */
@@ -111,6 +113,8 @@ interface Decision<T> {
   after?: Loaded;
   /** The append `write` makes, told to this process's watchers once applied (stream-watchers.ts). */
   appended?: Extract<LogChange, { kind: "appended" }>;
+  /** Its number, which its notice carries (log-notice.ts). */
+  appendNumber?: number;
 }
 
 const DELETED: LogChange = { kind: "deleted" };
@@ -129,6 +133,10 @@ const MAX_ATTEMPTS = 50;
 const MAX_READ_BATCH = 10_000;
 // Streams whose record as last written here is kept for the next append (see RedisLog.written).
 const MAX_WRITTEN = 1_000;
+// An append moves a sliding TTL's Redis expiry only once it is this much behind the record's: an
+// answer appends every token, and three PEXPIREATs each time were half of its write's six commands.
+// Redis then frees the keys up to this much later, still well after the rules count them expired.
+const EXPIRY_SLACK_MS = 1_000;
 
 export class RedisLog implements StreamLog {
   private readonly prefix: string;
@@ -150,6 +158,10 @@ export class RedisLog implements StreamLog {
   private readonly watched = new Map<string, Watched>();
   /** False once the pub/sub connection was lost, until it is back (and watchers have read again). */
   private listening: boolean;
+  /** Names this log's appends in their notices, so that it knows its own (log-notice.ts). */
+  private readonly origin = crypto.randomUUID().replaceAll("-", "");
+  private readonly ownPrefix = ownNoticePrefix(this.origin);
+  private appendsMade = 0;
   private closed = false;
 
   constructor(private readonly options: RedisLogOptions) {
@@ -322,12 +334,19 @@ export class RedisLog implements StreamLog {
       const write = new CheckedWrite().expect(keys.record, stream.json);
       write.push(keys.entries, plan.entries.map(bufferOf));
       const json = this.putRecord(write, stream);
-      this.expire(write, stream);
+      const expiry = this.expire(write, stream, known?.expiry);
       const appended = { kind: "appended" as const, from, entries: plan.entries, record };
-      this.announce(write, keys, appended);
-      // A record of its own (the answer's may still be read): as a read of what was written would give.
-      const after = { name, keys, record: JSON.parse(json) as StreamRecord, json };
-      return { result: appendResultOf(record, plan), write, after, appended };
+      const appendNumber = ++this.appendsMade;
+      write.run(
+        [keys.changes],
+        "SPUBLISH",
+        keys.changes,
+        encodeOwnAppendNotice(this.origin, appendNumber, appended, json),
+      );
+      // A record of its own (the answer's may still be read), as a read of what was written would
+      // give; applyWrite replaces every field but `producers`, which it writes into.
+      const after = { name, keys, record: { ...record, producers: { ...record.producers } }, json, expiry };
+      return { result: appendResultOf(record, plan), write, after, appended, appendNumber };
     }
     if (plan.kind === "no-op") await this.touch(stream, now);
     return { result: appendResultOf(record, plan) };
@@ -499,14 +518,24 @@ export class RedisLog implements StreamLog {
     if (this.written.size > MAX_WRITTEN) this.written.delete(this.written.keys().next().value as string);
   }
 
-  /** Sets the Redis expiry of a stream with a TTL or an expiry time, from its record. */
-  private expire(write: CheckedWrite, { keys, record }: Pick<Loaded, "keys" | "record">): void {
+  /**
+   * Sets the Redis expiry of a stream with a TTL or an expiry time, from its record; returns it.
+   * `setBefore`: what this process's last write of the stream set (still so: the write is checked
+   * against that record), left as it is if the new one is less than EXPIRY_SLACK_MS later.
+   */
+  private expire(
+    write: CheckedWrite,
+    { keys, record }: Pick<Loaded, "keys" | "record">,
+    setBefore?: number,
+  ): number | undefined {
     const times: number[] = [];
     if (record.expiresAt !== null) times.push(Date.parse(record.expiresAt));
     if (record.ttlSeconds !== null) times.push(record.touchedAt + record.ttlSeconds * 1000);
-    if (times.length === 0) return;
-    const at = String(Math.min(...times) + EXPIRY_MARGIN_MS);
-    for (const key of [keys.record, keys.entries, keys.forks]) write.run([key], "PEXPIREAT", key, at);
+    if (times.length === 0) return undefined;
+    const at = Math.min(...times) + EXPIRY_MARGIN_MS;
+    if (setBefore !== undefined && at >= setBefore && at - setBefore < EXPIRY_SLACK_MS) return setBefore;
+    for (const key of [keys.record, keys.entries, keys.forks]) write.run([key], "PEXPIREAT", key, String(at));
+    return at;
   }
 
   /** Announces the change on the stream's channel, in the same step as the write that makes it. */
@@ -517,9 +546,9 @@ export class RedisLog implements StreamLog {
   /** Runs attempts until one's write applies (or it has nothing to write). */
   private async decide<T>(name: string, attempt: (attempt: number) => Promise<Decision<T>>): Promise<T> {
     for (let attempts = 1; ; attempts++) {
-      const { result, write, after, appended } = await attempt(attempts);
+      const { result, write, after, appended, appendNumber } = await attempt(attempts);
       if (write === undefined) return result;
-      if (await this.applyAppend(name, write, appended)) {
+      if (await this.applyAppend(name, write, appended, appendNumber)) {
         if (after !== undefined) this.keepWritten(after);
         return result;
       }
@@ -540,15 +569,16 @@ export class RedisLog implements StreamLog {
     name: string,
     write: CheckedWrite,
     appended: Decision<unknown>["appended"],
+    number: number | undefined,
   ): Promise<boolean> {
     const watchers = appended === undefined || !this.listening ? undefined : this.watched.get(name)?.watchers;
-    if (watchers === undefined || appended === undefined) return this.apply(write);
-    watchers.sending(appended);
+    if (watchers === undefined || appended === undefined || number === undefined) return this.apply(write);
+    watchers.sending(number);
     let applied = false;
     try {
       applied = await this.apply(write);
     } finally {
-      watchers.settled(appended, applied);
+      watchers.settled(number, appended, applied);
     }
     return applied;
   }
@@ -565,15 +595,16 @@ export class RedisLog implements StreamLog {
   }
 
   private serialized<T>(name: string, task: () => Promise<T>): Promise<T> {
-    const run = (this.queues.get(name) ?? Promise.resolve()).then(task, task);
-    const done = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(name, done);
-    done.then(() => {
+    const queued = this.queues.get(name);
+    // Nothing queued, the usual case (an answer appends a chunk once the last one is answered):
+    // started at once, not a tick later; the queue empties as soon as the task settles.
+    const run = queued === undefined ? task() : queued.then(task, task);
+    let done: Promise<void> | undefined;
+    const release = () => {
       if (this.queues.get(name) === done) this.queues.delete(name);
-    });
+    };
+    done = run.then(release, release);
+    this.queues.set(name, done);
     return run;
   }
 
@@ -584,8 +615,10 @@ export class RedisLog implements StreamLog {
       keys,
       watchers: new StreamWatchers(),
       onNotice: (notice) => {
+        const own = ownAppendNumber(notice, this.ownPrefix);
+        if (own !== undefined && watched.watchers.toldAlready(own)) return;
         const change = decodeNotice(notice);
-        if (change !== undefined) watched.watchers.heard(change);
+        if (change !== undefined) watched.watchers.heard(change, own);
       },
       linger: undefined,
     };

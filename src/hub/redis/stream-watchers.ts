@@ -6,8 +6,9 @@
  * acknowledges it, rather than a pub/sub round trip later: a reader in this process (an answer's
  * first reader is in the process that generates it) writes each chunk a round trip sooner. The
  * append then reaches this process twice, by its acknowledgment and by its notice, in either order
- * (two connections): whichever comes first is told, the other is not. Appends are known by their
- * stream instance, position and new tail, which no other write of the stream shares.
+ * (two connections): whichever comes first is told, the other is not. Appends are known by the
+ * number their log gave them, which their notice carries (log-notice.ts): a notice of an append
+ * told already is dropped before it is decoded.
  *
  * Told at once only when the watchers already know the stream as this instance (from a notice or
  * a resync), so that an append of a stream deleted and created again here is never told before
@@ -25,11 +26,11 @@ export class StreamWatchers {
   /** The stream's instance as last told; undefined before anything was told, and once deleted or lost. */
   private instance: string | undefined;
   /**
-   * This process's appends sent and not yet both acknowledged and heard over pub/sub, by key: true
-   * once one of the two told it. Small: an append leaves once both came (or it failed), and all of
-   * them when the pub/sub connection is lost (no notice will come).
+   * This process's appends sent and not yet both acknowledged and heard over pub/sub, by number:
+   * true once one of the two told it. Small: an append leaves once both came (or it failed), and
+   * all of them when the pub/sub connection is lost (no notice will come).
    */
-  private readonly own = new Map<string, boolean>();
+  private readonly own = new Map<number, boolean>();
 
   /** Tells every watcher, as it is: a resync, or a lost connection. */
   tell(change: LogChange): void {
@@ -37,39 +38,40 @@ export class StreamWatchers {
     for (const listener of [...this.listeners]) listener(change);
   }
 
-  /** A change heard over pub/sub: told unless it is this process's append, told already. */
-  heard(change: LogChange): void {
-    if (change.kind === "appended") {
-      const key = keyOf(change);
-      const told = this.own.get(key);
-      if (told === true) {
-        this.own.delete(key);
-        return;
-      }
-      if (told === false) this.own.set(key, true);
-    }
+  /**
+   * Whether the notice of this process's append `number` is to be dropped unread: its
+   * acknowledgment told it already.
+   */
+  toldAlready(number: number): boolean {
+    if (this.own.get(number) !== true) return false;
+    this.own.delete(number);
+    return true;
+  }
+
+  /** A change heard over pub/sub (not told already); `own`: the number of this process's append it is. */
+  heard(change: LogChange, own?: number): void {
+    if (own !== undefined && this.own.get(own) === false) this.own.set(own, true);
     this.tell(change);
   }
 
   /** An append this process is about to send: from now on its notice is known as this process's. */
-  sending(change: Appended): void {
-    this.own.set(keyOf(change), false);
+  sending(number: number): void {
+    this.own.set(number, false);
   }
 
   /**
    * The append sent is applied, refused (the stream changed first) or unknown (Redis did not answer:
    * it may still apply, and then its notice tells it).
    */
-  settled(change: Appended, applied: boolean): void {
-    const key = keyOf(change);
-    const told = this.own.get(key);
+  settled(number: number, change: Appended, applied: boolean): void {
+    const told = this.own.get(number);
     // Forgotten with a lost connection: the resync once it is back, or the notice, tells it.
     if (told === undefined) return;
     if (told || !applied || change.record.instance !== this.instance) {
-      this.own.delete(key);
+      this.own.delete(number);
       return;
     }
-    this.own.set(key, true);
+    this.own.set(number, true);
     this.tell(change);
   }
 
@@ -77,9 +79,4 @@ export class StreamWatchers {
   forgetOwn(): void {
     this.own.clear();
   }
-}
-
-/** What tells one append from every other write of its stream (an instance's tail only grows). */
-function keyOf({ from, record }: Appended): string {
-  return `${record.instance} ${from} ${record.tail}`;
 }

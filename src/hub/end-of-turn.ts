@@ -16,6 +16,12 @@ const atEndOfTurn: (callback: () => void) => void =
  */
 export class EndOfTurn {
   private pending: (() => void)[] = [];
+  /**
+   * True while the runs of more than one channel go out (see `Subscription.gathers`): a multi-channel
+   * stream then waits for the end of the task to write them together; with one channel's, nothing
+   * else comes in this task, and it writes at once.
+   */
+  sendingSeveral = false;
 
   schedule(callback: () => void): void {
     if (this.pending.length === 0) atEndOfTurn(this.run);
@@ -25,6 +31,11 @@ export class EndOfTurn {
   private readonly run = () => {
     const pending = this.pending;
     this.pending = [];
-    for (const callback of pending) callback();
+    this.sendingSeveral = pending.length > 1;
+    try {
+      for (const callback of pending) callback();
+    } finally {
+      this.sendingSeveral = false;
+    }
   };
 }

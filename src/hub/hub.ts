@@ -85,9 +85,11 @@ export interface Subscription {
   /** Stops following, started or not. Idempotent. */
   stop(): void;
   /**
-   * True when the hub hands over what all its channels got in a turn in one task (EndOfTurn: the
-   * memory and Redis hubs), so that a subscriber of several channels gains by gathering it into one write at the
-   * end of the task; else each delivery is best written at once.
+   * Read at each delivery: true when what is handed over now goes out in one task with what other
+   * channels of the hub got in this turn (EndOfTurn, the memory and Redis hubs, while several
+   * channels' runs go out), so that a subscriber of several channels gains by gathering it into one
+   * write at the end of the task; else (one channel's run, a replay, a hub without runs) each delivery
+   * is best written at once.
    */
   readonly gathers?: boolean;
 }

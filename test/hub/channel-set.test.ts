@@ -260,6 +260,34 @@ describe("channelSetStream", () => {
     for (const { reader } of [x, y, z]) await reader.cancel();
   });
 
+  it("stays exact whether a turn sends one channel's run (written at once) or several's (gathered)", async () => {
+    const hub = new MemoryHub(1000, SETTINGS, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
+    const channels = ["g1", "g2", "g3"];
+    const reader = readEvents(
+      await channelSetStream(hub, { channels, cursor: undefined, request, signal: undefined, settings: SETTINGS }),
+    );
+    const positions = new Map(Object.entries(JSON.parse((await reader.next()).data) as Record<string, number>));
+    // Turns of one channel, of two, of all three, and a channel publishing twice in a turn.
+    const turns = [["g1"], ["g2", "g3"], ["g3"], ["g1", "g2", "g3"], ["g2", "g2"], ["g1"], ["g3", "g1", "g1"]];
+    const sent = new Map(channels.map((channel) => [channel, [] as number[]]));
+    for (const turn of turns) {
+      for (const channel of turn) sent.get(channel)?.push((await hub.publish(channel, say(channel))).event.id);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const got = new Map(channels.map((channel) => [channel, [] as number[]]));
+    for (let n = 0; n < turns.flat().length; n++) {
+      const event = await reader.next();
+      const channel = event.event?.split("/")[0] as string;
+      const id = JSON.parse(event.data).id as number;
+      got.get(channel)?.push(id);
+      positions.set(channel, id);
+      // Each event's cursor: every channel's last id sent so far, this one's included.
+      expect(event.id).toBe(channels.map((name) => `${name}:${positions.get(name)}`).join(","));
+    }
+    expect(got).toEqual(sent);
+    await reader.cancel();
+  });
+
   it("paces a long replay of several channels to what the client reads, instead of dropping it", async () => {
     const hub = new MemoryHub(1000, SETTINGS, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
     const channels = ["p", "q", "r"];

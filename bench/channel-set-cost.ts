@@ -4,8 +4,8 @@
  * Redis, under Node, Bun and Deno. Each measurement is one process of its own: it opens the streams,
  * publishes 100 messages on each channel (one per channel per turn), reads every body as a web stream
  * in the same process and prints its CPU per delivered event. About 100,000 events per measurement:
- * 1000 / K subscribers. A warm-up of the same (100 messages a channel, `--warmup N`) goes first and is
- * not counted: cold, Bun's first 25 messages cost about as much CPU as the next 100 (JavaScriptCore
+ * 1000 / K subscribers. A warm-up (500 messages a channel, `--warmup N`) goes first and is not
+ * counted: cold, Bun's first 25 messages cost about as much CPU as the next 100 (JavaScriptCore
  * compiling the hot paths), a cost per process that would otherwise outweigh the cost per event. The
  * readers do not scan what they read (that would charge the longer lines of the multi-channel stream,
  * its cursor, to the server as a JS loop over bytes, where a server hands them to a socket): the
@@ -13,7 +13,7 @@
  * printed, so that difference shows.
  *
  *   npx tsx bench/channel-set-cost.ts [--runtimes node,bun,deno] [--backends memory,redis]
- *                                     [--channels 1,5,20] [--runs 3] [--warmup 100]
+ *                                     [--channels 1,5,20] [--runs 3] [--warmup 500]
  *
  * Redis: a redis-server of its own on a free loopback port (Debian's `redis-server`). Its CPU is not
  * counted: only the process that serves the streams. Not part of `npm run bench`; the figures are in
@@ -34,6 +34,10 @@ import { OpenStreams } from "../src/sse/index.ts";
 
 const SETTINGS = { retry: 1000, keepAliveMs: 0, maxBufferedBytes: 1 << 24, maxBufferedEvents: 100_000 };
 const MESSAGES = 100;
+// Bun's JavaScriptCore still compiles the multi-channel stream's hot paths after 100 messages a channel:
+// on Bun in memory, a 5-channel stream measured after 100 cost about what five single streams did,
+// after 400 about 0.8 of it (Dec 6 2026, three runs each, load 10 to 12).
+const WARMUP = 500;
 const EVENTS_PER_RUN = 100_000;
 
 interface Measured {
@@ -211,7 +215,7 @@ async function main(): Promise<void> {
   const backends = option("backends", "memory,redis");
   const ks = option("channels", "1,5,20").map(Number);
   const runs = Number(option("runs", "3")[0]);
-  const warmup = option("warmup", String(MESSAGES))[0] as string;
+  const warmup = option("warmup", String(WARMUP))[0] as string;
   const redis = backends.includes("redis") ? await startRedis() : undefined;
   const rows: string[] = [];
   try {

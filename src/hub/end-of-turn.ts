@@ -17,11 +17,11 @@ const atEndOfTurn: (callback: () => void) => void =
 export class EndOfTurn {
   private pending: (() => void)[] = [];
   /**
-   * True while the runs of more than one channel go out (see `Subscription.gathers`): a multi-channel
-   * stream then waits for the end of the task to write them together; with one channel's, nothing
-   * else comes in this task, and it writes at once.
+   * True while the run of one channel goes out alone (see `Subscription.gathers`): nothing else comes
+   * in this task, so a multi-channel stream writes it at once instead of waiting for the end of the
+   * task to gather it with others.
    */
-  sendingSeveral = false;
+  sendingOne = false;
 
   schedule(callback: () => void): void {
     if (this.pending.length === 0) atEndOfTurn(this.run);
@@ -31,11 +31,11 @@ export class EndOfTurn {
   private readonly run = () => {
     const pending = this.pending;
     this.pending = [];
-    this.sendingSeveral = pending.length > 1;
+    this.sendingOne = pending.length === 1;
     try {
       for (const callback of pending) callback();
     } finally {
-      this.sendingSeveral = false;
+      this.sendingOne = false;
     }
   };
 }

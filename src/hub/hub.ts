@@ -85,11 +85,11 @@ export interface Subscription {
   /** Stops following, started or not. Idempotent. */
   stop(): void;
   /**
-   * Read at each delivery: true when what is handed over now goes out in one task with what other
-   * channels of the hub got in this turn (EndOfTurn, the memory and Redis hubs, while several
-   * channels' runs go out), so that a subscriber of several channels gains by gathering it into one
-   * write at the end of the task; else (one channel's run, a replay, a hub without runs) each delivery
-   * is best written at once.
+   * Read at each delivery: true when what is handed over now may go out in one task with more (the
+   * memory and Redis hubs: several channels' runs going out together at the end of a turn, EndOfTurn,
+   * or a replay), so that a subscriber of several channels gains by gathering it into one write at the
+   * end of the task; false when nothing else comes in this task (one channel's run going out alone, a
+   * hub without runs): each delivery is then best written at once.
    */
   readonly gathers?: boolean;
 }

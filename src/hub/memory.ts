@@ -66,7 +66,7 @@ export class MemoryHub implements Hub {
     const endOfTurn = this.endOfTurn;
     return {
       get gathers() {
-        return endOfTurn.sendingSeveral;
+        return !endOfTurn.sendingOne;
       },
       // The channel is made only when the subscription starts: one never started (a HEAD) leaves nothing.
       start: (subscriber) => {

@@ -1,7 +1,7 @@
 /**
  * The end of the turn shared by a hub's channels (src/hub/end-of-turn.ts): every run scheduled in a
- * turn goes out in one task, and while they go, whether there are several (a multi-channel stream
- * gathers only then).
+ * turn goes out in one task, and while they go, whether it is one alone (a multi-channel stream then
+ * writes it at once).
  */
 import { describe, expect, it } from "vitest";
 import { EndOfTurn } from "../../src/hub/end-of-turn.ts";
@@ -9,30 +9,29 @@ import { EndOfTurn } from "../../src/hub/end-of-turn.ts";
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("EndOfTurn", () => {
-  it("sends every run of the turn in one task, saying while they go whether there are several", async () => {
+  it("sends every run of the turn in one task, saying while they go whether one goes alone", async () => {
     const endOfTurn = new EndOfTurn();
     const seen: string[] = [];
-    endOfTurn.schedule(() => seen.push(`a ${endOfTurn.sendingSeveral}`));
-    endOfTurn.schedule(() => seen.push(`b ${endOfTurn.sendingSeveral}`));
-    expect(endOfTurn.sendingSeveral).toBe(false);
+    endOfTurn.schedule(() => seen.push(`a ${endOfTurn.sendingOne}`));
+    endOfTurn.schedule(() => seen.push(`b ${endOfTurn.sendingOne}`));
+    expect(endOfTurn.sendingOne).toBe(false);
     await nextTurn();
-    expect(seen).toEqual(["a true", "b true"]);
-    expect(endOfTurn.sendingSeveral).toBe(false);
-    endOfTurn.schedule(() => seen.push(`c ${endOfTurn.sendingSeveral}`));
+    expect(seen).toEqual(["a false", "b false"]);
+    expect(endOfTurn.sendingOne).toBe(false);
+    endOfTurn.schedule(() => seen.push(`c ${endOfTurn.sendingOne}`));
     await nextTurn();
-    expect(seen.at(-1)).toBe("c false");
+    expect(seen.at(-1)).toBe("c true");
   });
 
-  it("is no longer sending several once a run throws", async () => {
+  it("is no longer sending one once its run throws", async () => {
     const endOfTurn = new EndOfTurn();
     const failure = new Error("a run failed");
     const thrown = new Promise((resolve) => process.once("uncaughtException", resolve));
     endOfTurn.schedule(() => {
       throw failure;
     });
-    endOfTurn.schedule(() => {});
     await nextTurn();
-    expect(endOfTurn.sendingSeveral).toBe(false);
+    expect(endOfTurn.sendingOne).toBe(false);
     await thrown;
   });
 });

@@ -179,7 +179,7 @@ export class RedisHub implements Hub {
     return {
       // Announcements read together go out in runs, every channel's at the end of the turn (EndOfTurn).
       get gathers() {
-        return endOfTurn.sendingSeveral;
+        return !endOfTurn.sendingOne;
       },
       start: (to) => {
         if (stopped || subscriber !== undefined) return;

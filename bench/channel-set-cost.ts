@@ -4,13 +4,16 @@
  * Redis, under Node, Bun and Deno. Each measurement is one process of its own: it opens the streams,
  * publishes 100 messages on each channel (one per channel per turn), reads every body as a web stream
  * in the same process and prints its CPU per delivered event. About 100,000 events per measurement:
- * 1000 / K subscribers. The readers do not scan what they read (that would charge the longer lines
- * of the multi-channel stream, its cursor, to the server as a JS loop over bytes, where a server
- * hands them to a socket): the measurement ends when every reader's last event carries the last
- * position. The bytes per event are printed, so that difference shows.
+ * 1000 / K subscribers. A warm-up (500 messages a channel, `--warmup N`) goes first and is not
+ * counted: cold, Bun's first 25 messages cost about as much CPU as the next 100 (JavaScriptCore
+ * compiling the hot paths), a cost per process that would otherwise outweigh the cost per event. The
+ * readers do not scan what they read (that would charge the longer lines of the multi-channel stream,
+ * its cursor, to the server as a JS loop over bytes, where a server hands them to a socket): the
+ * measurement ends when every reader's last event carries the last position. The bytes per event are
+ * printed, so that difference shows.
  *
  *   npx tsx bench/channel-set-cost.ts [--runtimes node,bun,deno] [--backends memory,redis]
- *                                     [--channels 1,5,20] [--runs 3]
+ *                                     [--channels 1,5,20] [--runs 3] [--warmup 500]
  *
  * Redis: a redis-server of its own on a free loopback port (Debian's `redis-server`). Its CPU is not
  * counted: only the process that serves the streams. Not part of `npm run bench`; the figures are in
@@ -31,6 +34,10 @@ import { OpenStreams } from "../src/sse/index.ts";
 
 const SETTINGS = { retry: 1000, keepAliveMs: 0, maxBufferedBytes: 1 << 24, maxBufferedEvents: 100_000 };
 const MESSAGES = 100;
+// Bun's JavaScriptCore still compiles the multi-channel stream's hot paths after 100 messages a channel:
+// on Bun in memory, a 5-channel stream measured after 100 cost about what five single streams did,
+// after 400 about 0.8 of it (Dec 6 2026, three runs each, load 10 to 12).
+const WARMUP = 500;
 const EVENTS_PER_RUN = 100_000;
 
 interface Measured {
@@ -44,12 +51,13 @@ interface Measured {
   cpuMicrosecondsPerEvent: number;
 }
 
-/** One measurement, in this process: `--one <runtime> <backend> <K> <set|single> [redis URL]`. */
+/** One measurement, in this process: `--one <runtime> <backend> <K> <set|single> <warm-up> [redis URL]`. */
 async function measure(
   runtime: string,
   backend: string,
   k: number,
   mode: "set" | "single",
+  warmup: number,
   url: string | undefined,
 ): Promise<Measured> {
   const subscribers = Math.round(EVENTS_PER_RUN / MESSAGES / k);
@@ -95,26 +103,33 @@ async function measure(
     }
   }
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const bytesBefore = bytes;
-  const lastIds: number[] = [];
-  const cpu = process.cpuUsage();
-  for (let m = 0; m < MESSAGES; m++) {
-    for (const [i, channel] of channels.entries()) {
-      lastIds[i] = (await hub.publish(channel, { data: { text: `message ${m}, about forty bytes` } })).event.id;
-    }
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  // Done when every reader's last event carries the last position: its channel's last id, or the
-  // cursor with every channel's. The streams are exact (the tests' business), so every message came.
-  const cursor = channels.map((channel, i) => `${channel}:${lastIds[i]}`).join(",");
+  // Publishes `messages` on each channel, one per channel per turn, and waits until every reader's
+  // last event carries the last position: its channel's last id, or the cursor with every channel's.
+  // The streams are exact (the tests' business), so every message came.
   const decoder = new TextDecoder();
-  const done = (reader: (typeof readers)[number]) => {
-    const last = reader.last;
-    if (last === undefined) return false;
-    const id = reader.channel === undefined ? cursor : String(lastIds[reader.channel]);
-    return decoder.decode(last.subarray(Math.max(0, last.length - 4096))).includes(`id: ${id}\n`);
+  const publishAll = async (messages: number) => {
+    const lastIds: number[] = [];
+    for (let m = 0; m < messages; m++) {
+      for (const [i, channel] of channels.entries()) {
+        lastIds[i] = (await hub.publish(channel, { data: { text: `message ${m}, about forty bytes` } })).event.id;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const cursor = channels.map((channel, i) => `${channel}:${lastIds[i]}`).join(",");
+    const done = (reader: (typeof readers)[number]) => {
+      const last = reader.last;
+      if (last === undefined) return false;
+      const id = reader.channel === undefined ? cursor : String(lastIds[reader.channel]);
+      return decoder.decode(last.subarray(Math.max(0, last.length - 4096))).includes(`id: ${id}\n`);
+    };
+    while (!readers.every(done)) await new Promise((resolve) => setTimeout(resolve, 20));
   };
-  while (!readers.every(done)) await new Promise((resolve) => setTimeout(resolve, 20));
+  // Not counted: the runtime compiles the hot paths as they warm up (JavaScriptCore, on threads of
+  // its own whose CPU the process is charged), a cost per process, not per event.
+  if (warmup > 0) await publishAll(warmup);
+  const bytesBefore = bytes;
+  const cpu = process.cpuUsage();
+  await publishAll(MESSAGES);
   const used = process.cpuUsage(cpu);
   const events = MESSAGES * k * subscribers;
   return {
@@ -182,14 +197,25 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   const one = process.argv.indexOf("--one");
   if (one !== -1) {
-    const [runtime = "node", backend = "memory", k = "5", mode = "set", url] = process.argv.slice(one + 1);
-    console.log(JSON.stringify(await measure(runtime, backend, Number(k), mode === "single" ? "single" : "set", url)));
+    const [runtime = "node", backend = "memory", k = "5", mode = "set", warmup = "0", url] = process.argv.slice(
+      one + 1,
+    );
+    const measured = await measure(
+      runtime,
+      backend,
+      Number(k),
+      mode === "single" ? "single" : "set",
+      Number(warmup),
+      url,
+    );
+    console.log(JSON.stringify(measured));
     process.exit(0);
   }
   const runtimes = option("runtimes", "node,bun,deno");
   const backends = option("backends", "memory,redis");
   const ks = option("channels", "1,5,20").map(Number);
   const runs = Number(option("runs", "3")[0]);
+  const warmup = option("warmup", String(WARMUP))[0] as string;
   const redis = backends.includes("redis") ? await startRedis() : undefined;
   const rows: string[] = [];
   try {
@@ -204,7 +230,7 @@ async function main(): Promise<void> {
               const [command, ...args] = COMMANDS[runtime] as string[];
               const child = spawnSync(
                 command as string,
-                [...args, "--one", runtime, backend, String(k), mode, redis?.url ?? ""],
+                [...args, "--one", runtime, backend, String(k), mode, warmup, redis?.url ?? ""],
                 {
                   cwd: root,
                   encoding: "utf8",

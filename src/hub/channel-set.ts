@@ -221,7 +221,7 @@ function startingPositions(channels: readonly string[], ids: readonly number[]):
 
 /**
  * The channels, re-sent into one sink. What the channels hand over waits in their parts until the
- * end of the current task (a microtask), and is then written as one chunk: the memory and Redis hubs
+ * end of the current task (one microtask for every set), and is then written as one chunk: the memory and Redis hubs
  * send every channel's run of a turn in one task (EndOfTurn), so a subscriber of K channels costs one
  * write per turn, not K. Subscribers at the same
  * positions that are sent the same messages share that chunk too (`Positions.chunkBytes`).
@@ -248,7 +248,7 @@ class ChannelSet {
     this.parts = subscriptions.map(
       (subscription, i) => new ChannelPart(this, channels[i] as string, i, subscription, limits),
     );
-    this.gathers = subscriptions.length > 1 && subscriptions.every((subscription) => subscription.gathers === true);
+    this.gathers = subscriptions.length > 1;
   }
 
   /** Whether something waits for the end of this task. */
@@ -261,8 +261,8 @@ class ChannelSet {
   }
 
   /**
-   * Whether to gather what the channels hand over in a task into one write: when the hub hands over
-   * a turn of all its channels in one task (`Subscription.gathers`) and there is more than one.
+   * Whether to gather what the channels hand over in a task into one write: when there is more than
+   * one channel, and the channel's subscription says others' may come in this task (`Subscription.gathers`).
    */
   readonly gathers: boolean;
 
@@ -280,13 +280,11 @@ class ChannelSet {
     for (const part of this.parts) part.stop();
   };
 
-  /** A part has something waiting: it is written at the end of this task. */
+  /** A part has something waiting: it is written at the end of this task, with every other set's. */
   soon(): void {
     if (this.flushing) return;
     this.flushing = true;
-    // A promise's reaction, not queueMicrotask: Node's wraps each callback in an AsyncResource, which
-    // cost about 2 µs per subscriber and turn here (Node 20, bench/channel-set-cost.ts on Redis).
-    void RESOLVED.then(this.flush);
+    flushAtEndOfTask(this);
   }
 
   /**
@@ -409,7 +407,33 @@ class ChannelSet {
   };
 }
 
+// The sets with something waiting, all written in one microtask at the end of the task: one promise
+// reaction per task, not one per set (on Bun that reaction was about a ninth of a caught-up 5-channel
+// set's CPU in memory). A promise's reaction, not queueMicrotask: Node's wraps each callback in an
+// AsyncResource, which cost about 2 µs per subscriber and turn (Node 20, bench/channel-set-cost.ts on Redis).
+let waitingSets: ChannelSet[] = [];
 const RESOLVED = Promise.resolve();
+
+function flushAtEndOfTask(set: ChannelSet): void {
+  if (waitingSets.length === 0) void RESOLVED.then(flushWaitingSets);
+  waitingSets.push(set);
+}
+
+function flushWaitingSets(): void {
+  // A set that gets more to write while these flush (a replay resumed by a write) waits for the next.
+  const sets = waitingSets;
+  waitingSets = [];
+  let failure: { error: unknown } | undefined;
+  for (const set of sets) {
+    // One set's failure must not leave the others' clients waiting: it is thrown after them.
+    try {
+      set.flush();
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure !== undefined) throw failure.error;
+}
 
 /** An event of a channel without an id (presence, `history-truncated`): no cursor, encoded per stream. */
 function noticeBytes(part: ChannelPart, item: Item): Uint8Array {
@@ -500,8 +524,11 @@ class ChannelPart implements ChannelSubscriber {
 
   take(messages: readonly Message[]): boolean {
     if (this.closed) return false;
-    // Nothing to gather it with (see ChannelSet.gathers) and nothing waiting: written at once.
-    if (!this.set.gathers && messages.length === 1 && this.waiting.length === 0 && !this.set.flushPending) {
+    // Nothing to gather it with (see ChannelSet.gathers) and nothing waiting: written at once. On
+    // Redis each announcement mostly goes out alone: waiting for the end of the task there cost Bun
+    // more than it saved (a 5-channel stream 1.3 to 1.4 times five single streams).
+    const gathering = this.set.gathers && this.subscription.gathers === true;
+    if (!gathering && messages.length === 1 && this.waiting.length === 0 && !this.set.flushPending) {
       if (this.set.trySend(this, messages[0] as Message)) return !this.closed;
     }
     // Handed over at once (a run): one chunk's weight, as a single stream weighs the run's one write.

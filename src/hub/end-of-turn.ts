@@ -16,6 +16,12 @@ const atEndOfTurn: (callback: () => void) => void =
  */
 export class EndOfTurn {
   private pending: (() => void)[] = [];
+  /**
+   * True while the run of one channel goes out alone (see `Subscription.gathers`): nothing else comes
+   * in this task, so a multi-channel stream writes it at once instead of waiting for the end of the
+   * task to gather it with others.
+   */
+  sendingOne = false;
 
   schedule(callback: () => void): void {
     if (this.pending.length === 0) atEndOfTurn(this.run);
@@ -25,6 +31,11 @@ export class EndOfTurn {
   private readonly run = () => {
     const pending = this.pending;
     this.pending = [];
-    for (const callback of pending) callback();
+    this.sendingOne = pending.length === 1;
+    try {
+      for (const callback of pending) callback();
+    } finally {
+      this.sendingOne = false;
+    }
   };
 }

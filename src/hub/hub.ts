@@ -85,9 +85,11 @@ export interface Subscription {
   /** Stops following, started or not. Idempotent. */
   stop(): void;
   /**
-   * True when the hub hands over what all its channels got in a turn in one task (EndOfTurn: the
-   * memory and Redis hubs), so that a subscriber of several channels gains by gathering it into one write at the
-   * end of the task; else each delivery is best written at once.
+   * Read at each delivery: true when what is handed over now may go out in one task with more (the
+   * memory and Redis hubs: several channels' runs going out together at the end of a turn, EndOfTurn,
+   * or a replay), so that a subscriber of several channels gains by gathering it into one write at the
+   * end of the task; false when nothing else comes in this task (one channel's run going out alone, a
+   * hub without runs): each delivery is then best written at once.
    */
   readonly gathers?: boolean;
 }

@@ -63,8 +63,11 @@ export class MemoryHub implements Hub {
   async subscribe(channel: string, { after, presence }: SubscribeOptions): Promise<Subscription> {
     let stop: (() => void) | undefined;
     let stopped = false;
+    const endOfTurn = this.endOfTurn;
     return {
-      gathers: true,
+      get gathers() {
+        return !endOfTurn.sendingOne;
+      },
       // The channel is made only when the subscription starts: one never started (a HEAD) leaves nothing.
       start: (subscriber) => {
         if (stopped || stop !== undefined) return;

@@ -96,7 +96,8 @@ function serverResponseTransport(stream: SseStream, outgoing: ServerResponse, bo
       // An empty chunk would end a chunked body.
       if (chunk.byteLength === 0) return queued();
       // Under the high-water mark (16 KiB) nothing worth holding against the stream's limits
-      // (1 MiB by default) waits: skip the bookkeeping on this path, the common one.
+      // (1 MiB by default) waits: skip the bookkeeping on this path, the common one. The stream's
+      // fits() takes this 0 as what is queued until a chunk does not fit under it (then it asks).
       if (body.write(chunk)) {
         writesQueued = 0;
         return 0;

@@ -11,7 +11,7 @@ import { MemoryHub } from "../../src/hub/memory.ts";
 import { type EventSink, eventStream, OpenStreams, StreamCapError } from "../../src/sse/index.ts";
 import { readUntilEnd } from "../support/channel-set-cases.ts";
 import { say } from "../support/publication.ts";
-import { readEvents } from "../support/sse-reader.ts";
+import { readEvents, type SseReader } from "../support/sse-reader.ts";
 
 const SETTINGS: StreamSettings = { retry: 1000, keepAliveMs: 0, maxBufferedBytes: 1 << 20, maxBufferedEvents: 1000 };
 const request = new Request("http://edge-sse.test/api/stream");
@@ -212,6 +212,80 @@ describe("channelSetStream", () => {
       ]);
       await reader.cancel();
     }
+  });
+
+  it("writes every stream that waits at the end of the task, each from its own positions, one that replayed first", async () => {
+    const hub = new MemoryHub(1000, SETTINGS, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
+    const open = async (channels: string[], cursor?: Map<string, number>) => {
+      const reader = readEvents(
+        await channelSetStream(hub, { channels, cursor, request, signal: undefined, settings: SETTINGS }),
+      );
+      return { reader, start: (await reader.next()).id as string };
+    };
+    const starts = new Map<string, number>();
+    for (const channel of ["f1", "f2", "f3"]) starts.set(channel, (await hub.channelStats(channel)).latestId);
+    const x = await open(["f1", "f2"]);
+    const before = (await hub.publish("f1", say("before"))).event.id;
+    expect((await x.reader.next()).id).toBe(`f1:${before},f2:${starts.get("f2")}`);
+    // y starts after `before`; z replays it (its cursor is from before it), then goes live.
+    const y = await open(["f1", "f3"]);
+    const z = await open(["f3", "f1"], new Map([["f1", starts.get("f1") as number]]));
+    expect(y.start).toBe(`f1:${before},f3:${starts.get("f3")}`);
+    // In one turn: every stream gets its channels' messages, each cursor after its own positions.
+    const ids = new Map<string, number>();
+    for (const channel of ["f1", "f2", "f3"]) ids.set(channel, (await hub.publish(channel, say(channel))).event.id);
+    const next = async (reader: SseReader, count: number) => {
+      const got: string[] = [];
+      for (let n = 0; n < count; n++) {
+        const event = await reader.next();
+        got.push(`${event.event} ${event.id}`);
+      }
+      return got;
+    };
+    const [f1, f2, f3] = ["f1", "f2", "f3"].map((channel) => ids.get(channel));
+    expect(await next(x.reader, 2)).toEqual([
+      `f1/message f1:${f1},f2:${starts.get("f2")}`,
+      `f2/message f1:${f1},f2:${f2}`,
+    ]);
+    expect(await next(y.reader, 2)).toEqual([
+      `f1/message f1:${f1},f3:${starts.get("f3")}`,
+      `f3/message f1:${f1},f3:${f3}`,
+    ]);
+    expect(await next(z.reader, 3)).toEqual([
+      `f1/message f3:${starts.get("f3")},f1:${before}`,
+      // What waits goes in the stream's order of channels.
+      `f3/message f3:${f3},f1:${before}`,
+      `f1/message f3:${f3},f1:${f1}`,
+    ]);
+    for (const { reader } of [x, y, z]) await reader.cancel();
+  });
+
+  it("stays exact whether a turn sends one channel's run (written at once) or several's (gathered)", async () => {
+    const hub = new MemoryHub(1000, SETTINGS, new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 }));
+    const channels = ["g1", "g2", "g3"];
+    const reader = readEvents(
+      await channelSetStream(hub, { channels, cursor: undefined, request, signal: undefined, settings: SETTINGS }),
+    );
+    const positions = new Map(Object.entries(JSON.parse((await reader.next()).data) as Record<string, number>));
+    // Turns of one channel, of two, of all three, and a channel publishing twice in a turn.
+    const turns = [["g1"], ["g2", "g3"], ["g3"], ["g1", "g2", "g3"], ["g2", "g2"], ["g1"], ["g3", "g1", "g1"]];
+    const sent = new Map(channels.map((channel) => [channel, [] as number[]]));
+    for (const turn of turns) {
+      for (const channel of turn) sent.get(channel)?.push((await hub.publish(channel, say(channel))).event.id);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const got = new Map(channels.map((channel) => [channel, [] as number[]]));
+    for (let n = 0; n < turns.flat().length; n++) {
+      const event = await reader.next();
+      const channel = event.event?.split("/")[0] as string;
+      const id = JSON.parse(event.data).id as number;
+      got.get(channel)?.push(id);
+      positions.set(channel, id);
+      // Each event's cursor: every channel's last id sent so far, this one's included.
+      expect(event.id).toBe(channels.map((name) => `${name}:${positions.get(name)}`).join(","));
+    }
+    expect(got).toEqual(sent);
+    await reader.cancel();
   });
 
   it("paces a long replay of several channels to what the client reads, instead of dropping it", async () => {

@@ -4,7 +4,7 @@
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { describe, expect, it, vi } from "vitest";
-import { type CloseReason, type EventSink, eventStream } from "../../src/sse/index.ts";
+import { type CloseReason, type EventSink, eventStream, takeOver } from "../../src/sse/index.ts";
 
 /** A source that records its sink and how often it was stopped. */
 function recordingSource() {
@@ -202,6 +202,36 @@ describe("eventStream", () => {
     }
     expect(state.sink!.closed).toBe(false);
     await reader.cancel();
+  });
+
+  it("asks the transport what is queued only when its last answer leaves no room, and sees the client's reads then", () => {
+    const { state, source } = recordingSource();
+    const stream = takeOver(eventStream(source, { maxBufferedBytes: 1000, maxBufferedEvents: 100, keepAliveMs: 0 }));
+    let held = 0;
+    let asked = 0;
+    stream!.start({
+      write: (chunk) => (held += chunk.byteLength),
+      queued: () => {
+        asked++;
+        return held;
+      },
+      end() {},
+      abort() {},
+    });
+    const sink = state.sink!;
+    const chunk = new Uint8Array(300);
+    expect(sink.fits(chunk)).toBe(true);
+    expect(sink.write(chunk) && sink.write(chunk)).toBe(true);
+    expect(sink.fits(chunk)).toBe(true); // about 600 held: room for 300 more
+    expect(asked).toBe(0);
+    expect(sink.write(chunk)).toBe(true);
+    expect(sink.fits(chunk)).toBe(false); // about 900 held, asked and still so
+    expect(asked).toBe(1);
+    held = 0; // the client read everything
+    expect(sink.fits(chunk)).toBe(true);
+    expect(sink.fits(chunk)).toBe(true);
+    expect(asked).toBe(2);
+    expect(sink.fits(new Uint8Array(1001))).toBe(false);
   });
 
   it("writes a keep-alive comment on the configured interval", async () => {

@@ -176,9 +176,12 @@ export class RedisHub implements Hub {
     let leave: ((subscriber: ChannelSubscriber) => void) | undefined;
     let subscriber: ChannelSubscriber | undefined;
     let stopped = false;
+    const endOfTurn = this.endOfTurn;
     return {
       // Announcements read together go out in runs, every channel's at the end of the turn (EndOfTurn).
-      gathers: true,
+      get gathers() {
+        return !endOfTurn.sendingOne;
+      },
       start: (to) => {
         if (stopped || subscriber !== undefined) return;
         subscriber = to;

@@ -17,7 +17,7 @@ import {
   type StreamRecord,
 } from "../hub/stream-rules.ts";
 import { type EventStreamOptions, errorBody } from "../sse/index.ts";
-import { bodyOf, entriesOf, readBody } from "./body.ts";
+import { bodyOf, entriesOf, type RequestBody, readBody } from "./body.ts";
 import { StreamChanges } from "./changes.ts";
 import { nextCursor } from "./cursor.ts";
 import { badRequest, StreamError } from "./errors.ts";
@@ -59,6 +59,11 @@ export interface DurableStreamsOptions {
   corsOrigins?: string[] | "*";
   /** Catch-up reads are `public` (shared caches may keep them, §10.1) or `private`. Default public. */
   cacheScope?: "public" | "private";
+  /**
+   * A request's body as the runtime already holds it, read without the web `Request`'s machinery:
+   * on Node, `incomingBody` from `edge-sse/node`. Default: the web `Request`'s body.
+   */
+  requestBody?: RequestBody;
 }
 
 /** Response headers on every answer (§12.7). */
@@ -211,7 +216,7 @@ export function durableStreams(options: DurableStreamsOptions) {
       entries: [],
       fork: forkOf(c, headers),
     };
-    const body = await readBody(c.req, maxAppendBytes);
+    const body = await readBody(c, maxAppendBytes, options.requestBody);
     // A fork without a Content-Type is of its source's type: its body is parsed as the log decides.
     request.entries = entriesOf(body, request.contentType ?? (await forkContentType(log, request)), true);
     const result = await log.create(name, request);
@@ -241,7 +246,7 @@ export function durableStreams(options: DurableStreamsOptions) {
     const streamSeq = streamSeqOf(headers);
     const close = closeRequested(headers);
     const contentType = contentTypeOf(headers);
-    const body = await readBody(c.req, maxAppendBytes);
+    const body = await readBody(c, maxAppendBytes, options.requestBody);
     if (body.byteLength === 0 && !close) throw badRequest("invalid_body", "an append needs a body");
     if (body.byteLength > 0 && contentType === undefined) {
       throw badRequest("invalid_header", "an append with a body needs a Content-Type");

@@ -15,6 +15,7 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import { logStreamClosed } from "../log/stream-log.ts";
 import { OpenStreams } from "../sse/index.ts";
 import { durableStreams, forkSourceOf, streamNameOf } from "../streams/app.ts";
+import type { RequestBody } from "../streams/body.ts";
 import { ANSWER_STREAMS_PREFIX, ANSWER_STREAMS_READ_ONLY } from "./answer-streams.ts";
 import { channelAccess } from "./authorization.ts";
 import { channelSetRoutes } from "./channel-set-stream.ts";
@@ -51,6 +52,8 @@ export interface AppOptions {
   log?: StreamLog;
   /** The client's IP address, as this runtime knows it; limits per client are keyed by it. */
   clientAddress?: (c: Context) => string | undefined;
+  /** A durable stream write's body as this runtime holds it (DurableStreamsOptions.requestBody). */
+  requestBody?: RequestBody;
   /**
    * Where the app counts, caps and keeps its open streams (tickers, and feeds of the in-memory
    * hub), so that the runtime entry can end them all at shutdown with `openStreams.shutdown()`.
@@ -241,6 +244,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
         ),
         corsOrigins: config.corsOrigins.length > 0 ? config.corsOrigins : "*",
         cacheScope: config.authSecret === "" ? "public" : "private",
+        requestBody: options.requestBody,
         eventStreamOptions: (c) => ({
           ...streamSettings(config),
           openStreams,

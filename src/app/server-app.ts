@@ -46,7 +46,7 @@ export function readServerConfig(env: Record<string, unknown>, exit: (code: numb
 
 export async function createServerApp(
   config: Config,
-  options: Pick<AppOptions, "serveAssets" | "clientAddress" | "metrics"> & { logger: Logger },
+  options: Pick<AppOptions, "serveAssets" | "clientAddress" | "requestBody" | "metrics"> & { logger: Logger },
 ): Promise<ServerApp> {
   const { logger, metrics } = options;
   const openStreams = new OpenStreams(config, { sharedKeepAliveTimers: true, onClosed: logStreamClosed(logger) });

@@ -8,7 +8,7 @@ import { shutdownOnSignal } from "../app/shutdown.ts";
 import { readListenAddress } from "../config.ts";
 import { createLogger } from "../log/logger.ts";
 import { logListening } from "../log/startup-log.ts";
-import { directEventStreams } from "../node/index.ts";
+import { directEventStreams, incomingBody } from "../node/index.ts";
 
 const config = readServerConfig(process.env, (code) => process.exit(code));
 const logger = createLogger(config.logLevel);
@@ -17,6 +17,7 @@ const metrics = config.metrics ? (await import("../app/metrics.ts")).createMetri
 const { app, openStreams, readiness, hubName } = await createServerApp(config, {
   serveAssets: serveStatic({ root: "./static" }),
   clientAddress: (c) => getConnInfo(c).remote.address,
+  requestBody: incomingBody,
   logger,
   metrics,
 });

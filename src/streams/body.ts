@@ -4,7 +4,7 @@
  * any other stream keeps the body's bytes. Reads give a JSON stream's messages as one array, and
  * the bytes of any other stream as they were appended.
  */
-import type { HonoRequest } from "hono";
+import type { Context } from "hono";
 import { isJsonStream } from "../hub/stream-rules.ts";
 import { concatBytes } from "../sse/encode.ts";
 import { badRequest, StreamError } from "./errors.ts";
@@ -22,12 +22,16 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
  * Buffer; the body's stream (`request.raw.body`) instead makes it build a whole web `Request`
  * with an `AbortSignal` and two `ReadableStream`s per request: measured with one writer, a fifth
  * of the server's busy time per append (`node --cpu-prof`). A body without a length (chunked) is
- * read by its stream, counting as it goes.
+ * read by its stream, counting as it goes. `atHand` (DurableStreamsOptions.requestBody) may give a
+ * body with a Content-Length as the runtime holds it (on Node, src/node/incoming-body.ts).
  */
-export async function readBody(request: HonoRequest, limit: number): Promise<Uint8Array> {
+export async function readBody(c: Context, limit: number, atHand?: RequestBody): Promise<Uint8Array> {
+  const request = c.req;
   const declared = Number(request.header("content-length") ?? Number.NaN);
   if (limit > 0 && declared > limit) throw tooLarge(limit);
   if (Number.isSafeInteger(declared) && declared >= 0) {
+    const held = atHand === undefined ? undefined : await atHand(c);
+    if (held !== undefined) return held;
     const body = new Uint8Array(await request.arrayBuffer());
     // Never past a declared length on a server, but `app.request` takes a Request made in-process.
     if (limit > 0 && body.byteLength > limit) throw tooLarge(limit);
@@ -50,6 +54,12 @@ export async function readBody(request: HonoRequest, limit: number): Promise<Uin
   }
   return concatBytes(chunks, size);
 }
+
+/**
+ * A request's whole body as the runtime already holds it, or undefined to read it the standard
+ * way. Called only for a request with a Content-Length within the limit.
+ */
+export type RequestBody = (c: Context) => Promise<Uint8Array | undefined> | Uint8Array | undefined;
 
 const tooLarge = (limit: number) => new StreamError(413, "body_too_large", `an append is at most ${limit} bytes`);
 

@@ -47,7 +47,7 @@ describe("the installed tarball, from plain Node", () => {
     ]);
     expect(loaded["edge-sse/hono"]).toEqual(["eventStreamMiddleware", "streamEvents"]);
     expect(loaded["edge-sse/hub"]).toEqual(expect.arrayContaining(["Channel", "MemoryHub", "encodeChannelEvent"]));
-    expect(loaded["edge-sse/node"]).toEqual(["directEventStreams", "startOnServerResponse"]);
+    expect(loaded["edge-sse/node"]).toEqual(["directEventStreams", "incomingBody", "startOnServerResponse"]);
     expect(loaded["edge-sse/client"]).toEqual([
       "ChannelSetClient",
       "EventStreamClient",

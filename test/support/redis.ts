@@ -43,13 +43,9 @@ export interface RedisOptions {
 
 export async function startRedis({ durable = true }: RedisOptions = {}): Promise<RunningRedis> {
   const dir = mkdtempSync(join(tmpdir(), "edge-sse-redis-"));
-  const port = await freePort("127.0.0.1");
+  let port = await freePort("127.0.0.1");
   let child: ChildProcess | undefined;
   let output = "";
-  const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: 100 } });
-  client.on("error", () => {
-    // Expected while the server is stopped; commands fail and the test sees that.
-  });
 
   const launch = async () => {
     const wanted = await freePort("127.0.0.1", port);
@@ -91,7 +87,23 @@ export async function startRedis({ durable = true }: RedisOptions = {}): Promise
     await once(running, "exit");
   };
 
-  await launch();
+  // The free port found may be taken by another process before redis-server binds it (tests start
+  // servers in parallel): then another one, a few times. Restarts keep the port the clients know.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      await stop("SIGKILL");
+      if (attempt >= 3 || !/address already in use/i.test((error as Error).message)) throw error;
+      output = "";
+      port = await freePort("127.0.0.1");
+    }
+  }
+  const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: 100 } });
+  client.on("error", () => {
+    // Expected while the server is stopped; commands fail and the test sees that.
+  });
   await client.connect();
   return {
     url: `redis://127.0.0.1:${port}`,

@@ -32,11 +32,28 @@ export interface StartOptions {
   wranglerLogLevel?: string;
 }
 
+// A free port is found by listening on port 0 and closing again, so another process may take it
+// before the server binds it (tests start servers in parallel): the server is then started again on
+// another port, this many times in all. Only where the port was ours to choose.
+const ATTEMPTS_ON_PORT_TAKEN = 3;
+const PORT_TAKEN = /EADDRINUSE|address already in use/i;
+
 export async function startServer(
   runtime: Runtime,
   settings: Settings = {},
   options: StartOptions = {},
 ): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(runtime, settings, options);
+    } catch (error) {
+      const retry = options.port === undefined && attempt < ATTEMPTS_ON_PORT_TAKEN;
+      if (!retry || !PORT_TAKEN.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startServerOnce(runtime: Runtime, settings: Settings, options: StartOptions): Promise<RunningServer> {
   const host = "127.0.0.1";
   // A fixed port must be free: otherwise the readiness check below would be answered by whoever holds it.
   const port = await freePort(host, options.port);

@@ -337,12 +337,7 @@ export class RedisLog implements StreamLog {
       const expiry = this.expire(write, stream, known?.expiry);
       const appended = { kind: "appended" as const, from, entries: plan.entries, record };
       const appendNumber = ++this.appendsMade;
-      write.run(
-        [keys.changes],
-        "SPUBLISH",
-        keys.changes,
-        encodeOwnAppendNotice(this.origin, appendNumber, appended, json),
-      );
+      this.announce(write, keys, encodeOwnAppendNotice(this.origin, appendNumber, appended, json));
       // A record of its own (the answer's may still be read), as a read of what was written would
       // give; applyWrite replaces every field but `producers`, which it writes into.
       const after = { name, keys, record: { ...record, producers: { ...record.producers } }, json, expiry };
@@ -538,9 +533,12 @@ export class RedisLog implements StreamLog {
     return at;
   }
 
-  /** Announces the change on the stream's channel, in the same step as the write that makes it. */
-  private announce(write: CheckedWrite, keys: StreamKeys, change: LogChange): void {
-    write.run([keys.changes], "SPUBLISH", keys.changes, encodeNotice(change));
+  /**
+   * Announces the change on the stream's channel, in the same step as the write that makes it (an
+   * append's notice comes encoded: it says which append of this log it is, see log-notice.ts).
+   */
+  private announce(write: CheckedWrite, keys: StreamKeys, change: LogChange | Buffer): void {
+    write.run([keys.changes], "SPUBLISH", keys.changes, Buffer.isBuffer(change) ? change : encodeNotice(change));
   }
 
   /** Runs attempts until one's write applies (or it has nothing to write). */

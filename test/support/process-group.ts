@@ -22,6 +22,26 @@ export async function freePort(host: string, wanted = 0): Promise<number> {
   }
 }
 
+// What a server prints when the port it was given is taken.
+const PORT_TAKEN = /EADDRINUSE|address already in use/i;
+
+/**
+ * Runs `start` (which listens on a port from `freePort`) again, up to 3 times in all, while it fails
+ * because that port was taken: `freePort` finds one by listening on port 0 and closing again, so
+ * another process (tests start servers in parallel) may take it before the server binds it.
+ * `cleanUp` runs after each failed attempt.
+ */
+export async function onAnotherPortIfTaken<T>(start: () => Promise<T>, cleanUp?: () => Promise<void>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      await cleanUp?.();
+      if (attempt >= 3 || !PORT_TAKEN.test((error as Error).message)) throw error;
+    }
+  }
+}
+
 /** Listens on the port and closes again; `once` rejects if listening fails. */
 async function probePort(host: string, wanted: number): Promise<number> {
   const probe = createServer();

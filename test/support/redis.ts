@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "redis";
-import { freePort } from "./process-group.ts";
+import { freePort, onAnotherPortIfTaken } from "./process-group.ts";
 
 export interface RunningRedis {
   url: string;
@@ -87,19 +87,18 @@ export async function startRedis({ durable = true }: RedisOptions = {}): Promise
     await once(running, "exit");
   };
 
-  // The free port found may be taken by another process before redis-server binds it (tests start
-  // servers in parallel): then another one, a few times. Restarts keep the port the clients know.
-  for (let attempt = 1; ; attempt++) {
-    try {
+  // The first start only: restarts keep the port the clients know.
+  let attempts = 0;
+  await onAnotherPortIfTaken(
+    async () => {
+      if (attempts++ > 0) port = await freePort("127.0.0.1");
       await launch();
-      break;
-    } catch (error) {
+    },
+    async () => {
       await stop("SIGKILL");
-      if (attempt >= 3 || !/address already in use/i.test((error as Error).message)) throw error;
       output = "";
-      port = await freePort("127.0.0.1");
-    }
-  }
+    },
+  );
   const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: 100 } });
   client.on("error", () => {
     // Expected while the server is stopped; commands fail and the test sees that.

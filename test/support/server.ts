@@ -3,7 +3,15 @@
  * free loopback port (or a given one, to restart a server where its clients expect it); stops it
  * (and everything it spawned) afterwards.
  */
-import { freePort, groupExited, signalGroup, spawnGroup, stopGroup, waitUntilServing } from "./process-group.ts";
+import {
+  freePort,
+  groupExited,
+  onAnotherPortIfTaken,
+  signalGroup,
+  spawnGroup,
+  stopGroup,
+  waitUntilServing,
+} from "./process-group.ts";
 
 export type Runtime = "workerd" | "node" | "bun" | "deno";
 export const RUNTIMES: Runtime[] = ["workerd", "node", "bun", "deno"];
@@ -32,25 +40,14 @@ export interface StartOptions {
   wranglerLogLevel?: string;
 }
 
-// A free port is found by listening on port 0 and closing again, so another process may take it
-// before the server binds it (tests start servers in parallel): the server is then started again on
-// another port, this many times in all. Only where the port was ours to choose.
-const ATTEMPTS_ON_PORT_TAKEN = 3;
-const PORT_TAKEN = /EADDRINUSE|address already in use/i;
-
-export async function startServer(
+export function startServer(
   runtime: Runtime,
   settings: Settings = {},
   options: StartOptions = {},
 ): Promise<RunningServer> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startServerOnce(runtime, settings, options);
-    } catch (error) {
-      const retry = options.port === undefined && attempt < ATTEMPTS_ON_PORT_TAKEN;
-      if (!retry || !PORT_TAKEN.test((error as Error).message)) throw error;
-    }
-  }
+  const start = () => startServerOnce(runtime, settings, options);
+  // A port of our choosing may be taken before the server binds it: then another one.
+  return options.port === undefined ? onAnotherPortIfTaken(start) : start();
 }
 
 async function startServerOnce(runtime: Runtime, settings: Settings, options: StartOptions): Promise<RunningServer> {

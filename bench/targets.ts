@@ -54,11 +54,14 @@ export const EDGE_SSE_REDIS_TWO = "edge-sse on Redis, 2 processes";
 /** edge-sse in memory with the Prometheus metrics on: what counting costs on the hot path. */
 export const EDGE_SSE_METRICS = "edge-sse, METRICS=on";
 
+const nodeFlags = () => process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
+
 /** The command line that runs a server file on a runtime, by its binary (not through npm). */
 export const onRuntime = (runtime: JsRuntime, file: string) => {
   switch (runtime) {
     case "node":
-      return { cmd: NODE, args: ["--import", "tsx", file] };
+      // BENCH_NODE_FLAGS: flags for the servers' node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+      return { cmd: NODE, args: [...nodeFlags(), "--import", "tsx", file] };
     case "bun":
       return { cmd: bin("bun"), args: [file] };
     case "deno":

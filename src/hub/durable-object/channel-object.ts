@@ -45,6 +45,7 @@ import { RecentEvents } from "./recent-events.ts";
 import { type ClientCounts, ShardLoad } from "./shard-load.ts";
 import { ShardOutbox } from "./shard-outbox.ts";
 import { isCatchingUp, SocketCounts, sendPresence } from "./socket-counts.ts";
+import { SocketFanOut } from "./socket-fan-out.ts";
 import { SqlStreamStore } from "./stream-store.ts";
 import { StreamWatchers, WATCH_HEADER } from "./stream-watchers.ts";
 
@@ -78,6 +79,7 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
   private readonly recent: RecentEvents;
   private readonly load: ShardLoad;
   private readonly sockets: SocketCounts;
+  private readonly fanOut: SocketFanOut;
   // Kept, not made per publish: calls through one stub arrive in the order they were made.
   private readonly shards = new Map<number, ShardOutbox>();
   // Messages stored but not sent yet: published in this turn of the event loop (see frame.ts).
@@ -104,6 +106,7 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
     this.recent = new RecentEvents(this.config.historyLimit);
     this.load = new ShardLoad(ctx.storage.sql);
     this.sockets = new SocketCounts(ctx);
+    this.fanOut = new SocketFanOut(() => ctx.getWebSockets(SUBSCRIBER_TAG));
     // The stored shard rows may be stale: a restart (a crash, a deploy, `wrangler dev` again over
     // its persisted state) ended every socket they counted, and a shard's lost report leaves its
     // row behind. Ghosts would count against the caps and presence for good: a fresh instance asks
@@ -154,13 +157,15 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
       }
     }
     const after = request.headers.get(AFTER_HEADER);
-    const attachment: SubscriberAttachment = { live: after === null || Number(after) >= this.store.latestId() };
+    const latestId = this.store.latestId();
+    const attachment: SubscriberAttachment = { live: after === null || Number(after) >= latestId };
     const [socket, accepted] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.sockets.adding(client, !attachment.live);
     // Tagged with the client's address, so its counts can be rebuilt after the object wakes.
     const presence = request.headers.has(PRESENCE_HEADER);
     this.ctx.acceptWebSocket(accepted, socketTags(client, presence));
     accepted.serializeAttachment(attachment);
+    this.fanOut.joined(accepted, latestId);
     // A new watcher gets the count even if it did not change.
     if (presence) this.presenceSent = "";
     this.subscribersChanged();
@@ -203,14 +208,9 @@ export class ChannelObject extends DurableObject<ChannelEnv> {
       entries: events.map((event) => utf8.encode(channelEntryOf(event))),
       record: this.stream.record() as StreamRecord,
     }));
-    for (const socket of this.ctx.getWebSockets(SUBSCRIBER_TAG)) {
-      try {
-        socket.send(frame);
-      } catch {
-        // Closing already: its close handler (or the Worker's reconnect) deals with it.
-      }
-    }
+    // The shards first: their own fan-outs then run beside this object's.
     for (const shard of this.load.activeShards()) this.outbox(shard).send(frame);
+    this.fanOut.send(frame);
   };
 
   /**

@@ -23,6 +23,7 @@ import {
 } from "./protocol.ts";
 import type { ClientCounts } from "./shard-load.ts";
 import { clientOf, isCatchingUp, SocketCounts, sendPresence } from "./socket-counts.ts";
+import { SocketFanOut } from "./socket-fan-out.ts";
 
 export interface ShardEnv {
   CHANNELS: DurableObjectNamespace<ChannelObject>;
@@ -39,6 +40,7 @@ export class ChannelShard extends DurableObject<ShardEnv> {
   /** Whether this instance has sent its full per-client counts (memory is empty after a restart). */
   private reportedAll = false;
   private readonly sockets = new SocketCounts(this.ctx);
+  private readonly fanOut = new SocketFanOut(() => this.ctx.getWebSockets());
   /** The newest id this instance has delivered (0: none): what a placed subscriber may have missed. */
   private delivered = 0;
   /** Where reports go (the same for every socket here), from the first socket seen. */
@@ -60,6 +62,7 @@ export class ChannelShard extends DurableObject<ShardEnv> {
     this.sockets.adding(client, !attachment.live);
     this.ctx.acceptWebSocket(accepted, socketTags(client, request.headers.has(PRESENCE_HEADER)));
     accepted.serializeAttachment(attachment);
+    this.fanOut.joined(accepted, this.delivered);
     this.changed(attachment, client, request.headers.has(PLACED_HEADER) ? 1 : 0);
     // From here on every frame delivered reaches this socket too (this object runs one event at a time).
     return new Response(null, {
@@ -69,16 +72,10 @@ export class ChannelShard extends DurableObject<ShardEnv> {
     });
   }
 
-  /** One message from the channel's object, already encoded: the same bytes to every socket. */
+  /** Messages from the channel's object, already encoded: the same bytes to every socket. */
   deliver(frame: Uint8Array): void {
     this.delivered = Math.max(this.delivered, frameLastId(frame));
-    for (const socket of this.ctx.getWebSockets()) {
-      try {
-        socket.send(frame);
-      } catch {
-        // Closing already.
-      }
-    }
+    this.fanOut.send(frame);
   }
 
   /** The channel's subscriber count, from its object, for the sockets here that asked for it. */

@@ -168,6 +168,14 @@ machine moves the figures.
   token's making (its \`t=\`) to its receipt, for tokens made once every reader was connected.
 - Memory per answer in flight: RSS growth half-way through the answers over the idle server, divided by
   the answers; it includes the readers' connections (and, on Redis, the redis-server's growth apart).
+- The two do different work per token on Redis. resumable-stream keeps an answer's chunks in the memory of
+  the process that generates it and sends its own first reader each chunk from there; it writes to Redis
+  only for readers that resume, and then only over pub/sub. edge-sse appends every chunk to the answer's
+  stream in Redis, and a reader gets it once Redis has stored it, on any process: one Redis round trip
+  per token before the first byte reaches the reader, and Redis's CPU and memory for every token. With
+  one reader per answer (R = 1) that is all the difference (compare edge-sse in memory, which does what
+  resumable-stream does for its first reader); it is what lets the answer outlive its process ("What an
+  answer survives", below).
 
 ## The target
 

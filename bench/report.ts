@@ -210,6 +210,59 @@ function workerdTargetsTable(run: Run): string {
   );
 }
 
+/** Workers' keep-alive in the benchmark (WORKERD_SETTINGS): departed subscribers are to be counted gone within two. */
+const WORKERD_KEEP_ALIVE_MS = 5_000;
+const WORKERD_DIRECT = `${EDGE_SSE} (workerd direct)`;
+
+/**
+ * The Workers scale targets at N = 5000 and 10,000: every stream opened in every run, nothing lost,
+ * departed subscribers counted gone within two keep-alive periods, and the burst's p99 at N = 5000 on
+ * workerd directly under 500 ms. wrangler dev is not run at N = 10,000 (see WORKERD_SIZES in run.ts).
+ */
+function workerdScaleTable(run: Run): string {
+  const rows: string[][] = [];
+  for (const [stack, server] of [
+    [EDGE_SSE, "wrangler dev"],
+    [WORKERD_DIRECT, "workerd direct"],
+  ] as const) {
+    for (const n of [5000, 10_000]) {
+      const m = find(run, stack, "workerd", n);
+      if (m === undefined) continue;
+      const runs = m.completedRuns ?? run.runs;
+      rows.push([
+        `${server}, N = ${int(n)}: every stream opened in every run`,
+        `${runs} of ${run.runs}`,
+        verdict(runs === run.runs),
+      ]);
+      const lost = m.burstLost + m.steadyLost;
+      rows.push([`${server}, N = ${int(n)}: nothing lost`, int(lost), verdict(lost === 0)]);
+      const gone = Number.isFinite(m.cleanupMs) ? `${fixed(m.cleanupMs / 1000)} s` : "> 30 s";
+      rows.push([
+        `${server}, N = ${int(n)}: counted gone within ${fixed((2 * WORKERD_KEEP_ALIVE_MS) / 1000, 0)} s`,
+        gone,
+        verdict(m.cleanupMs <= 2 * WORKERD_KEEP_ALIVE_MS),
+      ]);
+    }
+  }
+  if (rows.length > 0 && find(run, EDGE_SSE, "workerd", 10_000) === undefined) {
+    rows.push([
+      "wrangler dev, N = 10,000",
+      "no run completed: wrangler dev's proxy holds two descriptors per stream, and this machine allows 20,000 open files",
+      "",
+    ]);
+  }
+  const direct = find(run, WORKERD_DIRECT, "workerd", 5000);
+  if (direct !== undefined) {
+    rows.push([
+      "workerd direct, N = 5,000: burst p99 under 500 ms",
+      `${fixed(direct.burstP99)} ms`,
+      verdict(direct.burstP99 < 500),
+    ]);
+  }
+  if (rows.length === 0) return "Not measured at N = 5,000 or 10,000 in this run.";
+  return table(["target (N = 5,000 and 10,000)", "this run", ""], rows);
+}
+
 /** Two processes on one Redis, beside one process on Redis and in memory on the same runtime. */
 function twoProcessesTable(run: Run): string {
   const rows = run.results
@@ -454,6 +507,10 @@ it was planned, and ${fixed(WORKERD_BEFORE.cpuMicrosPerEvent, 2)} µs of CPU per
 before it, both under wrangler dev at N = 1,000, with a Durable Object holding every HTTP stream):
 
 ${workerdTargetsTable(run)}
+
+At 5,000 and 10,000 subscribers:
+
+${workerdScaleTable(run)}
 
 ${table(
   [

@@ -114,3 +114,50 @@ describe("the benchmark, in short", () => {
     expect(report).toContain("**nginx (C)**");
   }, 120_000);
 });
+
+describe("the report's Workers targets at 5,000 and 10,000 subscribers", () => {
+  const workerd = (stack: string, n: number, figures: Partial<Measurement>): Measurement => ({
+    stack,
+    runtime: "workerd",
+    comparable: false,
+    n,
+    burstEventsPerSecond: 1,
+    burstCpuMicrosPerEvent: 1,
+    burstLost: 0,
+    steadyLost: 0,
+    steadyP50: 1,
+    steadyP99: 1,
+    burstP50: 1,
+    burstP99: 1,
+    rssIdleBase: 1,
+    rssWithSubscribers: 1,
+    bytesPerConnection: 1,
+    rampMs: 1,
+    cleanupMs: 1,
+    completedRuns: 3,
+    ...figures,
+  });
+  const direct = `${EDGE_SSE} (workerd direct)`;
+
+  it("judges each run count, loss, cleanup and the burst's p99 at N = 5000 from the measurements", () => {
+    const report = renderReport({
+      started: "",
+      command: "test",
+      machine: "test",
+      runs: 3,
+      ...PLAN,
+      results: [
+        workerd(EDGE_SSE, 5000, { completedRuns: 2, cleanupMs: 9_000 }),
+        workerd(direct, 5000, { burstP99: 700, cleanupMs: 4_000 }),
+        workerd(direct, 10_000, { burstLost: 5, cleanupMs: 12_000 }),
+      ],
+    });
+    expect(report).toContain("| wrangler dev, N = 5,000: every stream opened in every run | 2 of 3 | **missed** |");
+    expect(report).toContain("| wrangler dev, N = 5,000: counted gone within 10 s | 9.0 s | met |");
+    expect(report).toContain("| workerd direct, N = 5,000: every stream opened in every run | 3 of 3 | met |");
+    expect(report).toContain("| workerd direct, N = 10,000: nothing lost | 5 | **missed** |");
+    expect(report).toContain("| workerd direct, N = 10,000: counted gone within 10 s | 12.0 s | **missed** |");
+    expect(report).toContain("| workerd direct, N = 5,000: burst p99 under 500 ms | 700.0 ms | **missed** |");
+    expect(report).toContain("| wrangler dev, N = 10,000 | no run completed:");
+  });
+});

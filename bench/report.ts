@@ -7,7 +7,15 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { throughputChart } from "./chart.ts";
 import type { Measurement } from "./run.ts";
-import { EDGE_SSE, EDGE_SSE_METRICS, EDGE_SSE_REDIS, EDGE_SSE_REDIS_TWO, PEERS } from "./targets.ts";
+import {
+  EDGE_SSE,
+  EDGE_SSE_METRICS,
+  EDGE_SSE_REDIS,
+  EDGE_SSE_REDIS_TWO,
+  EDGE_SSE_WORKERD_DIRECT,
+  PEERS,
+  WORKERD_KEEP_ALIVE_MS,
+} from "./targets.ts";
 
 export interface Run {
   started: string;
@@ -210,20 +218,17 @@ function workerdTargetsTable(run: Run): string {
   );
 }
 
-/** Workers' keep-alive in the benchmark (WORKERD_SETTINGS): departed subscribers are to be counted gone within two. */
-const WORKERD_KEEP_ALIVE_MS = 5_000;
-const WORKERD_DIRECT = `${EDGE_SSE} (workerd direct)`;
-
 /**
  * The Workers scale targets at N = 5000 and 10,000: every stream opened in every run, nothing lost,
  * departed subscribers counted gone within two keep-alive periods, and the burst's p99 at N = 5000 on
- * workerd directly under 500 ms. wrangler dev is not run at N = 10,000 (see WORKERD_SIZES in run.ts).
+ * workerd directly under 500 ms. wrangler dev at N = 10,000 gives no measurement on this machine (see
+ * WORKERD_SIZES in run.ts).
  */
 function workerdScaleTable(run: Run): string {
   const rows: string[][] = [];
   for (const [stack, server] of [
     [EDGE_SSE, "wrangler dev"],
-    [WORKERD_DIRECT, "workerd direct"],
+    [EDGE_SSE_WORKERD_DIRECT, "workerd direct"],
   ] as const) {
     for (const n of [5000, 10_000]) {
       const m = find(run, stack, "workerd", n);
@@ -251,7 +256,7 @@ function workerdScaleTable(run: Run): string {
       "",
     ]);
   }
-  const direct = find(run, WORKERD_DIRECT, "workerd", 5000);
+  const direct = find(run, EDGE_SSE_WORKERD_DIRECT, "workerd", 5000);
   if (direct !== undefined) {
     rows.push([
       "workerd direct, N = 5,000: burst p99 under 500 ms",

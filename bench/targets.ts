@@ -51,6 +51,8 @@ export const EDGE_SSE = "edge-sse";
 /** edge-sse with REDIS_URL: one process, then two on the same Redis. */
 export const EDGE_SSE_REDIS = "edge-sse on Redis";
 export const EDGE_SSE_REDIS_TWO = "edge-sse on Redis, 2 processes";
+/** edge-sse's Worker served by workerd directly, without wrangler dev (bench/workerd-direct.ts). */
+export const EDGE_SSE_WORKERD_DIRECT = `${EDGE_SSE} (workerd direct)`;
 /** edge-sse in memory with the Prometheus metrics on: what counting costs on the hot path. */
 export const EDGE_SSE_METRICS = "edge-sse, METRICS=on";
 
@@ -85,7 +87,8 @@ const EDGE_SSE_SETTINGS = {
  * next writes (see ../shared/FINDINGS.md), so the keep-alive bounds how long departed subscribers
  * are counted, and the benchmark measures that against its promise.
  */
-const WORKERD_SETTINGS = { KEEP_ALIVE_MS: "5000" };
+export const WORKERD_KEEP_ALIVE_MS = 5_000;
+const WORKERD_SETTINGS = { KEEP_ALIVE_MS: String(WORKERD_KEEP_ALIVE_MS) };
 
 /** edge-sse's demo server on `runtime`, with `settings` on top of the benchmark's own. */
 export function edgeSse(runtime: JsRuntime | "workerd", extraSettings: Record<string, string> = {}): Target {
@@ -165,7 +168,7 @@ function asMessageJson(payload: string): string {
 function edgeSseWorkerdDirect(): Target {
   return {
     ...edgeSse("workerd"),
-    stack: `${EDGE_SSE} (workerd direct)`,
+    stack: EDGE_SSE_WORKERD_DIRECT,
     command(port) {
       return {
         cmd: NODE,

@@ -9,7 +9,14 @@ import { describe, expect, it } from "vitest";
 import { throughputChart } from "../../bench/chart.ts";
 import { renderReport } from "../../bench/report.ts";
 import { type Measurement, measureOnce, type Plan } from "../../bench/run.ts";
-import { EDGE_SSE, EDGE_SSE_REDIS, EDGE_SSE_REDIS_TWO, PEERS, TARGETS } from "../../bench/targets.ts";
+import {
+  EDGE_SSE,
+  EDGE_SSE_REDIS,
+  EDGE_SSE_REDIS_TWO,
+  EDGE_SSE_WORKERD_DIRECT,
+  PEERS,
+  TARGETS,
+} from "../../bench/targets.ts";
 
 const N = 40;
 const PLAN: Plan = { burstEvents: 2_000, steadyEventsPerSecond: 400, steadyMessages: 4 };
@@ -137,7 +144,7 @@ describe("the report's Workers targets at 5,000 and 10,000 subscribers", () => {
     completedRuns: 3,
     ...figures,
   });
-  const direct = `${EDGE_SSE} (workerd direct)`;
+  const direct = EDGE_SSE_WORKERD_DIRECT;
 
   it("judges each run count, loss, cleanup and the burst's p99 at N = 5000 from the measurements", () => {
     const report = renderReport({

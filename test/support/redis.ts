@@ -43,7 +43,7 @@ export interface RedisOptions {
 
 export async function startRedis({ durable = true }: RedisOptions = {}): Promise<RunningRedis> {
   const dir = mkdtempSync(join(tmpdir(), "edge-sse-redis-"));
-  let port = await freePort("127.0.0.1");
+  let port = 0;
   let child: ChildProcess | undefined;
   let output = "";
 
@@ -87,11 +87,10 @@ export async function startRedis({ durable = true }: RedisOptions = {}): Promise
     await once(running, "exit");
   };
 
-  // The first start only: restarts keep the port the clients know.
-  let attempts = 0;
+  // The first start only, each attempt on a port of its own: restarts keep the port the clients know.
   await onAnotherPortIfTaken(
     async () => {
-      if (attempts++ > 0) port = await freePort("127.0.0.1");
+      port = await freePort("127.0.0.1");
       await launch();
     },
     async () => {

@@ -126,6 +126,11 @@ function targetsTable(run: StreamsRun): string {
   return table(["target (edge-sse on Node in memory ÷ the reference on Node)", "ratio", ""], rows);
 }
 
+const appendRoundsText = (rounds: number) =>
+  rounds === 1
+    ? "one round"
+    : `median of ${rounds} rounds, each taking every server in turn (this machine's speed drifts over minutes: in turn, the servers of a round meet the same moment)`;
+
 export function renderStreamsReport(run: StreamsRun): string {
   const { plan } = run;
   return `# Benchmarks: durable streams
@@ -138,7 +143,7 @@ in memory), in one run on one machine. Each figure comes from a fresh server pro
 RSS read from /proc), and on Redis from a redis-server of its own without persistence. Compare figures
 within a run, not across runs: other work on the machine moves them.
 
-- Run: ${run.started}, \`${run.command}\`, ${run.runs === 1 ? "one run per figure" : `median of ${run.runs} runs`}.
+- Run: ${run.started}, \`${run.command}\`, ${run.runs === 1 ? "one run per fan-out figure" : `fan-out: median of ${run.runs} runs`}; appends: ${appendRoundsText(run.appendRounds ?? 1)}.
 - Machine: ${run.machine}.${run.note === undefined ? "" : ` ${run.note}.`}
 - Appends: ${int(plan.appends)} JSON appends per phase (a small message each), POSTed one at a time per
   writer on a keep-alive connection of its own, after ${int(plan.appends / 2)} unmeasured appends that warm the

@@ -82,6 +82,13 @@ export interface FanoutMeasurement {
 export interface StreamsPlan {
   /** Appends per phase (all writers together). */
   appends: number;
+  /**
+   * Rounds of the append phases, every target once per round in turn; each figure is its median.
+   * This machine's speed drifts by up to 2× over minutes (measured: the reference's 1-writer rate
+   * 4,900 and then 12,900 appends/s five minutes apart), so one target measured after another
+   * compares two moments, and rounds taken in turn compare each moment's targets.
+   */
+  appendRounds: number;
   /** Delivered events per fan-out burst (N readers × M appends). */
   burstEvents: number;
   /** The steady phase's delivered events/s (appends/s = this ÷ N), and its appends. */
@@ -90,13 +97,15 @@ export interface StreamsPlan {
 }
 
 export const STREAMS_FULL_PLAN: StreamsPlan = {
-  appends: 4_000,
+  appends: 10_000,
+  appendRounds: 3,
   burstEvents: 200_000,
   steadyEventsPerSecond: 10_000,
   steadyMessages: 10,
 };
 export const STREAMS_QUICK_PLAN: StreamsPlan = {
   appends: 1_000,
+  appendRounds: 1,
   burstEvents: 20_000,
   steadyEventsPerSecond: 4_000,
   steadyMessages: 6,
@@ -305,6 +314,8 @@ export interface StreamsRun {
   command: string;
   machine: string;
   runs: number;
+  /** Rounds of the append phases taken (StreamsPlan.appendRounds, or --runs); absent in older results: 1. */
+  appendRounds?: number;
   /** What the run's `--note=` said of it (e.g. "machine shared with other work"). */
   note?: string;
   plan: StreamsPlan;
@@ -356,20 +367,32 @@ async function main() {
     return samples.length === 0 ? undefined : median(samples);
   };
 
-  for (const target of targets) {
-    const result = await repeat(`${label(target)} appends`, async () => ({
-      ...(await measureAppends(target, plan)),
-      n: 0,
-    }));
-    if (!result) continue;
-    const { n: _, ...appends } = result;
-    run.appends.push(appends);
-    save();
-    console.log(
-      `${label(target).padEnd(36)} appends/s 1w ${Math.round(appends.oneWriter)}  8w/1s ${Math.round(appends.eightWritersOneStream)}  ` +
-        `8w/8s ${Math.round(appends.eightWritersEightStreams)}  ${appends.cpuMicrosPerAppend.toFixed(0)} µs cpu/append  failed ${appends.failures}`,
-    );
+  // Rounds in turn (see StreamsPlan.appendRounds); --runs, when given, sets how many.
+  const rounds = args.has("runs") ? runs : plan.appendRounds;
+  const appendSamples = new Map<StreamsTarget, AppendsMeasurement[]>(targets.map((target) => [target, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const target of targets) {
+      try {
+        const appends = await measureAppends(target, plan);
+        appendSamples.get(target)?.push(appends);
+        console.log(
+          `${label(target).padEnd(36)} round ${round}/${rounds} appends/s 1w ${Math.round(appends.oneWriter)}  ` +
+            `8w/1s ${Math.round(appends.eightWritersOneStream)}  8w/8s ${Math.round(appends.eightWritersEightStreams)}  ` +
+            `${appends.cpuMicrosPerAppend.toFixed(0)} µs cpu/append  failed ${appends.failures}`,
+        );
+      } catch (error) {
+        console.error(`${label(target)} appends: ${(error as Error).message}`);
+      }
+    }
   }
+  run.appends = [...appendSamples.values()]
+    .filter((samples) => samples.length > 0)
+    .map((samples) => {
+      const { n: _, ...appends } = median(samples.map((sample) => ({ ...sample, n: 0 })));
+      return appends;
+    });
+  run.appendRounds = rounds;
+  save();
   for (const n of sizes) {
     for (const target of targets) {
       const readers = readersFor(target.target, n);

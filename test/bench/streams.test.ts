@@ -17,7 +17,13 @@ import {
 import { renderStreamsReport } from "../../bench/streams-report.ts";
 
 const N = 40;
-const PLAN: StreamsPlan = { appends: 200, burstEvents: 2_000, steadyEventsPerSecond: 400, steadyMessages: 4 };
+const PLAN: StreamsPlan = {
+  appends: 200,
+  appendRounds: 1,
+  burstEvents: 2_000,
+  steadyEventsPerSecond: 400,
+  steadyMessages: 4,
+};
 
 describe("the durable streams benchmark, in short", () => {
   it("counts every append and delivers every append to every live reader, on edge-sse and the reference, and reports both", async () => {

@@ -2,7 +2,9 @@
  * Server CPU per delivered event of one K-channel stream per subscriber (src/hub/channel-set.ts)
  * against K single-channel streams per subscriber, K = 1, 5 and 20, on the in-memory hub and on
  * Redis, under Node, Bun and Deno. Each measurement is one process of its own: it opens the streams,
- * publishes 100 messages on each channel (one per channel per turn), reads every body as a web stream
+ * publishes 100 messages on each channel (one per channel per turn: the turn's K publishes sent
+ * together and awaited together; `--publish apart` awaits each before the next, which on Redis spaces
+ * them a round trip apart, so that each announcement comes alone), reads every body as a web stream
  * in the same process and prints its CPU per delivered event. About 100,000 events per measurement:
  * 1000 / K subscribers. A warm-up (500 messages a channel, `--warmup N`) goes first and is not
  * counted: cold, Bun's first 25 messages cost about as much CPU as the next 100 (JavaScriptCore
@@ -13,7 +15,7 @@
  * printed, so that difference shows.
  *
  *   npx tsx bench/channel-set-cost.ts [--runtimes node,bun,deno] [--backends memory,redis]
- *                                     [--channels 1,5,20] [--runs 3] [--warmup 500]
+ *                                     [--channels 1,5,20] [--runs 3] [--warmup 500] [--publish together|apart]
  *
  * Redis: a redis-server of its own on a free loopback port (Debian's `redis-server`). Its CPU is not
  * counted: only the process that serves the streams. Not part of `npm run bench`; the figures are in
@@ -59,6 +61,7 @@ async function measure(
   mode: "set" | "single",
   warmup: number,
   url: string | undefined,
+  apart: boolean,
 ): Promise<Measured> {
   const subscribers = Math.round(EVENTS_PER_RUN / MESSAGES / k);
   const openStreams = new OpenStreams({ maxStreams: 0, maxStreamsPerClient: 0 });
@@ -110,8 +113,13 @@ async function measure(
   const publishAll = async (messages: number) => {
     const lastIds: number[] = [];
     for (let m = 0; m < messages; m++) {
-      for (const [i, channel] of channels.entries()) {
-        lastIds[i] = (await hub.publish(channel, { data: { text: `message ${m}, about forty bytes` } })).event.id;
+      const publish = (channel: string) => hub.publish(channel, { data: { text: `message ${m}, about forty bytes` } });
+      if (apart) {
+        // Each awaited before the next: on Redis a round trip apart, so each announcement comes alone.
+        for (const [i, channel] of channels.entries()) lastIds[i] = (await publish(channel)).event.id;
+      } else {
+        const published = await Promise.all(channels.map(publish));
+        for (const [i, { event }] of published.entries()) lastIds[i] = event.id;
       }
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -197,16 +205,16 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   const one = process.argv.indexOf("--one");
   if (one !== -1) {
-    const [runtime = "node", backend = "memory", k = "5", mode = "set", warmup = "0", url] = process.argv.slice(
-      one + 1,
-    );
+    const [runtime = "node", backend = "memory", k = "5", mode = "set", warmup = "0", publish, url] =
+      process.argv.slice(one + 1);
     const measured = await measure(
       runtime,
       backend,
       Number(k),
       mode === "single" ? "single" : "set",
       Number(warmup),
-      url,
+      url || undefined,
+      publish === "apart",
     );
     console.log(JSON.stringify(measured));
     process.exit(0);
@@ -216,6 +224,7 @@ async function main(): Promise<void> {
   const ks = option("channels", "1,5,20").map(Number);
   const runs = Number(option("runs", "3")[0]);
   const warmup = option("warmup", String(WARMUP))[0] as string;
+  const publish = option("publish", "together")[0] as string;
   const redis = backends.includes("redis") ? await startRedis() : undefined;
   const rows: string[] = [];
   try {
@@ -230,7 +239,7 @@ async function main(): Promise<void> {
               const [command, ...args] = COMMANDS[runtime] as string[];
               const child = spawnSync(
                 command as string,
-                [...args, "--one", runtime, backend, String(k), mode, warmup, redis?.url ?? ""],
+                [...args, "--one", runtime, backend, String(k), mode, warmup, publish, redis?.url ?? ""],
                 {
                   cwd: root,
                   encoding: "utf8",

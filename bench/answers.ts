@@ -371,21 +371,27 @@ async function main() {
 
   for (const count of counts) {
     for (const readers of readerCounts) {
-      for (const target of targets) {
-        const samples: AnswersMeasurement[] = [];
-        for (let i = 0; i < runs; i++) {
+      const samples = new Map<AnswersTarget, AnswersMeasurement[]>(targets.map((target) => [target, []]));
+      const before = run.results.length;
+      // Round by round, every target once in each: this machine's speed drifts over minutes (see
+      // bench/streams.ts, StreamsPlan.appendRounds), and a target's runs back to back meet one moment.
+      for (let i = 0; i < runs; i++) {
+        for (const target of targets) {
           try {
-            samples.push(await measureAnswers(target, count, readers, pace));
+            samples.get(target)?.push(await measureAnswers(target, count, readers, pace));
           } catch (error) {
             console.error(`${label(target)} A=${count} R=${readers}: ${(error as Error).message}`);
           }
         }
-        if (samples.length === 0) continue;
-        const result = median(samples);
-        run.results.push(result);
+        const medians = [...samples.values()]
+          .filter((measured) => measured.length > 0)
+          .map((measured) => median(measured));
+        run.results.splice(before, run.results.length - before, ...medians);
         save();
+      }
+      for (const result of run.results.slice(before)) {
         console.log(
-          `${label(target).padEnd(30)} A=${String(count).padEnd(5)} R=${readers}  ` +
+          `${`${result.stack} ${result.runtime} ${result.backend}`.padEnd(30)} A=${String(count).padEnd(5)} R=${readers}  ` +
             `${Math.round(result.deliveredTokensPerSecond).toLocaleString("en").padStart(7)} of ${Math.round(result.offeredTokensPerSecond).toLocaleString("en")} tokens/s  ` +
             `p50/p99 ${result.p50.toFixed(1)}/${result.p99.toFixed(1)} ms  ${(result.serverBytesPerAnswer / 1024).toFixed(1)} KiB/answer  ` +
             `lost ${result.lost}  failed readers ${result.failedReaders}`,

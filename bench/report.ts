@@ -343,7 +343,8 @@ do not edit by hand.
 - **Run**: ${run.started}, \`${run.command}\`
 - **Machine**: ${run.machine}. The load client and the server share these cores, so a server
   can use at most what the client leaves it: compare stacks with each other, not with other machines.
-- **Method**: every figure is the median of ${run.runs} run(s), each on a freshly started server.
+- **Method**: every figure is the median of ${run.runs} run(s), each on a freshly started server, taken in rounds: every
+  server once per round, since this machine's speed drifts over minutes.
   One load client process holds the N subscribers on raw sockets and counts \`data:\` fields with
   \`Buffer.indexOf\`; every 50th subscriber parses its events to time them. Every server is started as
   its runtime binary directly, and its CPU time and RSS are read from /proc. Everything is on 127.0.0.1.

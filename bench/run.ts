@@ -321,23 +321,26 @@ async function main() {
   const results: Measurement[] = [];
   const started = new Date();
   for (const n of sizes) {
-    for (const target of targets) {
-      if (target.runtime === "workerd" && !WORKERD_SIZES.includes(n)) continue;
-      const samples: Measurement[] = [];
-      for (let run = 0; run < runs; run++) {
+    const atThisSize = targets.filter((target) => target.runtime !== "workerd" || WORKERD_SIZES.includes(n));
+    const samples = new Map<Target, Measurement[]>(atThisSize.map((target) => [target, []]));
+    const before = results.length;
+    // Round by round, every target once in each (see bench/streams.ts, StreamsPlan.appendRounds: this
+    // machine's speed drifts over minutes, and a target's runs back to back would all meet one moment).
+    for (let run = 0; run < runs; run++) {
+      for (const target of atThisSize) {
         try {
-          samples.push(await measureOnce(target, n, plan));
+          samples.get(target)?.push(await measureOnce(target, n, plan));
         } catch (error) {
-          console.error(`${target.stack} on ${target.runtime}, N=${n}: ${(error as Error).message}`);
+          console.error(`${target.stack} on ${target.runtime}, N=${n}, run ${run + 1}: ${(error as Error).message}`);
         }
       }
-      if (samples.length === 0) continue;
-      const result = { ...median(samples), completedRuns: samples.length };
-      results.push(result);
-      // After every figure, so an interrupted run still leaves what it measured.
+      // After every round, so an interrupted run still leaves what it measured.
+      results.splice(before, results.length - before, ...mediansOf(samples));
       save({ file, writeDocs, runs, plan, started, results });
+    }
+    for (const result of results.slice(before)) {
       console.log(
-        `${target.stack.padEnd(22)} ${target.runtime.padEnd(8)} N=${String(n).padEnd(6)} ` +
+        `${result.stack.padEnd(22)} ${result.runtime.padEnd(8)} N=${String(n).padEnd(6)} ` +
           `${Math.round(result.burstEventsPerSecond).toLocaleString("en").padStart(10)} ev/s  ` +
           `${result.burstCpuMicrosPerEvent.toFixed(2).padStart(6)} µs cpu/ev  ` +
           `p50/p99 ${result.steadyP50.toFixed(1)}/${result.steadyP99.toFixed(1)} ms  ` +
@@ -346,6 +349,13 @@ async function main() {
       if (result.publishFailures) console.warn(`  ${result.publishFailures} publishes failed`);
     }
   }
+}
+
+/** Each target's median over its runs so far, in the targets' order; a target with none is left out. */
+function mediansOf(samples: Map<Target, Measurement[]>): Measurement[] {
+  return [...samples.values()]
+    .filter((measured) => measured.length > 0)
+    .map((measured) => ({ ...median(measured), completedRuns: measured.length }));
 }
 
 interface Progress {

@@ -12,7 +12,9 @@
  * readers do not scan what they read (that would charge the longer lines of the multi-channel stream,
  * its cursor, to the server as a JS loop over bytes, where a server hands them to a socket): the
  * measurement ends when every reader's last event carries the last position. The bytes per event are
- * printed, so that difference shows.
+ * printed, so that difference shows, and the delivered events/s (events over the wall time from the
+ * first publish to the last event read: publisher and readers share the process, so it mostly
+ * follows the CPU).
  *
  *   npx tsx bench/channel-set-cost.ts [--runtimes node,bun,deno] [--backends memory,redis]
  *                                     [--channels 1,5,20] [--runs 3] [--warmup 500] [--publish together|apart]
@@ -51,6 +53,8 @@ interface Measured {
   events: number;
   bytesPerEvent: number;
   cpuMicrosecondsPerEvent: number;
+  /** Delivered events over the wall time from the first publish to the last chunk read. */
+  eventsPerSecond: number;
 }
 
 /** One measurement, in this process: `--one <runtime> <backend> <K> <set|single> <warm-up> [redis URL]`. */
@@ -81,9 +85,9 @@ async function measure(
   const request = new Request("http://bench.test/");
   let bytes = 0;
   // Each reader keeps only its last chunk; its bytes are not scanned (see the header).
-  const readers: { last: Uint8Array | undefined; channel: number | undefined }[] = [];
+  const readers: { last: Uint8Array | undefined; channel: number | undefined; at: number }[] = [];
   const drain = async (body: ReadableStream<Uint8Array> | null, channel: number | undefined) => {
-    const state = { last: undefined as Uint8Array | undefined, channel };
+    const state = { last: undefined as Uint8Array | undefined, channel, at: 0 };
     readers.push(state);
     const reader = (body as ReadableStream<Uint8Array>).getReader();
     for (;;) {
@@ -91,6 +95,7 @@ async function measure(
       if (done) return;
       bytes += value.byteLength;
       state.last = value;
+      state.at = performance.now();
     }
   };
   // Fresh names on every run: Redis keeps history between runs.
@@ -137,7 +142,10 @@ async function measure(
   if (warmup > 0) await publishAll(warmup);
   const bytesBefore = bytes;
   const cpu = process.cpuUsage();
+  const started = performance.now();
   await publishAll(MESSAGES);
+  // Until the last read: the wait for it polls every 20 ms, which is not the streams' time.
+  const seconds = (Math.max(...readers.map((reader) => reader.at)) - started) / 1000;
   const used = process.cpuUsage(cpu);
   const events = MESSAGES * k * subscribers;
   return {
@@ -149,6 +157,7 @@ async function measure(
     events,
     bytesPerEvent: Math.round((bytes - bytesBefore) / events),
     cpuMicrosecondsPerEvent: (used.user + used.system) / events,
+    eventsPerSecond: events / seconds,
   };
 }
 
@@ -232,6 +241,7 @@ async function main(): Promise<void> {
       for (const backend of backends) {
         for (const k of ks) {
           const figures: Record<string, number[]> = { set: [], single: [] };
+          const rates: Record<string, number[]> = { set: [], single: [] };
           const eventBytes: Record<string, number> = {};
           for (let run = 0; run < runs; run++) {
             // Alternated, so that a machine busy for a while weighs on both alike.
@@ -251,13 +261,15 @@ async function main(): Promise<void> {
                 throw new Error(`${runtime} ${backend} ${k} ${mode}: ${child.stderr}`);
               const measured = JSON.parse(line) as Measured;
               figures[mode]?.push(measured.cpuMicrosecondsPerEvent);
+              rates[mode]?.push(measured.eventsPerSecond);
               eventBytes[mode] = measured.bytesPerEvent;
             }
           }
           const [set, single] = [figures.set as number[], figures.single as number[]];
           const fmt = (mode: string, values: number[]) =>
             `${median(values).toFixed(2)} (${values.map((v) => v.toFixed(2)).join(" ")}), ${eventBytes[mode]} B`;
-          const row = `| ${runtime} | ${backend} | ${k} | ${fmt("set", set)} | ${fmt("single", single)} | ${(median(set) / median(single)).toFixed(2)} |`;
+          const rate = (mode: string) => Math.round(median(rates[mode] as number[])).toLocaleString("en");
+          const row = `| ${runtime} | ${backend} | ${k} | ${fmt("set", set)} | ${fmt("single", single)} | ${(median(set) / median(single)).toFixed(2)} | ${rate("set")} / ${rate("single")} |`;
           rows.push(row);
           console.error(row);
         }
@@ -267,9 +279,9 @@ async function main(): Promise<void> {
     redis?.stop();
   }
   console.log(
-    "| runtime | hub | K | µs/event (runs), bytes/event: one K-channel stream | the same: K single streams | ratio |",
+    "| runtime | hub | K | µs/event (runs), bytes/event: one K-channel stream | the same: K single streams | ratio | delivered events/s: K-channel / K single |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
   for (const row of rows) console.log(row);
 }
 

@@ -8,6 +8,8 @@ import type { AppendsMeasurement, FanoutMeasurement, StreamsRun } from "./stream
 
 /** The reference server's stack name in the results. */
 export const REFERENCE = "@durable-streams/server";
+/** bench/peers/floor-stream-appends.ts: appends kept and answered at once, nothing else. */
+export const APPENDS_FLOOR = "node:http floor";
 
 const int = (value: number) => (Number.isFinite(value) ? Math.round(value).toLocaleString("en") : "–");
 const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : "–");
@@ -22,7 +24,9 @@ function table(header: string[], rows: string[][]): string {
 const where = (m: { stack: string; runtime: string; backend: string }) =>
   m.stack === REFERENCE
     ? `${REFERENCE} (reference)`
-    : `**edge-sse** ${RUNTIME_NAMES[m.runtime] ?? m.runtime}${m.runtime === "workerd" ? " (wrangler dev, Durable Objects)" : `, ${m.backend === "redis" ? "Redis" : "memory"}`}`;
+    : m.stack === APPENDS_FLOOR
+      ? `${APPENDS_FLOOR} (keeps each body, answers at once: calibration)`
+      : `**edge-sse** ${RUNTIME_NAMES[m.runtime] ?? m.runtime}${m.runtime === "workerd" ? " (wrangler dev, Durable Objects)" : `, ${m.backend === "redis" ? "Redis" : "memory"}`}`;
 
 /** A figure, with ours ÷ the reference's after it on edge-sse's rows. */
 function versus(value: number, theirs: number | undefined, format: (v: number) => string, isOurs: boolean): string {
@@ -33,7 +37,7 @@ function versus(value: number, theirs: number | undefined, format: (v: number) =
 function appendsTable(run: StreamsRun): string {
   const ref = run.appends.find((m) => m.stack === REFERENCE);
   const rows = run.appends.map((m) => {
-    const ours = m.stack !== REFERENCE;
+    const ours = m.stack !== REFERENCE && m.stack !== APPENDS_FLOOR;
     return [
       where(m),
       versus(m.oneWriter, ref?.oneWriter, int, ours),
@@ -56,6 +60,31 @@ function appendsTable(run: StreamsRun): string {
     ],
     rows,
   );
+}
+
+/** How near the Node servers come to the node:http floor: where the load client, not the server, sets the rate. */
+function floorNote(run: StreamsRun): string {
+  const floor = run.appends.find((m) => m.stack === APPENDS_FLOOR);
+  const ref = run.appends.find((m) => m.stack === REFERENCE);
+  const ours = run.appends.find(
+    (m) => m.stack !== REFERENCE && m.stack !== APPENDS_FLOOR && m.runtime === "node" && m.backend === "memory",
+  );
+  if (floor === undefined || ref === undefined || ours === undefined) return "";
+  const share = (m: AppendsMeasurement) =>
+    [
+      m.oneWriter / floor.oneWriter,
+      m.eightWritersOneStream / floor.eightWritersOneStream,
+      m.eightWritersEightStreams / floor.eightWritersEightStreams,
+    ]
+      .map((value) => `${Math.round(value * 100)}%`)
+      .join(", ");
+  return `
+The node:http floor is what this load client gets from a Node server that does nothing but keep each
+body and answer: the most any Node server can show here. Of its rate (1 writer, 8 writers on 1 stream,
+8 on 8), edge-sse on Node in memory reached ${share(ours)}, the reference ${share(ref)}. Where both are
+near the floor, the load client and node:http set the rate, and the two servers' ratio is within what one
+round differs from the next; the CPU per append is the server's own.
+`;
 }
 
 function fanoutTable(run: StreamsRun): string {
@@ -168,6 +197,7 @@ ${targetsTable(run)}
 Each phase on a stream of its own, one after the other on one server; ours ÷ the reference's in brackets.
 
 ${appendsTable(run)}
+${floorNote(run)}
 
 ## Live-tail fan-out
 

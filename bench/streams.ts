@@ -37,10 +37,10 @@ import {
   sleep,
   startServers,
 } from "./run.ts";
-import { REFERENCE, renderStreamsReport } from "./streams-report.ts";
+import { APPENDS_FLOOR, REFERENCE, renderStreamsReport } from "./streams-report.ts";
 import { edgeSse, type Target } from "./targets.ts";
 
-export { REFERENCE };
+export { APPENDS_FLOOR, REFERENCE };
 export const EDGE_SSE_STREAMS = "edge-sse";
 
 /** One target's appends: each figure from a fresh stream on the same server. */
@@ -123,6 +123,8 @@ const STREAM_SETTINGS = { STREAM_MAX_APPENDS: "0", STREAM_MAX_BYTES: "0", LOG_LE
 export interface StreamsTarget {
   target: Target;
   backend: "memory" | "redis";
+  /** Measured in the append phases only (a floor that serves no reads). */
+  appendsOnly?: boolean;
 }
 
 function edgeSseStreams(runtime: "node" | "bun" | "deno" | "workerd", backend: "memory" | "redis"): StreamsTarget {
@@ -153,7 +155,28 @@ const reference: StreamsTarget = {
   },
 };
 
+/**
+ * The node:http floor for appends (bench/peers/floor-stream-appends.ts): what this load client gets
+ * from a Node server that keeps each body and answers at once. Appends only (it serves no reads), to
+ * show how near the servers come to what node:http and the load client allow.
+ */
+const appendsFloor: StreamsTarget = {
+  backend: "memory",
+  appendsOnly: true,
+  target: {
+    ...reference.target,
+    stack: APPENDS_FLOOR,
+    comparable: false,
+    command: (port) => ({
+      cmd: process.execPath,
+      args: ["--import", "tsx", join(import.meta.dirname, "peers/floor-stream-appends.ts")],
+      env: { PORT: String(port), HOST },
+    }),
+  },
+};
+
 export const STREAMS_TARGETS: StreamsTarget[] = [
+  appendsFloor,
   reference,
   edgeSseStreams("node", "memory"),
   edgeSseStreams("node", "redis"),
@@ -394,7 +417,7 @@ async function main() {
   run.appendRounds = rounds;
   save();
   for (const n of sizes) {
-    for (const target of targets) {
+    for (const target of targets.filter((t) => !t.appendsOnly)) {
       const readers = readersFor(target.target, n);
       const result = await repeat(`${label(target)} N=${readers}`, () => measureFanout(target, readers, plan));
       if (!result) continue;

@@ -56,6 +56,26 @@ export function answerResponse(options: AnswerResponseOptions): Response {
 
 const utf8Decoder = new TextDecoder();
 
+// Each entry's chunks as sent, by the entry itself: the readers of an answer on the process that
+// appends it are told the same entry objects (and, in memory, read them), so it is parsed once for
+// all of them. Weak: an entry's chunks go with it.
+const chunksByEntry = new WeakMap<Uint8Array, readonly string[]>();
+
+/** An entry's chunks, each as its `data:`; heartbeats left out. */
+function chunksOf(entry: Uint8Array): readonly string[] {
+  let chunks = chunksByEntry.get(entry);
+  if (chunks === undefined) {
+    // An entry holds one or more compact JSON messages joined by commas (src/hub/log.ts): one is its
+    // own text, already what JSON.stringify would make of it.
+    const text = utf8Decoder.decode(entry);
+    const values = JSON.parse(`[${text}]`) as unknown[];
+    const kept = values.filter((value) => (value as { type?: unknown } | null)?.type !== HEARTBEAT_CHUNK_TYPE);
+    chunks = values.length === 1 ? (kept.length === 1 ? [text] : []) : kept.map((value) => JSON.stringify(value));
+    chunksByEntry.set(entry, chunks);
+  }
+  return chunks;
+}
+
 async function* followAnswer(options: AnswerResponseOptions, sink: EventSink): AsyncGenerator<SseEvent> {
   const { log, name } = options;
   const maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
@@ -73,11 +93,7 @@ async function* followAnswer(options: AnswerResponseOptions, sink: EventSink): A
         return;
       }
       for (const entry of result.entries) {
-        // An entry holds one or more compact JSON messages joined by commas (src/hub/log.ts).
-        for (const chunk of JSON.parse(`[${utf8Decoder.decode(entry)}]`) as unknown[]) {
-          if ((chunk as { type?: unknown } | null)?.type === HEARTBEAT_CHUNK_TYPE) continue;
-          yield { data: JSON.stringify(chunk) };
-        }
+        for (const data of chunksOf(entry)) yield { data };
       }
       position = result.next;
       if (position >= result.record.tail) {

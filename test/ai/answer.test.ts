@@ -341,4 +341,37 @@ describe("an answer whose producer is gone", () => {
     answer.stop();
     expect(await answer.ended).toBe("stopped");
   });
+  it("sends each chunk of an entry that holds several (an array appended at once) as an event of its own, skips its heartbeats, and gives every reader the same", async () => {
+    const log = new MemoryLog();
+    const utf8 = new TextEncoder();
+    await log.create("several", {
+      contentType: "application/json",
+      ttlSeconds: null,
+      expiresAt: null,
+      closed: true,
+      // As the protocol's routes store `[a, b, c]`: one entry, the compact messages joined by commas.
+      entries: [
+        utf8.encode('{"type":"start"}'),
+        utf8.encode(
+          `{"type":"text-delta","id":"t","delta":"a, b"},{"type":"${HEARTBEAT_CHUNK_TYPE}"},{"type":"text-delta","id":"t","delta":"}"}`,
+        ),
+        utf8.encode(`{"type":"${HEARTBEAT_CHUNK_TYPE}"}`),
+        utf8.encode('{"type":"finish"}'),
+      ],
+      fork: null,
+    });
+    const expected = [
+      '{"type":"start"}',
+      '{"type":"text-delta","id":"t","delta":"a, b"}',
+      '{"type":"text-delta","id":"t","delta":"}"}',
+      '{"type":"finish"}',
+      "[DONE]",
+    ];
+    const [first, second] = await Promise.all([
+      dataOf(answerResponse({ log, name: "several" })),
+      dataOf(answerResponse({ log, name: "several" })),
+    ]);
+    expect(first).toEqual(expected);
+    expect(second).toEqual(expected);
+  });
 });

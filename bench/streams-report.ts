@@ -10,6 +10,8 @@ import type { AppendsMeasurement, FanoutMeasurement, StreamsRun } from "./stream
 export const REFERENCE = "@durable-streams/server";
 /** bench/peers/floor-stream-appends.ts: appends kept and answered at once, nothing else. */
 export const APPENDS_FLOOR = "node:http floor";
+/** edge-sse's rows. */
+export const EDGE_SSE_STREAMS = "edge-sse";
 
 const int = (value: number) => (Number.isFinite(value) ? Math.round(value).toLocaleString("en") : "–");
 const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : "–");
@@ -62,13 +64,15 @@ function appendsTable(run: StreamsRun): string {
   );
 }
 
+/** edge-sse's row on Node in memory: the one the targets compare with the reference. */
+const oursOnNodeInMemory = (m: { stack: string; runtime: string; backend: string }) =>
+  m.stack === EDGE_SSE_STREAMS && m.runtime === "node" && m.backend === "memory";
+
 /** How near the Node servers come to the node:http floor: where the load client, not the server, sets the rate. */
 function floorNote(run: StreamsRun): string {
   const floor = run.appends.find((m) => m.stack === APPENDS_FLOOR);
   const ref = run.appends.find((m) => m.stack === REFERENCE);
-  const ours = run.appends.find(
-    (m) => m.stack !== REFERENCE && m.stack !== APPENDS_FLOOR && m.runtime === "node" && m.backend === "memory",
-  );
+  const ours = run.appends.find(oursOnNodeInMemory);
   if (floor === undefined || ref === undefined || ours === undefined) return "";
   const share = (m: AppendsMeasurement) =>
     [
@@ -127,9 +131,7 @@ function targetsTable(run: StreamsRun): string {
     const value = ours / theirs;
     return rows.push([goal, ratio(value), (higher ? value >= 1 : value <= 1) ? "met" : "**missed**"]);
   };
-  const ours = (m: { stack: string; runtime: string; backend: string }) =>
-    m.stack !== REFERENCE && m.runtime === "node" && m.backend === "memory";
-  const appendsOurs = run.appends.find(ours);
+  const appendsOurs = run.appends.find(oursOnNodeInMemory);
   const appendsRef = run.appends.find((m) => m.stack === REFERENCE);
   const appendFigures: [string, (m: AppendsMeasurement) => number][] = [
     ["appends/s, 1 writer", (m) => m.oneWriter],
@@ -141,7 +143,7 @@ function targetsTable(run: StreamsRun): string {
   }
   const sizes = [...new Set(run.fanout.filter((m) => m.stack === REFERENCE).map((m) => m.n))];
   for (const n of sizes) {
-    const mine = run.fanout.find((m) => ours(m) && m.n === n);
+    const mine = run.fanout.find((m) => oursOnNodeInMemory(m) && m.n === n);
     const ref = run.fanout.find((m) => m.stack === REFERENCE && m.n === n);
     const figures: [string, (m: FanoutMeasurement) => number, boolean][] = [
       ["delivered events/s", (m) => m.eventsPerSecond, true],

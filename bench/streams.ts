@@ -37,11 +37,10 @@ import {
   sleep,
   startServers,
 } from "./run.ts";
-import { APPENDS_FLOOR, REFERENCE, renderStreamsReport } from "./streams-report.ts";
+import { APPENDS_FLOOR, EDGE_SSE_STREAMS, REFERENCE, renderStreamsReport } from "./streams-report.ts";
 import { edgeSse, type Target } from "./targets.ts";
 
-export { APPENDS_FLOOR, REFERENCE };
-export const EDGE_SSE_STREAMS = "edge-sse";
+export { APPENDS_FLOOR, EDGE_SSE_STREAMS, REFERENCE };
 
 /** One target's appends: each figure from a fresh stream on the same server. */
 export interface AppendsMeasurement {

@@ -25,7 +25,18 @@ import type { AnswerPace } from "./answers/chunks.ts";
 import { RESUMABLE_STREAM, renderAnswersReport } from "./answers-report.ts";
 import { now, SubscriberPool } from "./load/subscribers.ts";
 import { cpuSeconds, processTree, rssBytes } from "./process-stats.ts";
-import { benchArgs, HOST, machineDescription, median, percentile, redisPid, sleep, startServers } from "./run.ts";
+import {
+  benchArgs,
+  HOST,
+  machineDescription,
+  measureInRounds,
+  median,
+  mediansOf,
+  percentile,
+  redisPid,
+  sleep,
+  startServers,
+} from "./run.ts";
 import { type JsRuntime, onRuntime, type Target } from "./targets.ts";
 
 export { RESUMABLE_STREAM };
@@ -339,7 +350,7 @@ export interface AnswersRun {
   survival: SurvivalMeasurement[];
 }
 
-const label = (t: AnswersTarget) => `${t.stack} ${t.runtime} ${t.backend}`;
+const label = (t: { stack: string; runtime: string; backend: string }) => `${t.stack} ${t.runtime} ${t.backend}`;
 
 async function main() {
   const args = benchArgs();
@@ -373,27 +384,20 @@ async function main() {
 
   for (const count of counts) {
     for (const readers of readerCounts) {
-      const samples = new Map<AnswersTarget, AnswersMeasurement[]>(targets.map((target) => [target, []]));
       const before = run.results.length;
-      // Round by round, every target once in each: this machine's speed drifts over minutes (see
-      // bench/streams.ts, StreamsPlan.appendRounds), and a target's runs back to back meet one moment.
-      for (let i = 0; i < runs; i++) {
-        for (const target of targets) {
-          try {
-            samples.get(target)?.push(await measureAnswers(target, count, readers, pace));
-          } catch (error) {
-            console.error(`${label(target)} A=${count} R=${readers}: ${(error as Error).message}`);
-          }
-        }
-        const medians = [...samples.values()]
-          .filter((measured) => measured.length > 0)
-          .map((measured) => median(measured));
-        run.results.splice(before, run.results.length - before, ...medians);
-        save();
-      }
+      await measureInRounds(
+        targets,
+        runs,
+        (target) => measureAnswers(target, count, readers, pace),
+        (target) => `${label(target)} A=${count} R=${readers}`,
+        (samples) => {
+          run.results.splice(before, run.results.length - before, ...mediansOf(samples));
+          save();
+        },
+      );
       for (const result of run.results.slice(before)) {
         console.log(
-          `${`${result.stack} ${result.runtime} ${result.backend}`.padEnd(30)} A=${String(count).padEnd(5)} R=${readers}  ` +
+          `${label(result).padEnd(30)} A=${String(count).padEnd(5)} R=${readers}  ` +
             `${Math.round(result.deliveredTokensPerSecond).toLocaleString("en").padStart(7)} of ${Math.round(result.offeredTokensPerSecond).toLocaleString("en")} tokens/s  ` +
             `p50/p99 ${result.p50.toFixed(1)}/${result.p99.toFixed(1)} ms  ${(result.serverBytesPerAnswer / 1024).toFixed(1)} KiB/answer  ` +
             `lost ${result.lost}  failed readers ${result.failedReaders}`,

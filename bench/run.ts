@@ -279,8 +279,41 @@ export async function measureOnce(target: Target, n: number, plan: Plan): Promis
   }
 }
 
-/** Each numeric figure's median over the runs (the others from the first run). */
-export function median<T extends { n: number }>(measurements: T[]): T {
+/**
+ * Measures every target `rounds` times, round by round, every target once per round: this machine's
+ * speed drifts by up to 2 to 3 times over minutes (Dec 6 2026: the durable streams reference's
+ * 1-writer appends/s 4,900 and then 12,900, five minutes apart), and a target's runs back to back would
+ * all meet one moment, the next target's another. A measurement that fails is reported (`describe`
+ * names it) and left out. `roundDone` gets every target's samples so far after each round.
+ */
+export async function measureInRounds<T, M>(
+  targets: readonly T[],
+  rounds: number,
+  measure: (target: T, round: number) => Promise<M>,
+  describe: (target: T) => string,
+  roundDone?: (samples: Map<T, M[]>) => void,
+): Promise<Map<T, M[]>> {
+  const samples = new Map<T, M[]>(targets.map((target) => [target, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const target of targets) {
+      try {
+        samples.get(target)?.push(await measure(target, round));
+      } catch (error) {
+        console.error(`${describe(target)}, round ${round} of ${rounds}: ${(error as Error).message}`);
+      }
+    }
+    roundDone?.(samples);
+  }
+  return samples;
+}
+
+/** Each target's median (`median`), in the targets' order; a target with no sample is left out. */
+export function mediansOf<M extends object>(samples: Map<unknown, M[]>): M[] {
+  return [...samples.values()].filter((measured) => measured.length > 0).map((measured) => median(measured));
+}
+
+/** Each numeric figure's median over the runs (the others from the first run); `n` is not a figure. */
+export function median<T extends object>(measurements: T[]): T {
   const first = measurements[0] as T;
   const result = { ...first };
   for (const key of Object.keys(first) as (keyof T)[]) {
@@ -322,22 +355,21 @@ async function main() {
   const started = new Date();
   for (const n of sizes) {
     const atThisSize = targets.filter((target) => target.runtime !== "workerd" || WORKERD_SIZES.includes(n));
-    const samples = new Map<Target, Measurement[]>(atThisSize.map((target) => [target, []]));
     const before = results.length;
-    // Round by round, every target once in each (see bench/streams.ts, StreamsPlan.appendRounds: this
-    // machine's speed drifts over minutes, and a target's runs back to back would all meet one moment).
-    for (let run = 0; run < runs; run++) {
-      for (const target of atThisSize) {
-        try {
-          samples.get(target)?.push(await measureOnce(target, n, plan));
-        } catch (error) {
-          console.error(`${target.stack} on ${target.runtime}, N=${n}, run ${run + 1}: ${(error as Error).message}`);
-        }
-      }
-      // After every round, so an interrupted run still leaves what it measured.
-      results.splice(before, results.length - before, ...mediansOf(samples));
-      save({ file, writeDocs, runs, plan, started, results });
-    }
+    await measureInRounds(
+      atThisSize,
+      runs,
+      (target) => measureOnce(target, n, plan),
+      (target) => `${target.stack} on ${target.runtime}, N=${n}`,
+      (samples) => {
+        // After every round, so an interrupted run still leaves what it measured.
+        const medians = [...samples.values()]
+          .filter((measured) => measured.length > 0)
+          .map((measured) => ({ ...median(measured), completedRuns: measured.length }));
+        results.splice(before, results.length - before, ...medians);
+        save({ file, writeDocs, runs, plan, started, results });
+      },
+    );
     for (const result of results.slice(before)) {
       console.log(
         `${result.stack.padEnd(22)} ${result.runtime.padEnd(8)} N=${String(n).padEnd(6)} ` +
@@ -349,13 +381,6 @@ async function main() {
       if (result.publishFailures) console.warn(`  ${result.publishFailures} publishes failed`);
     }
   }
-}
-
-/** Each target's median over its runs so far, in the targets' order; a target with none is left out. */
-function mediansOf(samples: Map<Target, Measurement[]>): Measurement[] {
-  return [...samples.values()]
-    .filter((measured) => measured.length > 0)
-    .map((measured) => ({ ...median(measured), completedRuns: measured.length }));
 }
 
 interface Progress {

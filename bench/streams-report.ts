@@ -39,7 +39,7 @@ function versus(value: number, theirs: number | undefined, format: (v: number) =
 function appendsTable(run: StreamsRun): string {
   const ref = run.appends.find((m) => m.stack === REFERENCE);
   const rows = run.appends.map((m) => {
-    const ours = m.stack !== REFERENCE && m.stack !== APPENDS_FLOOR;
+    const ours = m.stack === EDGE_SSE_STREAMS;
     return [
       where(m),
       versus(m.oneWriter, ref?.oneWriter, int, ours),
@@ -174,7 +174,7 @@ in memory), in one run on one machine. Each figure comes from a fresh server pro
 RSS read from /proc), and on Redis from a redis-server of its own without persistence. Compare figures
 within a run, not across runs: other work on the machine moves them.
 
-- Run: ${run.started}, \`${run.command}\`, ${run.runs === 1 ? "one run per fan-out figure" : `fan-out: median of ${run.runs} runs`}; appends: ${appendRoundsText(run.appendRounds ?? 1)}.
+- Run: ${run.started}, \`${run.command}\`, ${run.runs === 1 ? "one run per fan-out figure" : `fan-out: median of ${run.runs} runs`}; appends: ${appendRoundsText(run.plan.appendRounds ?? 1)}.
 - Machine: ${run.machine}.${run.note === undefined ? "" : ` ${run.note}.`}
 - Appends: ${int(plan.appends)} JSON appends per phase (a small message each), POSTed one at a time per
   writer on a keep-alive connection of its own, after ${int(plan.appends / 2)} unmeasured appends that warm the

@@ -31,7 +31,9 @@ import {
   HOST,
   machineDescription,
   measureBurst,
+  measureInRounds,
   median,
+  mediansOf,
   percentile,
   redisPid,
   sleep,
@@ -81,12 +83,7 @@ export interface FanoutMeasurement {
 export interface StreamsPlan {
   /** Appends per phase (all writers together). */
   appends: number;
-  /**
-   * Rounds of the append phases, every target once per round in turn; each figure is its median.
-   * This machine's speed drifts by up to 2× over minutes (measured: the reference's 1-writer rate
-   * 4,900 and then 12,900 appends/s five minutes apart), so one target measured after another
-   * compares two moments, and rounds taken in turn compare each moment's targets.
-   */
+  /** Rounds of the append phases, every target once per round (run.ts, measureInRounds); each figure is their median. */
   appendRounds: number;
   /** Delivered events per fan-out burst (N readers × M appends). */
   burstEvents: number;
@@ -336,8 +333,6 @@ export interface StreamsRun {
   command: string;
   machine: string;
   runs: number;
-  /** Rounds of the append phases taken (StreamsPlan.appendRounds, or --runs); absent in older results: 1. */
-  appendRounds?: number;
   /** What the run's `--note=` said of it (e.g. "machine shared with other work"). */
   note?: string;
   plan: StreamsPlan;
@@ -356,9 +351,11 @@ async function main() {
   const quick = args.has("quick");
   const partial = quick || args.has("only") || args.has("n") || args.has("runs");
   const writeDocs = !partial || args.has("report");
-  const plan = quick ? STREAMS_QUICK_PLAN : STREAMS_FULL_PLAN;
   const sizes = (args.get("n") ?? (quick ? "200" : "1000,5000")).split(",").map(Number);
   const runs = Number(args.get("runs") ?? 1);
+  // --runs, when given, also sets the append rounds: the run's plan says how many were taken.
+  const basePlan = quick ? STREAMS_QUICK_PLAN : STREAMS_FULL_PLAN;
+  const plan = { ...basePlan, appendRounds: args.has("runs") ? runs : basePlan.appendRounds };
   const only = args.get("only");
   const targets = STREAMS_TARGETS.filter((t) => !only || label(t).includes(only));
   const run: StreamsRun = {
@@ -389,31 +386,22 @@ async function main() {
     return samples.length === 0 ? undefined : median(samples);
   };
 
-  // Rounds in turn (see StreamsPlan.appendRounds); --runs, when given, sets how many.
-  const rounds = args.has("runs") ? runs : plan.appendRounds;
-  const appendSamples = new Map<StreamsTarget, AppendsMeasurement[]>(targets.map((target) => [target, []]));
-  for (let round = 1; round <= rounds; round++) {
-    for (const target of targets) {
-      try {
-        const appends = await measureAppends(target, plan);
-        appendSamples.get(target)?.push(appends);
-        console.log(
-          `${label(target).padEnd(36)} round ${round}/${rounds} appends/s 1w ${Math.round(appends.oneWriter)}  ` +
-            `8w/1s ${Math.round(appends.eightWritersOneStream)}  8w/8s ${Math.round(appends.eightWritersEightStreams)}  ` +
-            `${appends.cpuMicrosPerAppend.toFixed(0)} µs cpu/append  failed ${appends.failures}`,
-        );
-      } catch (error) {
-        console.error(`${label(target)} appends: ${(error as Error).message}`);
-      }
-    }
-  }
-  run.appends = [...appendSamples.values()]
-    .filter((samples) => samples.length > 0)
-    .map((samples) => {
-      const { n: _, ...appends } = median(samples.map((sample) => ({ ...sample, n: 0 })));
+  const rounds = plan.appendRounds;
+  const appendSamples = await measureInRounds(
+    targets,
+    rounds,
+    async (target, round) => {
+      const appends = await measureAppends(target, plan);
+      console.log(
+        `${label(target).padEnd(36)} round ${round}/${rounds} appends/s 1w ${Math.round(appends.oneWriter)}  ` +
+          `8w/1s ${Math.round(appends.eightWritersOneStream)}  8w/8s ${Math.round(appends.eightWritersEightStreams)}  ` +
+          `${appends.cpuMicrosPerAppend.toFixed(0)} µs cpu/append  failed ${appends.failures}`,
+      );
       return appends;
-    });
-  run.appendRounds = rounds;
+    },
+    (target) => `${label(target)} appends`,
+  );
+  run.appends = mediansOf(appendSamples);
   save();
   for (const n of sizes) {
     for (const target of targets.filter((t) => !t.appendsOnly)) {

@@ -132,12 +132,12 @@ export async function redisPid(redis: RunningRedis): Promise<number> {
 /**
  * The target's server processes, each on a port of its own, on a redis-server started first if
  * the target wants one: Redis without persistence (`--save "" --appendonly no`), since the
- * benchmark measures the hub, not the disk.
+ * benchmark measures the hub, not the disk, unless the target asks for a durable one (`redisDurable`).
  */
 export async function startServers(
   target: Target,
 ): Promise<{ ports: number[]; servers: ChildProcess[]; redis: RunningRedis | undefined }> {
-  const redis = target.redis ? await startRedis({ durable: false }) : undefined;
+  const redis = target.redis ? await startRedis({ durable: target.redisDurable === true }) : undefined;
   const ports: number[] = [];
   const servers: ChildProcess[] = [];
   try {

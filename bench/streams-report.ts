@@ -23,12 +23,21 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
-const where = (m: { stack: string; runtime: string; backend: string }) =>
-  m.stack === REFERENCE
-    ? `${REFERENCE} (reference)`
-    : m.stack === APPENDS_FLOOR
-      ? `${APPENDS_FLOOR} (keeps each body, answers at once: calibration)`
-      : `**edge-sse** ${RUNTIME_NAMES[m.runtime] ?? m.runtime}${m.runtime === "workerd" ? " (wrangler dev, Durable Objects)" : `, ${m.backend === "redis" ? "Redis" : "memory"}`}`;
+type Row = { stack: string; runtime: string; backend: string; durable?: boolean | undefined };
+
+function where(m: Row): string {
+  if (m.stack === REFERENCE) return m.durable ? `${REFERENCE} (reference), on disk` : `${REFERENCE} (reference)`;
+  if (m.stack === APPENDS_FLOOR) return `${APPENDS_FLOOR} (keeps each body, answers at once: calibration)`;
+  const runtime = RUNTIME_NAMES[m.runtime] ?? m.runtime;
+  if (m.runtime === "workerd") return `**edge-sse** ${runtime} (wrangler dev, Durable Objects)`;
+  if (m.backend !== "redis") return `**edge-sse** ${runtime}, memory`;
+  return `**edge-sse** ${runtime}, Redis${m.durable ? " (appendfsync always)" : ""}`;
+}
+
+/** The reference's row that `m` is compared with: the one that keeps its streams as `m` does (in memory, or on disk). */
+function referenceFor<M extends Row>(m: Row, rows: readonly M[], same: (r: M) => boolean = () => true): M | undefined {
+  return rows.find((r) => r.stack === REFERENCE && (r.durable === true) === (m.durable === true) && same(r));
+}
 
 /** A figure, with ours ÷ the reference's after it on edge-sse's rows. */
 function versus(value: number, theirs: number | undefined, format: (v: number) => string, isOurs: boolean): string {
@@ -37,9 +46,9 @@ function versus(value: number, theirs: number | undefined, format: (v: number) =
 }
 
 function appendsTable(run: StreamsRun): string {
-  const ref = run.appends.find((m) => m.stack === REFERENCE);
   const rows = run.appends.map((m) => {
     const ours = m.stack === EDGE_SSE_STREAMS;
+    const ref = referenceFor(m, run.appends);
     return [
       where(m),
       versus(m.oneWriter, ref?.oneWriter, int, ours),
@@ -64,15 +73,17 @@ function appendsTable(run: StreamsRun): string {
   );
 }
 
-/** edge-sse's row on Node in memory: the one the targets compare with the reference. */
-const oursOnNodeInMemory = (m: { stack: string; runtime: string; backend: string }) =>
-  m.stack === EDGE_SSE_STREAMS && m.runtime === "node" && m.backend === "memory";
+/** edge-sse's row on Node in memory: the one the targets compare with the reference in memory. */
+const oursOnNodeInMemory = (m: Row) => m.stack === EDGE_SSE_STREAMS && m.runtime === "node" && m.backend === "memory";
+
+/** edge-sse's row on Node on a Redis that fsyncs every write: compared with the reference on disk. */
+const oursOnNodeDurable = (m: Row) => m.stack === EDGE_SSE_STREAMS && m.runtime === "node" && m.durable === true;
 
 /** How near the Node servers come to the node:http floor: where the load client, not the server, sets the rate. */
 function floorNote(run: StreamsRun): string {
   const floor = run.appends.find((m) => m.stack === APPENDS_FLOOR);
-  const ref = run.appends.find((m) => m.stack === REFERENCE);
   const ours = run.appends.find(oursOnNodeInMemory);
+  const ref = ours && referenceFor(ours, run.appends);
   if (floor === undefined || ref === undefined || ours === undefined) return "";
   const share = (m: AppendsMeasurement) =>
     [
@@ -94,7 +105,7 @@ round differs from the next; the CPU per append is the server's own.
 function fanoutTable(run: StreamsRun): string {
   const rows = run.fanout.map((m) => {
     const ours = m.stack !== REFERENCE;
-    const ref = run.fanout.find((r) => r.stack === REFERENCE && r.n === m.n);
+    const ref = referenceFor(m, run.fanout, (r) => r.n === m.n);
     return [
       where(m),
       int(m.n),
@@ -123,38 +134,49 @@ function fanoutTable(run: StreamsRun): string {
   );
 }
 
-/** The issue's target: ahead of the reference on every figure on the same runtime (Node, in memory). */
+/**
+ * The issue's target: ahead of the reference on every figure on the same runtime (Node). Twice: in
+ * memory, and on disk (edge-sse on a Redis that fsyncs every write, the reference with its `dataDir`).
+ */
 function targetsTable(run: StreamsRun): string {
   const rows: string[][] = [];
-  const check = (goal: string, ours: number | undefined, theirs: number | undefined, higher: boolean) => {
-    if (ours === undefined || theirs === undefined) return rows.push([goal, "not measured", ""]);
+  const check = (kept: string, goal: string, ours: number | undefined, theirs: number | undefined, higher: boolean) => {
+    if (ours === undefined || theirs === undefined) return rows.push([kept, goal, "not measured", ""]);
     const value = ours / theirs;
-    return rows.push([goal, ratio(value), (higher ? value >= 1 : value <= 1) ? "met" : "**missed**"]);
+    return rows.push([kept, goal, ratio(value), (higher ? value >= 1 : value <= 1) ? "met" : "**missed**"]);
   };
-  const appendsOurs = run.appends.find(oursOnNodeInMemory);
-  const appendsRef = run.appends.find((m) => m.stack === REFERENCE);
   const appendFigures: [string, (m: AppendsMeasurement) => number][] = [
     ["appends/s, 1 writer", (m) => m.oneWriter],
     ["appends/s, 8 writers on 1 stream", (m) => m.eightWritersOneStream],
     ["appends/s, 8 writers on 8 streams", (m) => m.eightWritersEightStreams],
   ];
-  for (const [goal, pick] of appendFigures) {
-    check(goal, appendsOurs && pick(appendsOurs), appendsRef && pick(appendsRef), true);
-  }
-  const sizes = [...new Set(run.fanout.filter((m) => m.stack === REFERENCE).map((m) => m.n))];
-  for (const n of sizes) {
-    const mine = run.fanout.find((m) => oursOnNodeInMemory(m) && m.n === n);
-    const ref = run.fanout.find((m) => m.stack === REFERENCE && m.n === n);
-    const figures: [string, (m: FanoutMeasurement) => number, boolean][] = [
-      ["delivered events/s", (m) => m.eventsPerSecond, true],
-      ["p99 append to receive", (m) => m.steadyP99, false],
-      ["server CPU per delivered event", (m) => m.cpuMicrosPerEvent, false],
-    ];
-    for (const [goal, pick, higher] of figures) {
-      check(`N = ${int(n)}: ${goal}`, mine && pick(mine), ref && pick(ref), higher);
+  const fanoutFigures: [string, (m: FanoutMeasurement) => number, boolean][] = [
+    ["delivered events/s", (m) => m.eventsPerSecond, true],
+    ["p99 append to receive", (m) => m.steadyP99, false],
+    ["server CPU per delivered event", (m) => m.cpuMicrosPerEvent, false],
+  ];
+  const pairs: [string, (m: Row) => boolean, boolean][] = [
+    ["in memory", oursOnNodeInMemory, false],
+    ["on disk, every 2xx fsynced", oursOnNodeDurable, true],
+  ];
+  for (const [kept, isOurs, durable] of pairs) {
+    const appendsOurs = run.appends.find(isOurs);
+    const appendsRef = referenceFor({ stack: "", runtime: "", backend: "", durable }, run.appends);
+    // A pair this run did not measure (an --only run) is left out, not listed as missing.
+    if (appendsOurs === undefined && appendsRef === undefined && !run.fanout.some(isOurs)) continue;
+    for (const [goal, pick] of appendFigures) {
+      check(kept, goal, appendsOurs && pick(appendsOurs), appendsRef && pick(appendsRef), true);
+    }
+    const sizes = [...new Set(run.fanout.filter((m) => m.stack === REFERENCE).map((m) => m.n))];
+    for (const n of sizes) {
+      const mine = run.fanout.find((m) => isOurs(m) && m.n === n);
+      const ref = referenceFor({ stack: "", runtime: "", backend: "", durable }, run.fanout, (r) => r.n === n);
+      for (const [goal, pick, higher] of fanoutFigures) {
+        check(kept, `N = ${int(n)}: ${goal}`, mine && pick(mine), ref && pick(ref), higher);
+      }
     }
   }
-  return table(["target (edge-sse on Node in memory ÷ the reference on Node)", "ratio", ""], rows);
+  return table(["streams kept", "target (edge-sse on Node ÷ the reference on Node)", "ratio", ""], rows);
 }
 
 const appendRoundsText = (rounds: number) =>
@@ -174,6 +196,12 @@ in memory), in one run on one machine. Each figure comes from a fresh server pro
 RSS read from /proc), and on Redis from a redis-server of its own without persistence. Compare figures
 within a run, not across runs: other work on the machine moves them.
 
+Durable, on Node, as a pair of its own: the reference with its streams on disk (its \`dataDir\`: LMDB for
+the metadata and a segment file per stream, each append fdatasync'ed before it is answered) against
+edge-sse on a redis-server that fsyncs every write before it answers (\`--appendonly yes --appendfsync
+always\`), both on this machine's disk: every append answered 2xx is on disk, on both sides. The other
+Redis rows keep nothing on disk, and their ratios are to the reference in memory.
+
 - Run: ${run.started}, \`${run.command}\`, ${run.runs === 1 ? "one run per fan-out figure" : `fan-out: median of ${run.runs} runs`}; appends: ${appendRoundsText(run.plan.appendRounds ?? 1)}.
 - Machine: ${run.machine}.${run.note === undefined ? "" : ` ${run.note}.`}
 - Appends: ${int(plan.appends)} JSON appends per phase (a small message each), POSTed one at a time per
@@ -190,7 +218,8 @@ within a run, not across runs: other work on the machine moves them.
 
 ## The target
 
-Ahead of the reference on every figure on the same runtime (the reference runs on Node only):
+Ahead of the reference on every figure on the same runtime (the reference runs on Node only), with the
+streams in memory on both sides, and on disk on both sides:
 
 ${targetsTable(run)}
 

@@ -10,6 +10,9 @@
  *   8 connections (delivered events/s, server CPU per delivered event), then appends at a steady
  *   rate (p50/p99 from the append's send to its receipt, without queueing).
  *
+ * Durable, on Node: the reference with its streams on disk (an fdatasync per append) against edge-sse on
+ * a redis-server that fsyncs every write (`appendfsync always`): every 2xx on disk, on both sides.
+ *
  * Every server is a process of its own (its CPU and RSS its own, read from /proc as `npm run bench`
  * does), on a redis-server of its own for the Redis targets, stopped before the next starts. The
  * full run writes bench/results/streams.json and docs/benchmarks-streams.md; any other run writes
@@ -17,7 +20,7 @@
  *
  *   npm run bench:streams                        N = 1000 and 5000 (the Worker at a fifth of N), one run each
  *   npm run bench:streams -- --quick             N = 200, smaller bursts: a couple of minutes
- *   npm run bench:streams -- --only="@durable-streams/server" --n=1000 --runs=3   (--only: text in "stack runtime backend")
+ *   npm run bench:streams -- --only="@durable-streams/server" --n=1000 --runs=3   (--only: text in "stack runtime backend [durable]")
  *   npm run bench:streams -- --quick --report --note="Machine shared with other work"   (the note goes in the report)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -48,7 +51,9 @@ export { APPENDS_FLOOR, EDGE_SSE_STREAMS, REFERENCE };
 export interface AppendsMeasurement {
   stack: string;
   runtime: string;
-  backend: "memory" | "redis";
+  backend: StreamsBackend;
+  /** Every append answered 2xx was on disk first (see `StreamsTarget.durable`). */
+  durable?: boolean;
   /** Appends answered 2xx per second: one writer, one stream. */
   oneWriter: number;
   /** Eight writers on one stream. */
@@ -66,7 +71,8 @@ export interface AppendsMeasurement {
 export interface FanoutMeasurement {
   stack: string;
   runtime: string;
-  backend: "memory" | "redis";
+  backend: StreamsBackend;
+  durable?: boolean;
   n: number;
   eventsPerSecond: number;
   cpuMicrosPerEvent: number;
@@ -115,19 +121,38 @@ const WORKERD_READERS = 0.2;
 /** The stream routes' limits off: a benchmark's thousands of appends must not meet STREAM_MAX_*. */
 const STREAM_SETTINGS = { STREAM_MAX_APPENDS: "0", STREAM_MAX_BYTES: "0", LOG_LEVEL: "warn" };
 
+/** Where a target keeps its streams: the reference's `dataDir` is "disk" (LMDB and segment files). */
+export type StreamsBackend = "memory" | "redis" | "disk";
+
 /** A target of this benchmark: how to start it (bench/targets.ts) and which backend it is. */
 export interface StreamsTarget {
   target: Target;
-  backend: "memory" | "redis";
+  backend: StreamsBackend;
+  /**
+   * Every append answered 2xx is on disk first: edge-sse on a redis-server with `appendfsync always`,
+   * the reference with its `dataDir` (an fdatasync per append). Compared with each other.
+   */
+  durable?: boolean;
   /** Measured in the append phases only (a floor that serves no reads). */
   appendsOnly?: boolean;
 }
 
-function edgeSseStreams(runtime: "node" | "bun" | "deno" | "workerd", backend: "memory" | "redis"): StreamsTarget {
+function edgeSseStreams(
+  runtime: "node" | "bun" | "deno" | "workerd",
+  backend: "memory" | "redis",
+  { durable = false } = {},
+): StreamsTarget {
   const target = edgeSse(runtime, STREAM_SETTINGS);
   return {
-    target: { ...target, stack: EDGE_SSE_STREAMS, statsPath: "/healthz", redis: backend === "redis" },
+    target: {
+      ...target,
+      stack: EDGE_SSE_STREAMS,
+      statsPath: "/healthz",
+      redis: backend === "redis",
+      redisDurable: durable,
+    },
     backend,
+    ...(durable ? { durable } : {}),
   };
 }
 
@@ -148,6 +173,19 @@ const reference: StreamsTarget = {
     publishPath: "",
     publishBody: jsonAppend,
     activeStreams: () => Number.NaN,
+  },
+};
+
+/** The reference with its streams on disk (bench/peers/durable-streams-reference.ts, `DURABLE=on`). */
+const durableReference: StreamsTarget = {
+  backend: "disk",
+  durable: true,
+  target: {
+    ...reference.target,
+    command: (port, context) => {
+      const command = reference.target.command(port, context);
+      return { ...command, env: { ...command.env, DURABLE: "on" } };
+    },
   },
 };
 
@@ -176,6 +214,8 @@ export const STREAMS_TARGETS: StreamsTarget[] = [
   reference,
   edgeSseStreams("node", "memory"),
   edgeSseStreams("node", "redis"),
+  durableReference,
+  edgeSseStreams("node", "redis", { durable: true }),
   edgeSseStreams("bun", "memory"),
   edgeSseStreams("bun", "redis"),
   edgeSseStreams("deno", "memory"),
@@ -219,7 +259,7 @@ async function appendPhase(port: number, names: string[], writers: number, total
 }
 
 export async function measureAppends(
-  { target, backend }: StreamsTarget,
+  { target, backend, durable }: StreamsTarget,
   plan: StreamsPlan,
 ): Promise<AppendsMeasurement> {
   const appends = Math.round(plan.appends / (target.runtime === "workerd" ? WORKERD_SLOWER : 1));
@@ -243,6 +283,7 @@ export async function measureAppends(
       stack: target.stack,
       runtime: target.runtime,
       backend,
+      ...(durable ? { durable } : {}),
       oneWriter: oneWriter.perSecond,
       eightWritersOneStream: sharedStream.perSecond,
       eightWritersEightStreams: ownStreams.perSecond,
@@ -258,7 +299,7 @@ export async function measureAppends(
 
 /** N live readers of one JSON stream: a burst, then a steady rate. */
 export async function measureFanout(
-  { target, backend }: StreamsTarget,
+  { target, backend, durable }: StreamsTarget,
   n: number,
   plan: StreamsPlan,
 ): Promise<FanoutMeasurement> {
@@ -309,6 +350,7 @@ export async function measureFanout(
       stack: target.stack,
       runtime: target.runtime,
       backend,
+      ...(durable ? { durable } : {}),
       n,
       eventsPerSecond: burstReceived / burstSeconds,
       cpuMicrosPerEvent: (cpuUsed * 1e6) / burstReceived,
@@ -344,7 +386,8 @@ export interface StreamsRun {
 export const readersFor = (target: Target, n: number) =>
   target.runtime === "workerd" ? Math.round(n * WORKERD_READERS) : n;
 
-const label = ({ target, backend }: StreamsTarget) => `${target.stack} ${target.runtime} ${backend}`;
+const label = ({ target, backend, durable }: StreamsTarget) =>
+  `${target.stack} ${target.runtime} ${backend}${durable ? " durable" : ""}`;
 
 async function main() {
   const args = benchArgs();

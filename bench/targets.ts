@@ -33,6 +33,11 @@ export interface Target {
   servers?: number;
   /** Served from a redis-server the benchmark starts for each measurement (and stops after). */
   redis?: boolean;
+  /**
+   * That redis-server fsyncs every write before it answers (`--appendonly yes --appendfsync always`),
+   * so every append answered 2xx is on disk; else it keeps nothing on disk.
+   */
+  redisDurable?: boolean;
   streamPath: string;
   publishPath: string;
   publishBody(payload: string): { type: string; body: string };

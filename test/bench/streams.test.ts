@@ -1,10 +1,13 @@
 /**
  * `npm run bench:streams` in short: the real harness (server processes, raw-socket readers, /proc
  * readings, report) against Electric's reference server and edge-sse on Node in memory and on a real
- * redis-server, with a few readers and a few hundred appends. It checks that every append is counted
+ * redis-server, and the durable pair (the reference on disk, edge-sse on a redis-server that fsyncs
+ * every write), with a few readers and a few hundred appends. It checks that every append is counted
  * and every event delivered, and that the report is built from what was measured; the figures
  * themselves are for docs/benchmarks-streams.md, never asserted.
  */
+import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
 import {
   APPENDS_FLOOR,
@@ -30,12 +33,16 @@ const PLAN: StreamsPlan = {
 describe("the durable streams benchmark, in short", () => {
   it("counts every append and delivers every append to every live reader, on edge-sse and the reference, and reports both", async () => {
     const targets = STREAMS_TARGETS.filter((t) => t.target.runtime === "node");
-    expect(targets.map((t) => `${t.target.stack} ${t.backend}`)).toEqual([
+    expect(targets.map((t) => `${t.target.stack} ${t.backend}${t.durable ? " durable" : ""}`)).toEqual([
       `${APPENDS_FLOOR} memory`,
       `${REFERENCE} memory`,
       "edge-sse memory",
       "edge-sse redis",
+      `${REFERENCE} disk durable`,
+      "edge-sse redis durable",
     ]);
+    const leftOnDisk = () => readdirSync(tmpdir()).filter((name) => name.startsWith("durable-streams-reference-"));
+    const before = leftOnDisk();
     const appends = [];
     const fanout: FanoutMeasurement[] = [];
     for (const target of targets) {
@@ -58,9 +65,18 @@ describe("the durable streams benchmark, in short", () => {
       expect(result.eventsPerSecond).toBeGreaterThan(0);
       expect(Number.isFinite(result.steadyP99)).toBe(true);
     }
-    const [reference, memory, redis] = fanout as [FanoutMeasurement, FanoutMeasurement, FanoutMeasurement];
+    const [reference, memory, redis, referenceOnDisk, redisDurable] = fanout as FanoutMeasurement[] as [
+      FanoutMeasurement,
+      FanoutMeasurement,
+      FanoutMeasurement,
+      FanoutMeasurement,
+      FanoutMeasurement,
+    ];
     expect(reference.redisCpuMicrosPerEvent).toBeUndefined();
     expect(redis.redisCpuMicrosPerEvent).toBeGreaterThanOrEqual(0);
+    expect([referenceOnDisk.durable, redisDurable.durable, redis.durable]).toEqual([true, true, undefined]);
+    // The reference on disk kept its streams in a folder of its own, removed when it stopped.
+    expect(leftOnDisk()).toEqual(before);
 
     const report = renderStreamsReport({
       started: "",
@@ -75,7 +91,7 @@ describe("the durable streams benchmark, in short", () => {
     const ratio = (memory.eventsPerSecond / reference.eventsPerSecond).toFixed(2);
     expect(report).toContain(`| ${REFERENCE} (reference) | ${N} | ${events(reference)} |`);
     expect(report).toContain(`| **edge-sse** Node, memory | ${N} | ${events(memory)} (${ratio}×) |`);
-    expect(report).toContain(`| N = ${N}: delivered events/s | ${ratio}× |`);
+    expect(report).toContain(`| in memory | N = ${N}: delivered events/s | ${ratio}× |`);
     expect(report).toContain(`| **edge-sse** Node, Redis | ${N} | ${events(redis)} (`);
     const [floor, , ours] = appends as [AppendsMeasurement, AppendsMeasurement, AppendsMeasurement];
     const oneWriter = Math.round(ours.oneWriter).toLocaleString("en");
@@ -89,6 +105,17 @@ describe("the durable streams benchmark, in short", () => {
     // The targets compare edge-sse with the reference, never the floor (a Node server in memory too).
     const [, referenceAppends] = appends as [AppendsMeasurement, AppendsMeasurement];
     const appendsRatio = (ours.oneWriter / referenceAppends.oneWriter).toFixed(2);
-    expect(report).toContain(`| appends/s, 1 writer | ${appendsRatio}× |`);
+    expect(report).toContain(`| in memory | appends/s, 1 writer | ${appendsRatio}× |`);
+    // On disk, edge-sse on a Redis that fsyncs every write is compared with the reference on disk.
+    const [, , , , referenceAppendsOnDisk, oursDurable] = appends as AppendsMeasurement[] as AppendsMeasurement[];
+    const durableRatio = (
+      (oursDurable as AppendsMeasurement).oneWriter / (referenceAppendsOnDisk as AppendsMeasurement).oneWriter
+    ).toFixed(2);
+    expect(report).toContain(`| on disk, every 2xx fsynced | appends/s, 1 writer | ${durableRatio}× |`);
+    const durableEvents = (redisDurable.eventsPerSecond / referenceOnDisk.eventsPerSecond).toFixed(2);
+    expect(report).toContain(
+      `| **edge-sse** Node, Redis (appendfsync always) | ${N} | ${events(redisDurable)} (${durableEvents}×) |`,
+    );
+    expect(report).toContain(`| ${REFERENCE} (reference), on disk | ${N} | ${events(referenceOnDisk)} |`);
   }, 180_000);
 });

@@ -96,9 +96,10 @@ function floorNote(run: StreamsRun): string {
   return `
 The node:http floor is what this load client gets from a Node server that does nothing but keep each
 body and answer: the most any Node server can show here. Of its rate (1 writer, 8 writers on 1 stream,
-8 on 8), edge-sse on Node in memory reached ${share(ours)}, the reference ${share(ref)}. Where both are
-near the floor, the load client and node:http set the rate, and the two servers' ratio is within what one
-round differs from the next; the CPU per append is the server's own.
+8 on 8), edge-sse on Node in memory reached ${share(ours)}, the reference ${share(ref)}. One writer waits
+for each answer before the next append, so its rate is the round trip (client, kernel and server in
+turn), where a server's lower CPU per append counts least and the machine's drift from one round to the
+next most. The CPU per append is the server's own.
 `;
 }
 
@@ -205,7 +206,7 @@ Redis rows keep nothing on disk, and their ratios are to the reference in memory
 - Run: ${run.started}, \`${run.command}\`, ${run.runs === 1 ? "one run per fan-out figure" : `fan-out: median of ${run.runs} runs`}; appends: ${appendRoundsText(run.plan.appendRounds ?? 1)}.
 - Machine: ${run.machine}.${run.note === undefined ? "" : ` ${run.note}.`}
 - Appends: ${int(plan.appends)} JSON appends per phase (a small message each), POSTed one at a time per
-  writer on a keep-alive connection of its own, after ${int(plan.appends / 2)} unmeasured appends that warm the
+  writer on a keep-alive connection of its own (undici, in the benchmark's process), after ${int(plan.appends / 2)} unmeasured appends that warm the
   server up (on a fresh process the first ones run before the JIT compiled the path); appends/s counts
   those answered 2xx.
 - Fan-out: N readers \`?offset=now&live=sse\` of one JSON stream on raw sockets in one load process; a
@@ -233,6 +234,9 @@ ${floorNote(run)}
 ## Live-tail fan-out
 
 ${fanoutTable(run)}
+
+"Lost" counts the events that had not arrived when no reader had received anything for 5 s: a server
+that stalls that long loses its figure here even if the events come later.
 `;
 }
 

@@ -34,9 +34,13 @@ function where(m: Row): string {
   return `**edge-sse** ${runtime}, Redis${m.durable ? " (appendfsync always)" : ""}`;
 }
 
-/** The reference's row that `m` is compared with: the one that keeps its streams as `m` does (in memory, or on disk). */
-function referenceFor<M extends Row>(m: Row, rows: readonly M[], same: (r: M) => boolean = () => true): M | undefined {
-  return rows.find((r) => r.stack === REFERENCE && (r.durable === true) === (m.durable === true) && same(r));
+/** The reference's row that keeps its streams as a row with `durable` does: in memory, or on disk. */
+function referenceFor<M extends Row>(
+  durable: boolean | undefined,
+  rows: readonly M[],
+  same: (r: M) => boolean = () => true,
+): M | undefined {
+  return rows.find((r) => r.stack === REFERENCE && (r.durable === true) === (durable === true) && same(r));
 }
 
 /** A figure, with ours ÷ the reference's after it on edge-sse's rows. */
@@ -48,7 +52,7 @@ function versus(value: number, theirs: number | undefined, format: (v: number) =
 function appendsTable(run: StreamsRun): string {
   const rows = run.appends.map((m) => {
     const ours = m.stack === EDGE_SSE_STREAMS;
-    const ref = referenceFor(m, run.appends);
+    const ref = referenceFor(m.durable, run.appends);
     return [
       where(m),
       versus(m.oneWriter, ref?.oneWriter, int, ours),
@@ -79,11 +83,11 @@ const oursOnNodeInMemory = (m: Row) => m.stack === EDGE_SSE_STREAMS && m.runtime
 /** edge-sse's row on Node on a Redis that fsyncs every write: compared with the reference on disk. */
 const oursOnNodeDurable = (m: Row) => m.stack === EDGE_SSE_STREAMS && m.runtime === "node" && m.durable === true;
 
-/** How near the Node servers come to the node:http floor: where the load client, not the server, sets the rate. */
+/** How near the Node servers in memory come to the node:http floor: the most this load client gets from Node. */
 function floorNote(run: StreamsRun): string {
   const floor = run.appends.find((m) => m.stack === APPENDS_FLOOR);
   const ours = run.appends.find(oursOnNodeInMemory);
-  const ref = ours && referenceFor(ours, run.appends);
+  const ref = referenceFor(false, run.appends);
   if (floor === undefined || ref === undefined || ours === undefined) return "";
   const share = (m: AppendsMeasurement) =>
     [
@@ -106,7 +110,7 @@ next most. The CPU per append is the server's own.
 function fanoutTable(run: StreamsRun): string {
   const rows = run.fanout.map((m) => {
     const ours = m.stack !== REFERENCE;
-    const ref = referenceFor(m, run.fanout, (r) => r.n === m.n);
+    const ref = referenceFor(m.durable, run.fanout, (r) => r.n === m.n);
     return [
       where(m),
       int(m.n),
@@ -162,7 +166,7 @@ function targetsTable(run: StreamsRun): string {
   ];
   for (const [kept, isOurs, durable] of pairs) {
     const appendsOurs = run.appends.find(isOurs);
-    const appendsRef = referenceFor({ stack: "", runtime: "", backend: "", durable }, run.appends);
+    const appendsRef = referenceFor(durable, run.appends);
     // A pair this run did not measure (an --only run) is left out, not listed as missing.
     if (appendsOurs === undefined && appendsRef === undefined && !run.fanout.some(isOurs)) continue;
     for (const [goal, pick] of appendFigures) {
@@ -171,7 +175,7 @@ function targetsTable(run: StreamsRun): string {
     const sizes = [...new Set(run.fanout.filter((m) => m.stack === REFERENCE).map((m) => m.n))];
     for (const n of sizes) {
       const mine = run.fanout.find((m) => isOurs(m) && m.n === n);
-      const ref = referenceFor({ stack: "", runtime: "", backend: "", durable }, run.fanout, (r) => r.n === n);
+      const ref = referenceFor(durable, run.fanout, (r) => r.n === n);
       for (const [goal, pick, higher] of fanoutFigures) {
         check(kept, `N = ${int(n)}: ${goal}`, mine && pick(mine), ref && pick(ref), higher);
       }

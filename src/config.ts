@@ -181,6 +181,9 @@ export const SETTINGS = {
   keepAliveMs: wholeNumber("KEEP_ALIVE_MS", STREAM_DEFAULTS.keepAliveMs, {
     doc: "a `: keep-alive` comment this often; under Bun's 10 s idle timeout and common proxy timeouts; on workerd it also bounds how long a departed client's stream lingers; `0` turns it off",
   }),
+  departureProbeMs: wholeNumber("DEPARTURE_PROBE_MS", STREAM_DEFAULTS.departureProbeMs, {
+    doc: "workerd only: an empty line this long after each keep-alive (at most half of `KEEP_ALIVE_MS`): behind a proxy that notices a departed client only when it writes (wrangler dev's, measured), the stream notices it a keep-alive sooner; `0` turns it off (half the writes of an idle stream)",
+  }),
   retryMs: wholeNumber("RETRY_MS", 3_000, {
     doc: "the `retry:` reconnection delay sent when a stream opens",
   }),
@@ -361,6 +364,7 @@ export function streamSettings(config: Config) {
   return {
     retry: config.retryMs,
     keepAliveMs: config.keepAliveMs,
+    departureProbeMs: config.departureProbeMs,
     maxBufferedBytes: config.maxBufferedBytes,
     maxBufferedEvents: config.maxBufferedEvents,
   };

@@ -21,6 +21,8 @@ import type { EventStore } from "./store.ts";
 export interface StreamSettings {
   retry: number;
   keepAliveMs: number;
+  /** See `EventStreamOptions.departureProbeMs`. */
+  departureProbeMs?: number;
   maxBufferedBytes: number;
   maxBufferedEvents: number;
 }

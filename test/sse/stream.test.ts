@@ -246,6 +246,57 @@ describe("eventStream", () => {
       vi.useRealTimers();
     }
   });
+
+  it("follows each keep-alive with an empty line when it listens to a request signal, which no parser dispatches", async () => {
+    vi.useFakeTimers();
+    try {
+      const request = new AbortController();
+      const onClose = vi.fn();
+      const stream = eventStream(() => {}, {
+        keepAliveMs: 1000,
+        departureProbeMs: 100,
+        signal: request.signal,
+        onClose,
+      });
+      const { reader, first } = await start(stream);
+      const events: EventSourceMessage[] = [];
+      const parser = createParser({ onEvent: (event) => events.push(event) });
+      parser.feed(first);
+      await vi.advanceTimersByTimeAsync(1000);
+      const keepAlive = decoder.decode((await reader.read()).value);
+      expect(keepAlive).toBe(": keep-alive\n\n");
+      await vi.advanceTimersByTimeAsync(99);
+      await vi.advanceTimersByTimeAsync(1);
+      const probe = decoder.decode((await reader.read()).value);
+      expect(probe).toBe("\n");
+      parser.feed(keepAlive + probe);
+      expect(events).toEqual([]);
+      // The probe is what makes workerd abort the signal when the client is gone: the stream ends on it.
+      request.abort();
+      expect(onClose).toHaveBeenCalledExactlyOnceWith("request-abort");
+      await vi.advanceTimersByTimeAsync(5000);
+      expect((await reader.read()).done).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("writes no probe without a request signal (Node, Bun, Deno: cancel tells them), nor with departureProbeMs 0", async () => {
+    vi.useFakeTimers();
+    try {
+      for (const options of [{}, { signal: new AbortController().signal, departureProbeMs: 0 }]) {
+        const { reader } = await start(eventStream(() => {}, { keepAliveMs: 1000, ...options }));
+        await vi.advanceTimersByTimeAsync(1000);
+        expect(decoder.decode((await reader.read()).value)).toBe(": keep-alive\n\n");
+        await vi.advanceTimersByTimeAsync(999);
+        await vi.advanceTimersByTimeAsync(1);
+        expect(decoder.decode((await reader.read()).value)).toBe(": keep-alive\n\n");
+        await reader.cancel();
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 describe("eventStream stall detection", () => {

@@ -201,6 +201,8 @@ export class SseStream implements EventSink {
   private stopSource: Stop | undefined;
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private departureProbe: ReturnType<typeof setTimeout> | undefined;
+  // How long after each keep-alive the departure probe is written (0: none), decided at start.
+  private departureProbeDelay = 0;
   private deadline: ReturnType<typeof setTimeout> | undefined;
   // Stall detection (see keepAliveTick): what was queued at the last tick, and written since.
   private queuedAtTick = 0;
@@ -290,6 +292,11 @@ export class SseStream implements EventSink {
     this.options.openStreams?.start(this);
     if (this.isClosed) return;
     if (keepAliveMs > 0) {
+      const probeMs = this.options.departureProbeMs ?? STREAM_DEFAULTS.departureProbeMs;
+      // Within the period, so that one probe follows each keep-alive.
+      if (this.options.signal !== undefined && probeMs > 0) {
+        this.departureProbeDelay = Math.min(probeMs, keepAliveMs / 2);
+      }
       const openStreams = this.options.openStreams;
       if (openStreams?.sharesKeepAliveTimers) openStreams.keepAlive(this, keepAliveMs);
       else this.keepAlive = setInterval(SseStream.keepAliveTick, keepAliveMs, this);
@@ -454,11 +461,8 @@ export class SseStream implements EventSink {
     if (!this.write(KEEP_ALIVE_COMMENT)) return;
     this.queuedAtTick = this.transport?.queued() ?? 0;
     this.writtenSinceTick = 0;
-    const probeMs = this.options.departureProbeMs ?? STREAM_DEFAULTS.departureProbeMs;
-    if (this.options.signal !== undefined && probeMs > 0 && this.departureProbe === undefined) {
-      // Within the period, so that one probe follows each keep-alive.
-      const keepAliveMs = this.options.keepAliveMs ?? STREAM_DEFAULTS.keepAliveMs;
-      this.departureProbe = setTimeout(SseStream.departureProbeTick, Math.min(probeMs, keepAliveMs / 2), this);
+    if (this.departureProbeDelay > 0 && this.departureProbe === undefined) {
+      this.departureProbe = setTimeout(SseStream.departureProbeTick, this.departureProbeDelay, this);
     }
   }
 

@@ -15,6 +15,7 @@
 import { answerResponse, startAnswer } from "../../src/ai/index.ts";
 import { readConfig, streamLimits, streamSettings } from "../../src/config.ts";
 import type { StreamLog } from "../../src/hub/log.ts";
+import type { NodeFetch } from "../../src/node/index.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
 import { MemoryLog } from "../../src/streams/index.ts";
 import { environment, serveFetch } from "../peers/serve.ts";
@@ -40,26 +41,32 @@ async function openLog(): Promise<StreamLog> {
 }
 
 const log = await openLog();
+// On Node, event streams are written straight to node:http, as edge-sse's Node entry does; loaded
+// only there.
+const onNode = "Bun" in globalThis || "Deno" in globalThis ? undefined : await import("../../src/node/index.ts");
 let answersInFlight = 0;
 const ANSWER_PATH = /^\/answers\/([\w-]{1,64})(\/stream)?$/;
 
-await serveFetch(async (request) => {
-  const url = new URL(request.url);
-  if (url.pathname === "/healthz") return Response.json({ answersInFlight });
-  const match = ANSWER_PATH.exec(url.pathname);
-  if (match === null) return new Response(null, { status: 404 });
-  const name = `bench/answers/${match[1]}`;
-  // No request signal: Node, Bun and Deno cancel the body when the client leaves (src/app/server-app.ts).
-  const stream = { ...streamSettings(config), openStreams };
-  if (request.method === "POST" && match[2] === undefined) {
-    const answer = await startAnswer({ log, name, ttlSeconds: 300, source: (signal) => answerChunks(pace, signal) });
-    answersInFlight++;
-    void answer.ended.finally(() => answersInFlight--);
-    return answerResponse({ log, name, stream });
-  }
-  if (request.method === "GET" && match[2] !== undefined) {
-    if ((await log.head(name)).kind !== "found") return new Response(null, { status: 204 });
-    return answerResponse({ log, name, stream });
-  }
-  return new Response(null, { status: 405 });
-});
+await serveFetch(
+  async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/healthz") return Response.json({ answersInFlight });
+    const match = ANSWER_PATH.exec(url.pathname);
+    if (match === null) return new Response(null, { status: 404 });
+    const name = `bench/answers/${match[1]}`;
+    // No request signal: Node, Bun and Deno cancel the body when the client leaves (src/app/server-app.ts).
+    const stream = { ...streamSettings(config), openStreams };
+    if (request.method === "POST" && match[2] === undefined) {
+      const answer = await startAnswer({ log, name, ttlSeconds: 300, source: (signal) => answerChunks(pace, signal) });
+      answersInFlight++;
+      void answer.ended.finally(() => answersInFlight--);
+      return answerResponse({ log, name, stream });
+    }
+    if (request.method === "GET" && match[2] !== undefined) {
+      if ((await log.head(name)).kind !== "found") return new Response(null, { status: 204 });
+      return answerResponse({ log, name, stream });
+    }
+    return new Response(null, { status: 405 });
+  },
+  onNode && ((fetch) => onNode.directEventStreams(fetch as NodeFetch) as typeof fetch),
+);

@@ -57,8 +57,11 @@ function exitOnSignals(): void {
   }
 }
 
-/** Serves a fetch handler on whichever of Node, Bun or Deno runs this file. */
-export async function serveFetch(fetch: FetchHandler): Promise<void> {
+/**
+ * Serves a fetch handler on whichever of Node, Bun or Deno runs this file. `onNode`: what Node serves
+ * instead (edge-sse's servers: `directEventStreams`, as its Node entry and README's Node set-up do).
+ */
+export async function serveFetch(fetch: FetchHandler, onNode?: (fetch: FetchHandler) => FetchHandler): Promise<void> {
   const { port, hostname } = listenAddress();
   exitOnSignals();
   if (runtime === "deno") {
@@ -70,7 +73,7 @@ export async function serveFetch(fetch: FetchHandler): Promise<void> {
   } else {
     // Loaded only on Node, the one runtime that needs an adapter for fetch handlers.
     const { serve } = await import("@hono/node-server");
-    serve({ fetch, port, hostname }, (info) => ready(hostname, info.port));
+    serve({ fetch: onNode?.(fetch) ?? fetch, port, hostname }, (info) => ready(hostname, info.port));
   }
 }
 

@@ -13,6 +13,8 @@ import type { ReadResult, StreamLog } from "../hub/log.ts";
 import { type EventSink, type EventStreamOptions, eventStream, type SseEvent } from "../sse/index.ts";
 import { followOn, StreamChanges } from "../streams/changes.ts";
 import { HEARTBEAT_CHUNK_TYPE, HEARTBEAT_MS } from "./answer.ts";
+import { liveAnswerOf } from "./live-answer.ts";
+import { LiveReader } from "./live-reader.ts";
 
 /** The headers the AI SDK's UI message stream carries (`UI_MESSAGE_STREAM_HEADERS` in `ai`). */
 export const UI_MESSAGE_STREAM_HEADERS: Readonly<Record<string, string>> = {
@@ -28,6 +30,10 @@ export const ANSWER_LOST_ERROR = "the answer was lost before it ended (deleted, 
 
 /** The last chunk a reader gets when the answer's producer went silent: its process died. */
 export const PRODUCER_GONE_ERROR = "the answer stopped before it ended: the process that generated it is gone";
+
+/** The last chunk of a reader that was sent chunks the log then did not store (live-answer.ts). */
+export const DIVERGED_ERROR =
+  "the answer's stream was closed under its generation: this reader was sent chunks it does not hold";
 
 // Chunks are small (a token or a few): this keeps one read to a few hundred of them.
 const DEFAULT_MAX_READ_BYTES = 64 * 1024;
@@ -51,7 +57,15 @@ export interface AnswerResponseOptions {
 export function answerResponse(options: AnswerResponseOptions): Response {
   const headers = new Headers(options.stream?.headers);
   for (const [name, value] of Object.entries(UI_MESSAGE_STREAM_HEADERS)) headers.set(name, value);
-  return eventStream((sink) => followAnswer(options, sink), { ...options.stream, headers });
+  // Generated here: read as it is generated (live-answer.ts); anywhere else, or ended, from the log.
+  const live = liveAnswerOf(options.log, options.name);
+  return eventStream(
+    live === undefined
+      ? (sink) => followAnswer(options, sink)
+      : (sink) =>
+          new LiveReader(live, sink, (position, beyondLog) => followAnswer(options, sink, position, beyondLog)).start(),
+    { ...options.stream, headers },
+  );
 }
 
 const utf8Decoder = new TextDecoder();
@@ -76,11 +90,19 @@ function chunksOf(entry: Uint8Array): readonly string[] {
   return chunks;
 }
 
-async function* followAnswer(options: AnswerResponseOptions, sink: EventSink): AsyncGenerator<SseEvent> {
+/**
+ * The answer from the log, from entry `position` on. `beyondLog`: this reader was sent chunks the
+ * log does not have: it is told that the answer is lost, or that its message is not the log's.
+ */
+async function* followAnswer(
+  options: AnswerResponseOptions,
+  sink: EventSink,
+  position = 0,
+  beyondLog = false,
+): AsyncGenerator<SseEvent> {
   const { log, name } = options;
   const maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
   const producerTimeoutMs = options.producerTimeoutMs ?? 3 * HEARTBEAT_MS;
-  let position = 0;
   // One watch for the whole response, set before the first read (see src/streams/changes.ts).
   const changes = new StreamChanges(log, name);
   try {
@@ -90,6 +112,11 @@ async function* followAnswer(options: AnswerResponseOptions, sink: EventSink): A
         // Deleted or expired while read, or never there: say so, so that no client waits forever.
         yield { data: JSON.stringify({ type: "error", errorText: ANSWER_LOST_ERROR }) };
         yield { data: DONE };
+        return;
+      }
+      if (beyondLog) {
+        // Not the log's message: say so, and end without `[DONE]`.
+        yield { data: JSON.stringify({ type: "error", errorText: DIVERGED_ERROR }) };
         return;
       }
       for (const entry of result.entries) {

@@ -23,7 +23,11 @@
  * process that generated has died (on Redis, readers may be on other processes) and ends with an
  * error chunk instead of waiting forever (answer-response.ts).
  */
-import type { AppendResult, StreamLog } from "../hub/log.ts";
+import type { StreamLog } from "../hub/log.ts";
+import { AnswerAppends, JSON_CONTENT_TYPE, type Refusal } from "./answer-appends.ts";
+import { holdLive, LiveAnswer, liveAnswerOf } from "./live-answer.ts";
+
+export { JSON_CONTENT_TYPE };
 
 /** What a generation yields: any async iterable or `ReadableStream` of JSON values. */
 export type ChunkSource = AsyncIterable<unknown> | ReadableStream<unknown>;
@@ -83,8 +87,6 @@ export class AnswerStartError extends Error {
   }
 }
 
-export const JSON_CONTENT_TYPE = "application/json";
-
 const utf8 = new TextEncoder();
 
 /**
@@ -114,11 +116,24 @@ export async function startAnswer(options: AnswerOptions): Promise<Answer> {
   if (options.signal?.aborted) stop(String(options.signal.reason ?? "stopped"));
   options.signal?.addEventListener("abort", () => stop(String(options.signal?.reason ?? "stopped")), { once: true });
 
-  const ended = run(options, controller, ttlSeconds);
+  // Live to this process's readers until it has ended; later ones read the log (live-answer.ts).
+  let settle: (end: AnswerEnd) => void = () => {};
+  const live = new LiveAnswer(stop, new Promise<AnswerEnd>((resolve) => (settle = resolve)));
+  const release = holdLive(log, name, live);
+  const ended = run(options, controller, ttlSeconds, live).then((end) => {
+    release();
+    settle(end);
+    return end;
+  });
   return { name, signal: controller.signal, stop, ended };
 }
 
-async function run(options: AnswerOptions, controller: AbortController, ttlSeconds: number | null): Promise<AnswerEnd> {
+async function run(
+  options: AnswerOptions,
+  controller: AbortController,
+  ttlSeconds: number | null,
+  live: LiveAnswer,
+): Promise<AnswerEnd> {
   const { log, name } = options;
   const signal = controller.signal;
   let closing = false; // set before our own close, so that the watcher below tells it from another's
@@ -148,88 +163,78 @@ async function run(options: AnswerOptions, controller: AbortController, ttlSecon
       );
     }
   });
+  // The first append the log refuses aborts the generation at once. Closed by someone else between
+  // two chunks: a stop; anything else, the stream is gone for us.
+  const appends = new AnswerAppends(log, name, (refusal) => {
+    if (refusal.kind === "closed") closedElsewhere = true;
+    controller.abort(refusal.kind);
+  });
   // A heartbeat when the model has been quiet for a period: readers elsewhere learn that this
   // process lives, and the write keeps a sliding TTL from running out.
   const heartbeatMs = Math.min(options.heartbeatMs ?? HEARTBEAT_MS, ttlSeconds === null ? Infinity : ttlSeconds * 500);
   let wroteSinceBeat = false;
   const heartbeat = setInterval(() => {
-    if (wroteSinceBeat || closing || signal.aborted) {
+    if (wroteSinceBeat || closing || signal.aborted || !appends.idle) {
       wroteSinceBeat = false;
       return;
     }
-    log.append(name, appendOf([{ type: HEARTBEAT_CHUNK_TYPE }], false)).catch(() => {});
+    appends.add(HEARTBEAT_ENTRY, false);
   }, heartbeatMs);
 
-  let chunks: ChunkReader | undefined;
-  // The append of the last chunk, still in flight while the next chunk is read: the source's pace
-  // is not slowed by the log's (on Redis, a round trip per append). One at a time, so each chunk's
-  // result is known before the next is sent. One the log refuses aborts the generation at once.
-  let appending: Promise<AppendResult> | undefined;
-  /** How the answer ended if the last append was refused; undefined: it was stored, go on. */
-  const appended = async (): Promise<AnswerEnd | undefined> => {
-    const result = await appending;
-    appending = undefined;
-    if (result === undefined || result.kind === "appended") return undefined;
-    // Closed by someone else between two chunks: a stop; anything else, the stream is gone for us.
-    if (result.kind === "closed") closedElsewhere = true;
-    return result.kind === "closed" ? "stopped" : "lost";
+  /** Appends the last chunks and closes: the answer's end, told to the readers here once stored. */
+  const finish = async (last: unknown[]): Promise<boolean> => {
+    closing = true;
+    const texts = last.map((chunk) => JSON.stringify(chunk));
+    if ((await appends.close(texts.map((text) => utf8.encode(text)))) !== undefined) return false;
+    for (const text of texts) live.push(text);
+    live.closed();
+    return true;
   };
+
+  let chunks: ChunkReader | undefined;
   try {
     const source = typeof options.source === "function" ? await options.source(signal) : options.source;
     chunks = readerOf(source);
     const untilAborted = abortableReads(signal);
+    let reading = untilAborted(chunks.next());
     for (;;) {
-      const next = await untilAborted(chunks.next());
-      const refused = await appended();
-      if (refused !== undefined) return refused;
+      const next = await reading;
       if (next === ABORTED) break;
-      if (next.done) {
-        return (await finish(log, name, [], () => (closing = true))) ? "finished" : "lost";
-      }
-      appending = log.append(name, appendOf([next.value], false));
-      appending.then(
-        (result) => {
-          if (result.kind !== "appended") controller.abort(result.kind);
-        },
-        () => controller.abort("failed"),
-      );
+      if (next.done) return (await finish([])) ? "finished" : lostOrStopped(appends.refused);
+      // The next chunk is asked for before this one is handed out: the generation's pace is its own.
+      reading = untilAborted(chunks.next());
+      const text = JSON.stringify(next.value);
+      if (text === undefined) continue; // no JSON value: nothing to send
+      // Readers here get it now; the log, with the next append.
+      live.push(text);
+      appends.add(utf8.encode(text), true);
       wroteSinceBeat = true;
     }
     if (closedElsewhere) return deleted ? "lost" : "stopped";
+    if (appends.refused !== undefined) return lostOrStopped(appends.refused);
     const reason = typeof signal.reason === "string" ? signal.reason : undefined;
-    return (await finish(log, name, [{ type: "abort", ...(reason ? { reason } : {}) }], () => (closing = true)))
-      ? "stopped"
-      : "lost";
+    return (await finish([{ type: "abort", ...(reason ? { reason } : {}) }])) ? "stopped" : "lost";
   } catch (error) {
     controller.abort("failed");
     const errorText = error instanceof Error ? error.message : String(error);
-    return (await finish(log, name, [{ type: "error", errorText }], () => (closing = true)).catch(() => false))
-      ? "failed"
-      : "lost";
+    return (await finish([{ type: "error", errorText }]).catch(() => false)) ? "failed" : "lost";
   } finally {
     unwatch();
     clearInterval(heartbeat);
     if (!controller.signal.aborted) controller.abort("ended");
+    // Unless stored and closed above: the readers here go on in the log from what it stored.
+    live.handOver(appends.storedChunks, appends.storedEntries);
     // Not awaited: a source that ignores cancellation must not hold the answer's end.
     chunks?.cancel().catch(() => {});
   }
 }
 
-/** Appends the last chunks and closes; false if the stream is gone, or was closed with chunks by someone else. */
-async function finish(log: StreamLog, name: string, last: unknown[], closing: () => void): Promise<boolean> {
-  closing();
-  return (await log.append(name, appendOf(last, true))).kind === "appended";
+/** How an answer whose append was refused ended: closed by someone else is a stop. */
+function lostOrStopped(refusal: Refusal | undefined): AnswerEnd {
+  return refusal?.kind === "closed" ? "stopped" : "lost";
 }
 
-function appendOf(chunks: unknown[], close: boolean) {
-  return {
-    entries: chunks.map((chunk) => utf8.encode(JSON.stringify(chunk))),
-    contentType: JSON_CONTENT_TYPE,
-    close,
-    streamSeq: undefined,
-    producer: undefined,
-  };
-}
+const HEARTBEAT_ENTRY = utf8.encode(JSON.stringify({ type: HEARTBEAT_CHUNK_TYPE }));
 
 interface ChunkReader {
   next(): Promise<IteratorResult<unknown>>;
@@ -279,4 +284,30 @@ function abortableReads(signal: AbortSignal): <T>(promise: Promise<T>) => Promis
       promise.then(resolve, reject);
     });
   };
+}
+
+/** What came of `stopAnswer`. */
+export type StopResult = "stopped" | "not-in-flight";
+
+/**
+ * Stops the answer `name` wherever it is generated. Generated here: through its generation, which
+ * writes the abort chunk and closes the stream itself, so that it stays the only writer of its stream
+ * while it runs (what lets its readers here read it as it is generated, live-answer.ts). Anywhere
+ * else (another process on the same log, or one that died): by closing the stream with an abort
+ * chunk, which the generating process hears and stops on.
+ */
+export async function stopAnswer(log: StreamLog, name: string, reason = "stopped"): Promise<StopResult> {
+  const live = liveAnswerOf(log, name);
+  if (live !== undefined) {
+    live.stop(reason);
+    return (await live.ended) === "stopped" ? "stopped" : "not-in-flight";
+  }
+  const closed = await log.append(name, {
+    entries: [utf8.encode(JSON.stringify({ type: "abort", reason }))],
+    contentType: JSON_CONTENT_TYPE,
+    close: true,
+    streamSeq: undefined,
+    producer: undefined,
+  });
+  return closed.kind === "appended" && closed.stored ? "stopped" : "not-in-flight";
 }

@@ -26,12 +26,15 @@ export {
   AnswerStartError,
   type ChunkSource,
   HEARTBEAT_CHUNK_TYPE,
+  type StopResult,
   startAnswer,
+  stopAnswer,
 } from "./answer.ts";
 export {
   ANSWER_LOST_ERROR,
   type AnswerResponseOptions,
   answerResponse,
+  DIVERGED_ERROR,
   DONE,
   PRODUCER_GONE_ERROR,
   UI_MESSAGE_STREAM_HEADERS,

@@ -10,8 +10,8 @@
  * - `GET /api/chat/stats`: answers in flight here, and the tokens the demo model produced.
  *
  * Each chat's latest answer is the durable stream `ai/chat/{id}` of the app's log: what is in flight,
- * and its stop, are decided from the log alone (a stop closes the stream, and the generating process
- * hears it through `watch`), so this runs unchanged on any backend's log. Being a durable stream, an
+ * and its stop, are decided from the log (a stop made on another process closes the stream, and the
+ * generating process hears it through `watch`), so this runs unchanged on any backend's log. Being a durable stream, an
  * answer can also be read at /v1/stream/ai/chat/{id}; it is written only by its generation (the
  * streams routes refuse writes there: `ANSWER_STREAMS_READ_ONLY`).
  *
@@ -25,7 +25,7 @@ import { convertToModelMessages, streamText, type UIMessage } from "ai";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import { AnswerStartError, answerResponse, startAnswer } from "../ai/index.ts";
+import { AnswerStartError, answerResponse, startAnswer, stopAnswer } from "../ai/index.ts";
 import type { Config } from "../config.ts";
 import type { StreamLog } from "../hub/log.ts";
 import type { EventStreamOptions } from "../sse/index.ts";
@@ -188,17 +188,9 @@ export function chatRoutes(options: ChatRoutesOptions & { answers: ChatAnswers }
 
   routes.delete("/:id/stream", mayWriteParam, rateLimit, async (c) => {
     const chatId = chatIdOf(c);
-    // Closing the stream is the stop: readers get the abort chunk and the end at once, and the
-    // process that generates it (this one, or any other on the same log) hears the close and
-    // aborts its model call.
-    const stopped = await log.append(answerStreamName(chatId), {
-      entries: [new TextEncoder().encode(JSON.stringify({ type: "abort", reason: "stopped" }))],
-      contentType: "application/json",
-      close: true,
-      streamSeq: undefined,
-      producer: undefined,
-    });
-    if (stopped.kind === "appended" && stopped.stored) return c.body(null, 204);
+    // Through the generation when it runs here, else by closing the stream, which the process that
+    // generates it (any other on the same log) hears: every reader gets the abort chunk and the end.
+    if ((await stopAnswer(log, answerStreamName(chatId))) === "stopped") return c.body(null, 204);
     throw new HttpError(404, "no_answer_in_flight", `chat ${chatId} has no answer in flight`);
   });
 

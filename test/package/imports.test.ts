@@ -38,12 +38,14 @@ describe("the installed tarball, from plain Node", () => {
     expect(loaded["edge-sse/ai"]).toEqual([
       "ANSWER_LOST_ERROR",
       "AnswerStartError",
+      "DIVERGED_ERROR",
       "DONE",
       "HEARTBEAT_CHUNK_TYPE",
       "PRODUCER_GONE_ERROR",
       "UI_MESSAGE_STREAM_HEADERS",
       "answerResponse",
       "startAnswer",
+      "stopAnswer",
     ]);
     expect(loaded["edge-sse/hono"]).toEqual(["eventStreamMiddleware", "streamEvents"]);
     expect(loaded["edge-sse/hub"]).toEqual(expect.arrayContaining(["Channel", "MemoryHub", "encodeChannelEvent"]));

@@ -1,0 +1,106 @@
+/**
+ * One answer's appends to its stream, in order, one in flight at a time: whatever the generation
+ * yields while an append is on its way goes in the next one, together. The generation never waits
+ * for the log, and a log that falls behind (a busy process, Redis under load) gets fewer, larger
+ * appends instead of a queue of round trips: at a thousand answers in flight on one Node process
+ * on Redis, an append per token left the process too busy to keep the answers' pace
+ * (docs/benchmarks-answers.md).
+ *
+ * The first append the log refuses or fails ends it: nothing more is sent, and `refused` says why.
+ * What the log has stored is counted, so that the answer's readers in this process can go on in the
+ * log from there (live-answer.ts).
+ */
+import type { AppendResult, StreamLog } from "../hub/log.ts";
+
+export const JSON_CONTENT_TYPE = "application/json";
+
+/** Why appends stopped: the log's answer, or what it threw (unreachable). */
+export type Refusal = Exclude<AppendResult, { kind: "appended" }> | { kind: "failed"; error: unknown };
+
+export class AnswerAppends {
+  /** Chunks stored so far (heartbeats are entries, not chunks). */
+  storedChunks = 0;
+  /** Entries stored so far: the stream's tail, while nobody else writes to it. */
+  storedEntries = 0;
+  private pending: Uint8Array[] = [];
+  private pendingChunks = 0;
+  private inFlight: Promise<void> | undefined;
+  private refusal: Refusal | undefined;
+
+  constructor(
+    private readonly log: StreamLog,
+    private readonly name: string,
+    /** Told once, at the first refusal. */
+    private readonly onRefused: (refusal: Refusal) => void,
+  ) {}
+
+  get refused(): Refusal | undefined {
+    return this.refusal;
+  }
+
+  /** Whether nothing is waiting to be stored. */
+  get idle(): boolean {
+    return this.inFlight === undefined && this.pending.length === 0;
+  }
+
+  /** Queues an entry (a chunk's JSON, or a heartbeat's) and sends it unless an append is in flight. */
+  add(entry: Uint8Array, isChunk: boolean): void {
+    if (this.refusal !== undefined) return;
+    this.pending.push(entry);
+    if (isChunk) this.pendingChunks++;
+    this.inFlight ??= this.flush();
+  }
+
+  /**
+   * Waits for the append in flight, then appends what is queued and `last`, and closes the stream.
+   * Undefined once stored; else why not (then nothing more is sent).
+   */
+  async close(last: Uint8Array[]): Promise<Refusal | undefined> {
+    while (this.inFlight !== undefined) await this.inFlight;
+    if (this.refusal !== undefined) return this.refusal;
+    const entries = this.pending.concat(last);
+    const chunks = this.pendingChunks + last.length;
+    this.pending = [];
+    this.pendingChunks = 0;
+    return this.send(entries, chunks, true);
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0 && this.refusal === undefined) {
+      const entries = this.pending;
+      const chunks = this.pendingChunks;
+      this.pending = [];
+      this.pendingChunks = 0;
+      await this.send(entries, chunks, false);
+    }
+    this.inFlight = undefined;
+  }
+
+  private async send(entries: Uint8Array[], chunks: number, close: boolean): Promise<Refusal | undefined> {
+    let refusal: Refusal;
+    try {
+      const result = await this.log.append(this.name, {
+        entries,
+        contentType: JSON_CONTENT_TYPE,
+        close,
+        streamSeq: undefined,
+        producer: undefined,
+      });
+      if (result.kind === "appended") {
+        this.storedEntries += entries.length;
+        this.storedChunks += chunks;
+        return undefined;
+      }
+      refusal = result;
+    } catch (error) {
+      refusal = { kind: "failed", error };
+    }
+    if (this.refusal === undefined) {
+      this.refusal = refusal;
+      this.pending = [];
+      this.pendingChunks = 0;
+      this.onRefused(refusal);
+    }
+    return refusal;
+  }
+}

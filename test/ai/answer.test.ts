@@ -7,10 +7,13 @@ import { describe, expect, it, onTestFinished, vi } from "vitest";
 import {
   ANSWER_LOST_ERROR,
   answerResponse,
+  DIVERGED_ERROR,
   HEARTBEAT_CHUNK_TYPE,
   PRODUCER_GONE_ERROR,
   startAnswer,
+  stopAnswer,
 } from "../../src/ai/index.ts";
+import type { AppendRequest, StreamLog } from "../../src/hub/log.ts";
 import { MemoryLog } from "../../src/hub/memory/memory-log.ts";
 import { readEvents } from "../support/sse-reader.ts";
 
@@ -57,6 +60,40 @@ async function dataOf(response: Response): Promise<string[]> {
     if (event === undefined) return data;
     data.push(event.data);
   }
+}
+
+/**
+ * The same log, as another process sees it: a log object of its own (an answer is live only to
+ * readers of the log object it is written to), over the same streams.
+ */
+function elsewhere(log: MemoryLog): StreamLog {
+  return {
+    create: (name, request) => log.create(name, request),
+    append: (name, request) => log.append(name, request),
+    read: (name, position, maxBytes) => log.read(name, position, maxBytes),
+    head: (name) => log.head(name),
+    delete: (name) => log.delete(name),
+    watch: (name, listener) => log.watch(name, listener),
+  };
+}
+
+/** A log whose answer appends wait for `releaseAppends` (a log slower than the source: Redis), each counted. */
+function slowLog() {
+  const log = new MemoryLog();
+  const held: Array<() => void> = [];
+  const appends: AppendRequest[] = [];
+  const append = log.append.bind(log);
+  // Another process's, whose appends are not held.
+  const other: StreamLog = { ...elsewhere(log), append };
+  log.append = (name, request) => {
+    appends.push(request);
+    return new Promise<void>((resolve) => held.push(resolve)).then(() => append(name, request));
+  };
+  const releaseAppends = async () => {
+    for (const resolve of held.splice(0)) resolve();
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { log, other, held, appends, releaseAppends };
 }
 
 describe("startAnswer", () => {
@@ -259,6 +296,125 @@ describe("answerResponse", () => {
     expect(state.cancelled).toBe(false);
     answer.stop();
     await answer.ended;
+  });
+});
+
+describe("an answer read in the process that generates it", () => {
+  it("gets each chunk before the log has stored it, and [DONE] only once the log has stored the end, as a reader elsewhere does", async () => {
+    const { log, other, held, releaseAppends } = slowLog();
+    const { source, release } = controlledSource();
+    const answer = await startAnswer({ log, name: "a", source });
+    const here = readEvents(answerResponse({ log, name: "a" }));
+    release();
+    expect((await here.next()).data).toBe(JSON.stringify({ type: "text-delta", id: "t", delta: "0 " }));
+    // Received while its append is still held: nothing stored yet.
+    expect(held).toHaveLength(1);
+    expect((await contentOf(log, "a")).chunks).toEqual([]);
+    answer.stop();
+    await vi.waitFor(() => expect(held.length).toBeGreaterThan(0));
+    // The abort is the generation's, written by it, and the reader gets it with the end once stored.
+    const early = await Promise.race([here.next(200).then(() => "event"), answer.ended.then(() => "ended")]).catch(
+      () => "nothing yet",
+    );
+    expect(early).toBe("nothing yet");
+    while ((await Promise.race([answer.ended, Promise.resolve("running")])) === "running") await releaseAppends();
+    expect(await answer.ended).toBe("stopped");
+    expect((await here.next()).data).toBe(JSON.stringify({ type: "abort", reason: "stopped" }));
+    expect((await here.next()).data).toBe("[DONE]");
+    expect(await dataOf(answerResponse({ log: other, name: "a" }))).toEqual([
+      JSON.stringify({ type: "text-delta", id: "t", delta: "0 " }),
+      JSON.stringify({ type: "abort", reason: "stopped" }),
+      "[DONE]",
+    ]);
+  });
+
+  it("sends late joiners the chunks so far, then live; every reader here and elsewhere rebuilds the same", async () => {
+    const { log, other, releaseAppends } = slowLog();
+    const { source, release } = controlledSource();
+    const answer = await startAnswer({ log, name: "a", source });
+    release();
+    release();
+    const first = dataOf(answerResponse({ log, name: "a" }));
+    await releaseAppends();
+    const late = dataOf(answerResponse({ log, name: "a" }));
+    release();
+    await releaseAppends();
+    const fromLog = dataOf(answerResponse({ log: other, name: "a" }));
+    answer.stop();
+    while ((await Promise.race([answer.ended, Promise.resolve("running")])) === "running") await releaseAppends();
+    const expected = [
+      ...[0, 1, 2].map((n) => JSON.stringify({ type: "text-delta", id: "t", delta: `${n} ` })),
+      JSON.stringify({ type: "abort", reason: "stopped" }),
+      "[DONE]",
+    ];
+    expect(await first).toEqual(expected);
+    expect(await late).toEqual(expected);
+    expect(await fromLog).toEqual(expected);
+  });
+
+  it("stores what the generation yields while an append is in flight in the next append, together", async () => {
+    const { log, appends, releaseAppends } = slowLog();
+    const { source, release } = controlledSource();
+    const answer = await startAnswer({ log, name: "a", source });
+    release();
+    await vi.waitFor(() => expect(appends).toHaveLength(1));
+    const here = readEvents(answerResponse({ log, name: "a" }));
+    release();
+    release();
+    release();
+    // All three yielded (a reader here has them) while the first append is still held.
+    for (let n = 0; n < 4; n++) await here.next();
+    expect(appends).toHaveLength(1);
+    await releaseAppends();
+    await vi.waitFor(() => expect(appends).toHaveLength(2));
+    expect(appends.map((request) => request.entries.length)).toEqual([1, 3]);
+    answer.stop();
+    while ((await Promise.race([answer.ended, Promise.resolve("running")])) === "running") await releaseAppends();
+    expect((await contentOf(log, "a")).chunks).toHaveLength(5);
+  });
+
+  it("stops through its generation (stopAnswer here), and by closing the stream from anywhere else", async () => {
+    const log = new MemoryLog();
+    const local = await startAnswer({ log, name: "here", source: controlledSource().source });
+    expect(await stopAnswer(log, "here", "enough")).toBe("stopped");
+    expect(await local.ended).toBe("stopped");
+    expect(await contentOf(log, "here")).toEqual({ chunks: [{ type: "abort", reason: "enough" }], closed: true });
+    expect(await stopAnswer(log, "here")).toBe("not-in-flight");
+
+    const remote = await startAnswer({ log, name: "there", source: controlledSource().source });
+    expect(await stopAnswer(elsewhere(log), "there")).toBe("stopped");
+    expect(await remote.ended).toBe("stopped");
+    expect(await contentOf(log, "there")).toEqual({ chunks: [{ type: "abort", reason: "stopped" }], closed: true });
+    expect(await stopAnswer(log, "missing")).toBe("not-in-flight");
+  });
+
+  it("a stream closed elsewhere while a chunk was on its way: a reader here that was sent it ends with an error and no [DONE], one that was not goes on in the log", async () => {
+    const { log, other, held, releaseAppends } = slowLog();
+    const { source, release } = controlledSource();
+    const answer = await startAnswer({ log, name: "a", source });
+    release();
+    await vi.waitFor(() => expect(held).toHaveLength(1));
+    await releaseAppends(); // chunk 0 stored
+    await vi.waitFor(async () => expect((await contentOf(log, "a")).chunks).toHaveLength(1));
+    release(); // chunk 1: sent to readers here, its append held
+    await vi.waitFor(() => expect(held).toHaveLength(1));
+    const ahead = readEvents(answerResponse({ log, name: "a" }));
+    expect((await ahead.next()).data).toContain('"0 "');
+    expect((await ahead.next()).data).toContain('"1 "');
+    // Another process stops it: the close lands before chunk 1.
+    expect(await stopAnswer(other, "a")).toBe("stopped");
+    await releaseAppends();
+    expect(await answer.ended).toBe("stopped");
+    expect((await ahead.next()).data).toBe(JSON.stringify({ type: "error", errorText: DIVERGED_ERROR }));
+    await expect(ahead.next()).rejects.toThrow("stream ended");
+    // The log's answer, which every reader from now on gets.
+    const expected = [
+      JSON.stringify({ type: "text-delta", id: "t", delta: "0 " }),
+      JSON.stringify({ type: "abort", reason: "stopped" }),
+      "[DONE]",
+    ];
+    expect(await dataOf(answerResponse({ log, name: "a" }))).toEqual(expected);
+    expect(await dataOf(answerResponse({ log: other, name: "a" }))).toEqual(expected);
   });
 });
 

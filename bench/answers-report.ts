@@ -160,7 +160,8 @@ machine moves the figures.
 - Run: ${run.started}, \`${run.command}\`, ${run.runs === 1 ? "one run per figure" : `median of ${run.runs} runs, each taking every server in turn`}.
 - Machine: ${run.machine}.${run.note === undefined ? "" : ` ${run.note}.`}
 - Our side is a bench-only server, not the demo's \`/api/chat\`: the demo model's words carry no send time,
-  which the latency needs in every token, and its reply has a fixed length.
+  which the latency needs in every token, and its reply has a fixed length. On Node it serves its streams
+  through \`directEventStreams\`, as edge-sse's Node entry does.
 - Delivered tokens/s: the tokens every reader received, over the time from the first POST to the last
   token received (ramp and the answers' end included); "of offered" is A × R × 20, what readers of answers
   that all kept pace would get: long answers come close to it, short ones cannot.
@@ -168,17 +169,18 @@ machine moves the figures.
   token's making (its \`t=\`) to its receipt, for tokens made once every reader was connected.
 - Memory per answer in flight: RSS growth half-way through the answers over the idle server, divided by
   the answers; it includes the readers' connections (and, on Redis, the redis-server's growth apart).
-- The two do different work per token on Redis. resumable-stream keeps an answer's chunks in the memory of
-  the process that generates it and sends its own first reader each chunk from there; it writes to Redis
-  only for readers that resume, and then only over pub/sub. edge-sse appends every chunk to the answer's
-  stream in Redis, and a reader gets it once Redis has stored it, on any process: one Redis round trip
-  per token before the first byte reaches the reader, and Redis's CPU and memory for every token. With
-  one reader per answer (R = 1) that is all the difference (compare edge-sse in memory, which does what
-  resumable-stream does for its first reader); it is what lets the answer outlive its process ("What an
-  answer survives", below). That round trip is dearer on an idle process than on a busy one: on this
-  machine a node-redis \`PING\` to a loopback redis-server took 0.09 ms (p50) and 0.24 ms (p99) back to
-  back, but 0.35 and 1.5 ms when sent every 10 ms, as an answer's tokens come (both processes asleep
-  between two; measured Dec 6 2026).
+- What each does per token on Redis. Both send the readers in the process that generates an answer each
+  chunk from that process's memory, in the tick it is made. resumable-stream writes to Redis only for
+  readers that resume, and then only over pub/sub: the chunks live in the generating process alone, and
+  its followers (R = 3) get them through Redis pub/sub. edge-sse also appends every chunk to the answer's
+  stream in Redis (one append in flight per answer, what the model yields meanwhile goes in the next one),
+  and readers on any other process, or after the end, read it there; \`[DONE]\` comes once Redis has stored
+  the end. That append is what lets the answer outlive its process ("What an answer survives", below); it
+  costs the server CPU and Redis memory per token. Here every reader is on the one server, the generating
+  process: edge-sse's followers read from its memory too.
+- At A = 1,000 the offered load (20,000 or 60,000 tokens/s) is more than this 2-core machine's server,
+  redis-server and load client carry together: no server delivers all of it, and the latency there is the
+  backlog's. A server that delivers more tokens also gives the load client more to read.
 
 ## The target
 

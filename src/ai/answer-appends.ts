@@ -9,6 +9,10 @@
  * The first append the log refuses or fails ends it: nothing more is sent, and `refused` says why.
  * What the log has stored is counted, so that the answer's readers in this process can go on in the
  * log from there (live-answer.ts).
+ *
+ * The generation may run ahead of the log by a bounded number of chunks only (answer.ts): when the
+ * log falls that far behind, the process is overloaded (on Redis: a machine whose redis-server gets
+ * too little CPU to answer), and a generation that went on would only add to it until appends failed.
  */
 import type { AppendResult, StreamLog } from "../hub/log.ts";
 
@@ -36,6 +40,16 @@ export class AnswerAppends {
 
   get refused(): Refusal | undefined {
     return this.refusal;
+  }
+
+  /** Chunks waiting for an append (the one in flight not counted). */
+  get waitingChunks(): number {
+    return this.pendingChunks;
+  }
+
+  /** Resolves once what waits has been sent and stored (or refused). */
+  async drained(): Promise<void> {
+    while (this.inFlight !== undefined) await this.inFlight;
   }
 
   /** Whether nothing is waiting to be stored. */

@@ -209,6 +209,8 @@ async function run(
       live.push(text);
       appends.add(utf8.encode(text), true);
       wroteSinceBeat = true;
+      // A log this far behind: the model waits for it (answer-appends.ts).
+      if (appends.waitingChunks >= MAX_CHUNKS_AHEAD && (await untilAborted(appends.drained())) === ABORTED) break;
     }
     if (closedElsewhere) return deleted ? "lost" : "stopped";
     if (appends.refused !== undefined) return lostOrStopped(appends.refused);
@@ -233,6 +235,14 @@ async function run(
 function lostOrStopped(refusal: Refusal | undefined): AnswerEnd {
   return refusal?.kind === "closed" ? "stopped" : "lost";
 }
+
+/**
+ * How many chunks the generation may yield that wait for an append: one second of a 20 tokens/s
+ * model. A log that answers in milliseconds never gets there; at a thousand answers with three
+ * readers each on one 2-core machine, Redis answered appends too late (REDIS_TIMEOUT_MS) while the
+ * generations went on unhindered, and 149 of them failed (bench:answers, Dec 7 2026).
+ */
+const MAX_CHUNKS_AHEAD = 20;
 
 const HEARTBEAT_ENTRY = utf8.encode(JSON.stringify({ type: HEARTBEAT_CHUNK_TYPE }));
 

@@ -373,6 +373,33 @@ describe("an answer read in the process that generates it", () => {
     expect((await contentOf(log, "a")).chunks).toHaveLength(5);
   });
 
+  it("holds the model back once the log is 20 chunks behind, and lets it go on as the log catches up", async () => {
+    const { log, held, releaseAppends } = slowLog();
+    let asked = 0;
+    const answer = await startAnswer({
+      log,
+      name: "a",
+      source: (async function* () {
+        for (;;) {
+          asked++;
+          yield { type: "text-delta", id: "t", delta: "x" };
+        }
+      })(),
+    });
+    // One chunk in the held append, twenty waiting, one asked for ahead: then the model waits.
+    await vi.waitFor(() => expect(asked).toBe(22));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(asked).toBe(22);
+    // The held append, then the twenty together: stored, and the model is asked again.
+    await vi.waitFor(async () => {
+      await releaseAppends();
+      expect(asked).toBeGreaterThan(22);
+    });
+    answer.stop();
+    while ((await Promise.race([answer.ended, Promise.resolve("running")])) === "running") await releaseAppends();
+    expect(await answer.ended).toBe("stopped");
+  });
+
   it("stops through its generation (stopAnswer here), and by closing the stream from anywhere else", async () => {
     const log = new MemoryLog();
     const local = await startAnswer({ log, name: "here", source: controlledSource().source });

@@ -196,13 +196,15 @@ async function run(
     const source = typeof options.source === "function" ? await options.source(signal) : options.source;
     chunks = readerOf(source);
     const untilAborted = abortableReads(signal);
-    let reading = untilAborted(chunks.next());
+    let reading = chunks.next();
     for (;;) {
-      const next = await reading;
+      const next = await untilAborted(reading);
       if (next === ABORTED) break;
       if (next.done) return (await finish([])) ? "finished" : lostOrStopped(appends.refused);
       // The next chunk is asked for before this one is handed out: the generation's pace is its own.
-      reading = untilAborted(chunks.next());
+      // Raced against a stop only once awaited (one race at a time); a failure shows there too.
+      reading = chunks.next();
+      reading.catch(() => {});
       const text = JSON.stringify(next.value);
       if (text === undefined) continue; // no JSON value: nothing to send
       // Readers here get it now; the log, with the next append.
@@ -276,7 +278,8 @@ const ABORTED = Symbol("aborted");
 /**
  * A race of each read against `signal`: `promise`, or ABORTED as soon as `signal` aborts (the
  * promise is then left to settle unread). One abort listener for the whole generation, not one
- * added and removed per chunk: a generation reads once per token.
+ * added and removed per chunk: a generation reads once per token. One race at a time: a new one
+ * takes the listener over.
  */
 function abortableReads(signal: AbortSignal): <T>(promise: Promise<T>) => Promise<T | typeof ABORTED> {
   let onAbort: (() => void) | undefined;

@@ -400,6 +400,30 @@ describe("an answer read in the process that generates it", () => {
     expect(await answer.ended).toBe("stopped");
   });
 
+  it("stops at once after it waited for its log, while the model is quiet", async () => {
+    const { log, held, releaseAppends } = slowLog();
+    const answer = await startAnswer({
+      log,
+      name: "a",
+      source: (async function* () {
+        // One for the first append, twenty to wait behind it: the model is then held back, with
+        // its next read already asked for.
+        for (let n = 0; n < 21; n++) yield { type: "text-delta", id: "t", delta: "x" };
+        // Then nothing, ever: only a stop can end the answer.
+        await new Promise(() => {});
+      })(),
+    });
+    await vi.waitFor(() => expect(held).toHaveLength(1));
+    // Held back at twenty waiting chunks; let the log catch up, so the model is read again.
+    await vi.waitFor(async () => {
+      await releaseAppends();
+      expect((await contentOf(log, "a")).chunks).toHaveLength(21);
+    });
+    answer.stop();
+    while ((await Promise.race([answer.ended, Promise.resolve("running")])) === "running") await releaseAppends();
+    expect(await answer.ended).toBe("stopped");
+  });
+
   it("stops through its generation (stopAnswer here), and by closing the stream from anywhere else", async () => {
     const log = new MemoryLog();
     const local = await startAnswer({ log, name: "here", source: controlledSource().source });

@@ -14,9 +14,14 @@
  * log falls that far behind, the process is overloaded (on Redis: a machine whose redis-server gets
  * too little CPU to answer), and a generation that went on would only add to it until appends failed.
  */
-import type { AppendResult, StreamLog } from "../hub/log.ts";
+import type { AppendRequest, AppendResult, StreamLog } from "../hub/log.ts";
 
 export const JSON_CONTENT_TYPE = "application/json";
+
+/** An append of JSON entries (each one chunk's compact JSON), plain: no `Stream-Seq`, no producer. */
+export function jsonAppend(entries: Uint8Array[], close: boolean): AppendRequest {
+  return { entries, contentType: JSON_CONTENT_TYPE, close, streamSeq: undefined, producer: undefined };
+}
 
 /** Why appends stopped: the log's answer, or what it threw (unreachable). */
 export type Refusal = Exclude<AppendResult, { kind: "appended" }> | { kind: "failed"; error: unknown };
@@ -70,7 +75,7 @@ export class AnswerAppends {
    * Undefined once stored; else why not (then nothing more is sent).
    */
   async close(last: Uint8Array[]): Promise<Refusal | undefined> {
-    while (this.inFlight !== undefined) await this.inFlight;
+    await this.drained();
     if (this.refusal !== undefined) return this.refusal;
     const entries = this.pending.concat(last);
     const chunks = this.pendingChunks + last.length;
@@ -93,13 +98,7 @@ export class AnswerAppends {
   private async send(entries: Uint8Array[], chunks: number, close: boolean): Promise<Refusal | undefined> {
     let refusal: Refusal;
     try {
-      const result = await this.log.append(this.name, {
-        entries,
-        contentType: JSON_CONTENT_TYPE,
-        close,
-        streamSeq: undefined,
-        producer: undefined,
-      });
+      const result = await this.log.append(this.name, jsonAppend(entries, close));
       if (result.kind === "appended") {
         this.storedEntries += entries.length;
         this.storedChunks += chunks;

@@ -14,16 +14,15 @@ import { type EventSink, type EventStreamOptions, eventStream, type SseEvent } f
 import { followOn, StreamChanges } from "../streams/changes.ts";
 import { HEARTBEAT_CHUNK_TYPE, HEARTBEAT_MS } from "./answer.ts";
 import { liveAnswerOf } from "./live-answer.ts";
-import { LiveReader } from "./live-reader.ts";
+import { DONE, LiveReader } from "./live-reader.ts";
+
+export { DONE };
 
 /** The headers the AI SDK's UI message stream carries (`UI_MESSAGE_STREAM_HEADERS` in `ai`). */
 export const UI_MESSAGE_STREAM_HEADERS: Readonly<Record<string, string>> = {
   "content-type": "text/event-stream",
   "x-vercel-ai-ui-message-stream": "v1",
 };
-
-/** What ends a UI message stream (the AI SDK's `JsonToSseTransformStream` sends it last). */
-export const DONE = "[DONE]";
 
 /** The last chunk a reader gets when the answer vanished before it was closed. */
 export const ANSWER_LOST_ERROR = "the answer was lost before it ended (deleted, expired, or its backend lost it)";

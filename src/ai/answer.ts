@@ -24,7 +24,7 @@
  * error chunk instead of waiting forever (answer-response.ts).
  */
 import type { StreamLog } from "../hub/log.ts";
-import { AnswerAppends, JSON_CONTENT_TYPE, type Refusal } from "./answer-appends.ts";
+import { AnswerAppends, JSON_CONTENT_TYPE, jsonAppend, type Refusal } from "./answer-appends.ts";
 import { holdLive, LiveAnswer, liveAnswerOf } from "./live-answer.ts";
 
 export { JSON_CONTENT_TYPE };
@@ -315,12 +315,6 @@ export async function stopAnswer(log: StreamLog, name: string, reason = "stopped
     live.stop(reason);
     return (await live.ended) === "stopped" ? "stopped" : "not-in-flight";
   }
-  const closed = await log.append(name, {
-    entries: [utf8.encode(JSON.stringify({ type: "abort", reason }))],
-    contentType: JSON_CONTENT_TYPE,
-    close: true,
-    streamSeq: undefined,
-    producer: undefined,
-  });
+  const closed = await log.append(name, jsonAppend([utf8.encode(JSON.stringify({ type: "abort", reason }))], true));
   return closed.kind === "appended" && closed.stored ? "stopped" : "not-in-flight";
 }

@@ -10,7 +10,10 @@ import type { EventSink, IterableSource, SseStream, Stop } from "../sse/index.ts
 import { pumpIterable } from "../sse/iterable.ts";
 import type { LiveAnswer, LiveListener } from "./live-answer.ts";
 
-const DONE_FRAME = encodeEvent({ data: "[DONE]" });
+/** What ends a UI message stream (the AI SDK's `JsonToSseTransformStream` sends it last). */
+export const DONE = "[DONE]";
+
+const DONE_FRAME = encodeEvent({ data: DONE });
 
 export class LiveReader implements LiveListener {
   /** Chunks this reader's client was sent. */
@@ -27,7 +30,6 @@ export class LiveReader implements LiveListener {
   /** Starts sending; returns what ends it (the stream's `Stop`). */
   start(): Stop {
     this.live.listeners.add(this);
-    this.sink.onPull = () => this.catchUp(true);
     this.catchUp(false);
     return () => this.stop();
   }
@@ -48,7 +50,8 @@ export class LiveReader implements LiveListener {
   /**
    * Sends what the client lacks, as far as it may leave unread; the rest when it has read more
    * (`pulled`: it just did, so the next chunk goes even if it alone is over the limit, and the stream
-   * then drops the client as too slow, as for any source). Then the end, once there is one.
+   * then drops the client as too slow, as the pump of any iterable source does). Then the end, once
+   * there is one.
    */
   private catchUp(pulled: boolean): void {
     const { live, sink } = this;
@@ -58,7 +61,15 @@ export class LiveReader implements LiveListener {
     const available = end?.kind === "handed-over" ? Math.min(end.chunks, chunks.length) : chunks.length;
     while (this.sent < available) {
       const frame = encodeEvent({ data: chunks[this.sent] as string });
-      if (!pulled && !sink.fits(frame)) return;
+      if (!pulled && !sink.fits(frame)) {
+        // Told of a read only while waiting for one: a transport asked at every read (Bun, Deno)
+        // would call back into JavaScript per event (sse/stream.ts, WebStreamTransport).
+        sink.onPull ??= () => {
+          sink.onPull = undefined;
+          this.catchUp(true);
+        };
+        return;
+      }
       pulled = false;
       if (!sink.write(frame)) return;
       this.sent++;

@@ -374,7 +374,7 @@ describe("an answer read in the process that generates it", () => {
   });
 
   it("holds the model back once the log is 20 chunks behind, and lets it go on as the log catches up", async () => {
-    const { log, held, releaseAppends } = slowLog();
+    const { log, releaseAppends } = slowLog();
     let asked = 0;
     const answer = await startAnswer({
       log,

@@ -48,6 +48,7 @@ function resultsTable(run: AnswersRun): string {
       fixed(m.p50),
       versus(m.p99, peer?.p99, (v) => fixed(v), ours),
       fixed(m.cpuMicrosPerToken, 1),
+      m.redisCpuMicrosPerToken === undefined ? "–" : fixed(m.redisCpuMicrosPerToken, 1),
       kib(m.serverBytesPerAnswer),
       kib(m.redisBytesPerAnswer),
       int(m.lost),
@@ -63,6 +64,7 @@ function resultsTable(run: AnswersRun): string {
       "p50 ms",
       "p99 ms",
       "server CPU µs per token",
+      "redis-server CPU µs per token",
       "server RSS per answer",
       "redis-server RSS per answer",
       "lost",
@@ -167,8 +169,9 @@ machine moves the figures.
   that all kept pace would get: long answers come close to it, short ones cannot.
 - The POST that starts an answer is its first reader; the others \`GET\` it once it started. Latency: from a
   token's making (its \`t=\`) to its receipt, for tokens made once every reader was connected.
-- Memory per answer in flight: RSS growth half-way through the answers over the idle server, divided by
-  the answers; it includes the readers' connections (and, on Redis, the redis-server's growth apart).
+- Memory per answer in flight: the median of the RSS readings (every 0.1 s) over the middle half of the
+  answers, less the median over the idle server's last second, divided by the answers; it includes the
+  readers' connections (and, on Redis, the redis-server's growth apart).
 - What each does per token on Redis. Both send the readers in the process that generates an answer each
   chunk from that process's memory, in the tick it is made. resumable-stream writes to Redis only for
   readers that resume, and then only over pub/sub: the chunks live in the generating process alone, and

@@ -6,8 +6,9 @@
  * - A answers at once, each 20 tokens/s (bench/answers/chunks.ts), each with R readers: the POST that
  *   starts it is the first, R - 1 more follow it with `GET /answers/:id/stream` once it has started.
  *   Delivered tokens/s, p99 from a token's append to its receipt (tokens appended once every reader
- *   was connected), server CPU per delivered token, and memory per answer in flight (RSS growth of the
- *   server, and of redis-server, half-way through the answers, divided by A; readers' connections included).
+ *   was connected), server CPU per delivered token, and memory per answer in flight (the median RSS of the server,
+ *   and of redis-server, over the middle half of the answers, less the idle median, divided by A;
+ *   readers' connections included).
  * - "What an answer survives": two processes on one Redis, answers started on A, read on B, then A
  *   killed (SIGKILL) mid-answer: what B's readers get, and what a reader that comes to B afterwards gets.
  *
@@ -30,7 +31,6 @@ import {
   HOST,
   machineDescription,
   measureInRounds,
-  median,
   mediansOf,
   percentile,
   redisPid,
@@ -109,7 +109,9 @@ export interface AnswersMeasurement {
   p50: number;
   p99: number;
   cpuMicrosPerToken: number;
-  /** RSS growth half-way through, per answer in flight: the server's, and redis-server's. */
+  /** redis-server's CPU per delivered token, on Redis. */
+  redisCpuMicrosPerToken?: number;
+  /** RSS growth while the answers run (see sampleRss), per answer in flight: the server's, and redis-server's. */
   serverBytesPerAnswer: number;
   redisBytesPerAnswer?: number;
   lost: number;
@@ -122,6 +124,32 @@ const postRequest = (id: string, host: string, port: number) =>
   "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
 const getRequest = (id: string, host: string, port: number) =>
   `GET /answers/${id}/stream HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n\r\n`;
+
+// How often RSS is read while the answers run (see sampleRss).
+const RSS_SAMPLE_MS = 100;
+
+/**
+ * The median RSS of the server's processes and of redis-server over `forMs`, read every RSS_SAMPLE_MS:
+ * one reading lands wherever the garbage collector happens to be (single runs at A = 1,000 moved by
+ * 1.7 times between runs, the heap by 60 to 90 MiB within 5 s, Dec 7 2026); a median of the readings
+ * over the middle half of the answers does not.
+ */
+async function sampleRss(
+  serverPids: number[],
+  redisPids: number[],
+  forMs: number,
+): Promise<{ server: number; redis: number }> {
+  const server: number[] = [];
+  const redis: number[] = [];
+  const until = now() + forMs;
+  do {
+    server.push(rssBytes(serverPids));
+    redis.push(rssBytes(redisPids));
+    await sleep(RSS_SAMPLE_MS);
+  } while (now() < until);
+  const middle = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  return { server: middle(server), redis: middle(redis) };
+}
 
 /** Until `pools` together have `total` tokens, or none came for `idleMs`. */
 async function waitForTokens(pools: SubscriberPool[], total: number, idleMs = 5_000): Promise<number> {
@@ -171,23 +199,27 @@ export async function measureAnswers(
   const serverTree = () => servers.flatMap((server) => processTree(server.pid as number));
   try {
     const redisPids = redis === undefined ? [] : [await redisPid(redis)];
-    await sleep(500);
-    const rssIdle = rssBytes(serverTree());
-    const redisRssIdle = rssBytes(redisPids);
+    const idle = await sampleRss(serverTree(), redisPids, 1_000);
     const cpuBefore = cpuSeconds(serverTree());
+    const redisCpuBefore = cpuSeconds(redisPids);
     const start = now();
     await starters.open();
     if (followerCount > 0) await followers.open();
     // Tokens appended from now on were appended with every reader connected: no replay in their latency.
     const allOpen = now();
     for (const pool of pools) pool.sentAfter = allOpen;
-    await sleep(Math.max(0, start + (pace.tokens * pace.tokenMs) / 2 - now()));
-    const serverGrowth = rssBytes(serverTree()) - rssIdle;
-    const redisGrowth = rssBytes(redisPids) - redisRssIdle;
+    const answerMs = pace.tokens * pace.tokenMs;
+    const inFlight = sleep(Math.max(0, start + answerMs / 4 - now())).then(() =>
+      sampleRss(serverTree(), redisPids, answerMs / 2),
+    );
     const total = count * readers * pace.tokens;
     const received = await waitForTokens(pools, total);
+    const during = await inFlight;
+    const serverGrowth = during.server - idle.server;
+    const redisGrowth = during.redis - idle.redis;
     const end = Math.max(...pools.map((pool) => pool.lastEventAt));
     const cpuUsed = cpuSeconds(serverTree()) - cpuBefore;
+    const redisCpuUsed = cpuSeconds(redisPids) - redisCpuBefore;
     const latencies = pools.flatMap((pool) => pool.latencies);
     return {
       stack: answers.stack,
@@ -204,7 +236,9 @@ export async function measureAnswers(
       p99: percentile(latencies, 99),
       cpuMicrosPerToken: (cpuUsed * 1e6) / received,
       serverBytesPerAnswer: serverGrowth / count,
-      ...(redis === undefined ? {} : { redisBytesPerAnswer: redisGrowth / count }),
+      ...(redis === undefined
+        ? {}
+        : { redisBytesPerAnswer: redisGrowth / count, redisCpuMicrosPerToken: (redisCpuUsed * 1e6) / received }),
       lost: total - received,
       failedReaders: pools.reduce((sum, pool) => sum + pool.failed, 0),
     };

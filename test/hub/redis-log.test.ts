@@ -449,6 +449,38 @@ describe("RedisLog", () => {
     client.destroy();
   });
 
+  it("sends its scripts whole once Redis forgot them (SCRIPT FLUSH, as a restart does), and writes once", async () => {
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    const sent: string[] = [];
+    const commands = {
+      sendCommand: (args: (string | Buffer)[], options: Parameters<typeof client.sendCommand>[1]) => {
+        sent.push(String(args[0]));
+        return client.sendCommand(args, options);
+      },
+    };
+    const subscriber = Object.assign(new EventEmitter(), {
+      isReady: true,
+      sSubscribe: async () => {},
+      sUnsubscribe: async () => {},
+    });
+    const on = new RedisLog({ commands, subscriber, limits: { maxBytes: 0, maxEntries: 0 }, timeoutMs: 2_000 });
+    const name = freshName();
+    await on.create(name, creation());
+    await on.append(name, appending("a"));
+    await client.sendCommand(["SCRIPT", "FLUSH"]);
+    sent.length = 0;
+    await on.append(name, appending("b"));
+    expect(sent).toEqual(["EVALSHA", "EVAL"]);
+    sent.length = 0;
+    await on.append(name, appending("c"));
+    expect(sent).toEqual(["EVALSHA"]);
+    await client.sendCommand(["SCRIPT", "FLUSH"]);
+    expect(await texts(on, name)).toEqual(["a", "b", "c"]);
+    on.close();
+    client.destroy();
+  });
+
   it("frees a deleted source whose last fork Redis let expire unseen", async () => {
     const on = await log();
     const source = freshName();

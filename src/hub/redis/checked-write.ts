@@ -58,9 +58,14 @@ export class CheckedWrite {
     return this;
   }
 
-  /** The script's KEYS and ARGV, as EVAL and EVALSHA take them after the script. */
-  arguments(): Argument[] {
-    const keys = [...this.keys];
-    return [String(keys.length), ...keys, String(this.checks.length / 2), ...this.checks, ...this.commands];
+  /** The script's KEYS and ARGV, as EVAL and EVALSHA take them after the script, after `head`. */
+  arguments(head: Argument[] = []): Argument[] {
+    const args = head;
+    args.push(String(this.keys.size));
+    for (const key of this.keys) args.push(key);
+    args.push(String(this.checks.length / 2));
+    for (const check of this.checks) args.push(check);
+    for (const argument of this.commands) args.push(argument);
+    return args;
   }
 }

@@ -48,7 +48,7 @@ import { type Argument, CHECKED_WRITE_SCRIPT, CheckedWrite } from "./checked-wri
 import { CommandDeadline } from "./command-deadline.ts";
 import { decodeNotice, encodeNotice, encodeOwnAppendNotice, ownAppendNumber, ownNoticePrefix } from "./log-notice.ts";
 import { READ_SCRIPT } from "./read-script.ts";
-import { runScript, sha1 } from "./script-sha.ts";
+import { runScript, runScriptWith, sha1 } from "./script-sha.ts";
 import { type StreamKeys, streamKeys } from "./stream-keys.ts";
 import { StreamWatchers } from "./stream-watchers.ts";
 
@@ -144,6 +144,8 @@ export class RedisLog implements StreamLog {
   /** What every command races: Redis answers within about `timeoutMs`, or the request is a 503. */
   private readonly deadline: CommandDeadline;
   private readonly scriptSha: Promise<string>;
+  /** scriptSha once known: a write awaits nothing for it. */
+  private checkedWriteSha: string | undefined;
   private readonly readScriptSha = sha1(READ_SCRIPT);
   /** This process's requests per stream, one at a time: they would only make each other retry. */
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -583,11 +585,11 @@ export class RedisLog implements StreamLog {
 
   /** Whether the write applied: false if a record it checks had changed (nothing was written). */
   private async apply(write: CheckedWrite): Promise<boolean> {
-    const applied = await runScript(
+    const sha = this.checkedWriteSha ?? (this.checkedWriteSha = await this.scriptSha);
+    const applied = await runScriptWith(
       (args) => this.command<number>(args),
       CHECKED_WRITE_SCRIPT,
-      await this.scriptSha,
-      write.arguments(),
+      write.arguments(["EVALSHA", sha]),
     );
     return applied === 1;
   }

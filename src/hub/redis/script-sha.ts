@@ -15,10 +15,24 @@ export async function runScript<T, A extends string | Uint8Array>(
   sha: string,
   args: (string | A)[],
 ): Promise<T> {
+  return runScriptWith(send, script, ["EVALSHA", sha, ...args]);
+}
+
+/**
+ * As runScript, with EVALSHA's arguments built by the caller (`evalsha`: "EVALSHA", the SHA-1, then the
+ * script's arguments), so that a hot path copies no array: they are reused for EVAL if needed.
+ */
+export async function runScriptWith<T, A extends string | Uint8Array>(
+  send: (args: (string | A)[]) => Promise<T>,
+  script: string,
+  evalsha: (string | A)[],
+): Promise<T> {
   try {
-    return await send(["EVALSHA", sha, ...args]);
+    return await send(evalsha);
   } catch (error) {
     if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
-    return await send(["EVAL", script, ...args]);
+    evalsha[0] = "EVAL";
+    evalsha[1] = script;
+    return await send(evalsha);
   }
 }

@@ -585,7 +585,8 @@ export class RedisLog implements StreamLog {
 
   /** Whether the write applied: false if a record it checks had changed (nothing was written). */
   private async apply(write: CheckedWrite): Promise<boolean> {
-    const sha = this.checkedWriteSha ?? (this.checkedWriteSha = await this.scriptSha);
+    this.checkedWriteSha ??= await this.scriptSha;
+    const sha = this.checkedWriteSha;
     const applied = await runScriptWith(
       (args) => this.command<number>(args),
       CHECKED_WRITE_SCRIPT,

@@ -183,8 +183,14 @@ export class RedisLog implements StreamLog {
   }
 
   append(name: string, request: AppendRequest): Promise<AppendResult> {
-    // Only the first attempt may decide on the stream as last written here: a retry reads.
-    return this.serialized(name, () => this.decide(name, (attempt) => this.decideAppend(name, request, attempt === 1)));
+    return this.serialized(name, () => {
+      // The usual case, this process the stream's last writer (an answer's next chunks): decided on the
+      // stream as last written here, its write sent at once. Else read first (a retry reads too).
+      const known = this.takeWritten(name);
+      const decided = known === undefined ? undefined : this.decideOnWritten(known, request, this.clock());
+      if (decided !== undefined) return this.applyDecided(name, request, decided);
+      return this.decide(name, () => this.decideAppend(name, request));
+    });
   }
 
   delete(name: string): Promise<DeleteResult> {
@@ -313,40 +319,63 @@ export class RedisLog implements StreamLog {
     return { result: { kind: "created", record }, write };
   }
 
-  private async decideAppend(
-    name: string,
-    request: AppendRequest,
-    mayUseWritten: boolean,
-  ): Promise<Decision<AppendResult>> {
+  private async decideAppend(name: string, request: AppendRequest): Promise<Decision<AppendResult>> {
     const now = this.clock();
-    const known = mayUseWritten ? this.takeWritten(name) : undefined;
-    // Only a write is checked: any other answer (expired, closed, a conflict...) comes from a read.
-    if (known !== undefined && (isExpired(known.record, now) || known.record.deleted)) {
-      return this.decideAppend(name, request, false);
-    }
-    const stream = known ?? (await this.live(name, now));
+    const stream = await this.live(name, now);
     if (stream === undefined) return { result: { kind: "not-found" } };
     if (stream.record.deleted) return { result: { kind: "gone" } };
-    const { record, keys } = stream;
-    const plan = planAppend(record, request, this.options.limits);
-    if (plan.kind !== "write" && known !== undefined) return this.decideAppend(name, request, false);
-    if (plan.kind === "write") {
-      const from = record.tail;
-      applyWrite(record, plan, now);
-      const write = new CheckedWrite().expect(keys.record, stream.json);
-      write.push(keys.entries, plan.entries.map(bufferOf));
-      const json = this.putRecord(write, stream);
-      const expiry = this.expire(write, stream, known?.expiry);
-      const appended = { kind: "appended" as const, from, entries: plan.entries, record };
-      const appendNumber = ++this.appendsMade;
-      this.announce(write, keys, encodeOwnAppendNotice(this.origin, appendNumber, appended, json));
-      // A record of its own (the answer's may still be read), as a read of what was written would
-      // give; applyWrite replaces every field but `producers`, which it writes into.
-      const after = { name, keys, record: { ...record, producers: { ...record.producers } }, json, expiry };
-      return { result: appendResultOf(record, plan), write, after, appended, appendNumber };
-    }
+    const plan = planAppend(stream.record, request, this.options.limits);
+    if (plan.kind === "write") return this.appendWrite(stream, plan, now);
     if (plan.kind === "no-op") await this.touch(stream, now);
-    return { result: appendResultOf(record, plan) };
+    return { result: appendResultOf(stream.record, plan) };
+  }
+
+  /**
+   * The write of an append decided on the stream as this process last wrote it, with no read (see
+   * `written`); undefined unless that is a write: any other answer (expired, closed, a conflict...)
+   * comes from a read. The check still compares the record in Redis with this one.
+   */
+  private decideOnWritten(known: Loaded, request: AppendRequest, now: number): Decision<AppendResult> | undefined {
+    if (isExpired(known.record, now) || known.record.deleted) return undefined;
+    const plan = planAppend(known.record, request, this.options.limits);
+    return plan.kind === "write" ? this.appendWrite(known, plan, now, known.expiry) : undefined;
+  }
+
+  /** Applies a decision made on the stream as last written here; refused (it changed), reads and decides again. */
+  private async applyDecided(
+    name: string,
+    request: AppendRequest,
+    { result, write, after, appended, appendNumber }: Decision<AppendResult>,
+  ): Promise<AppendResult> {
+    if (await this.applyAppend(name, write as CheckedWrite, appended, appendNumber)) {
+      if (after !== undefined) this.keepWritten(after);
+      return result;
+    }
+    await stepAside(1);
+    return this.decide(name, () => this.decideAppend(name, request), 2);
+  }
+
+  /** The checked write of an append planned on `stream` (which it moves on), and what it tells. */
+  private appendWrite(
+    stream: Loaded,
+    plan: Extract<ReturnType<typeof planAppend>, { kind: "write" }>,
+    now: number,
+    expirySet?: number,
+  ): Decision<AppendResult> {
+    const { name, record, keys } = stream;
+    const from = record.tail;
+    applyWrite(record, plan, now);
+    const write = new CheckedWrite().expect(keys.record, stream.json);
+    write.push(keys.entries, plan.entries.map(bufferOf));
+    const json = this.putRecord(write, stream);
+    const expiry = this.expire(write, stream, expirySet);
+    const appended = { kind: "appended" as const, from, entries: plan.entries, record };
+    const appendNumber = ++this.appendsMade;
+    this.announce(write, keys, encodeOwnAppendNotice(this.origin, appendNumber, appended, json));
+    // A record of its own (the answer's may still be read), as a read of what was written would
+    // give; applyWrite replaces every field but `producers`, which it writes into.
+    const after = { name, keys, record: { ...record, producers: { ...record.producers } }, json, expiry };
+    return { result: appendResultOf(record, plan), write, after, appended, appendNumber };
   }
 
   private async decideDelete(name: string): Promise<Decision<DeleteResult>> {
@@ -543,20 +572,16 @@ export class RedisLog implements StreamLog {
     write.run([keys.changes], "SPUBLISH", keys.changes, Buffer.isBuffer(change) ? change : encodeNotice(change));
   }
 
-  /** Runs attempts until one's write applies (or it has nothing to write). */
-  private async decide<T>(name: string, attempt: (attempt: number) => Promise<Decision<T>>): Promise<T> {
-    for (let attempts = 1; ; attempts++) {
-      const { result, write, after, appended, appendNumber } = await attempt(attempts);
+  /** Runs attempts until one's write applies (or it has nothing to write); `first`: the first one's number. */
+  private async decide<T>(name: string, attempt: () => Promise<Decision<T>>, first = 1): Promise<T> {
+    for (let attempts = first; ; attempts++) {
+      const { result, write, after, appended, appendNumber } = await attempt();
       if (write === undefined) return result;
       if (await this.applyAppend(name, write, appended, appendNumber)) {
         if (after !== undefined) this.keepWritten(after);
         return result;
       }
-      if (attempts >= MAX_ATTEMPTS) {
-        throw new BackendUnavailableError("redis", new Error(`the stream changed under ${attempts} attempts`));
-      }
-      // Other processes write the same stream: step aside a random while, longer each time.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempts, 200)));
+      await stepAside(attempts);
     }
   }
 
@@ -565,7 +590,7 @@ export class RedisLog implements StreamLog {
    * applied, not a pub/sub round trip later (see stream-watchers.ts). Only while the pub/sub
    * connection is up: the notice that the watchers then also hear is what is not told twice.
    */
-  private async applyAppend(
+  private applyAppend(
     name: string,
     write: CheckedWrite,
     appended: Decision<unknown>["appended"],
@@ -574,25 +599,34 @@ export class RedisLog implements StreamLog {
     const watchers = appended === undefined || !this.listening ? undefined : this.watched.get(name)?.watchers;
     if (watchers === undefined || appended === undefined || number === undefined) return this.apply(write);
     watchers.sending(number);
-    let applied = false;
-    try {
-      applied = await this.apply(write);
-    } finally {
-      watchers.settled(number, appended, applied);
-    }
-    return applied;
+    // Promise reactions, not an async function: an append in flight holds less while it waits
+    // (under load it waits long enough for what it holds to outlive the young generation).
+    return this.apply(write).then(
+      (applied) => {
+        watchers.settled(number, appended, applied);
+        return applied;
+      },
+      (error: unknown) => {
+        watchers.settled(number, appended, false);
+        throw error;
+      },
+    );
   }
 
   /** Whether the write applied: false if a record it checks had changed (nothing was written). */
-  private async apply(write: CheckedWrite): Promise<boolean> {
-    this.checkedWriteSha ??= await this.scriptSha;
+  private apply(write: CheckedWrite): Promise<boolean> {
     const sha = this.checkedWriteSha;
-    const applied = await runScriptWith(
+    if (sha === undefined) {
+      return this.scriptSha.then((known) => {
+        this.checkedWriteSha = known;
+        return this.apply(write);
+      });
+    }
+    return runScriptWith(
       (args) => this.command<number>(args),
       CHECKED_WRITE_SCRIPT,
       write.arguments(["EVALSHA", sha]),
-    );
-    return applied === 1;
+    ).then(isOne);
   }
 
   private serialized<T>(name: string, task: () => Promise<T>): Promise<T> {
@@ -677,18 +711,36 @@ export class RedisLog implements StreamLog {
    * Sends a command that fails (and the request answers 503) if Redis has not answered within about
    * `timeoutMs` (see CommandDeadline: node-redis's own timeout ends once the command is written).
    */
-  private async command<T>(args: Argument[], typeMapping?: typeof AS_BUFFERS): Promise<T> {
+  private command<T>(args: Argument[], typeMapping?: typeof AS_BUFFERS): Promise<T> {
+    let sent: Promise<unknown>;
     try {
       const options = { timeout: 0 };
-      return (await this.deadline.race(
-        this.options.commands.sendCommand(args, typeMapping ? { ...options, typeMapping } : options),
-      )) as T;
+      sent = this.options.commands.sendCommand(args, typeMapping ? { ...options, typeMapping } : options);
     } catch (error) {
-      // An error reply is Redis answering: a bug here, not an outage.
-      if (error instanceof ErrorReply) throw error;
-      throw new BackendUnavailableError("redis", error);
+      return Promise.reject(unavailable(error));
     }
+    return this.deadline.race(sent).then(undefined, (error: unknown) => {
+      throw unavailable(error);
+    }) as Promise<T>;
   }
+}
+
+/** What a failed command throws: an error reply is Redis answering (a bug here, not an outage). */
+function unavailable(error: unknown): unknown {
+  return error instanceof ErrorReply ? error : new BackendUnavailableError("redis", error);
+}
+
+const isOne = (reply: unknown) => reply === 1;
+
+/**
+ * After a write refused because the stream changed (other processes write it): a random while,
+ * longer each time; a 503 once MAX_ATTEMPTS were refused.
+ */
+async function stepAside(attempts: number): Promise<void> {
+  if (attempts >= MAX_ATTEMPTS) {
+    throw new BackendUnavailableError("redis", new Error(`the stream changed under ${attempts} attempts`));
+  }
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempts, 200)));
 }
 
 function bufferOf(entry: Uint8Array): Buffer {

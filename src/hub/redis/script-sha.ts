@@ -22,17 +22,15 @@ export async function runScript<T, A extends string | Uint8Array>(
  * As runScript, with EVALSHA's arguments built by the caller (`evalsha`: "EVALSHA", the SHA-1, then the
  * script's arguments), so that a hot path copies no array: they are reused for EVAL if needed.
  */
-export async function runScriptWith<T, A extends string | Uint8Array>(
+export function runScriptWith<T, A extends string | Uint8Array>(
   send: (args: (string | A)[]) => Promise<T>,
   script: string,
   evalsha: (string | A)[],
 ): Promise<T> {
-  try {
-    return await send(evalsha);
-  } catch (error) {
+  return send(evalsha).catch((error: unknown) => {
     if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
     evalsha[0] = "EVAL";
     evalsha[1] = script;
-    return await send(evalsha);
-  }
+    return send(evalsha);
+  });
 }

@@ -18,6 +18,36 @@ import type { AppendRequest, AppendResult, StreamLog } from "../hub/log.ts";
 
 export const JSON_CONTENT_TYPE = "application/json";
 
+const utf8 = new TextEncoder();
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * Entries' texts as UTF-8, all in one buffer (each entry a view of its part): one allocation per
+ * append rather than one per chunk. Under load an append waits long enough for what it holds to
+ * outlive the young generation, and each buffer of its own was freed only by a full collection.
+ * Sized exactly, so that a log that keeps the entries (the memory log) keeps no spare bytes.
+ */
+export function encodeEntries(texts: string[]): Uint8Array[] {
+  // ASCII (the usual JSON) is copied as it is; other text is encoded on its own first.
+  const parts = texts.map((text) => (ASCII.test(text) ? text : utf8.encode(text)));
+  let length = 0;
+  for (const part of parts) length += typeof part === "string" ? part.length : part.byteLength;
+  const bytes = new Uint8Array(length);
+  const entries: Uint8Array[] = [];
+  let at = 0;
+  for (const part of parts) {
+    const start = at;
+    if (typeof part === "string") {
+      for (let i = 0; i < part.length; i++) bytes[at++] = part.charCodeAt(i);
+    } else {
+      bytes.set(part, at);
+      at += part.byteLength;
+    }
+    entries.push(bytes.subarray(start, at));
+  }
+  return entries;
+}
+
 /** An append of JSON entries (each one chunk's compact JSON), plain: no `Stream-Seq`, no producer. */
 export function jsonAppend(entries: Uint8Array[], close: boolean): AppendRequest {
   return { entries, contentType: JSON_CONTENT_TYPE, close, streamSeq: undefined, producer: undefined };
@@ -31,7 +61,8 @@ export class AnswerAppends {
   storedChunks = 0;
   /** Entries stored so far: the stream's tail, while nobody else writes to it. */
   storedEntries = 0;
-  private pending: Uint8Array[] = [];
+  /** Entries waiting for an append, as JSON text (encoded when sent, see encodeEntries). */
+  private pending: string[] = [];
   private pendingChunks = 0;
   private inFlight: Promise<void> | undefined;
   private refusal: Refusal | undefined;
@@ -63,7 +94,7 @@ export class AnswerAppends {
   }
 
   /** Queues an entry (a chunk's JSON, or a heartbeat's) and sends it unless an append is in flight. */
-  add(entry: Uint8Array, isChunk: boolean): void {
+  add(entry: string, isChunk: boolean): void {
     if (this.refusal !== undefined) return;
     this.pending.push(entry);
     if (isChunk) this.pendingChunks++;
@@ -74,7 +105,7 @@ export class AnswerAppends {
    * Waits for the append in flight, then appends what is queued and `last`, and closes the stream.
    * Undefined once stored; else why not (then nothing more is sent).
    */
-  async close(last: Uint8Array[]): Promise<Refusal | undefined> {
+  async close(last: string[]): Promise<Refusal | undefined> {
     await this.drained();
     if (this.refusal !== undefined) return this.refusal;
     const entries = this.pending.concat(last);
@@ -95,10 +126,10 @@ export class AnswerAppends {
     this.inFlight = undefined;
   }
 
-  private async send(entries: Uint8Array[], chunks: number, close: boolean): Promise<Refusal | undefined> {
+  private async send(entries: string[], chunks: number, close: boolean): Promise<Refusal | undefined> {
     let refusal: Refusal;
     try {
-      const result = await this.log.append(this.name, jsonAppend(entries, close));
+      const result = await this.log.append(this.name, jsonAppend(encodeEntries(entries), close));
       if (result.kind === "appended") {
         this.storedEntries += entries.length;
         this.storedChunks += chunks;

@@ -185,7 +185,7 @@ async function run(
   const finish = async (last: unknown[]): Promise<boolean> => {
     closing = true;
     const texts = last.map((chunk) => JSON.stringify(chunk));
-    if ((await appends.close(texts.map((text) => utf8.encode(text)))) !== undefined) return false;
+    if ((await appends.close(texts)) !== undefined) return false;
     for (const text of texts) live.push(text);
     live.closed();
     return true;
@@ -209,7 +209,7 @@ async function run(
       if (text === undefined) continue; // no JSON value: nothing to send
       // Readers here get it now; the log, with the next append.
       live.push(text);
-      appends.add(utf8.encode(text), true);
+      appends.add(text, true);
       wroteSinceBeat = true;
       // A log this far behind: the model waits for it (answer-appends.ts).
       if (appends.waitingChunks >= MAX_CHUNKS_AHEAD && (await untilAborted(appends.drained())) === ABORTED) break;
@@ -246,7 +246,7 @@ function lostOrStopped(refusal: Refusal | undefined): AnswerEnd {
  */
 const MAX_CHUNKS_AHEAD = 20;
 
-const HEARTBEAT_ENTRY = utf8.encode(JSON.stringify({ type: HEARTBEAT_CHUNK_TYPE }));
+const HEARTBEAT_ENTRY = JSON.stringify({ type: HEARTBEAT_CHUNK_TYPE });
 
 interface ChunkReader {
   next(): Promise<IteratorResult<unknown>>;

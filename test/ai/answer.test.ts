@@ -373,6 +373,25 @@ describe("an answer read in the process that generates it", () => {
     expect((await contentOf(log, "a")).chunks).toHaveLength(5);
   });
 
+  it("encodes an append's chunks into one buffer, each entry exactly its chunk's UTF-8 (any text)", async () => {
+    const { log, appends, releaseAppends } = slowLog();
+    const deltas = ["a ", "é ", "👋 ", "\u2028 ", "日本 ", "lone \ud800 "];
+    async function* source() {
+      for (const delta of deltas) yield { type: "text-delta", id: "t", delta };
+    }
+    const answer = await startAnswer({ log, name: "u", source: source() });
+    while ((await Promise.race([answer.ended, Promise.resolve("running")])) === "running") await releaseAppends();
+    expect(await answer.ended).toBe("finished");
+    const batched = appends.find((request) => request.entries.length > 1);
+    expect(batched).toBeDefined();
+    const entries = batched?.entries ?? [];
+    expect(new Set(entries.map((entry) => entry.buffer)).size).toBe(1);
+    expect(entries.reduce((sum, entry) => sum + entry.byteLength, 0)).toBe(entries[0]?.buffer.byteLength);
+    const stored = (await contentOf(log, "u")).chunks as { type: string; delta?: string }[];
+    // A lone surrogate too: JSON.stringify writes it as an escape, so the text is ASCII there.
+    expect(stored.filter((chunk) => chunk.type === "text-delta").map((chunk) => chunk.delta)).toEqual(deltas);
+  });
+
   it("holds the model back once the log is 20 chunks behind, and lets it go on as the log catches up", async () => {
     const { log, releaseAppends } = slowLog();
     let asked = 0;

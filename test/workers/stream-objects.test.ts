@@ -9,6 +9,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { encodeEntries } from "../../src/ai/answer-appends.ts";
+import { DurableObjectLog } from "../../src/hub/durable-object/durable-object-log.ts";
 import { eventually, readEvents } from "../support/sse-reader.ts";
 
 const BASE = "http://edge-sse.test";
@@ -141,5 +143,31 @@ describe("durable streams' objects", () => {
     expect(reads).toBe(before);
     restore();
     await reader.cancel();
+  });
+  it("stores entries that are views into one buffer (an answer's append) as exactly their own bytes", async () => {
+    const log = new DurableObjectLog(env);
+    const name = newName("views");
+    const texts = ['{"a":1}', '{"b":"é👋"}', '{"c":"日本"}'];
+    const created = await log.create(name, {
+      contentType: "application/json",
+      ttlSeconds: null,
+      expiresAt: null,
+      closed: false,
+      entries: [],
+      fork: null,
+    });
+    expect(created.kind).toBe("created");
+    const entries = encodeEntries(texts);
+    expect(entries[1]?.byteOffset).toBeGreaterThan(0);
+    const request = {
+      entries,
+      contentType: "application/json",
+      close: false,
+      streamSeq: undefined,
+      producer: undefined,
+    };
+    expect((await log.append(name, request)).kind).toBe("appended");
+    const read = await log.read(name, 0, 1 << 20);
+    expect(read.kind === "found" && read.entries.map((entry) => new TextDecoder().decode(entry))).toEqual(texts);
   });
 });

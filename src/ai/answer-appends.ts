@@ -19,7 +19,8 @@ import type { AppendRequest, AppendResult, StreamLog } from "../hub/log.ts";
 export const JSON_CONTENT_TYPE = "application/json";
 
 const utf8 = new TextEncoder();
-const ASCII = /^[\x00-\x7f]*$/;
+// Printable ASCII: what JSON text of ASCII is (JSON.stringify escapes control characters).
+const ASCII = /^[ -~]*$/;
 
 /**
  * Entries' texts as UTF-8, all in one buffer (each entry a view of its part): one allocation per

@@ -117,6 +117,9 @@ interface Decision<T> {
   appendNumber?: number;
 }
 
+/** An append's decision to write. */
+type AppendWrite = Decision<AppendResult> & { write: CheckedWrite };
+
 const DELETED: LogChange = { kind: "deleted" };
 
 // A subscription nobody watches is kept this long: a long-poll or SSE reader watches anew after
@@ -335,7 +338,7 @@ export class RedisLog implements StreamLog {
    * `written`); undefined unless that is a write: any other answer (expired, closed, a conflict...)
    * comes from a read. The check still compares the record in Redis with this one.
    */
-  private decideOnWritten(known: Loaded, request: AppendRequest, now: number): Decision<AppendResult> | undefined {
+  private decideOnWritten(known: Loaded, request: AppendRequest, now: number): AppendWrite | undefined {
     if (isExpired(known.record, now) || known.record.deleted) return undefined;
     const plan = planAppend(known.record, request, this.options.limits);
     return plan.kind === "write" ? this.appendWrite(known, plan, now, known.expiry) : undefined;
@@ -345,9 +348,9 @@ export class RedisLog implements StreamLog {
   private async applyDecided(
     name: string,
     request: AppendRequest,
-    { result, write, after, appended, appendNumber }: Decision<AppendResult>,
+    { result, write, after, appended, appendNumber }: AppendWrite,
   ): Promise<AppendResult> {
-    if (await this.applyAppend(name, write as CheckedWrite, appended, appendNumber)) {
+    if (await this.applyAppend(name, write, appended, appendNumber)) {
       if (after !== undefined) this.keepWritten(after);
       return result;
     }
@@ -361,7 +364,7 @@ export class RedisLog implements StreamLog {
     plan: Extract<ReturnType<typeof planAppend>, { kind: "write" }>,
     now: number,
     expirySet?: number,
-  ): Decision<AppendResult> {
+  ): AppendWrite {
     const { name, record, keys } = stream;
     const from = record.tail;
     applyWrite(record, plan, now);

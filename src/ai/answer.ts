@@ -23,7 +23,7 @@
  * process that generated has died (on Redis, readers may be on other processes) and ends with an
  * error chunk instead of waiting forever (answer-response.ts).
  */
-import type { StreamLog } from "../hub/log.ts";
+import type { LogChange, StreamLog } from "../hub/log.ts";
 import { AnswerAppends, JSON_CONTENT_TYPE, jsonAppend, type Refusal } from "./answer-appends.ts";
 import { holdLive, LiveAnswer, liveAnswerOf } from "./live-answer.ts";
 
@@ -147,7 +147,7 @@ async function run(
     deleted = wasDeleted;
     controller.abort("closed elsewhere");
   };
-  const unwatch = log.watch(name, (change) => {
+  const onChange = (change: LogChange) => {
     if (closing) return;
     if (change.kind === "appended" && change.record.closed) stopElsewhere(false);
     // A watch that lost its backend says "deleted" too (on Workers, a stream object it could not reach
@@ -162,7 +162,9 @@ async function run(
         () => {},
       );
     }
-  });
+  };
+  // Its end only: on Redis this process then does not hear each of its own appends back.
+  const unwatch = log.watch(name, onChange, "ends");
   // The first append the log refuses aborts the generation at once. Closed by someone else between
   // two chunks: a stop; anything else, the stream is gone for us.
   const appends = new AnswerAppends(log, name, (refusal) => {

@@ -106,9 +106,14 @@ export interface StreamLog {
   /**
    * Calls `listener` after the stream changes, until the returned function is called. A reader
    * that is at `from` may use the appended entries as they come; any other reads again.
+   * `"ends"`: the watcher only waits for the stream's end (closed, deleted, or gone as far as it can
+   * tell); a log may then spare it the appends (Redis does: an answer's generation watches so).
    */
-  watch(name: string, listener: (change: LogChange) => void): () => void;
+  watch(name: string, listener: (change: LogChange) => void, interest?: WatchInterest): () => void;
 }
+
+/** What a watcher wants to hear of (see StreamLog.watch). */
+export type WatchInterest = "changes" | "ends";
 
 /** What changed in a stream, as its watchers are told (on Redis: over pub/sub, from any process). */
 export type LogChange =

@@ -221,6 +221,33 @@ describe("RedisLog", () => {
     unwatch();
   });
 
+  it("tells a watcher of the ends only a stream's close and deletion, from any process, none of its appends", async () => {
+    const [a, b] = await Promise.all([log(), log()]);
+    const name = freshName();
+    await a.create(name, creation());
+    const here: LogChange[] = [];
+    const there: LogChange[] = [];
+    const unwatchHere = a.watch(name, (change) => here.push(change), "ends");
+    const unwatchThere = b.watch(name, (change) => there.push(change), "ends");
+    // Each subscription is in place once it has told its watcher the stream as it is.
+    expect(await eventually(async () => here.length > 0 && there.length > 0, true)).toBe(true);
+    here.length = 0;
+    there.length = 0;
+    for (const text of ["one", "two", "three"]) await a.append(name, appending(text));
+    await b.append(name, appending("four"));
+    await b.append(name, appending("", { entries: [], close: true }));
+    expect(await eventually(async () => here.length > 0 && there.length > 0, true)).toBe(true);
+    // The close, as its first news, in the process that closed it and in the one that appended.
+    for (const told of [here, there]) {
+      expect(told[0]).toMatchObject({ kind: "appended", entries: [], record: { closed: true, tail: 4 } });
+    }
+    await a.delete(name);
+    expect(await eventually(async () => here.length === 2 && there.length === 2, true)).toBe(true);
+    expect([here[1], there[1]]).toEqual([{ kind: "deleted" }, { kind: "deleted" }]);
+    unwatchHere();
+    unwatchThere();
+  });
+
   it("gives a stream with a TTL a Redis expiry, so that its memory is freed if nobody asks for it again", async () => {
     const on = await log();
     const name = freshName();

@@ -28,6 +28,7 @@ import type {
   ReadResult,
   StreamLog,
   StreamLookup,
+  WatchInterest,
 } from "../log.ts";
 import {
   appendResultOf,
@@ -99,6 +100,8 @@ interface Loaded {
 interface Watched {
   name: string;
   keys: StreamKeys;
+  /** Its channel: the stream's `changes`, or for watchers of its end only, its `ends`. */
+  interest: WatchInterest;
   watchers: StreamWatchers;
   onNotice: (notice: Buffer) => void;
   /** Set while nobody watches: the subscription stays a while for the next watcher (see watch). */
@@ -161,6 +164,8 @@ export class RedisLog implements StreamLog {
    */
   private readonly written = new Map<string, Loaded>();
   private readonly watched = new Map<string, Watched>();
+  /** Subscriptions of watchers that only wait for a stream's end (see watch). */
+  private readonly watchedEnds = new Map<string, Watched>();
   /** False once the pub/sub connection was lost, until it is back (and watchers have read again). */
   private listening: boolean;
   /** Names this log's appends in their notices, so that it knows its own (log-notice.ts). */
@@ -233,9 +238,13 @@ export class RedisLog implements StreamLog {
    * anywhere else reads again. A lost pub/sub connection is told as `deleted` (readers read again,
    * and end while Redis is away); once it is back, the same state as for a new subscription.
    * An append made in this process is told as soon as Redis has applied it (stream-watchers.ts).
+   *
+   * Watchers of the `"ends"` only (an answer's generation, waiting for a stop from another process)
+   * subscribe to the stream's `ends` channel instead, which only closes and deletions are announced
+   * on: the process that appends every token to a stream does not hear each of its own appends back.
    */
-  watch(name: string, listener: (change: LogChange) => void): () => void {
-    const watched = this.watched.get(name) ?? this.subscribe(name);
+  watch(name: string, listener: (change: LogChange) => void, interest: WatchInterest = "changes"): () => void {
+    const watched = this.subscriptions(interest).get(name) ?? this.subscribe(name, interest);
     if (watched.linger !== undefined) {
       clearTimeout(watched.linger);
       watched.linger = undefined;
@@ -251,11 +260,20 @@ export class RedisLog implements StreamLog {
   /** Stops every subscription's timer (shutdown, tests); the connections are the hub's to close. */
   close(): void {
     this.closed = true;
-    for (const watched of this.watched.values()) {
+    for (const watched of this.allWatched()) {
       if (watched.linger !== undefined) clearTimeout(watched.linger);
       watched.watchers.tell(DELETED);
     }
     this.watched.clear();
+    this.watchedEnds.clear();
+  }
+
+  private subscriptions(interest: WatchInterest): Map<string, Watched> {
+    return interest === "ends" ? this.watchedEnds : this.watched;
+  }
+
+  private allWatched(): Watched[] {
+    return [...this.watched.values(), ...this.watchedEnds.values()];
   }
 
   private async decideCreate(name: string, request: CreateRequest): Promise<Decision<CreateResult>> {
@@ -374,7 +392,8 @@ export class RedisLog implements StreamLog {
     const expiry = this.expire(write, stream, expirySet);
     const appended = { kind: "appended" as const, from, entries: plan.entries, record };
     const appendNumber = ++this.appendsMade;
-    this.announce(write, keys, encodeOwnAppendNotice(this.origin, appendNumber, appended, json));
+    // Only a write to an open stream is decided (stream-rules.ts): closed now, this append closed it.
+    this.announce(write, keys, encodeOwnAppendNotice(this.origin, appendNumber, appended, json), record.closed);
     // A record of its own (the answer's may still be read), as a read of what was written would
     // give; applyWrite replaces every field but `producers`, which it writes into.
     const after = { name, keys, record: { ...record, producers: { ...record.producers } }, json, expiry };
@@ -569,10 +588,15 @@ export class RedisLog implements StreamLog {
 
   /**
    * Announces the change on the stream's channel, in the same step as the write that makes it (an
-   * append's notice comes encoded: it says which append of this log it is, see log-notice.ts).
+   * append's notice comes encoded: it says which append of this log it is, see log-notice.ts). The
+   * stream's end, a deletion or the append that `closes` it, goes to its `ends` channel too (see watch).
    */
-  private announce(write: CheckedWrite, keys: StreamKeys, change: LogChange | Buffer): void {
-    write.run([keys.changes], "SPUBLISH", keys.changes, Buffer.isBuffer(change) ? change : encodeNotice(change));
+  private announce(write: CheckedWrite, keys: StreamKeys, change: LogChange | Buffer, closes = false): void {
+    const notice = Buffer.isBuffer(change) ? change : encodeNotice(change);
+    write.run([keys.changes], "SPUBLISH", keys.changes, notice);
+    if (closes || (!Buffer.isBuffer(change) && change.kind === "deleted")) {
+      write.run([keys.ends], "SPUBLISH", keys.ends, notice);
+    }
   }
 
   /** Runs attempts until one's write applies (or it has nothing to write); `first`: the first one's number. */
@@ -646,23 +670,26 @@ export class RedisLog implements StreamLog {
     return run;
   }
 
-  private subscribe(name: string): Watched {
+  private subscribe(name: string, interest: WatchInterest): Watched {
     const keys = streamKeys(this.prefix, name);
     const watched: Watched = {
       name,
       keys,
+      interest,
       watchers: new StreamWatchers(),
       onNotice: (notice) => {
-        const own = ownAppendNumber(notice, this.ownPrefix);
+        // Appends made here are told as Redis answers them (see applyAppend): not twice. The `ends`
+        // channel carries no append but a close, which only its own channel's watchers were told.
+        const own = interest === "ends" ? undefined : ownAppendNumber(notice, this.ownPrefix);
         if (own !== undefined && watched.watchers.toldAlready(own)) return;
         const change = decodeNotice(notice);
         if (change !== undefined) watched.watchers.heard(change, own);
       },
       linger: undefined,
     };
-    this.watched.set(name, watched);
+    this.subscriptions(interest).set(name, watched);
     // Offline queue on this connection: while Redis is away the subscription waits for it.
-    this.options.subscriber.sSubscribe(keys.changes, watched.onNotice, true).then(
+    this.options.subscriber.sSubscribe(this.channelOf(watched), watched.onNotice, true).then(
       () => this.resync(watched),
       () => {
         // The client was closed: nothing more will arrive.
@@ -671,10 +698,15 @@ export class RedisLog implements StreamLog {
     return watched;
   }
 
+  private channelOf(watched: Watched): string {
+    return watched.interest === "ends" ? watched.keys.ends : watched.keys.changes;
+  }
+
   private unsubscribe(watched: Watched): void {
-    if (this.watched.get(watched.name) !== watched || watched.watchers.listeners.size > 0) return;
-    this.watched.delete(watched.name);
-    this.options.subscriber.sUnsubscribe(watched.keys.changes, watched.onNotice, true).catch(() => {
+    const subscriptions = this.subscriptions(watched.interest);
+    if (subscriptions.get(watched.name) !== watched || watched.watchers.listeners.size > 0) return;
+    subscriptions.delete(watched.name);
+    this.options.subscriber.sUnsubscribe(this.channelOf(watched), watched.onNotice, true).catch(() => {
       // Gone with the connection anyway: a lost connection holds no subscription.
     });
   }
@@ -698,7 +730,7 @@ export class RedisLog implements StreamLog {
     if (!this.listening) return;
     this.listening = false;
     // Changes made while the connection is down are never heard of: readers must not wait for them.
-    for (const { watchers } of this.watched.values()) {
+    for (const { watchers } of this.allWatched()) {
       watchers.forgetOwn();
       watchers.tell(DELETED);
     }
@@ -707,7 +739,7 @@ export class RedisLog implements StreamLog {
   private reconnected(): void {
     if (this.listening) return;
     this.listening = true;
-    for (const watched of this.watched.values()) void this.resync(watched);
+    for (const watched of this.allWatched()) void this.resync(watched);
   }
 
   /**

@@ -16,6 +16,8 @@ export interface StreamKeys {
   forks: string;
   /** The sharded pub/sub channel each change is announced on (log-notice.ts). */
   changes: string;
+  /** The sharded pub/sub channel the stream's end (its close, its deletion) is also announced on. */
+  ends: string;
 }
 
 /** What every key of stream `name` starts with; the key names below append `:<what>` to it. */
@@ -25,5 +27,11 @@ export function streamTag(prefix: string, name: string): string {
 
 export function streamKeys(prefix: string, name: string): StreamKeys {
   const tag = streamTag(prefix, name);
-  return { record: `${tag}:record`, entries: `${tag}:entries`, forks: `${tag}:forks`, changes: `${tag}:changes` };
+  return {
+    record: `${tag}:record`,
+    entries: `${tag}:entries`,
+    forks: `${tag}:forks`,
+    changes: `${tag}:changes`,
+    ends: `${tag}:ends`,
+  };
 }

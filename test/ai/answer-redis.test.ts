@@ -4,59 +4,22 @@
  * The generation watches only its stream's end, so a stop from elsewhere reaches it while its model is
  * quiet, and it does not hear its own appends back.
  */
-import { createClient } from "redis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startAnswer, stopAnswer } from "../../src/ai/index.ts";
-import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
-import { connectRedis, type RedisBackend } from "../../src/hub/redis/connect.ts";
 import { streamKeys } from "../../src/hub/redis/stream-keys.ts";
-import { OpenStreams } from "../../src/sse/index.ts";
-import { type RunningRedis, startRedis } from "../support/redis.ts";
+import { useRedis } from "../support/test-redis.ts";
 
-let redis: RunningRedis;
-const backends: RedisBackend[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis({ durable: false });
-});
-afterEach(async () => {
-  for (const { log, hub } of backends.splice(0)) {
-    log.close();
-    await hub.close();
-  }
-});
-afterAll(async () => {
-  await redis?.dispose();
-});
-
-async function onProcess(): Promise<RedisBackend> {
-  const backend = await connectRedis({
-    url: redis.url,
-    historyLimit: 10,
-    streams: streamSettings(DEFAULT_CONFIG),
-    openStreams: new OpenStreams(DEFAULT_CONFIG),
-    timeoutMs: 2_000,
-    streamLimits: { maxBytes: 0, maxEntries: 0 },
-  });
-  backends.push(backend);
-  return backend;
-}
+const redis = useRedis();
 
 /** Subscribers of a sharded channel, as Redis counts them. */
 async function subscribers(channel: string): Promise<number> {
-  const client = createClient({ url: redis.url });
-  await client.connect();
-  try {
-    const reply = (await client.sendCommand(["PUBSUB", "SHARDNUMSUB", channel])) as [string, number];
-    return Number(reply[1]);
-  } finally {
-    client.destroy();
-  }
+  const reply = (await redis.command("PUBSUB", "SHARDNUMSUB", channel)) as [string, number];
+  return Number(reply[1]);
 }
 
 describe("an answer on Redis", () => {
   it("stops at once, with its model quiet, when another process stops it; it hears its end, not its own appends", async () => {
-    const [generating, elsewhere] = await Promise.all([onProcess(), onProcess()]);
+    const [generating, elsewhere] = await Promise.all([redis.backend(), redis.backend()]);
     const name = `answers/${Date.now()}`;
     let cancelled = false;
     let yielded = 0;

@@ -4,43 +4,17 @@
  */
 import { EventEmitter } from "node:events";
 import { createClient } from "redis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
+import { describe, expect, it } from "vitest";
 import type { AppendRequest, CreateRequest, LogChange } from "../../src/hub/log.ts";
-import { connectRedis, type RedisBackend } from "../../src/hub/redis/connect.ts";
 import { RedisLog } from "../../src/hub/redis/redis-log.ts";
 import { streamKeys } from "../../src/hub/redis/stream-keys.ts";
-import { OpenStreams } from "../../src/sse/index.ts";
-import { type RunningRedis, startRedis } from "../support/redis.ts";
 import { eventually } from "../support/sse-reader.ts";
+import { useRedis } from "../support/test-redis.ts";
 
-let redis: RunningRedis;
-const backends: RedisBackend[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis({ durable: false });
-});
-afterEach(async () => {
-  for (const { log, hub } of backends.splice(0)) {
-    log.close();
-    await hub.close();
-  }
-});
-afterAll(async () => {
-  await redis?.dispose();
-});
+const redis = useRedis();
 
 async function log(): Promise<RedisLog> {
-  const backend = await connectRedis({
-    url: redis.url,
-    historyLimit: 10,
-    streams: streamSettings(DEFAULT_CONFIG),
-    openStreams: new OpenStreams(DEFAULT_CONFIG),
-    timeoutMs: 2_000,
-    streamLimits: { maxBytes: 0, maxEntries: 0 },
-  });
-  backends.push(backend);
-  return backend.log;
+  return (await redis.backend()).log;
 }
 
 const LIMITS = { limits: { maxBytes: 0, maxEntries: 0 }, timeoutMs: 10_000 };
@@ -72,6 +46,29 @@ async function texts(on: RedisLog, name: string): Promise<string[]> {
   const read = await on.read(name, 0, Number.MAX_SAFE_INTEGER);
   if (read.kind !== "found") throw new Error(`read: ${read.kind}`);
   return read.entries.map((entry) => new TextDecoder().decode(entry));
+}
+
+/**
+ * A log whose commands are counted (each command's name in `sent`), on a connection of its own, with
+ * no pub/sub; `client` is that connection, for the test to send its own commands and close.
+ */
+async function countingLog() {
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  const sent: string[] = [];
+  const commands = {
+    sendCommand: (args: (string | Buffer)[], options: Parameters<typeof client.sendCommand>[1]) => {
+      sent.push(String(args[0]));
+      return client.sendCommand(args, options);
+    },
+  };
+  const subscriber = Object.assign(new EventEmitter(), {
+    isReady: true,
+    sSubscribe: async () => {},
+    sUnsubscribe: async () => {},
+  });
+  const on = new RedisLog({ commands, subscriber, limits: { maxBytes: 0, maxEntries: 0 }, timeoutMs: 2_000 });
+  return { on, sent, client };
 }
 
 /** What a test holds back while it wants, then lets go of in order. */
@@ -438,21 +435,7 @@ describe("RedisLog", () => {
   });
 
   it("answers an append after its own last one in one round trip, and reads again when another process wrote between", async () => {
-    const client = createClient({ url: redis.url });
-    await client.connect();
-    const sent: string[] = [];
-    const commands = {
-      sendCommand: (args: (string | Buffer)[], options: Parameters<typeof client.sendCommand>[1]) => {
-        sent.push(String(args[0]));
-        return client.sendCommand(args, options);
-      },
-    };
-    const subscriber = Object.assign(new EventEmitter(), {
-      isReady: true,
-      sSubscribe: async () => {},
-      sUnsubscribe: async () => {},
-    });
-    const on = new RedisLog({ commands, subscriber, limits: { maxBytes: 0, maxEntries: 0 }, timeoutMs: 2_000 });
+    const { on, sent, client } = await countingLog();
     const other = await log();
     const name = freshName();
     await on.create(name, creation());
@@ -477,21 +460,7 @@ describe("RedisLog", () => {
   });
 
   it("sends its scripts whole once Redis forgot them (SCRIPT FLUSH, as a restart does), and writes once", async () => {
-    const client = createClient({ url: redis.url });
-    await client.connect();
-    const sent: string[] = [];
-    const commands = {
-      sendCommand: (args: (string | Buffer)[], options: Parameters<typeof client.sendCommand>[1]) => {
-        sent.push(String(args[0]));
-        return client.sendCommand(args, options);
-      },
-    };
-    const subscriber = Object.assign(new EventEmitter(), {
-      isReady: true,
-      sSubscribe: async () => {},
-      sUnsubscribe: async () => {},
-    });
-    const on = new RedisLog({ commands, subscriber, limits: { maxBytes: 0, maxEntries: 0 }, timeoutMs: 2_000 });
+    const { on, sent, client } = await countingLog();
     const name = freshName();
     await on.create(name, creation());
     await on.append(name, appending("a"));

@@ -147,8 +147,7 @@ async function sampleRss(
     redis.push(rssBytes(redisPids));
     await sleep(RSS_SAMPLE_MS);
   } while (now() < until);
-  const middle = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-  return { server: middle(server), redis: middle(redis) };
+  return { server: percentile(server, 50), redis: percentile(redis, 50) };
 }
 
 /** Until `pools` together have `total` tokens, or none came for `idleMs`. */

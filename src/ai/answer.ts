@@ -24,7 +24,7 @@
  * error chunk instead of waiting forever (answer-response.ts).
  */
 import type { LogChange, StreamLog } from "../hub/log.ts";
-import { AnswerAppends, JSON_CONTENT_TYPE, jsonAppend, type Refusal } from "./answer-appends.ts";
+import { AnswerAppends, encodeEntries, JSON_CONTENT_TYPE, jsonAppend, type Refusal } from "./answer-appends.ts";
 import { holdLive, LiveAnswer, liveAnswerOf } from "./live-answer.ts";
 
 export { JSON_CONTENT_TYPE };
@@ -86,8 +86,6 @@ export class AnswerStartError extends Error {
     this.name = "AnswerStartError";
   }
 }
-
-const utf8 = new TextEncoder();
 
 /**
  * Creates the answer's stream, then runs the generation in the background: the returned promise
@@ -317,6 +315,6 @@ export async function stopAnswer(log: StreamLog, name: string, reason = "stopped
     live.stop(reason);
     return (await live.ended) === "stopped" ? "stopped" : "not-in-flight";
   }
-  const closed = await log.append(name, jsonAppend([utf8.encode(JSON.stringify({ type: "abort", reason }))], true));
+  const closed = await log.append(name, jsonAppend(encodeEntries([JSON.stringify({ type: "abort", reason })]), true));
   return closed.kind === "appended" && closed.stored ? "stopped" : "not-in-flight";
 }

@@ -9,7 +9,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { encodeEntries } from "../../src/ai/answer-appends.ts";
+import { encodeEntries, jsonAppend } from "../../src/ai/answer-appends.ts";
 import { DurableObjectLog } from "../../src/hub/durable-object/durable-object-log.ts";
 import { eventually, readEvents } from "../support/sse-reader.ts";
 
@@ -144,6 +144,7 @@ describe("durable streams' objects", () => {
     restore();
     await reader.cancel();
   });
+
   it("stores entries that are views into one buffer (an answer's append) as exactly their own bytes", async () => {
     const log = new DurableObjectLog(env);
     const name = newName("views");
@@ -159,14 +160,7 @@ describe("durable streams' objects", () => {
     expect(created.kind).toBe("created");
     const entries = encodeEntries(texts);
     expect(entries[1]?.byteOffset).toBeGreaterThan(0);
-    const request = {
-      entries,
-      contentType: "application/json",
-      close: false,
-      streamSeq: undefined,
-      producer: undefined,
-    };
-    expect((await log.append(name, request)).kind).toBe("appended");
+    expect((await log.append(name, jsonAppend(entries, false))).kind).toBe("appended");
     const read = await log.read(name, 0, 1 << 20);
     expect(read.kind === "found" && read.entries.map((entry) => new TextDecoder().decode(entry))).toEqual(texts);
   });

@@ -120,9 +120,6 @@ interface Decision<T> {
   appendNumber?: number;
 }
 
-/** An append's decision to write. */
-type AppendWrite = Decision<AppendResult> & { write: CheckedWrite };
-
 const DELETED: LogChange = { kind: "deleted" };
 
 // A subscription nobody watches is kept this long: a long-poll or SSE reader watches anew after
@@ -196,8 +193,7 @@ export class RedisLog implements StreamLog {
       // stream as last written here, its write sent at once. Else read first (a retry reads too).
       const known = this.takeWritten(name);
       const decided = known === undefined ? undefined : this.decideOnWritten(known, request, this.clock());
-      if (decided !== undefined) return this.applyDecided(name, request, decided);
-      return this.decide(name, () => this.decideAppend(name, request));
+      return this.decide(name, () => this.decideAppend(name, request), decided);
     });
   }
 
@@ -356,24 +352,10 @@ export class RedisLog implements StreamLog {
    * `written`); undefined unless that is a write: any other answer (expired, closed, a conflict...)
    * comes from a read. The check still compares the record in Redis with this one.
    */
-  private decideOnWritten(known: Loaded, request: AppendRequest, now: number): AppendWrite | undefined {
+  private decideOnWritten(known: Loaded, request: AppendRequest, now: number): Decision<AppendResult> | undefined {
     if (isExpired(known.record, now) || known.record.deleted) return undefined;
     const plan = planAppend(known.record, request, this.options.limits);
     return plan.kind === "write" ? this.appendWrite(known, plan, now, known.expiry) : undefined;
-  }
-
-  /** Applies a decision made on the stream as last written here; refused (it changed), reads and decides again. */
-  private async applyDecided(
-    name: string,
-    request: AppendRequest,
-    { result, write, after, appended, appendNumber }: AppendWrite,
-  ): Promise<AppendResult> {
-    if (await this.applyAppend(name, write, appended, appendNumber)) {
-      if (after !== undefined) this.keepWritten(after);
-      return result;
-    }
-    await stepAside(1);
-    return this.decide(name, () => this.decideAppend(name, request), 2);
   }
 
   /** The checked write of an append planned on `stream` (which it moves on), and what it tells. */
@@ -382,7 +364,7 @@ export class RedisLog implements StreamLog {
     plan: Extract<ReturnType<typeof planAppend>, { kind: "write" }>,
     now: number,
     expirySet?: number,
-  ): AppendWrite {
+  ): Decision<AppendResult> {
     const { name, record, keys } = stream;
     const from = record.tail;
     applyWrite(record, plan, now);
@@ -599,16 +581,25 @@ export class RedisLog implements StreamLog {
     }
   }
 
-  /** Runs attempts until one's write applies (or it has nothing to write); `first`: the first one's number. */
-  private async decide<T>(name: string, attempt: () => Promise<Decision<T>>, first = 1): Promise<T> {
-    for (let attempts = first; ; attempts++) {
-      const { result, write, after, appended, appendNumber } = await attempt();
+  /**
+   * Runs attempts until one's write applies (or it has nothing to write); `decided`: the first one's
+   * decision, made already (on the stream as last written here, see decideOnWritten).
+   */
+  private async decide<T>(name: string, attempt: () => Promise<Decision<T>>, decided?: Decision<T>): Promise<T> {
+    let next = decided;
+    for (let attempts = 1; ; attempts++) {
+      const { result, write, after, appended, appendNumber } = next ?? (await attempt());
+      next = undefined;
       if (write === undefined) return result;
       if (await this.applyAppend(name, write, appended, appendNumber)) {
         if (after !== undefined) this.keepWritten(after);
         return result;
       }
-      await stepAside(attempts);
+      if (attempts >= MAX_ATTEMPTS) {
+        throw new BackendUnavailableError("redis", new Error(`the stream changed under ${attempts} attempts`));
+      }
+      // Other processes write the same stream: step aside a random while, longer each time.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempts, 200)));
     }
   }
 
@@ -766,17 +757,6 @@ function unavailable(error: unknown): unknown {
 }
 
 const isOne = (reply: unknown) => reply === 1;
-
-/**
- * After a write refused because the stream changed (other processes write it): a random while,
- * longer each time; a 503 once MAX_ATTEMPTS were refused.
- */
-async function stepAside(attempts: number): Promise<void> {
-  if (attempts >= MAX_ATTEMPTS) {
-    throw new BackendUnavailableError("redis", new Error(`the stream changed under ${attempts} attempts`));
-  }
-  await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempts, 200)));
-}
 
 function bufferOf(entry: Uint8Array): Buffer {
   return Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength);

@@ -10,6 +10,13 @@
  * What the log has stored is counted, so that the answer's readers in this process can go on in the
  * log from there (live-answer.ts).
  *
+ * On a log where each append is a round trip (Redis), an answer's appends are also spaced: at most one
+ * every `spacingMs`, so each carries the several chunks a model yields meanwhile rather than one. The
+ * readers in this process are not held by it (they read the chunks live, live-answer.ts); readers
+ * elsewhere see them up to `spacingMs` later. At a thousand answers in flight on one Node process an
+ * append a token cost as much CPU as the rest of the answer together (docs/benchmarks-answers.md).
+ * A fast model still goes at its pace: an append waits for its turn with GATHER_CHUNKS chunks at most.
+ *
  * The generation may run ahead of the log by a bounded number of chunks only (answer.ts): when the
  * log falls that far behind, the process is overloaded (on Redis: a machine whose redis-server gets
  * too little CPU to answer), and a generation that went on would only add to it until appends failed.
@@ -17,6 +24,9 @@
 import type { AppendRequest, AppendResult, StreamLog } from "../hub/log.ts";
 
 export const JSON_CONTENT_TYPE = "application/json";
+
+/** Chunks an append gathers at most while it waits for its turn (half what answer.ts lets wait). */
+export const GATHER_CHUNKS = 10;
 
 const utf8 = new TextEncoder();
 // Printable ASCII: what JSON text of ASCII is (JSON.stringify escapes control characters).
@@ -67,12 +77,18 @@ export class AnswerAppends {
   private pendingChunks = 0;
   private inFlight: Promise<void> | undefined;
   private refusal: Refusal | undefined;
+  private lastSentAt = Number.NEGATIVE_INFINITY;
+  /** Ends the wait for the next append's turn, while there is one. */
+  private wake: (() => void) | undefined;
+  private closing = false;
 
   constructor(
     private readonly log: StreamLog,
     private readonly name: string,
     /** Told once, at the first refusal. */
     private readonly onRefused: (refusal: Refusal) => void,
+    /** The least time between two appends (ms): 0, each is sent as soon as the last is stored. */
+    private readonly spacingMs = 0,
   ) {}
 
   get refused(): Refusal | undefined {
@@ -98,7 +114,7 @@ export class AnswerAppends {
   add(entry: string, isChunk: boolean): void {
     if (this.refusal !== undefined) return;
     this.pending.push(entry);
-    if (isChunk) this.pendingChunks++;
+    if (isChunk && ++this.pendingChunks >= GATHER_CHUNKS) this.wake?.();
     this.inFlight ??= this.flush();
   }
 
@@ -107,6 +123,8 @@ export class AnswerAppends {
    * Undefined once stored; else why not (then nothing more is sent).
    */
   async close(last: string[]): Promise<Refusal | undefined> {
+    this.closing = true;
+    this.wake?.();
     await this.drained();
     if (this.refusal !== undefined) return this.refusal;
     const entries = this.pending.concat(last);
@@ -118,6 +136,9 @@ export class AnswerAppends {
 
   private async flush(): Promise<void> {
     while (this.pending.length > 0 && this.refusal === undefined) {
+      await this.turn();
+      // Closing: what waits goes with the last chunks, in the closing append.
+      if (this.closing) break;
       const entries = this.pending;
       const chunks = this.pendingChunks;
       this.pending = [];
@@ -127,7 +148,22 @@ export class AnswerAppends {
     this.inFlight = undefined;
   }
 
+  /** Resolves when the next append may go: `spacingMs` after the last, or at once if woken. */
+  private turn(): Promise<void> | undefined {
+    const wait = this.lastSentAt + this.spacingMs - performance.now();
+    if (wait <= 0 || this.closing || this.pendingChunks >= GATHER_CHUNKS) return undefined;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake?.(), wait);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
   private async send(entries: string[], chunks: number, close: boolean): Promise<Refusal | undefined> {
+    this.lastSentAt = performance.now();
     let refusal: Refusal;
     try {
       const result = await this.log.append(this.name, jsonAppend(encodeEntries(entries), close));

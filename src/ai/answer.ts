@@ -50,6 +50,13 @@ export interface AnswerOptions {
   ttlSeconds?: number | null;
   /** Stops the generation when it aborts. */
   signal?: AbortSignal;
+  /**
+   * The least time between two of the answer's appends (ms): what the model yields meanwhile goes in
+   * one. Readers in this process get every chunk as it comes all the same; readers elsewhere (other
+   * processes on Redis) get them up to this much later. Default: the log's `appendSpacingMs` (on
+   * Redis 250 ms, see docs/architecture.md), else 0: each append as soon as the last is stored.
+   */
+  appendSpacingMs?: number;
   /** How often a quiet generation writes a heartbeat (ms). Default HEARTBEAT_MS. */
   heartbeatMs?: number;
 }
@@ -165,10 +172,15 @@ async function run(
   const unwatch = log.watch(name, onChange, "ends");
   // The first append the log refuses aborts the generation at once. Closed by someone else between
   // two chunks: a stop; anything else, the stream is gone for us.
-  const appends = new AnswerAppends(log, name, (refusal) => {
-    if (refusal.kind === "closed") closedElsewhere = true;
-    controller.abort(refusal.kind);
-  });
+  const appends = new AnswerAppends(
+    log,
+    name,
+    (refusal) => {
+      if (refusal.kind === "closed") closedElsewhere = true;
+      controller.abort(refusal.kind);
+    },
+    options.appendSpacingMs ?? log.appendSpacingMs,
+  );
   // A heartbeat when the model has been quiet for a period: readers elsewhere learn that this
   // process lives, and the write keeps a sliding TTL from running out.
   const heartbeatMs = Math.min(options.heartbeatMs ?? HEARTBEAT_MS, ttlSeconds === null ? Infinity : ttlSeconds * 500);

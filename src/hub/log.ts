@@ -93,6 +93,12 @@ export type DeleteResult = "deleted" | "not-found" | "gone";
 export type StreamLookup = { kind: "found"; record: StreamRecord } | { kind: "not-found" } | { kind: "gone" };
 
 export interface StreamLog {
+  /**
+   * The least time (ms) that a writer appending as it goes (an answer's generation, answer-appends.ts)
+   * should leave between two appends, gathering what comes meanwhile into one: set by a log where each
+   * append is a round trip (Redis). Undefined: as soon as the last is stored.
+   */
+  readonly appendSpacingMs?: number;
   create(name: string, request: CreateRequest): Promise<CreateResult>;
   append(name: string, request: AppendRequest): Promise<AppendResult>;
   /**

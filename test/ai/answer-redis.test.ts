@@ -4,9 +4,11 @@
  * The generation watches only its stream's end, so a stop from elsewhere reaches it while its model is
  * quiet, and it does not hear its own appends back.
  */
-import { describe, expect, it } from "vitest";
-import { startAnswer, stopAnswer } from "../../src/ai/index.ts";
+import { describe, expect, it, vi } from "vitest";
+import { answerResponse, startAnswer, stopAnswer } from "../../src/ai/index.ts";
+import { APPEND_SPACING_MS } from "../../src/hub/redis/redis-log.ts";
 import { streamKeys } from "../../src/hub/redis/stream-keys.ts";
+import { readEvents } from "../support/sse-reader.ts";
 import { useRedis } from "../support/test-redis.ts";
 
 const redis = useRedis();
@@ -60,5 +62,32 @@ describe("an answer on Redis", () => {
       "abort",
     ]);
     expect(read.kind === "found" && read.record.closed).toBe(true);
+  });
+
+  it("gathers the chunks a model yields between two appends into one, at the log's spacing, while readers here get each at once", async () => {
+    expect((await redis.backend()).log.appendSpacingMs).toBe(APPEND_SPACING_MS);
+    // A spacing no test waits for: only the first append and the end's can go.
+    const { log } = await redis.backend({ appendSpacingMs: 60_000 });
+    const append = vi.spyOn(log, "append");
+    const name = `answers/${Date.now()}`;
+    let yielded = 0;
+    const source = new ReadableStream<unknown>({
+      pull(controller) {
+        if (yielded < 4) controller.enqueue({ type: "text-delta", id: "t", delta: `${yielded++} ` });
+        else return new Promise(() => {});
+      },
+    });
+    const answer = await startAnswer({ log, name, source });
+    const here = readEvents(answerResponse({ log, name }));
+    for (let n = 0; n < 4; n++) expect((await here.next()).data).toContain(`"delta":"${n} "`);
+    expect(append).toHaveBeenCalledTimes(1);
+    answer.stop();
+    expect(await answer.ended).toBe("stopped");
+    expect(append.mock.calls.map(([, request]) => [request.entries.length, request.close])).toEqual([
+      [1, false],
+      [4, true],
+    ]);
+    const read = await log.read(name, 0, 1 << 20);
+    expect(read.kind === "found" && read.entries.length).toBe(5);
   });
 });

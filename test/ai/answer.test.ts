@@ -4,6 +4,7 @@
  * generation, and that every reader gets the chunks from the first, once, then [DONE].
  */
 import { describe, expect, it, onTestFinished, vi } from "vitest";
+import { GATHER_CHUNKS } from "../../src/ai/answer-appends.ts";
 import {
   ANSWER_LOST_ERROR,
   answerResponse,
@@ -75,6 +76,17 @@ function elsewhere(log: MemoryLog): StreamLog {
     delete: (name) => log.delete(name),
     watch: (name, listener) => log.watch(name, listener),
   };
+}
+
+/** Every append made to `log`, as it was asked for. */
+function countAppends(log: MemoryLog): AppendRequest[] {
+  const appends: AppendRequest[] = [];
+  const append = log.append.bind(log);
+  log.append = (name, request) => {
+    appends.push(request);
+    return append(name, request);
+  };
+  return appends;
 }
 
 /** A log whose answer appends wait for `releaseAppends` (a log slower than the source: Redis), each counted. */
@@ -371,6 +383,48 @@ describe("an answer read in the process that generates it", () => {
     answer.stop();
     while ((await Promise.race([answer.ended, Promise.resolve("running")])) === "running") await releaseAppends();
     expect((await contentOf(log, "a")).chunks).toHaveLength(5);
+  });
+
+  it("spaces its appends by appendSpacingMs, gathering the chunks that come meanwhile; readers here get each at once, and a stop sends what waits with the end at once", async () => {
+    const log = new MemoryLog();
+    const appends = countAppends(log);
+    const { source, release } = controlledSource();
+    // A spacing no test waits for: only the rules below can send an append.
+    const answer = await startAnswer({ log, name: "a", source, appendSpacingMs: 60_000 });
+    release();
+    // The first goes at once: nothing was sent before it.
+    await vi.waitFor(() => expect(appends).toHaveLength(1));
+    const here = readEvents(answerResponse({ log, name: "a" }));
+    expect((await here.next()).data).toContain('"delta":"0 "');
+    for (let n = 1; n <= 3; n++) {
+      release();
+      expect((await here.next()).data).toContain(`"delta":"${n} "`);
+    }
+    expect(appends).toHaveLength(1);
+    answer.stop();
+    expect(await answer.ended).toBe("stopped");
+    expect(appends.map((request) => [request.entries.length, request.close])).toEqual([
+      [1, false],
+      [4, true],
+    ]);
+    expect((await contentOf(log, "a")).chunks).toHaveLength(5);
+  });
+
+  it("sends an append before its turn once GATHER_CHUNKS chunks wait: a fast model is not held back by the spacing", async () => {
+    const log = new MemoryLog();
+    const appends = countAppends(log);
+    const tokens = 55;
+    async function* fast() {
+      for (let n = 0; n < tokens; n++) yield { type: "text-delta", id: "t", delta: `${n} ` };
+    }
+    const answer = await startAnswer({ log, name: "a", source: fast(), appendSpacingMs: 60_000 });
+    expect(await answer.ended).toBe("finished");
+    const sizes = appends.map((request) => request.entries.length);
+    // The first at once, the last with the end; each between them because GATHER_CHUNKS waited.
+    expect(sizes.length).toBeGreaterThan(2);
+    for (const size of sizes.slice(1, -1)) expect(size).toBeGreaterThanOrEqual(GATHER_CHUNKS);
+    const stored = (await contentOf(log, "a")).chunks as { delta: string }[];
+    expect(stored.map((chunk) => chunk.delta)).toEqual(Array.from({ length: tokens }, (_, n) => `${n} `));
   });
 
   it("encodes an append's chunks into one buffer, each entry exactly its chunk's UTF-8 (any text)", async () => {

@@ -40,9 +40,13 @@ export async function messageOf(stream: ReadableStream<UIMessageChunk>): Promise
 }
 
 /** Every chunk, to the stream's end. */
-export async function chunksOf(stream: ReadableStream<UIMessageChunk>): Promise<UIMessageChunk[]> {
+export function chunksOf(stream: ReadableStream<UIMessageChunk>): Promise<UIMessageChunk[]> {
+  return chunksLeft(stream.getReader());
+}
+
+/** What `reader` has still to read, to its end. */
+export async function chunksLeft(reader: ReadableStreamDefaultReader<UIMessageChunk>): Promise<UIMessageChunk[]> {
   const chunks: UIMessageChunk[] = [];
-  const reader = stream.getReader();
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return chunks;

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { DEFAULT_CONFIG, streamSettings } from "../../src/config.ts";
-import { connectRedis, type RedisBackend } from "../../src/hub/redis/connect.ts";
+import { connectRedis, type RedisBackend, type RedisConnectOptions } from "../../src/hub/redis/connect.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
 import { type RunningRedis, startRedis } from "./redis.ts";
 
@@ -13,7 +13,7 @@ export interface TestRedis {
   readonly url: string;
   command(...args: string[]): Promise<unknown>;
   /** A hub and log on two connections of their own, as a server process has; closed after the test. */
-  backend(): Promise<RedisBackend>;
+  backend(options?: Partial<RedisConnectOptions>): Promise<RedisBackend>;
 }
 
 /**
@@ -44,7 +44,7 @@ export function useRedis(): TestRedis {
       return server().url;
     },
     command: (...args) => server().command(...args),
-    async backend() {
+    async backend(options) {
       const backend = await connectRedis({
         url: server().url,
         historyLimit: 10,
@@ -52,6 +52,7 @@ export function useRedis(): TestRedis {
         openStreams: new OpenStreams(DEFAULT_CONFIG),
         timeoutMs: 2_000,
         streamLimits: { maxBytes: 0, maxEntries: 0 },
+        ...options,
       });
       backends.push(backend);
       return backend;

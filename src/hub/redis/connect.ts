@@ -27,6 +27,8 @@ export interface RedisConnectOptions {
   metrics?: HubMetrics;
   /** What one durable stream may hold (RedisLog). Default: no limit. */
   streamLimits?: StreamLimits;
+  /** The least time between two of an answer's appends (RedisLog, answer-appends.ts). */
+  appendSpacingMs?: number;
 }
 
 /** Channels and durable streams on one Redis, sharing its connections. */
@@ -94,6 +96,7 @@ export async function connectRedis(options: RedisConnectOptions): Promise<RedisB
     limits: options.streamLimits ?? { maxBytes: 0, maxEntries: 0 },
     timeoutMs: options.timeoutMs,
     bringIn: (name) => hub.bringInChannelStream(name),
+    appendSpacingMs: options.appendSpacingMs,
   });
   const ready = Promise.all([commands.connect(), subscriber.connect()]);
   ready.catch(() => {

@@ -83,7 +83,17 @@ export interface RedisLogOptions {
    * the earlier version, legacy-channel.ts), true if it did. Without it, a missing stream is missing.
    */
   bringIn?: (name: string) => Promise<boolean>;
+  /** See StreamLog.appendSpacingMs. Default APPEND_SPACING_MS. */
+  appendSpacingMs?: number;
 }
+
+/**
+ * An answer's appends on Redis, one every quarter second at most: at 20 tokens/s, five tokens an
+ * append. An append is a script call with a round trip; one per token took about as much of the
+ * server's CPU as the rest of the answer's work together, and at a thousand answers in flight on one
+ * process lost edge-sse the latency and memory it has on the memory log (bench:answers, Dec 2026).
+ */
+export const APPEND_SPACING_MS = 250;
 
 /** A stream as read from Redis. */
 interface Loaded {
@@ -142,6 +152,7 @@ const MAX_WRITTEN = 1_000;
 const EXPIRY_SLACK_MS = 1_000;
 
 export class RedisLog implements StreamLog {
+  readonly appendSpacingMs: number;
   private readonly prefix: string;
   private readonly clock: () => number;
   /** What every command races: Redis answers within about `timeoutMs`, or the request is a 503. */
@@ -173,6 +184,7 @@ export class RedisLog implements StreamLog {
 
   constructor(private readonly options: RedisLogOptions) {
     this.prefix = options.prefix ?? "edge-sse";
+    this.appendSpacingMs = options.appendSpacingMs ?? APPEND_SPACING_MS;
     this.clock = options.clock ?? Date.now;
     this.scriptSha = sha1(CHECKED_WRITE_SCRIPT);
     this.listening = options.subscriber.isReady;

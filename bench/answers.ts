@@ -7,7 +7,8 @@
  *   starts it is the first, R - 1 more follow it with `GET /answers/:id/stream` once it has started.
  *   Delivered tokens/s, p99 from a token's append to its receipt (tokens appended once every reader
  *   was connected), server CPU per delivered token, and memory per answer in flight (the median RSS of the server,
- *   and of redis-server, over the middle half of the answers, less the idle median, divided by A;
+ *   and of redis-server, over the middle half of the answers, less the idle median (after a warm-up of
+ *   WARM_UP_ANSWERS short answers), divided by A;
  *   readers' connections included).
  * - "What an answer survives": two processes on one Redis, answers started on A, read on B, then A
  *   killed (SIGKILL) mid-answer: what B's readers get, and what a reader that comes to B afterwards gets.
@@ -62,6 +63,16 @@ export const ANSWERS_TARGETS: AnswersTarget[] = [
   ),
 ];
 
+/**
+ * The command with what lets its server collect its garbage when asked (`POST /collect`,
+ * collectGarbage in bench/peers/serve.ts), before the idle reading: Bun can always.
+ */
+function withCollector(runtime: JsRuntime, { cmd, args }: { cmd: string; args: string[] }) {
+  if (runtime === "node") return { cmd, args: ["--expose-gc", ...args] };
+  if (runtime === "deno") return { cmd, args: [args[0] as string, "--v8-flags=--expose-gc", ...args.slice(1)] };
+  return { cmd, args };
+}
+
 /** How a target is started: bench/targets.ts's Target, for bench/run.ts's startServers. */
 function serverOf(answers: AnswersTarget, pace: AnswerPace, servers = 1): Target {
   return {
@@ -83,7 +94,10 @@ function serverOf(answers: AnswersTarget, pace: AnswerPace, servers = 1): Target
         LOG_LEVEL: "warn",
       };
       if (context?.redisUrl !== undefined) env.REDIS_URL = context.redisUrl;
-      return { ...onRuntime(answers.runtime, join(import.meta.dirname, answers.file)), env };
+      return {
+        ...withCollector(answers.runtime, onRuntime(answers.runtime, join(import.meta.dirname, answers.file))),
+        env,
+      };
     },
     statsPath: "/healthz",
     streamPath: "",
@@ -150,6 +164,36 @@ async function sampleRss(
   return { server: percentile(server, 50), redis: percentile(redis, 50) };
 }
 
+// Short answers run to their end before the idle reading, on every server alike.
+const WARM_UP_ANSWERS = 10;
+const WARM_UP_TOKENS = 10;
+const WARM_UP_SETTLE_MS = 1_000;
+
+/**
+ * Runs a few short answers to their end, lets the server settle, and has it collect its garbage: the
+ * idle reading then holds what a server keeps once it has served answers (code compiled, connections'
+ * buffers, Redis scripts loaded), not a fresh process's start-up garbage (tsx's transpiling, on Node),
+ * which a collection during the answers freed: at A = 100 edge-sse's RSS on Redis fell below its idle
+ * reading while the answers ran (Dec 7 2026).
+ */
+async function warmUp(port: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: WARM_UP_ANSWERS }, async (_, i) => {
+      const url = `http://${HOST}:${port}/answers/warm-up-${i}?tokens=${WARM_UP_TOKENS}`;
+      const response = await fetch(url, {
+        method: "POST",
+        body: "{}",
+        headers: { "content-type": "application/json" },
+      });
+      const body = await response.text();
+      if (!response.ok || !body.includes("[DONE]")) throw new Error(`warm-up answer ${i}: ${response.status}`);
+    }),
+  );
+  await sleep(WARM_UP_SETTLE_MS);
+  const collected = await fetch(`http://${HOST}:${port}/collect`, { method: "POST" });
+  if (collected.status !== 204) throw new Error(`POST /collect: ${collected.status}`);
+}
+
 /** Until `pools` together have `total` tokens, or none came for `idleMs`. */
 async function waitForTokens(pools: SubscriberPool[], total: number, idleMs = 5_000): Promise<number> {
   const received = () => pools.reduce((sum, pool) => sum + pool.received, 0);
@@ -198,6 +242,7 @@ export async function measureAnswers(
   const serverTree = () => servers.flatMap((server) => processTree(server.pid as number));
   try {
     const redisPids = redis === undefined ? [] : [await redisPid(redis)];
+    await warmUp(port);
     const idle = await sampleRss(serverTree(), redisPids, 1_000);
     const cpuBefore = cpuSeconds(serverTree());
     const redisCpuBefore = cpuSeconds(redisPids);

@@ -48,3 +48,9 @@ export async function* answerChunks(pace: AnswerPace, signal?: AbortSignal): Asy
 export function paceFrom(read: (name: string) => string | undefined): AnswerPace {
   return { tokens: Number(read("ANSWER_TOKENS") ?? 200), tokenMs: Number(read("TOKEN_MS") ?? 50) };
 }
+
+/** `pace`, with a request's `?tokens=` in place of its length: the benchmark's warm-up answers are short. */
+export function paceOf(url: URL, pace: AnswerPace): AnswerPace {
+  const tokens = url.searchParams.get("tokens");
+  return tokens === null ? pace : { ...pace, tokens: Number(tokens) };
+}

@@ -9,8 +9,10 @@
  * streams bench/answers/chunks.ts, the same chunks at the same pace as the resumable-stream peer.
  *
  * - `POST /answers/:id`: starts the answer and answers its UI message stream (the first reader);
+ *   `?tokens=` sets its length (the benchmark's warm-up);
  * - `GET /answers/:id/stream`: the answer from its first chunk, live, to `[DONE]` (`204`: none);
- * - `GET /healthz`: `{ answersInFlight }` in this process.
+ * - `GET /healthz`: `{ answersInFlight }` in this process;
+ * - `POST /collect`: a full garbage collection (bench/peers/serve.ts), before the idle reading.
  */
 import { answerResponse, startAnswer } from "../../src/ai/index.ts";
 import { readConfig, streamLimits, streamSettings } from "../../src/config.ts";
@@ -18,8 +20,8 @@ import type { StreamLog } from "../../src/hub/log.ts";
 import type { NodeFetch } from "../../src/node/index.ts";
 import { OpenStreams } from "../../src/sse/index.ts";
 import { MemoryLog } from "../../src/streams/index.ts";
-import { environment, serveFetch } from "../peers/serve.ts";
-import { answerChunks, paceFrom } from "./chunks.ts";
+import { collectGarbage, environment, serveFetch } from "../peers/serve.ts";
+import { answerChunks, paceFrom, paceOf } from "./chunks.ts";
 
 const env = environment();
 const config = readConfig(env);
@@ -51,13 +53,19 @@ await serveFetch(
   async (request) => {
     const url = new URL(request.url);
     if (url.pathname === "/healthz") return Response.json({ answersInFlight });
+    if (url.pathname === "/collect") return new Response(null, { status: collectGarbage() ? 204 : 501 });
     const match = ANSWER_PATH.exec(url.pathname);
     if (match === null) return new Response(null, { status: 404 });
     const name = `bench/answers/${match[1]}`;
     // No request signal: Node, Bun and Deno cancel the body when the client leaves (src/app/server-app.ts).
     const stream = { ...streamSettings(config), openStreams };
     if (request.method === "POST" && match[2] === undefined) {
-      const answer = await startAnswer({ log, name, ttlSeconds: 300, source: (signal) => answerChunks(pace, signal) });
+      const answer = await startAnswer({
+        log,
+        name,
+        ttlSeconds: 300,
+        source: (signal) => answerChunks(paceOf(url, pace), signal),
+      });
       answersInFlight++;
       void answer.ended.finally(() => answersInFlight--);
       return answerResponse({ log, name, stream });

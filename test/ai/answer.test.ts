@@ -461,7 +461,9 @@ describe("an answer read in the process that generates it", () => {
     });
     // One chunk in the held append, twenty waiting, one asked for ahead: then the model waits.
     await vi.waitFor(() => expect(asked).toBe(22));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The model and the generation go on in microtasks alone: one turn of the event loop runs them all
+    // (a generation that was not held would never let it come).
+    await new Promise((resolve) => setImmediate(resolve));
     expect(asked).toBe(22);
     // The held append, then the twenty together: stored, and the model is asked again.
     await vi.waitFor(async () => {
@@ -614,7 +616,8 @@ describe("an answer whose producer is gone", () => {
     const answer = await startAnswer({ log, name: "a/watch-lost", source });
     release();
     for (const listener of listeners) listener({ kind: "deleted" });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    // The memory log answers the generation's look in microtasks: one turn of the event loop runs them.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(answer.signal.aborted).toBe(false);
     release();
     await vi.waitFor(async () => expect((await contentOf(log, "a/watch-lost")).chunks).toHaveLength(2));

@@ -6,6 +6,7 @@
  * The runtime entry reads the config from its environment (env vars, or Workers `vars`/secrets) and
  * passes it in; nothing else reads the environment.
  */
+import { APPEND_SPACING_MS } from "./hub/log.ts";
 import { LOG_LEVELS } from "./log/logger.ts";
 import { STREAM_DEFAULTS } from "./sse/index.ts";
 
@@ -259,6 +260,10 @@ export const SETTINGS = {
   redisTimeoutMs: wholeNumber("REDIS_TIMEOUT_MS", 2_000, {
     min: 1,
     doc: "how long a Redis command may take before the request answers `503 backend_unavailable`",
+  }),
+  answerAppendSpacingMs: wholeNumber("ANSWER_APPEND_SPACING_MS", APPEND_SPACING_MS, {
+    max: 60_000,
+    doc: "on Redis, AI answers (the demo chat's): the least ms between two of an answer's appends, which gather what the model yields meanwhile; readers on the generating process get each chunk at once, readers on other processes up to this much later; `0`: each append as soon as the last is stored (see [architecture](docs/architecture.md#resumable-ai-answers-srcai))",
   }),
   // Off by default: prom-client is not even loaded.
   metrics: onOff("METRICS", false, {

@@ -38,6 +38,7 @@ async function openLog(): Promise<StreamLog> {
     openStreams,
     timeoutMs: config.redisTimeoutMs,
     streamLimits: streamLimits(config),
+    appendSpacingMs: config.answerAppendSpacingMs,
   });
   return log;
 }

@@ -68,6 +68,7 @@ export async function createServerApp(
       timeoutMs: config.redisTimeoutMs,
       metrics: metrics?.hub,
       streamLimits: streamLimits(config),
+      appendSpacingMs: config.answerAppendSpacingMs,
       onConnectionChange: (connected, error) => {
         if (connected) logger.info("connected to Redis", { redis: shownUrl });
         else {

@@ -92,6 +92,15 @@ export type DeleteResult = "deleted" | "not-found" | "gone";
 
 export type StreamLookup = { kind: "found"; record: StreamRecord } | { kind: "not-found" } | { kind: "gone" };
 
+/**
+ * An answer's appends on Redis, one every quarter second at most (StreamLog.appendSpacingMs): at 20
+ * tokens/s, five tokens an append. An append there is a script call with a round trip; one per token
+ * took about as much of the server's CPU as the rest of the answer's work together, and at a thousand
+ * answers in flight on one process lost edge-sse the latency and memory it has on the memory log
+ * (bench:answers, Dec 2026).
+ */
+export const APPEND_SPACING_MS = 250;
+
 export interface StreamLog {
   /**
    * The least time (ms) that a writer appending as it goes (an answer's generation, answer-appends.ts)

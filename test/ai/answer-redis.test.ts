@@ -6,7 +6,7 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { answerResponse, startAnswer, stopAnswer } from "../../src/ai/index.ts";
-import { APPEND_SPACING_MS } from "../../src/hub/redis/redis-log.ts";
+import { APPEND_SPACING_MS } from "../../src/hub/log.ts";
 import { streamKeys } from "../../src/hub/redis/stream-keys.ts";
 import { readEvents } from "../support/sse-reader.ts";
 import { useRedis } from "../support/test-redis.ts";

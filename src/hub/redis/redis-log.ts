@@ -18,17 +18,18 @@
  */
 import { ErrorReply, RESP_TYPES } from "redis";
 import { BackendUnavailableError } from "../backend-unavailable.ts";
-import type {
-  AppendRequest,
-  AppendResult,
-  CreateRequest,
-  CreateResult,
-  DeleteResult,
-  LogChange,
-  ReadResult,
-  StreamLog,
-  StreamLookup,
-  WatchInterest,
+import {
+  APPEND_SPACING_MS,
+  type AppendRequest,
+  type AppendResult,
+  type CreateRequest,
+  type CreateResult,
+  type DeleteResult,
+  type LogChange,
+  type ReadResult,
+  type StreamLog,
+  type StreamLookup,
+  type WatchInterest,
 } from "../log.ts";
 import {
   appendResultOf,
@@ -86,14 +87,6 @@ export interface RedisLogOptions {
   /** See StreamLog.appendSpacingMs. Default APPEND_SPACING_MS. */
   appendSpacingMs?: number;
 }
-
-/**
- * An answer's appends on Redis, one every quarter second at most: at 20 tokens/s, five tokens an
- * append. An append is a script call with a round trip; one per token took about as much of the
- * server's CPU as the rest of the answer's work together, and at a thousand answers in flight on one
- * process lost edge-sse the latency and memory it has on the memory log (bench:answers, Dec 2026).
- */
-export const APPEND_SPACING_MS = 250;
 
 /** A stream as read from Redis. */
 interface Loaded {

@@ -154,6 +154,12 @@ async function run(
   };
   const onChange = (change: LogChange) => {
     if (closing) return;
+    // Asked from another process (stopAnswer there): a stop like any other, this generation writes
+    // what it has and the abort chunk itself.
+    if (change.kind === "stop-asked") {
+      if (!signal.aborted) controller.abort(change.reason);
+      return;
+    }
     if (change.kind === "appended" && change.record.closed) stopElsewhere(false);
     // A watch that lost its backend says "deleted" too (on Workers, a stream object it could not reach
     // again: stream-watch.ts): ask the log before giving the answer up. A real deletion is also told
@@ -311,6 +317,56 @@ function abortableReads(signal: AbortSignal): <T>(promise: Promise<T>) => Promis
   };
 }
 
+/**
+ * How long `stopAnswer` on another process waits for the generation it asked to close the stream
+ * before closing it itself: the generation first waits for its append in flight (under load, Redis
+ * answered appends in up to a few hundred ms, docs/benchmarks-answers.md).
+ */
+export const STOP_WAIT_MS = 2_000;
+
+/**
+ * Asks the answer's generation, wherever it runs, to stop (on Redis, over the stream's `ends`
+ * channel): it then writes the chunks it has not stored yet and the abort chunk itself, so its readers
+ * there end as the log does. Closing the stream from here would leave out the chunks its append had not
+ * sent yet, which its readers there were sent already (live-answer.ts). True once the stream is closed;
+ * false if no generation heard the request (its process died) or it did not close the stream in time.
+ */
+async function stoppedByWriter(log: StreamLog, name: string, reason: string): Promise<boolean> {
+  // Asked before watching: this process's own watch would count among those asked.
+  if ((await log.askWriterToStop?.(name, reason)) === 0) return false;
+  let heard: () => void = () => {};
+  const unwatch = log.watch(
+    name,
+    (change) => {
+      if (change.kind === "deleted" || (change.kind === "appended" && change.record.closed)) heard();
+    },
+    "ends",
+  );
+  try {
+    const deadline = Date.now() + STOP_WAIT_MS;
+    for (;;) {
+      // The log says, whether the watch heard the close or not (it may have come before the watch).
+      const found = await log.head(name);
+      if (found.kind !== "found") return false;
+      if (found.record.closed) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, STOP_POLL_MS));
+        heard = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    unwatch();
+  }
+}
+
+// How often stoppedByWriter looks at the stream while it waits, in case its watch missed the close.
+const STOP_POLL_MS = 100;
+
 /** What came of `stopAnswer`. */
 export type StopResult = "stopped" | "not-in-flight";
 
@@ -318,8 +374,9 @@ export type StopResult = "stopped" | "not-in-flight";
  * Stops the answer `name` wherever it is generated. Generated here: through its generation, which
  * writes the abort chunk and closes the stream itself, so that it stays the only writer of its stream
  * while it runs (what lets its readers here read it as it is generated, live-answer.ts). Anywhere
- * else (another process on the same log, or one that died): by closing the stream with an abort
- * chunk, which the generating process hears and stops on.
+ * else (another process on the same log): through its generation too, asked over the log
+ * (`askWriterToStop`); if none heard it (its process died) or it did not close the stream within
+ * STOP_WAIT_MS, by closing the stream with an abort chunk, which a generating process hears and stops on.
  */
 export async function stopAnswer(log: StreamLog, name: string, reason = "stopped"): Promise<StopResult> {
   const live = liveAnswerOf(log, name);
@@ -327,6 +384,7 @@ export async function stopAnswer(log: StreamLog, name: string, reason = "stopped
     live.stop(reason);
     return (await live.ended) === "stopped" ? "stopped" : "not-in-flight";
   }
+  if (log.askWriterToStop !== undefined && (await stoppedByWriter(log, name, reason))) return "stopped";
   const closed = await log.append(name, jsonAppend(encodeEntries([JSON.stringify({ type: "abort", reason })]), true));
   return closed.kind === "appended" && closed.stored ? "stopped" : "not-in-flight";
 }

@@ -125,6 +125,12 @@ export interface StreamLog {
    * tell); a log may then spare it the appends (Redis does: an answer's generation watches so).
    */
   watch(name: string, listener: (change: LogChange) => void, interest?: WatchInterest): () => void;
+  /**
+   * Asks whoever writes the stream and watches its end (an answer's generation, on any process) to
+   * stop, with `reason`; resolves to how many watchers were asked (0: none alive to hear it). Only on a
+   * log shared by processes (Redis): elsewhere a stream's writer is in the process that asks.
+   */
+  askWriterToStop?(name: string, reason: string): Promise<number>;
 }
 
 /** What a watcher wants to hear of (see StreamLog.watch). */
@@ -136,4 +142,6 @@ export type LogChange =
   | { kind: "appended"; from: number; entries: Uint8Array[]; record: StreamRecord }
   | { kind: "created"; record: StreamRecord }
   /** Deleted, expired, or gone as far as this watcher can tell (a lost backend connection). */
-  | { kind: "deleted" };
+  | { kind: "deleted" }
+  /** Its writer is asked to stop (`StreamLog.askWriterToStop`): told to watchers of its end only. */
+  | { kind: "stop-asked"; reason: string };

@@ -90,4 +90,61 @@ describe("an answer on Redis", () => {
     const read = await log.read(name, 0, 1 << 20);
     expect(read.kind === "found" && read.entries.length).toBe(5);
   });
+
+  it("stops through the generation when stopped from another process: the chunks still gathered for their append are stored before the abort chunk, so its readers end as the log does", async () => {
+    const [generating, elsewhere] = await Promise.all([redis.backend({ appendSpacingMs: 60_000 }), redis.backend()]);
+    const name = `answers/${Date.now()}`;
+    let yielded = 0;
+    const source = new ReadableStream<unknown>({
+      pull(controller) {
+        if (yielded < 4) controller.enqueue({ type: "text-delta", id: "t", delta: `${yielded++} ` });
+        else return new Promise(() => {});
+      },
+    });
+    const answer = await startAnswer({ log: generating.log, name, source });
+    const here = readEvents(answerResponse({ log: generating.log, name }));
+    for (let n = 0; n < 4; n++) expect((await here.next()).data).toContain(`"delta":"${n} "`);
+    // One chunk stored, three waiting for their append's turn, which no test waits for.
+    await expect
+      .poll(async () => {
+        const stored = await elsewhere.log.read(name, 0, 1 << 20);
+        return stored.kind === "found" ? stored.entries.length : 0;
+      })
+      .toBe(1);
+
+    expect(await stopAnswer(elsewhere.log, name, "enough")).toBe("stopped");
+    expect(await answer.ended).toBe("stopped");
+    expect(JSON.parse((await here.next()).data)).toEqual({ type: "abort", reason: "enough" });
+    expect((await here.next()).data).toBe("[DONE]");
+    const read = await elsewhere.log.read(name, 0, 1 << 20);
+    const chunks =
+      read.kind === "found" ? read.entries.map((entry) => JSON.parse(new TextDecoder().decode(entry))) : [];
+    expect(chunks.map((chunk: { delta?: string; type: string }) => chunk.delta ?? chunk.type)).toEqual([
+      "0 ",
+      "1 ",
+      "2 ",
+      "3 ",
+      "abort",
+    ]);
+  });
+
+  it("closes the stream itself when stopped from another process and no generation hears it (its process died)", async () => {
+    const { log } = await redis.backend();
+    const name = `answers/${Date.now()}`;
+    const start = new TextEncoder().encode('{"type":"start"}');
+    await log.create(name, {
+      contentType: "application/json",
+      ttlSeconds: null,
+      expiresAt: null,
+      closed: false,
+      entries: [start],
+      fork: null,
+    });
+    expect(await log.askWriterToStop?.(name, "anyone?")).toBe(0);
+    expect(await stopAnswer(log, name)).toBe("stopped");
+    const read = await log.read(name, 0, 1 << 20);
+    expect(read.kind === "found" && read.record.closed).toBe(true);
+    const last = read.kind === "found" ? read.entries.at(-1) : undefined;
+    expect(JSON.parse(new TextDecoder().decode(last))).toEqual({ type: "abort", reason: "stopped" });
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * Resumable answers on Redis, with the AI SDK's own client (`ai` 6, pinned), two Node processes on
  * one redis-server. The reading process killed (`kill -9`) mid-answer: the client resumes on the
- * other and rebuilds the whole answer. The generating process killed: its readers on the other
+ * other and rebuilds the whole answer. A stop on one process of an answer generated on the other goes
+ * through its generation. The generating process killed: its readers on the other
  * process end with the documented error and [DONE], and nothing hangs.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,6 +45,29 @@ describe("resumable AI answers on Redis, two Node processes", () => {
     expect(message.parts.filter((part) => part.type === "text")).toHaveLength(1);
     // The killed process comes back for the next test, on a port of its own.
     servers[1] = await startServer("node", SETTINGS());
+  });
+
+  it("stops an answer from the other process through its generation: the first reader ends with the abort chunk and rebuilds what a resume does", async () => {
+    const [generating, reading] = servers as [RunningServer, RunningServer];
+    const chatId = `stopped-elsewhere-${Date.now()}`;
+    const { chunks, reader } = await readDeltas(await send(generating, chatId, "stop me from elsewhere"), 3);
+    const stop = await fetch(`${reading.url}/api/chat/${chatId}/stream`, { method: "DELETE" });
+    expect(stop.status).toBe(204);
+    chunks.push(...(await chunksLeft(reader)));
+    // Every chunk it was sent is in the log too: no error for a message the log does not hold.
+    expect(chunks.at(-1)).toEqual({ type: "abort", reason: "stopped" });
+    const first = await messageOf(
+      new ReadableStream({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(chunk);
+          controller.close();
+        },
+      }),
+    );
+    const resumed = await transportOf(reading).reconnectToStream({ chatId });
+    expect(resumed).not.toBeNull();
+    expect(await messageOf(resumed!)).toEqual(first);
+    expect(textOf(first).length).toBeLessThan(demoReply("stop me from elsewhere").join("").length);
   });
 
   it("ends the readers on another process with an error and [DONE] when the generating process is killed", async () => {

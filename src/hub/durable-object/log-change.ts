@@ -16,8 +16,7 @@ export const MAX_NOTICE_BYTES = 256 * 1024;
 
 type Header =
   | { kind: "appended"; from: number; record: StreamRecord; sizes: number[] }
-  | { kind: "created"; record: StreamRecord }
-  | { kind: "deleted" };
+  | Exclude<LogChange, { kind: "appended" }>;
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();

@@ -19,7 +19,8 @@ import type { StreamRecord } from "../stream-rules.ts";
 type NoticeHeader =
   | { kind: "appended"; by?: string; from: number; sizes: number[]; record: StreamRecord }
   | { kind: "created"; record: StreamRecord }
-  | { kind: "deleted" };
+  | { kind: "deleted" }
+  | { kind: "stop-asked"; reason: string };
 
 const NEWLINE = 0x0a;
 const APPENDED = '{"kind":"appended",';

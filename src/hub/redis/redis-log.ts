@@ -277,6 +277,15 @@ export class RedisLog implements StreamLog {
     return [...this.watched.values(), ...this.watchedEnds.values()];
   }
 
+  /**
+   * Asks the stream's writer, on whichever process it runs, to stop: a notice on the stream's `ends`
+   * channel, which an answer's generation watches (answer.ts). Redis says how many subscribers got it.
+   */
+  askWriterToStop(name: string, reason: string): Promise<number> {
+    const keys = streamKeys(this.prefix, name);
+    return this.command<number>(["SPUBLISH", keys.ends, encodeNotice({ kind: "stop-asked", reason })]).then(Number);
+  }
+
   private async decideCreate(name: string, request: CreateRequest): Promise<Decision<CreateResult>> {
     const now = this.clock();
     const existing = await this.live(name, now);

@@ -34,7 +34,8 @@ export class StreamWatchers {
 
   /** Tells every watcher, as it is: a resync, or a lost connection. */
   tell(change: LogChange): void {
-    this.instance = change.kind === "deleted" ? undefined : change.record.instance;
+    // A request to the writer changes nothing in the stream.
+    if (change.kind !== "stop-asked") this.instance = change.kind === "deleted" ? undefined : change.record.instance;
     for (const listener of [...this.listeners]) listener(change);
   }
 

@@ -19,6 +19,17 @@ async function subscribers(channel: string): Promise<number> {
   return Number(reply[1]);
 }
 
+/** A model that yields `count` text deltas ("0 ", "1 "...), then says nothing more. */
+function quietAfter(count: number): ReadableStream<unknown> {
+  let yielded = 0;
+  return new ReadableStream<unknown>({
+    pull(controller) {
+      if (yielded < count) controller.enqueue({ type: "text-delta", id: "t", delta: `${yielded++} ` });
+      else return new Promise(() => {});
+    },
+  });
+}
+
 describe("an answer on Redis", () => {
   it("stops at once, with its model quiet, when another process stops it; it hears its end, not its own appends", async () => {
     const [generating, elsewhere] = await Promise.all([redis.backend(), redis.backend()]);
@@ -70,13 +81,7 @@ describe("an answer on Redis", () => {
     const { log } = await redis.backend({ appendSpacingMs: 60_000 });
     const append = vi.spyOn(log, "append");
     const name = `answers/${Date.now()}`;
-    let yielded = 0;
-    const source = new ReadableStream<unknown>({
-      pull(controller) {
-        if (yielded < 4) controller.enqueue({ type: "text-delta", id: "t", delta: `${yielded++} ` });
-        else return new Promise(() => {});
-      },
-    });
+    const source = quietAfter(4);
     const answer = await startAnswer({ log, name, source });
     const here = readEvents(answerResponse({ log, name }));
     for (let n = 0; n < 4; n++) expect((await here.next()).data).toContain(`"delta":"${n} "`);
@@ -94,13 +99,7 @@ describe("an answer on Redis", () => {
   it("stops through the generation when stopped from another process: the chunks still gathered for their append are stored before the abort chunk, so its readers end as the log does", async () => {
     const [generating, elsewhere] = await Promise.all([redis.backend({ appendSpacingMs: 60_000 }), redis.backend()]);
     const name = `answers/${Date.now()}`;
-    let yielded = 0;
-    const source = new ReadableStream<unknown>({
-      pull(controller) {
-        if (yielded < 4) controller.enqueue({ type: "text-delta", id: "t", delta: `${yielded++} ` });
-        else return new Promise(() => {});
-      },
-    });
+    const source = quietAfter(4);
     const answer = await startAnswer({ log: generating.log, name, source });
     const here = readEvents(answerResponse({ log: generating.log, name }));
     for (let n = 0; n < 4; n++) expect((await here.next()).data).toContain(`"delta":"${n} "`);

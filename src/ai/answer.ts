@@ -24,6 +24,7 @@
  * error chunk instead of waiting forever (answer-response.ts).
  */
 import type { LogChange, StreamLog } from "../hub/log.ts";
+import { StreamChanges } from "../streams/changes.ts";
 import { AnswerAppends, encodeEntries, JSON_CONTENT_TYPE, jsonAppend, type Refusal } from "./answer-appends.ts";
 import { holdLive, LiveAnswer, liveAnswerOf } from "./live-answer.ts";
 
@@ -334,38 +335,23 @@ export const STOP_WAIT_MS = 2_000;
 async function stoppedByWriter(log: StreamLog, name: string, reason: string): Promise<boolean> {
   // Asked before watching: this process's own watch would count among those asked.
   if ((await log.askWriterToStop?.(name, reason)) === 0) return false;
-  let heard: () => void = () => {};
-  const unwatch = log.watch(
-    name,
-    (change) => {
-      if (change.kind === "deleted" || (change.kind === "appended" && change.record.closed)) heard();
-    },
-    "ends",
-  );
+  // Set before the first look, so that a close after it is heard (the log's watch tells what it
+  // finds once it is set up: a close made before then too).
+  const changes = new StreamChanges(log, name, "ends");
   try {
     const deadline = Date.now() + STOP_WAIT_MS;
-    for (;;) {
-      // The log says, whether the watch heard the close or not (it may have come before the watch).
+    for (let waiting = true; ; ) {
       const found = await log.head(name);
       if (found.kind !== "found") return false;
-      if (found.record.closed) return true;
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(left, STOP_POLL_MS));
-        heard = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      if (found.record.closed || !waiting) return found.record.closed;
+      waiting = (await changes.next(deadline, NEVER)) !== undefined;
     }
   } finally {
-    unwatch();
+    changes.stop();
   }
 }
 
-// How often stoppedByWriter looks at the stream while it waits, in case its watch missed the close.
-const STOP_POLL_MS = 100;
+const NEVER = new AbortController().signal;
 
 /** What came of `stopAnswer`. */
 export type StopResult = "stopped" | "not-in-flight";

@@ -18,9 +18,7 @@ import type { StreamRecord } from "../stream-rules.ts";
 
 type NoticeHeader =
   | { kind: "appended"; by?: string; from: number; sizes: number[]; record: StreamRecord }
-  | { kind: "created"; record: StreamRecord }
-  | { kind: "deleted" }
-  | { kind: "stop-asked"; reason: string };
+  | Exclude<LogChange, { kind: "appended" }>;
 
 const NEWLINE = 0x0a;
 const APPENDED = '{"kind":"appended",';

@@ -338,20 +338,21 @@ async function stoppedByWriter(log: StreamLog, name: string, reason: string): Pr
   // Set before the first look, so that a close after it is heard (the log's watch tells what it
   // finds once it is set up: a close made before then too).
   const changes = new StreamChanges(log, name, "ends");
+  // Nothing cuts the wait short but its deadline. Made here, not at load: workerd allows no
+  // AbortController in a module's global scope.
+  const never = new AbortController().signal;
   try {
     const deadline = Date.now() + STOP_WAIT_MS;
     for (let waiting = true; ; ) {
       const found = await log.head(name);
       if (found.kind !== "found") return false;
       if (found.record.closed || !waiting) return found.record.closed;
-      waiting = (await changes.next(deadline, NEVER)) !== undefined;
+      waiting = (await changes.next(deadline, never)) !== undefined;
     }
   } finally {
     changes.stop();
   }
 }
-
-const NEVER = new AbortController().signal;
 
 /** What came of `stopAnswer`. */
 export type StopResult = "stopped" | "not-in-flight";

@@ -333,11 +333,12 @@ export const STOP_WAIT_MS = 2_000;
  * false if no generation heard the request (its process died) or it did not close the stream in time.
  */
 async function stoppedByWriter(log: StreamLog, name: string, reason: string): Promise<boolean> {
-  // Asked before watching: this process's own watch would count among those asked.
   if ((await log.askWriterToStop?.(name, reason)) === 0) return false;
   // Set before the first look, so that a close after it is heard (the log's watch tells what it
-  // finds once it is set up: a close made before then too).
-  const changes = new StreamChanges(log, name, "ends");
+  // finds once it is set up: a close made before then too). It watches the stream's changes, not its
+  // end: what `askWriterToStop` counts are the watchers of its end, which must be generations alone,
+  // or another stop waiting here would hold a stop of an answer whose process died for STOP_WAIT_MS.
+  const changes = new StreamChanges(log, name);
   // Nothing cuts the wait short but its deadline. Made here, not at load: workerd allows no
   // AbortController in a module's global scope.
   const never = new AbortController().signal;

@@ -11,7 +11,7 @@
  * `MAX_HELD_BYTES` of entries not taken yet (a client that reads slowly), they are let go and the
  * reader reads instead.
  */
-import type { LogChange, ReadResult, StreamLog, WatchInterest } from "../hub/log.ts";
+import type { LogChange, ReadResult, StreamLog } from "../hub/log.ts";
 
 const MAX_HELD_BYTES = 1024 * 1024;
 
@@ -37,8 +37,8 @@ export class StreamChanges {
   private signal: AbortSignal | undefined;
   private readonly onAbort = () => this.settle(false);
 
-  constructor(log: StreamLog, name: string, interest?: WatchInterest) {
-    this.unwatch = log.watch(name, (change) => this.told(change), interest);
+  constructor(log: StreamLog, name: string) {
+    this.unwatch = log.watch(name, (change) => this.told(change));
   }
 
   /**

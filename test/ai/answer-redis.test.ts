@@ -73,6 +73,10 @@ describe("an answer on Redis", () => {
       "abort",
     ]);
     expect(read.kind === "found" && read.record.closed).toBe(true);
+    // Once the answer ended nobody listens for a stop: neither its generation nor the stop that waited
+    // for it (a stop of a later answer whose process died is not held waiting for a reply).
+    await expect.poll(() => subscribers(keys.ends), { timeout: 5_000 }).toBe(0);
+    expect(await elsewhere.log.askWriterToStop?.(name, "anyone?")).toBe(0);
   });
 
   it("gathers the chunks a model yields between two appends into one, at the log's spacing, while readers here get each at once", async () => {

@@ -243,6 +243,8 @@ export class RedisLog implements StreamLog {
    * Watchers of the `"ends"` only (an answer's generation, waiting for a stop from another process)
    * subscribe to the stream's `ends` channel instead, which only closes and deletions are announced
    * on: the process that appends every token to a stream does not hear each of its own appends back.
+   * They are the ones a stop asked from another process reaches (`askWriterToStop`), and their
+   * subscription does not linger once they stop watching.
    */
   watch(name: string, listener: (change: LogChange) => void, interest: WatchInterest = "changes"): () => void {
     const watched = this.subscriptions(interest).get(name) ?? this.subscribe(name, interest);
@@ -254,7 +256,9 @@ export class RedisLog implements StreamLog {
     return () => {
       watched.watchers.listeners.delete(listener);
       if (watched.watchers.listeners.size > 0 || watched.linger !== undefined || this.closed) return;
-      watched.linger = setTimeout(() => this.unsubscribe(watched), SUBSCRIPTION_LINGER_MS);
+      // An end's watcher (a generation) goes at once: `askWriterToStop` counts those still subscribed.
+      if (interest === "ends") this.unsubscribe(watched);
+      else watched.linger = setTimeout(() => this.unsubscribe(watched), SUBSCRIPTION_LINGER_MS);
     };
   }
 
@@ -279,7 +283,8 @@ export class RedisLog implements StreamLog {
 
   /**
    * Asks the stream's writer, on whichever process it runs, to stop: a notice on the stream's `ends`
-   * channel, which an answer's generation watches (answer.ts). Redis says how many subscribers got it.
+   * channel, which an answer's generation watches (answer.ts), and only while it runs (see `watch`).
+   * Redis says how many subscribers got it: 0 when no generation is there to hear it.
    */
   askWriterToStop(name: string, reason: string): Promise<number> {
     const keys = streamKeys(this.prefix, name);

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { AppendRequest, CreateRequest, LogChange } from "../../src/hub/log.ts";
+import { PAGE_BYTES } from "../../src/hub/memory/entry-pages.ts";
 import { MemoryLog } from "../../src/hub/memory/memory-log.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -105,5 +106,48 @@ describe("MemoryLog", () => {
     expect(changes.map((change) => change.kind)).toEqual(["appended", "appended", "deleted"]);
     expect(changes[0]).toMatchObject({ from: 1, entries: [bytes("b")], record: { tail: 2 } });
     expect(changes[1]).toMatchObject({ from: 2, entries: [], record: { closed: true } });
+  });
+});
+
+describe("MemoryLog's entry pages", () => {
+  it("keeps its own copy of each entry, packed with the stream's others: a writer's buffer is neither kept nor seen", async () => {
+    const log = new MemoryLog();
+    await log.create("s", create({ entries: [bytes("first")] }));
+    const written = bytes("second");
+    await log.append("s", { ...append(""), entries: [written, bytes("third")] });
+    written.fill(0x78); // the writer reuses its buffer
+    const read = await log.read("s", 0, Number.MAX_SAFE_INTEGER);
+    if (read.kind !== "found") throw new Error(read.kind);
+    expect(read.entries.map((entry) => new TextDecoder().decode(entry))).toEqual(["first", "second", "third"]);
+    const [first, second, third] = read.entries as [Uint8Array, Uint8Array, Uint8Array];
+    expect(second.buffer).not.toBe(written.buffer);
+    expect(second.buffer).toBe(first.buffer);
+    expect(third.buffer).toBe(first.buffer);
+  });
+
+  it("gives each stream pages of its own, and keeps an entry of a page's size or more as it came", async () => {
+    const log = new MemoryLog();
+    await log.create("a", create({ entries: [bytes("a")] }));
+    await log.create("b", create({ entries: [bytes("b")] }));
+    const large = new Uint8Array(PAGE_BYTES).fill(0x6c);
+    await log.append("b", { ...append(""), entries: [large] });
+    const [a, b] = await Promise.all([log.read("a", 0, Infinity), log.read("b", 0, Infinity)]);
+    if (a.kind !== "found" || b.kind !== "found") throw new Error("not found");
+    expect(a.entries[0]?.buffer).not.toBe(b.entries[0]?.buffer);
+    expect(b.entries[1]).toBe(large);
+  });
+
+  it("grows a stream's pages as it grows, and an entry never straddles two", async () => {
+    const log = new MemoryLog();
+    await log.create("s", create());
+    const texts = Array.from({ length: 2_000 }, (_, i) => `{"type":"text-delta","id":"t","delta":"${i} "}`);
+    for (const text of texts) await log.append("s", append(text));
+    const read = await log.read("s", 0, Number.MAX_SAFE_INTEGER);
+    if (read.kind !== "found") throw new Error(read.kind);
+    expect(read.entries.map((entry) => new TextDecoder().decode(entry))).toEqual(texts);
+    const pages = new Set(read.entries.map((entry) => entry.buffer));
+    // 2,000 entries of about 45 bytes: a few 16 KiB pages after the small first ones, not one per entry.
+    expect(pages.size).toBeLessThan(20);
+    for (const page of pages) expect(page.byteLength).toBeLessThanOrEqual(PAGE_BYTES);
   });
 });

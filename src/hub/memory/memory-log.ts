@@ -31,12 +31,15 @@ import {
   type StreamLimits,
   type StreamRecord,
 } from "../stream-rules.ts";
+import { EntryPages } from "./entry-pages.ts";
 
 interface MemoryStream {
   record: StreamRecord;
   /** entries[i] is the entry at position base + i; base is record.head once a write is done. */
   entries: Uint8Array[];
   base: number;
+  /** Where its entries' bytes are kept (copied in as they are written). */
+  pages: EntryPages;
   /** A channel's idempotency keys (see `channel`): key -> its entry and when it is forgotten, oldest first. */
   keys?: Map<string, { entry: Uint8Array; expiresAt: number }>;
 }
@@ -84,6 +87,7 @@ export class MemoryLog implements StreamLog {
     }
 
     const record = newRecord(request, now, crypto.randomUUID());
+    const pages = new EntryPages();
     let entries: Uint8Array[] = [];
     let source: MemoryStream | undefined;
     if (request.fork !== null) {
@@ -96,10 +100,10 @@ export class MemoryLog implements StreamLog {
       if (request.fork.subOffset > 0) {
         const prefix = forkPrefix(record, source.entries[inherited]);
         if (!(prefix instanceof Uint8Array)) return prefix;
-        entries.push(prefix);
+        entries.push(...pages.keep([prefix]));
       }
     }
-    entries.push(...request.entries);
+    entries.push(...pages.keep(request.entries));
     record.tail = record.head;
     const tooLarge = overLimit(record, entries, this.limits);
     if (tooLarge !== undefined) return { kind: "too-large", message: tooLarge };
@@ -107,7 +111,7 @@ export class MemoryLog implements StreamLog {
     for (const entry of entries) record.bytes += entry.byteLength;
     record.closed = request.closed;
     if (source !== undefined) source.record.forks++;
-    this.streams.set(name, { record, entries, base: record.head });
+    this.streams.set(name, { record, entries, base: record.head, pages });
     this.changed(name, { kind: "created", record });
     return { kind: "created", record };
   }
@@ -121,9 +125,10 @@ export class MemoryLog implements StreamLog {
     if (plan.kind === "write") {
       const from = stream.record.tail;
       applyWrite(stream.record, plan, now);
-      stream.entries.push(...plan.entries);
+      const entries = stream.pages.keep(plan.entries);
+      stream.entries.push(...entries);
       dropRetained(stream);
-      this.changed(name, { kind: "appended", from, entries: plan.entries, record: stream.record });
+      this.changed(name, { kind: "appended", from, entries, record: stream.record });
     } else if (plan.kind === "no-op") {
       stream.record.touchedAt = now;
     }
@@ -195,12 +200,13 @@ export class MemoryLog implements StreamLog {
       write: (from, entries, record) => {
         let stream = this.streams.get(name);
         if (stream === undefined || stream.record !== record) {
-          stream = { record, entries: [], base: from };
+          stream = { record, entries: [], base: from, pages: new EntryPages() };
           this.streams.set(name, stream);
         }
-        stream.entries.push(...entries);
+        const kept = stream.pages.keep(entries);
+        stream.entries.push(...kept);
         dropRetained(stream);
-        this.changed(name, { kind: "appended", from, entries, record });
+        this.changed(name, { kind: "appended", from, entries: kept, record });
       },
       entries: (from, to) => {
         const stream = this.streams.get(name);

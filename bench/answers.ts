@@ -424,7 +424,10 @@ export interface AnswersRun {
   /** What the run's `--note=` said of it (e.g. "machine shared with other work"). */
   note?: string;
   pace: AnswerPace;
+  /** Each figure's median over the rounds. */
   results: AnswersMeasurement[];
+  /** What each round measured (`rounds[0]` the first): how far the rounds agree (absent in older runs). */
+  rounds?: AnswersMeasurement[][];
   survival: SurvivalMeasurement[];
 }
 
@@ -451,6 +454,7 @@ async function main() {
     ...(args.has("note") ? { note: args.get("note") } : {}),
     pace,
     results: [],
+    rounds: [],
     survival: [],
   };
   const file = join(import.meta.dirname, "results", partial ? "answers-partial.json" : "answers.json");
@@ -466,7 +470,12 @@ async function main() {
       await measureInRounds(
         targets,
         runs,
-        (target) => measureAnswers(target, count, readers, pace),
+        async (target, round) => {
+          const measured = await measureAnswers(target, count, readers, pace);
+          const rounds = run.rounds as AnswersMeasurement[][];
+          (rounds[round - 1] ??= []).push(measured);
+          return measured;
+        },
         (target) => `${label(target)} A=${count} R=${readers}`,
         (samples) => {
           run.results.splice(before, run.results.length - before, ...mediansOf(samples));

@@ -473,7 +473,7 @@ async function main() {
         async (target, round) => {
           const measured = await measureAnswers(target, count, readers, pace);
           const rounds = run.rounds as AnswersMeasurement[][];
-          (rounds[round - 1] ??= []).push(measured);
+          rounds[round - 1] = [...(rounds[round - 1] ?? []), measured];
           return measured;
         },
         (target) => `${label(target)} A=${count} R=${readers}`,

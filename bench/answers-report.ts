@@ -131,8 +131,10 @@ function targetsTable(run: AnswersRun): string {
         rows.push([`${at}: ${goal}`, ratio(value), each, "level: both delivered every token, at the model's pace"]);
         continue;
       }
-      const ahead = (r: number) => (higher ? r >= 1 : r <= 1);
-      const verdict = ahead(value) ? "met" : "**missed**";
+      // A ratio that rounds to 1.00× is a tie, and the target asks to be ahead.
+      const level = (r: number) => ratio(r) === ratio(1);
+      const ahead = (r: number) => !level(r) && (higher ? r > 1 : r < 1);
+      const verdict = level(value) ? "**level**, not ahead" : ahead(value) ? "met" : "**missed**";
       const agreement =
         rounds.length > 1 ? ` (ahead in ${rounds.filter(ahead).length} of ${rounds.length} rounds)` : "";
       rows.push([`${at}: ${goal}`, ratio(value), each, verdict + agreement]);

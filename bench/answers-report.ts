@@ -84,6 +84,9 @@ const everyToken = (m: AnswersMeasurement) => m.lost === 0 && m.failedReaders ==
 
 const sameCase = (a: AnswersMeasurement, b: AnswersMeasurement) => a.answers === b.answers && a.readers === b.readers;
 
+/** A ratio that rounds to 1.00×: a tie, and the target asks to be ahead. */
+const level = (value: number) => ratio(value) === ratio(1);
+
 /** A figure's ratio in each round that measured both, in order. */
 function ratiosByRound(run: AnswersRun, mine: AnswersMeasurement, pick: (m: AnswersMeasurement) => number): number[] {
   return (run.rounds ?? []).flatMap((round) => {
@@ -105,9 +108,7 @@ function targetsTable(run: AnswersRun): string {
   const rows: string[][] = [];
   const ours = run.results.filter((m) => m.stack !== RESUMABLE_STREAM && m.runtime === "node" && m.backend === "redis");
   for (const mine of ours) {
-    const peer = run.results.find(
-      (r) => r.stack === RESUMABLE_STREAM && r.answers === mine.answers && r.readers === mine.readers,
-    );
+    const peer = run.results.find((r) => r.stack === RESUMABLE_STREAM && sameCase(r, mine));
     const at = `A = ${int(mine.answers)}, R = ${mine.readers}`;
     const figures: [string, (m: AnswersMeasurement) => number, boolean][] = [
       [DELIVERED, (m) => m.deliveredTokensPerSecond, true],
@@ -127,12 +128,10 @@ function targetsTable(run: AnswersRun): string {
         continue;
       }
       const value = pick(mine) / pick(peer);
-      if (goal === DELIVERED && everyToken(mine) && everyToken(peer) && ratio(value) === ratio(1)) {
+      if (goal === DELIVERED && everyToken(mine) && everyToken(peer) && level(value)) {
         rows.push([`${at}: ${goal}`, ratio(value), each, "level: both delivered every token, at the model's pace"]);
         continue;
       }
-      // A ratio that rounds to 1.00× is a tie, and the target asks to be ahead.
-      const level = (r: number) => ratio(r) === ratio(1);
       const ahead = (r: number) => !level(r) && (higher ? r > 1 : r < 1);
       const verdict = level(value) ? "**level**, not ahead" : ahead(value) ? "met" : "**missed**";
       const agreement =

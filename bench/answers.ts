@@ -446,6 +446,7 @@ async function main() {
   const runs = Number(args.get("runs") ?? (quick ? 1 : 3));
   const only = args.get("only");
   const targets = ANSWERS_TARGETS.filter((t) => !only || label(t).includes(only));
+  const rounds: AnswersMeasurement[][] = [];
   const run: AnswersRun = {
     started: new Date().toISOString(),
     command: `npm run bench:answers${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
@@ -454,7 +455,7 @@ async function main() {
     ...(args.has("note") ? { note: args.get("note") } : {}),
     pace,
     results: [],
-    rounds: [],
+    rounds,
     survival: [],
   };
   const file = join(import.meta.dirname, "results", partial ? "answers-partial.json" : "answers.json");
@@ -472,8 +473,9 @@ async function main() {
         runs,
         async (target, round) => {
           const measured = await measureAnswers(target, count, readers, pace);
-          const rounds = run.rounds as AnswersMeasurement[][];
-          rounds[round - 1] = [...(rounds[round - 1] ?? []), measured];
+          const thisRound = rounds[round - 1] ?? [];
+          thisRound.push(measured);
+          rounds[round - 1] = thisRound;
           return measured;
         },
         (target) => `${label(target)} A=${count} R=${readers}`,

@@ -14,8 +14,9 @@
  * - the source ends: the stream closes;
  * - the source throws: an error chunk (`{ type: "error", errorText }`, the AI SDK's shape), then close;
  * - stopped (`stop()`, the `signal` option, `stopAnswer` on any process that shares the log, which asks
- *   the generation over the log, or the stream closed by anyone else): the generation's signal aborts, the source is cancelled, and an abort chunk
- *   (`{ type: "abort" }`) closes the stream unless someone else already closed it;
+ *   the generation over the log, or the stream closed by anyone else): the generation's signal aborts,
+ *   the source is cancelled, and an abort chunk (`{ type: "abort" }`) closes the stream unless someone
+ *   else already closed it;
  * - the stream deleted or expired under it: the generation stops the same way, and writes nothing.
  *
  * While it runs, a quiet generation writes a heartbeat (`{ type: "edge-sse-heartbeat" }`) every

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PRODUCER_GONE_ERROR } from "../../src/ai/index.ts";
 import { demoReply } from "../../src/app/demo-model.ts";
-import { chunksLeft, messageOf, readDeltas, send, textOf, transportOf } from "../support/ai-chat.ts";
+import { chunksLeft, messageOf, messageOfChunks, readDeltas, send, textOf, transportOf } from "../support/ai-chat.ts";
 import { type RunningRedis, startRedis } from "../support/redis.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
 
@@ -56,14 +56,7 @@ describe("resumable AI answers on Redis, two Node processes", () => {
     chunks.push(...(await chunksLeft(reader)));
     // Every chunk it was sent is in the log too: no error for a message the log does not hold.
     expect(chunks.at(-1)).toEqual({ type: "abort", reason: "stopped" });
-    const first = await messageOf(
-      new ReadableStream({
-        start(controller) {
-          for (const chunk of chunks) controller.enqueue(chunk);
-          controller.close();
-        },
-      }),
-    );
+    const first = await messageOfChunks(chunks);
     const resumed = await transportOf(reading).reconnectToStream({ chatId });
     expect(resumed).not.toBeNull();
     expect(await messageOf(resumed!)).toEqual(first);

@@ -18,6 +18,7 @@ import {
   chunksOf,
   expectedText,
   messageOf,
+  messageOfChunks,
   readDeltas,
   send,
   textOf,
@@ -115,14 +116,7 @@ describe.runIf(LONG_ANSWER_MINUTES > 0)(`an answer of ${LONG_ANSWER_MINUTES} min
       const server = await startServer("workerd", settings, { wranglerLogLevel: "log" });
       try {
         const chunks = await leaveAndComeBack(server);
-        const message = await messageOf(
-          new ReadableStream({
-            start(controller) {
-              for (const chunk of chunks) controller.enqueue(chunk);
-              controller.close();
-            },
-          }),
-        );
+        const message = await messageOfChunks(chunks);
         expect(textOf(message)).toBe(expectedText(text));
       } finally {
         await server.stop();

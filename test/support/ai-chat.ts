@@ -39,6 +39,18 @@ export async function messageOf(stream: ReadableStream<UIMessageChunk>): Promise
   return last;
 }
 
+/** The message `chunks` rebuild, as `useChat` would show it once they all came. */
+export function messageOfChunks(chunks: UIMessageChunk[]): Promise<UIMessage> {
+  return messageOf(
+    new ReadableStream({
+      start(controller) {
+        for (const chunk of chunks) controller.enqueue(chunk);
+        controller.close();
+      },
+    }),
+  );
+}
+
 /** Every chunk, to the stream's end. */
 export function chunksOf(stream: ReadableStream<UIMessageChunk>): Promise<UIMessageChunk[]> {
   return chunksLeft(stream.getReader());
